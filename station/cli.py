@@ -1,0 +1,149 @@
+"""The ``station`` command line: one console script, one subcommand per job.
+
+The parsers live here so the whole contract reads in one place; each subcommand's work
+lives in the module that owns the concern and is imported only when that subcommand runs
+(so ``station wipe`` never loads mediapipe). Exit codes: 0 ok, 2 bad input (with a message
+naming what is wrong), 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from station import __version__
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one plain line, exit code 2."""
+
+
+# subcommand -> "module:function"; the function takes the parsed args and returns an exit code.
+HANDLERS: dict[str, str] = {
+    "run": "station.kiosk.app:cmd_run",
+    "demo": "station.kiosk.app:cmd_demo",
+    "screens": "station.kiosk.screens:cmd_screens",
+    "model fetch": "station.model:cmd_fetch",
+    "model verify": "station.model:cmd_verify",
+    "track": "station.track:cmd_track",
+    "bench": "station.bench:cmd_bench",
+    "export": "station.export:cmd_export",
+    "wipe": "station.records:cmd_wipe",
+    "prescription check": "station.prescription:cmd_check",
+    "prescribe": "station.prescription:cmd_prescribe",
+    "clinic make-stick": "station.clinic:cmd_make_stick",
+    "usb-sync": "station.clinic:cmd_usb_sync",
+    "doctor": "station.doctor:cmd_doctor",
+}
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 800x480, got {text!r}") from None
+    if not (160 <= w <= 7680 and 120 <= h <= 4320):
+        raise argparse.ArgumentTypeError(f"size {text!r} is outside 160x120 .. 7680x4320")
+    return w, h
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the full argument parser (used by ``main`` and by the tests)."""
+    p = argparse.ArgumentParser(prog="station", description="Mirror-station: guided synkinesis practice.")
+    p.add_argument("--version", action="version", version=f"station {__version__}")
+    p.add_argument("--config", help="unit settings file (default /etc/station/station.toml if present)")
+    p.add_argument("--data-dir", help="data directory (overrides settings and STATION_DATA)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("run", help="the kiosk as on the Pi: full screen, Pi camera, GPIO button")
+
+    d = sub.add_parser("demo", help="the station on a laptop: windowed, keyboard as the button")
+    d.add_argument("--video", help="play this video file instead of a camera")
+    d.add_argument("--camera", type=int, help="webcam index")
+    d.add_argument("--headless", action="store_true", help="no window (SDL dummy driver)")
+    d.add_argument("--autoplay", action="store_true", help="simulate presses: run a whole session")
+    d.add_argument("--speed", type=float, default=1.0, help="clock speed factor (with --autoplay)")
+    d.add_argument("--size", type=_size, help="window size, e.g. 800x480")
+    d.add_argument("--no-tracking", action="store_true", help="guide by time only")
+
+    s = sub.add_parser("screens", help="render every kiosk screen to PNG")
+    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--size", type=_size, default=(800, 480), help="screen size, e.g. 800x480")
+
+    m = sub.add_parser("model", help="the face model")
+    msub = m.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+    mf = msub.add_parser("fetch", help="install the pinned face model")
+    mf.add_argument("--from-file", help="install from this local .task file (hash still checked)")
+    msub.add_parser("verify", help="check the installed face model against the pin")
+
+    t = sub.add_parser("track", help="offline: per-frame region readings of a video, as JSON")
+    t.add_argument("video")
+    t.add_argument("--json", required=True, dest="json_out", help="output JSON file")
+    t.add_argument("--side", choices=["left", "right"], help="affected side (subject's own)")
+
+    b = sub.add_parser("bench", help="print the performance table")
+    b.add_argument("--video", help="face video to measure on (default: the demo video)")
+    b.add_argument("--quick", action="store_true", help="fewer repetitions")
+
+    e = sub.add_parser("export", help="write the clinic bundle (CSV, JSON, PDF report)")
+    e.add_argument("--out", required=True, help="output folder")
+
+    w = sub.add_parser("wipe", help="remove every patient record (keeps unit settings)")
+    w.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    pr = sub.add_parser("prescription", help="prescription files")
+    prsub = pr.add_subparsers(dest="prescription_command", required=True, metavar="ACTION")
+    pc = prsub.add_parser("check", help="validate a prescription file")
+    pc.add_argument("file")
+    pa = sub.add_parser("prescribe", help="validate and apply a prescription file")
+    pa.add_argument("file")
+
+    c = sub.add_parser("clinic", help="clinic tools")
+    csub = c.add_subparsers(dest="clinic_command", required=True, metavar="ACTION")
+    ms = csub.add_parser("make-stick", help="prepare a clinic USB stick folder")
+    ms.add_argument("dir")
+    ms.add_argument("--secret-file", help="the clinic secret (default: this unit's)")
+    ms.add_argument("--unit", help="unit id the stick is for")
+    ms.add_argument("--prescription", help="prescription.toml to put on the stick")
+    ms.add_argument("--wipe-after-export", action="store_true", help="ask the unit to wipe after export")
+
+    u = sub.add_parser("usb-sync", help="run the clinic stick flow on a mounted folder")
+    u.add_argument("dir")
+    u.add_argument("--direct", action="store_true", help="do the work here, not via the running kiosk")
+
+    sub.add_parser("doctor", help="plain-language self-check")
+    return p
+
+
+def _handler_key(args: argparse.Namespace) -> str:
+    for sub_attr in ("model_command", "prescription_command", "clinic_command"):
+        value = getattr(args, sub_attr, None)
+        if value:
+            return f"{args.command} {value}"
+    return args.command
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the subcommand; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    module_name, func_name = HANDLERS[_handler_key(args)].split(":")
+    try:
+        func = getattr(importlib.import_module(module_name), func_name)
+        return int(func(args) or 0)
+    except UsageError as exc:
+        print(f"station: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 1
+    except Exception:  # noqa: BLE001 - last line of defence: log and exit 1
+        logging.getLogger("station").exception("station %s failed", args.command)
+        return 1

@@ -1,0 +1,294 @@
+"""Unit settings: one TOML file, a default for everything, never fatal.
+
+A unit reads ``/etc/station/station.toml`` (or ``--config``). Every key has a default. A bad
+value is reported as a :class:`Problem` naming the key, what was found and what is allowed;
+the default is used instead and the kiosk still starts. Unknown keys are reported too (a
+typo should not silently do nothing).
+
+>>> s, problems = load_settings_text('[button]\\npin = 99\\n')
+>>> s.button.pin, problems[0].key
+(17, 'button.pin')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG_PATH = Path("/etc/station/station.toml")
+
+
+@dataclass(frozen=True)
+class DisplaySettings:
+    """How the kiosk window is shown."""
+
+    fullscreen: bool = True
+    width: int = 800
+    height: int = 480
+    fps: int = 30
+
+
+@dataclass(frozen=True)
+class ButtonSettings:
+    """The one physical button (BCM numbering)."""
+
+    pin: int = 17
+    hold_time: float = 1.5  # seconds held for a long press
+    bounce_time: float = 0.05
+    info_hold_time: float = 5.0  # held this long at home: clinician info screen
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    """Soft cues at phase changes."""
+
+    enabled: bool = True
+    volume: float = 0.5
+
+
+@dataclass(frozen=True)
+class PatientSettings:
+    """Per-patient defaults (a prescription overrides them)."""
+
+    affected_side: str = "left"  # anatomical: the patient's own left
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    """Where frames come from and how the camera is mounted."""
+
+    source: str = "auto"  # auto | picamera | webcam | file
+    index: int = 0
+    file: str = ""
+    width: int = 640
+    height: int = 480
+    fps: int = 30
+    rotation: int = 0  # 0, 90, 180, 270
+    hflip: bool = False
+    vflip: bool = False
+
+
+@dataclass(frozen=True)
+class TrackingSettings:
+    """Face tracking and feedback."""
+
+    enabled: bool = True
+    blendshapes: bool = False
+    max_turn_rad: float = 0.20  # frames turned further from neutral are not scored
+    calibration_frames: int = 24
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """Pacing that is not part of a pattern."""
+
+    settle_s: float = 8.0
+    settle_max_s: float = 40.0
+    intro_s: float = 4.0
+    break_s: float = 20.0
+    pause_timeout_s: float = 600.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All unit settings. ``data_dir`` empty means: STATION_DATA, else the platform default."""
+
+    display: DisplaySettings = field(default_factory=DisplaySettings)
+    button: ButtonSettings = field(default_factory=ButtonSettings)
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    patient: PatientSettings = field(default_factory=PatientSettings)
+    camera: CameraSettings = field(default_factory=CameraSettings)
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)
+    session: SessionSettings = field(default_factory=SessionSettings)
+    data_dir: str = ""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a settings or prescription file, in plain words."""
+
+    key: str
+    found: str
+    allowed: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f" (line {self.line})" if self.line else ""
+        return f"{self.key}{where}: found {self.found}, allowed {self.allowed}"
+
+
+# (section, key) -> validator returning an error text (what is allowed) or None when ok.
+def _between(lo: float, hi: float, integer: bool = False):  # noqa: ANN202
+    def check(v: Any) -> str | None:
+        ok_type = isinstance(v, int) if integer else isinstance(v, int | float)
+        if isinstance(v, bool) or not ok_type or not (lo <= v <= hi):
+            kind = "a whole number" if integer else "a number"
+            return f"{kind} from {lo:g} to {hi:g}"
+        return None
+
+    return check
+
+
+def _one_of(*choices: Any):  # noqa: ANN202
+    def check(v: Any) -> str | None:
+        return None if v in choices and type(v) is type(choices[0]) else "one of " + ", ".join(
+            repr(c) for c in choices
+        )
+
+    return check
+
+
+def _is_bool(v: Any) -> str | None:
+    return None if isinstance(v, bool) else "true or false"
+
+
+def _is_str(v: Any) -> str | None:
+    return None if isinstance(v, str) and len(v) < 4096 else "a text value"
+
+
+RULES: dict[str, dict[str, Any]] = {
+    "display": {
+        "fullscreen": _is_bool,
+        "width": _between(160, 7680, True),
+        "height": _between(120, 4320, True),
+        "fps": _between(5, 120, True),
+    },
+    "button": {
+        "pin": _between(2, 27, True),
+        "hold_time": _between(0.5, 5.0),
+        "bounce_time": _between(0.0, 0.5),
+        "info_hold_time": _between(2.0, 20.0),
+    },
+    "audio": {"enabled": _is_bool, "volume": _between(0.0, 1.0)},
+    "patient": {"affected_side": _one_of("left", "right")},
+    "camera": {
+        "source": _one_of("auto", "picamera", "webcam", "file"),
+        "index": _between(0, 16, True),
+        "file": _is_str,
+        "width": _between(160, 1920, True),
+        "height": _between(120, 1080, True),
+        "fps": _between(5, 60, True),
+        "rotation": _one_of(0, 90, 180, 270),
+        "hflip": _is_bool,
+        "vflip": _is_bool,
+    },
+    "tracking": {
+        "enabled": _is_bool,
+        "blendshapes": _is_bool,
+        "max_turn_rad": _between(0.05, 0.6),
+        "calibration_frames": _between(24, 300, True),
+    },
+    "session": {
+        "settle_s": _between(3.0, 30.0),
+        "settle_max_s": _between(10.0, 120.0),
+        "intro_s": _between(1.0, 15.0),
+        "break_s": _between(5.0, 120.0),
+        "pause_timeout_s": _between(60.0, 3600.0),
+    },
+    "data": {"dir": _is_str},
+}
+
+_SECTION_TYPES = {
+    "display": DisplaySettings,
+    "button": ButtonSettings,
+    "audio": AudioSettings,
+    "patient": PatientSettings,
+    "camera": CameraSettings,
+    "tracking": TrackingSettings,
+    "session": SessionSettings,
+}
+
+
+def _line_of(text: str, section: str, key: str) -> int | None:
+    """Best-effort line number of ``key`` inside ``[section]`` (tomllib gives none)."""
+    current = ""
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if line.startswith("[") and line.endswith("]"):
+            current = line.strip("[] ")
+        elif current == section and line.split("=", 1)[0].strip() == key:
+            return n
+    return None
+
+
+def load_settings_text(text: str) -> tuple[Settings, list[Problem]]:
+    """Parse settings from TOML text; returns the settings and every problem found."""
+    problems: list[Problem] = []
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return Settings(), [Problem("settings file", f"not valid TOML ({exc})", "TOML text")]
+    sections: dict[str, dict[str, Any]] = {}
+    for section, body in raw.items():
+        if section not in RULES:
+            problems.append(Problem(section, "an unknown section", ", ".join(sorted(RULES))))
+            continue
+        if not isinstance(body, dict):
+            problems.append(Problem(section, repr(body), "a [section] table"))
+            continue
+        good: dict[str, Any] = {}
+        for key, value in body.items():
+            rule = RULES[section].get(key)
+            if rule is None:
+                problems.append(
+                    Problem(f"{section}.{key}", "an unknown key", ", ".join(sorted(RULES[section])),
+                            _line_of(text, section, key))
+                )
+                continue
+            err = rule(value)
+            if err:
+                problems.append(Problem(f"{section}.{key}", repr(value), err, _line_of(text, section, key)))
+            else:
+                good[key] = float(value) if isinstance(value, int) and "a number" in (rule(object()) or "") else value
+        sections[section] = good
+    kwargs: dict[str, Any] = {}
+    for section, cls in _SECTION_TYPES.items():
+        kwargs[section] = cls(**sections.get(section, {}))
+    kwargs["data_dir"] = sections.get("data", {}).get("dir", "")
+    settings = Settings(**kwargs)
+    if settings.session.settle_max_s < settings.session.settle_s:
+        problems.append(Problem("session.settle_max_s", repr(settings.session.settle_max_s),
+                                f"at least session.settle_s ({settings.session.settle_s:g})"))
+        settings = dataclasses.replace(settings, session=dataclasses.replace(
+            settings.session, settle_max_s=SessionSettings.settle_max_s))
+    return settings, problems
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> tuple[Settings, list[Problem]]:
+    """Load the unit settings file; a missing default file is fine, an unreadable one a problem.
+
+    Every problem is also logged, so a technician finds it in the journal.
+    """
+    explicit = path is not None
+    p = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+    if not p.exists():
+        if explicit:
+            problems = [Problem("settings file", f"no file at {p}", "an existing file")]
+            _log(problems)
+            return Settings(), problems
+        return Settings(), []
+    try:
+        if p.stat().st_size > 256 * 1024:
+            problems = [Problem("settings file", "a file over 256 KiB", "a small TOML file")]
+            _log(problems)
+            return Settings(), problems
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems = [Problem("settings file", f"unreadable ({exc})", "a UTF-8 TOML file")]
+        _log(problems)
+        return Settings(), problems
+    settings, problems = load_settings_text(text)
+    _log(problems)
+    return settings, problems
+
+
+def _log(problems: list[Problem]) -> None:
+    for pr in problems:
+        log.warning("settings: %s; using the default", pr)

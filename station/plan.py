@@ -1,0 +1,150 @@
+"""Movement patterns and practice plans, as data.
+
+A *pattern* is one gentle movement: which region on the affected side should move (the
+target), which should stay quiet, what to say in each phase, a touch hint, and default pacing.
+Patterns live as TOML files in ``station/patterns/``; code never hard-codes one. A *plan* is an
+ordered list of patterns, each with a number of reps and its pacing. The default plan is the
+conservative one a unit plays before a therapist prescribes anything: gentle eye closure and a
+small closed-lip smile, about two minutes in all.
+
+>>> plan = default_plan()
+>>> [item.pattern.id for item in plan.items]
+['eye_closure', 'small_smile']
+>>> 100 < plan.duration_s(settle_s=8, intro_s=4, break_s=20) < 160
+True
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, replace
+from functools import cache
+from importlib import resources
+
+REGIONS: tuple[str, ...] = ("eye", "brow", "mouth_corner", "lips", "nose_cheek", "chin")
+PHASES: tuple[str, ...] = ("move", "hold", "release", "rest")
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """Seconds for each phase of one rep."""
+
+    move_s: float = 4.0
+    hold_s: float = 3.0
+    release_s: float = 4.0
+    rest_s: float = 2.0
+
+    def of(self, phase: str) -> float:
+        """Duration of ``phase`` (one of :data:`PHASES`)."""
+        return float(getattr(self, f"{phase}_s"))
+
+    @property
+    def rep_s(self) -> float:
+        """One whole rep."""
+        return self.move_s + self.hold_s + self.release_s + self.rest_s
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One movement pattern from the library."""
+
+    id: str
+    name: str
+    target: str
+    quiet: tuple[str, ...]
+    touch_hint: str
+    intro: str
+    move: str
+    hold: str
+    release: str
+    rest: str
+    quiet_hint: str
+    pacing: Pacing
+
+    def text(self, phase: str) -> str:
+        """The plain sentence shown (and meant) during ``phase``."""
+        return str(getattr(self, phase))
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    """A pattern as prescribed: how many reps, at what pace."""
+
+    pattern: Pattern
+    reps: int
+    pacing: Pacing
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one session plays, in order."""
+
+    items: tuple[PlanItem, ...]
+    source: str = "default"
+
+    def duration_s(self, settle_s: float, intro_s: float, break_s: float) -> float:
+        """Planned length of a whole session with no pauses or extra breaks."""
+        return settle_s + sum(intro_s + it.reps * it.pacing.rep_s + break_s for it in self.items)
+
+
+class PatternError(ValueError):
+    """A pattern file in the package is malformed (a packaging bug, not user input)."""
+
+
+def _pattern_from_dict(d: dict) -> Pattern:
+    try:
+        pacing = Pacing(**{k: float(v) for k, v in d["pacing"].items()})
+        pattern = Pattern(
+            id=d["id"], name=d["name"], target=d["target"], quiet=tuple(d["quiet"]),
+            touch_hint=d["touch_hint"], intro=d["intro"], move=d["move"], hold=d["hold"],
+            release=d["release"], rest=d["rest"], quiet_hint=d["quiet_hint"], pacing=pacing,
+        )
+    except (KeyError, TypeError) as exc:
+        raise PatternError(f"pattern {d.get('id', '?')}: {exc}") from exc
+    regions = (pattern.target, *pattern.quiet)
+    if any(r not in REGIONS for r in regions) or pattern.target in pattern.quiet:
+        raise PatternError(f"pattern {pattern.id}: bad regions {regions}")
+    return pattern
+
+
+@cache
+def library() -> dict[str, Pattern]:
+    """Every pattern shipped with the station, by id."""
+    out: dict[str, Pattern] = {}
+    for entry in sorted(resources.files("station.patterns").iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            pattern = _pattern_from_dict(tomllib.loads(entry.read_text(encoding="utf-8")))
+            out[pattern.id] = pattern
+    return out
+
+
+@cache
+def release_prompts() -> tuple[str, ...]:
+    """Massage / stretch prompts for release breaks, used in turn."""
+    text = resources.files("station").joinpath("release.toml").read_text(encoding="utf-8")
+    return tuple(tomllib.loads(text)["prompts"])
+
+
+DEFAULT_PLAN_PATTERNS: tuple[str, ...] = ("eye_closure", "small_smile")
+DEFAULT_REPS = 3
+
+
+def default_plan() -> Plan:
+    """The conservative plan a unit plays before anything is prescribed."""
+    lib = library()
+    return Plan(
+        items=tuple(
+            PlanItem(lib[pid], DEFAULT_REPS, lib[pid].pacing) for pid in DEFAULT_PLAN_PATTERNS
+        ),
+        source="default",
+    )
+
+
+def make_plan(entries: list[tuple[str, int, dict[str, float]]], source: str) -> Plan:
+    """Build a plan from (pattern id, reps, pacing overrides) triples (already validated)."""
+    lib = library()
+    items = []
+    for pid, reps, overrides in entries:
+        pattern = lib[pid]
+        items.append(PlanItem(pattern, reps, replace(pattern.pacing, **overrides)))
+    return Plan(items=tuple(items), source=source)

@@ -1,0 +1,564 @@
+"""The guided-session engine: a state machine with no I/O and no clock of its own.
+
+Theory of operation
+-------------------
+A session walks a *schedule*: a flat list of timed steps built from the plan when the session
+starts (settle, then per pattern an intro, per rep move / hold / release / rest, and a release
+break at the end of each pattern), followed by the summary. Time only moves when the caller
+says so: every event comes with ``now`` (seconds on any monotonic clock). A step that ends at
+``t`` starts the next one *at* ``t``, not at the moment the caller happened to notice, so phase
+durations match the plan exactly however coarse the ticks are.
+
+Two kinds of input drive it:
+
+* the button: a short press starts at home, pauses and resumes, dismisses the summary; a long
+  press takes a release break now, or ends a break early;
+* the world: ticks, calibration finished, face lost / found.
+
+Each call returns the *outputs* it caused (phase started, rep done, break started, paused,
+session finished, ...). Records, sound and the screen follow those; the engine never calls them.
+An event that does not fit the current state is not an error in the kiosk: it produces an
+:class:`Ignored` output, which the caller logs.
+
+The whole behaviour is the table :data:`TRANSITIONS` (state x event -> handler). Pausing keeps
+the remaining time of the interrupted step; resuming continues it. A requested break in the
+middle of a rep abandons that rep (it is repeated after the break); a requested break during
+rest replaces the end-of-pattern break when it is the pattern's last rest.
+
+>>> from station.plan import default_plan
+>>> eng = Engine(default_plan(), Timing(settle_s=8))
+>>> [type(o).__name__ for o in eng.handle(Event.SHORT_PRESS, now=100.0)]
+['SessionStarted', 'PhaseStarted']
+>>> eng.state
+<State.SETTLE: 'settle'>
+>>> eng.handle(Event.TICK, now=108.0)[-1].phase
+'intro'
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from station.plan import Pattern, Plan
+
+
+class State(enum.Enum):
+    """Where the session is. Timed states have a deadline; HOME and SUMMARY wait for a press."""
+
+    HOME = "home"
+    SETTLE = "settle"
+    INTRO = "intro"
+    MOVE = "move"
+    HOLD = "hold"
+    RELEASE = "release"
+    REST = "rest"
+    BREAK = "break"
+    PAUSED = "paused"
+    SUMMARY = "summary"
+
+
+ACTIVE: frozenset[State] = frozenset(
+    {State.SETTLE, State.INTRO, State.MOVE, State.HOLD, State.RELEASE, State.REST, State.BREAK}
+)
+REP_PHASES: tuple[State, ...] = (State.MOVE, State.HOLD, State.RELEASE, State.REST)
+
+
+class Event(enum.Enum):
+    """What can happen to a session."""
+
+    SHORT_PRESS = "short_press"
+    LONG_PRESS = "long_press"
+    TICK = "tick"
+    CALIBRATED = "calibrated"
+    FACE_LOST = "face_lost"
+    FACE_FOUND = "face_found"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Session pacing outside the patterns (seconds)."""
+
+    settle_s: float = 8.0
+    settle_max_s: float = 40.0  # waiting for calibration never takes longer than this
+    intro_s: float = 4.0
+    break_s: float = 20.0
+    pause_timeout_s: float = 600.0  # a pause this long ends the session as abandoned
+    summary_s: float = 120.0  # the summary goes home by itself after this
+    needs_calibration: bool = False  # wait in settle for a CALIBRATED event
+
+
+# ---- outputs -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Output:
+    """Something that happened, at engine time ``at``."""
+
+    at: float
+
+
+@dataclass(frozen=True)
+class SessionStarted(Output):
+    plan_source: str
+    planned_s: float
+
+
+@dataclass(frozen=True)
+class PhaseStarted(Output):
+    """A step began. ``phase`` is a :class:`State` value; rep and pattern are 0-based."""
+
+    phase: str
+    pattern_index: int | None
+    rep: int | None
+    duration_s: float
+    requested: bool = False  # for a break: did the patient ask for it
+
+
+@dataclass(frozen=True)
+class SettleEnded(Output):
+    calibrated: bool
+
+
+@dataclass(frozen=True)
+class RepDone(Output):
+    pattern_index: int
+    rep: int
+
+
+@dataclass(frozen=True)
+class RepInterrupted(Output):
+    """A rep was cut short by a requested break; it will be repeated."""
+
+    pattern_index: int
+    rep: int
+
+
+@dataclass(frozen=True)
+class PatternDone(Output):
+    pattern_index: int
+
+
+@dataclass(frozen=True)
+class BreakStarted(Output):
+    requested: bool
+    pattern_index: int | None
+
+
+@dataclass(frozen=True)
+class BreakEnded(Output):
+    early: bool  # ended by a long press
+
+
+@dataclass(frozen=True)
+class Paused(Output):
+    phase: str
+
+
+@dataclass(frozen=True)
+class Resumed(Output):
+    phase: str
+    remaining_s: float
+    paused_s: float
+
+
+@dataclass(frozen=True)
+class SessionFinished(Output):
+    status: str  # "complete" | "abandoned"
+
+
+@dataclass(frozen=True)
+class SummaryDismissed(Output):
+    pass
+
+
+@dataclass(frozen=True)
+class FaceChanged(Output):
+    visible: bool
+
+
+@dataclass(frozen=True)
+class Ignored(Output):
+    """An event that does not fit the state; harmless, for the log."""
+
+    state: str
+    event: str
+
+
+# ---- the schedule ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One timed step of the schedule."""
+
+    state: State
+    pattern_index: int | None
+    rep: int | None
+    duration_s: float
+
+
+def build_schedule(plan: Plan, timing: Timing) -> tuple[Step, ...]:
+    """Flatten a plan into the timed steps a session walks through."""
+    steps = [Step(State.SETTLE, None, None, timing.settle_s)]
+    for pi, item in enumerate(plan.items):
+        steps.append(Step(State.INTRO, pi, None, timing.intro_s))
+        for rep in range(item.reps):
+            for st in REP_PHASES:
+                steps.append(Step(st, pi, rep, item.pacing.of(st.value)))
+        steps.append(Step(State.BREAK, pi, None, timing.break_s))
+    return tuple(steps)
+
+
+@dataclass
+class Counters:
+    """What the summary tells: counted as the session runs."""
+
+    reps_done: int = 0
+    reps_interrupted: int = 0
+    breaks_requested: int = 0
+    breaks_ended_early: int = 0
+    pauses: int = 0
+    paused_s: float = 0.0
+    calibrated: bool = False
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything a screen needs to draw the current moment (pure data)."""
+
+    state: State
+    resume_state: State | None  # when paused: the state to return to
+    pattern: Pattern | None
+    pattern_index: int | None
+    pattern_count: int
+    rep: int | None
+    reps: int | None
+    phase_elapsed_s: float
+    phase_duration_s: float
+    session_fraction: float
+    break_requested: bool
+    waiting_for_calibration: bool
+    face_visible: bool
+    counters: Counters
+
+    @property
+    def phase_remaining_s(self) -> float:
+        return max(0.0, self.phase_duration_s - self.phase_elapsed_s)
+
+    @property
+    def phase_fraction(self) -> float:
+        if self.phase_duration_s <= 0:
+            return 1.0
+        return min(1.0, max(0.0, self.phase_elapsed_s / self.phase_duration_s))
+
+
+class InvalidTime(ValueError):
+    """``now`` went backwards: a caller bug (the kiosk uses a monotonic clock)."""
+
+
+@dataclass
+class _Cursor:
+    pos: int = 0  # index into the schedule
+    started_at: float = 0.0  # when the current step (or off-schedule break) began
+    duration_s: float = 0.0
+    extended: bool = False  # settle running past settle_s, waiting for calibration
+
+
+class Engine:
+    """One station's session engine. Feed it events with ``handle(event, now)``."""
+
+    def __init__(self, plan: Plan, timing: Timing | None = None) -> None:
+        self.plan = plan
+        self.timing = timing or Timing()
+        self.schedule: tuple[Step, ...] = build_schedule(plan, self.timing)
+        self.planned_s: float = sum(s.duration_s for s in self.schedule)
+        self.state: State = State.HOME
+        self.face_visible: bool = True
+        self.counters = Counters()
+        self._cur = _Cursor()
+        self._last_now: float | None = None
+        self._calibrated_at: float | None = None
+        # requested break
+        self._break_requested = False
+        self._return_pos = 0
+        # pause
+        self._resume_state: State | None = None
+        self._paused_at = 0.0
+        self._remaining_s = 0.0
+
+    # -- public ----------------------------------------------------------------------------
+
+    def handle(self, event: Event, now: float) -> list[Output]:
+        """Apply ``event`` at time ``now``; return the outputs it caused, in order."""
+        if self._last_now is not None and now < self._last_now:
+            raise InvalidTime(f"time went backwards: {now} < {self._last_now}")
+        self._last_now = now
+        out: list[Output] = []
+        if event in (Event.FACE_LOST, Event.FACE_FOUND):
+            visible = event is Event.FACE_FOUND
+            if visible != self.face_visible:
+                self.face_visible = visible
+                out.append(FaceChanged(now, visible))
+            return out
+        # Time first: a press at ``now`` lands in whatever step ``now`` falls into.
+        if event is not Event.TICK:
+            self._run_clock(now, out)
+        handler = TRANSITIONS[self.state].get(event)
+        if handler is None:
+            if event is not Event.TICK:
+                out.append(Ignored(now, self.state.value, event.value))
+            return out
+        handler(self, now, out)
+        return out
+
+    def tick(self, now: float) -> list[Output]:
+        """Shorthand for ``handle(Event.TICK, now)``."""
+        return self.handle(Event.TICK, now)
+
+    def next_deadline(self) -> float | None:
+        """When the next timed change happens if nothing else does (for fake clocks)."""
+        if self.state is State.PAUSED:
+            return self._paused_at + self.timing.pause_timeout_s
+        if self.state is State.HOME:
+            return None
+        return self._cur.started_at + self._cur.duration_s
+
+    def view(self, now: float) -> View:
+        """A snapshot for the screen at ``now`` (does not change the engine)."""
+        st = self.state
+        step = self._step()
+        shown = self._resume_state if st is State.PAUSED else st
+        in_break_off_schedule = shown is State.BREAK and self._break_requested
+        pattern_index = step.pattern_index if step and shown not in (State.HOME, State.SUMMARY) else None
+        if in_break_off_schedule and pattern_index is None:
+            pattern_index = None
+        item = self.plan.items[pattern_index] if pattern_index is not None else None
+        if st is State.PAUSED:
+            elapsed = self._cur.duration_s - self._remaining_s
+        elif st in (State.HOME,):
+            elapsed = 0.0
+        else:
+            elapsed = max(0.0, now - self._cur.started_at)
+        duration = self._cur.duration_s if st is not State.HOME else 0.0
+        return View(
+            state=st,
+            resume_state=self._resume_state if st is State.PAUSED else None,
+            pattern=item.pattern if item else None,
+            pattern_index=pattern_index,
+            pattern_count=len(self.plan.items),
+            rep=step.rep if step and shown in REP_PHASES else None,
+            reps=item.reps if item else None,
+            phase_elapsed_s=min(elapsed, duration) if duration else elapsed,
+            phase_duration_s=duration,
+            session_fraction=self._fraction(elapsed),
+            break_requested=in_break_off_schedule,
+            waiting_for_calibration=shown is State.SETTLE and self._cur.extended,
+            face_visible=self.face_visible,
+            counters=self.counters,
+        )
+
+    @property
+    def calibrating(self) -> bool:
+        """True while the tracker should be taking the neutral baseline."""
+        return self.state is State.SETTLE and self._calibrated_at is None
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _step(self) -> Step | None:
+        if self.state in (State.HOME, State.SUMMARY):
+            return None
+        pos = self._cur.pos
+        return self.schedule[pos] if 0 <= pos < len(self.schedule) else None
+
+    def _fraction(self, elapsed: float) -> float:
+        if self.state is State.HOME:
+            return 0.0
+        if self.state is State.SUMMARY:
+            return 1.0
+        done = sum(s.duration_s for s in self.schedule[: self._cur.pos])
+        if not self._break_requested:
+            done += min(elapsed, self._cur.duration_s)
+        return min(1.0, done / self.planned_s) if self.planned_s else 1.0
+
+    def _enter(self, pos: int, at: float, out: list[Output]) -> None:
+        """Start schedule step ``pos`` at ``at`` (or the summary past the end)."""
+        self._break_requested = False
+        if pos >= len(self.schedule):
+            self._finish("complete", at, out)
+            return
+        step = self.schedule[pos]
+        self.state = step.state
+        self._cur = _Cursor(pos=pos, started_at=at, duration_s=step.duration_s)
+        if step.state is State.SETTLE:
+            self._calibrated_at = None
+        out.append(PhaseStarted(at, step.state.value, step.pattern_index, step.rep, step.duration_s))
+        if step.state is State.BREAK:
+            out.append(BreakStarted(at, False, step.pattern_index))
+
+    def _finish(self, status: str, at: float, out: list[Output]) -> None:
+        self.counters.finished_at = at
+        self.counters.status = status
+        out.append(SessionFinished(at, status))
+        if status == "complete":
+            self.state = State.SUMMARY
+            self._cur = _Cursor(pos=len(self.schedule), started_at=at, duration_s=self.timing.summary_s)
+            out.append(PhaseStarted(at, State.SUMMARY.value, None, None, self.timing.summary_s))
+        else:
+            self.state = State.HOME
+            self._cur = _Cursor()
+        self._resume_state = None
+
+    def _step_done(self, at: float, out: list[Output]) -> None:
+        """The current timed state ran out at ``at``: move on."""
+        st = self.state
+        if st is State.SUMMARY:
+            self.state = State.HOME
+            self._cur = _Cursor()
+            out.append(SummaryDismissed(at))
+            return
+        if st is State.SETTLE and self.timing.needs_calibration and self._calibrated_at is None:
+            if not self._cur.extended:
+                self._cur.extended = True
+                self._cur.duration_s = self.timing.settle_max_s
+                return
+            out.append(SettleEnded(at, False))
+            self._enter(self._cur.pos + 1, at, out)
+            return
+        if st is State.SETTLE:
+            out.append(SettleEnded(at, self._calibrated_at is not None or not self.timing.needs_calibration))
+        step = self.schedule[self._cur.pos]
+        if st is State.RELEASE:
+            self.counters.reps_done += 1
+            out.append(RepDone(at, step.pattern_index, step.rep))
+        if st is State.BREAK:
+            out.append(BreakEnded(at, False))
+            if self._break_requested:
+                self._enter(self._return_pos, at, out)
+                return
+            out.append(PatternDone(at, step.pattern_index))
+        self._enter(self._cur.pos + 1, at, out)
+
+    def _run_clock(self, now: float, out: list[Output]) -> None:
+        """Advance through every step whose deadline is at or before ``now``."""
+        if self.state is State.PAUSED:
+            if now - self._paused_at >= self.timing.pause_timeout_s:
+                self.counters.paused_s += now - self._paused_at
+                self._finish("abandoned", self._paused_at + self.timing.pause_timeout_s, out)
+            return
+        while self.state is not State.HOME:
+            deadline = self._cur.started_at + self._cur.duration_s
+            if now < deadline:
+                return
+            self._step_done(deadline, out)
+
+    # -- handlers (the right-hand side of the table) ---------------------------------------
+
+    def _on_tick(self, now: float, out: list[Output]) -> None:
+        self._run_clock(now, out)
+
+    def _on_start(self, now: float, out: list[Output]) -> None:
+        self.counters = Counters(started_at=now)
+        out.append(SessionStarted(now, self.plan.source, self.planned_s))
+        self._enter(0, now, out)
+
+    def _on_pause(self, now: float, out: list[Output]) -> None:
+        self._resume_state = self.state
+        self._paused_at = now
+        self._remaining_s = self._cur.started_at + self._cur.duration_s - now
+        self.state = State.PAUSED
+        self.counters.pauses += 1
+        out.append(Paused(now, self._resume_state.value))
+
+    def _on_resume(self, now: float, out: list[Output]) -> None:
+        assert self._resume_state is not None
+        paused_s = now - self._paused_at
+        self.counters.paused_s += paused_s
+        self.state = self._resume_state
+        self._resume_state = None
+        # Shift the step so that its remaining time is what it was when paused.
+        self._cur.started_at += paused_s
+        out.append(Resumed(now, self.state.value, self._remaining_s, paused_s))
+
+    def _on_break_now(self, now: float, out: list[Output]) -> None:
+        step = self.schedule[self._cur.pos]
+        st = self.state
+        if st in (State.MOVE, State.HOLD, State.RELEASE):
+            self.counters.reps_interrupted += 1
+            out.append(RepInterrupted(now, step.pattern_index, step.rep))
+            back = REP_PHASES.index(st)
+            ret = self._cur.pos - back
+        elif st is State.REST:
+            ret = self._cur.pos + 1
+            if ret < len(self.schedule) and self.schedule[ret].state is State.BREAK:
+                out.append(PatternDone(now, step.pattern_index))
+                ret += 1  # this break replaces the pattern's own
+        else:  # SETTLE, INTRO: start them again afterwards
+            ret = self._cur.pos
+        self._return_pos = ret
+        self._break_requested = True
+        self.counters.breaks_requested += 1
+        self.state = State.BREAK
+        self._cur = _Cursor(pos=self._cur.pos, started_at=now, duration_s=self.timing.break_s)
+        out.append(PhaseStarted(now, State.BREAK.value, step.pattern_index, None, self.timing.break_s, True))
+        out.append(BreakStarted(now, True, step.pattern_index))
+
+    def _on_end_break(self, now: float, out: list[Output]) -> None:
+        self.counters.breaks_ended_early += 1
+        out.append(BreakEnded(now, True))
+        if self._break_requested:
+            self._enter(self._return_pos, now, out)
+        else:
+            step = self.schedule[self._cur.pos]
+            out.append(PatternDone(now, step.pattern_index))
+            self._enter(self._cur.pos + 1, now, out)
+
+    def _on_break_from_pause(self, now: float, out: list[Output]) -> None:
+        self._on_resume(now, out)
+        if self.state is State.BREAK:
+            self._on_end_break(now, out)
+        else:
+            self._on_break_now(now, out)
+
+    def _on_calibrated(self, now: float, out: list[Output]) -> None:
+        self._calibrated_at = now
+        self.counters.calibrated = True
+        if self._cur.extended:  # settle time is over already: go on now
+            out.append(SettleEnded(now, True))
+            self._enter(self._cur.pos + 1, now, out)
+
+    def _on_dismiss(self, now: float, out: list[Output]) -> None:
+        self.state = State.HOME
+        self._cur = _Cursor()
+        out.append(SummaryDismissed(now))
+
+
+Handler = Callable[[Engine, float, list[Output]], None]
+
+_active_row: dict[Event, Handler] = {
+    Event.SHORT_PRESS: Engine._on_pause,
+    Event.LONG_PRESS: Engine._on_break_now,
+    Event.TICK: Engine._on_tick,
+}
+
+#: state x event -> handler. Anything not listed is ignored (and reported as :class:`Ignored`).
+TRANSITIONS: dict[State, dict[Event, Handler]] = {
+    State.HOME: {Event.SHORT_PRESS: Engine._on_start},
+    State.SETTLE: {**_active_row, Event.CALIBRATED: Engine._on_calibrated},
+    State.INTRO: _active_row,
+    State.MOVE: _active_row,
+    State.HOLD: _active_row,
+    State.RELEASE: _active_row,
+    State.REST: _active_row,
+    State.BREAK: {**_active_row, Event.LONG_PRESS: Engine._on_end_break},
+    State.PAUSED: {
+        Event.SHORT_PRESS: Engine._on_resume,
+        Event.LONG_PRESS: Engine._on_break_from_pause,
+        Event.TICK: Engine._on_tick,
+    },
+    State.SUMMARY: {Event.SHORT_PRESS: Engine._on_dismiss, Event.TICK: Engine._on_tick},
+}

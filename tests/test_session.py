@@ -1,0 +1,163 @@
+"""The session engine with a fake clock: exact phase timing, pauses, breaks, abuse."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from station.plan import default_plan, library, make_plan
+from station.session import (
+    TRANSITIONS,
+    BreakEnded,
+    BreakStarted,
+    Engine,
+    Event,
+    Ignored,
+    InvalidTime,
+    Paused,
+    PhaseStarted,
+    RepDone,
+    RepInterrupted,
+    Resumed,
+    SessionFinished,
+    State,
+    Timing,
+)
+
+
+def run_until(eng: Engine, state: State, t: float, step: float = 0.25, limit: float = 10_000) -> tuple[float, list]:
+    outs = []
+    while eng.state is not state:
+        t += step
+        outs += eng.tick(t)
+        assert t < limit, f"never reached {state}"
+    return t, outs
+
+
+def phase_durations(outs: list) -> list[tuple[str, float]]:
+    """Duration of each started phase, measured between PhaseStarted outputs minus pauses."""
+    starts = [o for o in outs if isinstance(o, PhaseStarted)]
+    result = []
+    for a, b in zip(starts, starts[1:], strict=False):
+        paused = sum(o.paused_s for o in outs if isinstance(o, Resumed) and a.at <= o.at <= b.at)
+        result.append((a.phase, b.at - a.at - paused))
+    return result
+
+
+def test_full_default_session_timing_matches_plan_exactly():
+    eng = Engine(default_plan(), Timing())
+    outs = eng.handle(Event.SHORT_PRESS, 0.0)
+    t, more = run_until(eng, State.SUMMARY, 0.0, step=0.125)
+    outs += more
+    planned = [(s.state.value, s.duration_s) for s in eng.schedule]
+    assert phase_durations(outs)[: len(planned)] == planned
+    assert sum(isinstance(o, RepDone) for o in outs) == 6
+    assert outs[-2] == SessionFinished(eng.planned_s, "complete")
+    assert 100 <= eng.planned_s <= 160
+
+
+def test_pause_mid_hold_keeps_remaining_time():
+    eng = Engine(default_plan(), Timing())
+    eng.handle(Event.SHORT_PRESS, 0.0)
+    t, outs = run_until(eng, State.HOLD, 0.0, step=0.5)
+    t += 1.0
+    eng.tick(t)
+    outs += eng.handle(Event.SHORT_PRESS, t)
+    assert eng.state is State.PAUSED and isinstance(outs[-1], Paused)
+    t += 300.0
+    outs += eng.tick(t)
+    assert eng.state is State.PAUSED
+    outs += eng.handle(Event.SHORT_PRESS, t)
+    assert eng.state is State.HOLD and isinstance(outs[-1], Resumed)
+    t2, more = run_until(eng, State.RELEASE, t, step=0.5)
+    hold = [d for d in phase_durations(outs + more) if d[0] == "hold"][0]
+    assert hold[1] == pytest.approx(3.0, abs=1e-9)
+
+
+def test_requested_break_repeats_interrupted_rep():
+    eng = Engine(default_plan(), Timing(break_s=20))
+    eng.handle(Event.SHORT_PRESS, 0.0)
+    t, _ = run_until(eng, State.MOVE, 0.0)
+    outs = eng.handle(Event.LONG_PRESS, t + 1)
+    assert [type(o) for o in outs] == [RepInterrupted, PhaseStarted, BreakStarted]
+    assert outs[2].requested
+    more = eng.tick(t + 21)
+    assert isinstance(more[0], BreakEnded) and not more[0].early
+    assert eng.state is State.MOVE and eng.view(t + 21).rep == 0
+
+
+def test_long_press_in_break_ends_it_early():
+    eng = Engine(default_plan(), Timing())
+    eng.handle(Event.SHORT_PRESS, 0.0)
+    t, _ = run_until(eng, State.BREAK, 0.0)
+    outs = eng.handle(Event.LONG_PRESS, t + 2)
+    assert BreakEnded(t + 2, True) in outs
+    assert eng.state is State.INTRO and eng.view(t + 2).pattern_index == 1
+
+
+def test_pause_timeout_abandons_session():
+    eng = Engine(default_plan(), Timing(pause_timeout_s=600))
+    eng.handle(Event.SHORT_PRESS, 0.0)
+    eng.handle(Event.SHORT_PRESS, 5.0)
+    outs = eng.tick(700.0)
+    assert SessionFinished(605.0, "abandoned") in outs
+    assert eng.state is State.HOME
+
+
+def test_settle_waits_for_calibration_then_gives_up():
+    eng = Engine(default_plan(), Timing(settle_s=8, settle_max_s=30, needs_calibration=True))
+    eng.handle(Event.SHORT_PRESS, 0.0)
+    eng.tick(10.0)
+    assert eng.state is State.SETTLE and eng.view(10.0).waiting_for_calibration
+    outs = eng.handle(Event.CALIBRATED, 12.0)
+    assert eng.state is State.INTRO and outs[-1].at == 12.0
+    eng2 = Engine(default_plan(), Timing(settle_s=8, settle_max_s=30, needs_calibration=True))
+    eng2.handle(Event.SHORT_PRESS, 0.0)
+    eng2.tick(31.0)
+    assert eng2.state is State.INTRO
+
+
+def test_every_state_event_pair_is_safe():
+    for state in State:
+        for event in Event:
+            eng = Engine(default_plan(), Timing())
+            eng.handle(Event.SHORT_PRESS, 0.0)
+            t, _ = (0.0, []) if state in (State.SETTLE,) else (0.0, [])
+            # drive to the state
+            if state is State.HOME:
+                eng = Engine(default_plan(), Timing())
+            elif state is State.PAUSED:
+                eng.handle(Event.SHORT_PRESS, 1.0)
+            elif state is not State.SETTLE:
+                t, _ = run_until(eng, state, 0.0)
+            outs = eng.handle(event, t + 2.0)
+            assert eng.state in State
+            handled = event in TRANSITIONS[state]
+            if not handled and event not in (Event.TICK, Event.FACE_LOST, Event.FACE_FOUND):
+                assert any(isinstance(o, Ignored) for o in outs)
+
+
+def test_random_abuse_never_breaks_invariants():
+    rng = random.Random(7)
+    plan = make_plan([("pucker", 2, {}), ("brow_lift", 1, {"hold_s": 5.0})], source="test")
+    assert plan.items[1].pacing.hold_s == 5.0 and library()["pucker"].target == "lips"
+    eng = Engine(plan, Timing())
+    t = 0.0
+    for _ in range(20_000):
+        t += rng.choice([0.0, 0.05, 0.5, 3.0])
+        ev = rng.choice(list(Event))
+        eng.handle(ev, t)
+        v = eng.view(t)
+        assert 0.0 <= v.session_fraction <= 1.0
+        assert v.phase_elapsed_s >= 0.0
+        if eng.state is State.PAUSED:
+            assert v.resume_state in (State.SETTLE, State.INTRO, State.MOVE, State.HOLD,
+                                      State.RELEASE, State.REST, State.BREAK)
+
+
+def test_time_going_backwards_is_a_caller_bug():
+    eng = Engine(default_plan(), Timing())
+    eng.tick(10.0)
+    with pytest.raises(InvalidTime):
+        eng.tick(9.0)
