@@ -1,0 +1,98 @@
+"""Plain data passed between the core and the kiosk: live meters, per-rep results, home info.
+
+These types are the seams between the parts of the station: the metrics produce
+:class:`LiveFeedback` and :class:`RepStats`, the record store keeps ``RepStats`` and answers
+with :class:`HomeInfo`, the kiosk only draws them. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SIDES: tuple[str, str] = ("left", "right")  # the subject's own sides
+
+# region -> signed millimetres from the neutral baseline, per side
+Readings = dict[str, dict[str, float]]
+
+
+@dataclass(frozen=True)
+class RegionMeter:
+    """One meter on screen: the target region or a region that should stay quiet."""
+
+    region: str  # one of station.plan.REGIONS
+    role: str  # "target" | "quiet"
+    level: float  # 0..1, how full the meter is drawn
+    mm: float  # movement from neutral, absolute, affected side
+    warning: bool = False  # a quiet region moved beyond its noise floor
+
+
+@dataclass(frozen=True)
+class LiveFeedback:
+    """What the tracker says right now, for the meters.
+
+    ``status``: ``off`` (tracking disabled), ``no_model``, ``no_camera``, ``no_face``,
+    ``calibrating``, ``turned`` (head turned too far), ``tracking``.
+    ``message`` is one short plain sentence for the patient (may be empty).
+    """
+
+    status: str
+    meters: tuple[RegionMeter, ...] = ()
+    message: str = ""
+    scoring: bool = False  # frames are being scored into the current rep
+
+
+@dataclass(frozen=True)
+class RepStats:
+    """What one rep measured on the affected side (numbers only)."""
+
+    pattern_id: str
+    pattern_index: int
+    rep: int
+    target_region: str
+    target_mm: float  # peak movement of the target region, affected side
+    target_other_side_mm: float  # same region, unaffected side
+    target_pct_of_other: float | None  # affected / unaffected * 100, None when unmeasurable
+    quiet_mm: dict[str, float]  # peak movement per quiet region, affected side
+    quiet_floor_mm: dict[str, float]  # each quiet region's noise floor from calibration
+    coactivation: float | None  # quiet / (quiet + target); None without enough data
+    face_share: float  # share of frames during the rep with a face
+    frames: int
+    frames_gated: int  # frames not scored (turned head, no face)
+    eye_ratio: float | None = None  # affected / unaffected palpebral fissure during the rep
+    series: tuple[tuple[float, Readings], ...] = ()  # ~10 Hz (t from rep start, readings)
+
+    @property
+    def quiet_moved(self) -> bool:
+        """True when any quiet region moved beyond its noise floor."""
+        return any(mm > self.quiet_floor_mm.get(r, 0.0) for r, mm in self.quiet_mm.items())
+
+
+@dataclass(frozen=True)
+class HomeInfo:
+    """What the home screen shows besides the start prompt."""
+
+    sessions_today: int = 0
+    sessions_week: int = 0
+    trend_sentences: tuple[str, ...] = ()  # one plain sentence per prescribed pattern
+    therapist_message: str = ""
+    reminder: str = ""  # a gentle prompt when a prescribed time has come
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A calm banner: something the patient should know (camera, storage, stick...)."""
+
+    text: str
+    level: str = "info"  # "info" | "attention"
+    key: str = ""  # to replace or clear a notice of the same kind
+
+
+@dataclass(frozen=True)
+class PatternResult:
+    """One plain sentence after a pattern, e.g. 'Your eye stayed quiet in 4 of 5 smiles.'"""
+
+    pattern_index: int
+    sentence: str
+    reps_quiet: int = 0
+    reps_scored: int = 0
+    extra: dict[str, float] = field(default_factory=dict)
