@@ -1,0 +1,572 @@
+"""The therapist's prescription: which patterns a unit plays, how, and when to remind.
+
+A prescription is one small TOML file (``schema = 1``). It names the patient only by a
+pseudonymous alias (there is no name field, and unknown keys are refused), the affected side
+(the patient's own), the enabled patterns with reps and pacing within safe bounds, a session
+length target, suggested sessions per day, reminder times, quiet hours and an optional short
+message shown on the home screen. Example::
+
+    schema = 1
+    message = "Small and slow. Feel the cheek, not the mirror."
+
+    [patient]
+    alias = "P-0417"
+    affected_side = "left"
+
+    [session]
+    target_minutes = 3
+    sessions_per_day = 3
+
+    [reminders]
+    times = ["09:00", "13:00", "18:30"]
+    quiet_start = "21:00"
+    quiet_end = "08:00"
+
+    [[pattern]]
+    id = "eye_closure"
+    reps = 3
+
+    [[pattern]]
+    id = "small_smile"
+    reps = 4
+    hold_s = 5
+
+Validation never raises: :func:`validate_bytes` returns every :class:`~station.config.Problem`
+(key, line where known, what was found, what is allowed). Applying writes the validated bytes
+atomically into the data directory; an invalid file changes nothing. :func:`load_active` never
+crashes: a missing or damaged stored prescription falls back to the default plan with a notice.
+
+>>> r = validate_bytes(b'schema = 1\\n[patient]\\nalias = "A1"\\nname = "x"\\n')
+>>> [p.key for p in r.problems][:2]
+['patient.name', 'patient.affected_side']
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import stat
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from station.config import Problem
+from station.feedback import Notice
+from station.plan import Plan, default_plan, library, make_plan
+
+log = logging.getLogger(__name__)
+
+SCHEMA = 1
+MAX_BYTES = 64 * 1024
+ACTIVE_NAME = "prescription.toml"
+LOG_NAME = "prescription-log.jsonl"
+
+# Safe bounds (seconds / counts). A therapist may tune inside them, never outside.
+PACING_BOUNDS: dict[str, tuple[float, float]] = {
+    "move_s": (2.0, 8.0),
+    "hold_s": (2.0, 10.0),
+    "release_s": (2.0, 8.0),
+    "rest_s": (1.0, 10.0),
+}
+REPS_BOUNDS = (1, 10)
+TARGET_MINUTES_BOUNDS = (1.0, 15.0)
+SESSIONS_PER_DAY_BOUNDS = (1, 8)
+MAX_REMINDERS = 8
+MAX_MESSAGE_CHARS = 160
+ALIAS_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+TIME_RE = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+# Session pieces outside the patterns, for the "does it fit" check (station.config defaults).
+SETTLE_S, INTRO_S, BREAK_S = 8.0, 4.0, 20.0
+
+TOP_KEYS = {"schema", "message", "patient", "session", "reminders", "pattern"}
+PATIENT_KEYS = {"alias", "affected_side"}
+SESSION_KEYS = {"target_minutes", "sessions_per_day"}
+REMINDER_KEYS = {"times", "quiet_start", "quiet_end"}
+PATTERN_KEYS = {"id", "reps", *PACING_BOUNDS}
+
+
+@dataclass(frozen=True)
+class PatternEntry:
+    """One prescribed pattern: id, reps and the pacing overrides actually given."""
+
+    id: str
+    reps: int
+    overrides: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Prescription:
+    """A validated prescription (or the default one when none is stored).
+
+    ``affected_side`` is None for the default: the unit settings decide then.
+    ``notice`` is set when the kiosk should tell the patient something about it.
+    """
+
+    alias: str = ""
+    affected_side: str | None = None
+    patterns: tuple[PatternEntry, ...] = ()
+    target_minutes: float = 2.0
+    sessions_per_day: int = 3
+    reminder_times: tuple[str, ...] = ()
+    quiet_start: str | None = None
+    quiet_end: str | None = None
+    message: str = ""
+    source: str = "default"  # "default" | "prescription"
+    sha256: str = ""
+    notice: Notice | None = None
+
+    def plan(self) -> Plan:
+        """The session plan this prescription plays."""
+        if not self.patterns:
+            return default_plan()
+        return make_plan([(p.id, p.reps, dict(p.overrides)) for p in self.patterns], self.source)
+
+    def summary(self) -> str:
+        """One plain line for the clinician screen (no alias: the screen may be seen)."""
+        if self.source == "default":
+            return "No prescription: standard gentle plan."
+        pats = ", ".join(f"{p.id} x{p.reps}" for p in self.patterns)
+        side = self.affected_side or "?"
+        return (f"{side} side; {pats}; {self.target_minutes:g} min, "
+                f"{self.sessions_per_day}/day; {len(self.reminder_times)} reminders")
+
+
+@dataclass
+class Validation:
+    """Outcome of checking a prescription file."""
+
+    prescription: Prescription | None
+    problems: list[Problem]
+    warnings: list[str]
+
+    @property
+    def ok(self) -> bool:
+        """True when the file can be applied."""
+        return self.prescription is not None and not self.problems
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class _Lines:
+    """Best-effort line numbers (tomllib reports none for values)."""
+
+    def __init__(self, text: str) -> None:
+        self.index: dict[tuple[str, str], int] = {}
+        table, n_pattern = "", 0
+        for n, raw in enumerate(text.splitlines(), 1):
+            line = raw.strip()
+            if line.startswith("[["):
+                name = line.strip("[] ")
+                if name == "pattern":
+                    n_pattern += 1
+                    table = f"pattern[{n_pattern}]"
+                else:
+                    table = name
+                self.index.setdefault((table, ""), n)
+            elif line.startswith("["):
+                table = line.split("]", 1)[0].strip("[ ")
+                self.index.setdefault((table, ""), n)
+            elif "=" in line and not line.startswith("#"):
+                key = line.split("=", 1)[0].strip().strip('"')
+                self.index.setdefault((table, key), n)
+
+    def of(self, table: str, key: str = "") -> int | None:
+        return self.index.get((table, key)) or self.index.get((table, ""))
+
+
+class _Checker:
+    def __init__(self, text: str) -> None:
+        self.lines = _Lines(text)
+        self.problems: list[Problem] = []
+
+    def add(self, table: str, key: str, found: str, allowed: str) -> None:
+        name = f"{table}.{key}" if table and key else (table or key)
+        self.problems.append(Problem(name, found, allowed, self.lines.of(table, key)))
+
+    def unknown(self, table: str, body: dict, allowed: set[str]) -> None:
+        for key in body:
+            if key not in allowed:
+                self.add(table, str(key), "an unknown key", ", ".join(sorted(allowed)))
+
+    def number(self, table: str, body: dict, key: str, lo: float, hi: float,
+               integer: bool = False, required: bool = True) -> float | None:
+        if key not in body:
+            if required:
+                self.add(table, key, "nothing", f"a {'whole ' if integer else ''}number "
+                         f"from {lo:g} to {hi:g}")
+            return None
+        v = body[key]
+        ok_type = isinstance(v, int) if integer else isinstance(v, int | float)
+        if isinstance(v, bool) or not ok_type or not math.isfinite(v) or not lo <= v <= hi:
+            kind = "a whole number" if integer else "a number"
+            self.add(table, key, _short(v), f"{kind} from {lo:g} to {hi:g}")
+            return None
+        return v
+
+    def table(self, raw: dict, key: str, required: bool) -> dict | None:
+        if key not in raw:
+            if required:
+                self.add(key, "", "no [" + key + "] table", f"a [{key}] table")
+            return None
+        v = raw[key]
+        if not isinstance(v, dict):
+            self.add(key, "", _short(v), f"a [{key}] table")
+            return None
+        return v
+
+    def clock_time(self, table: str, key: str, v: Any) -> str | None:
+        if not isinstance(v, str) or not TIME_RE.fullmatch(v):
+            self.add(table, key, _short(v), 'a time of day like "09:30" (24-hour)')
+            return None
+        return v
+
+
+def _minutes(hhmm: str) -> int:
+    h, m = hhmm.split(":")
+    return int(h) * 60 + int(m)
+
+
+def in_quiet_hours(minute_of_day: int, start: str | None, end: str | None) -> bool:
+    """True when ``minute_of_day`` falls in quiet hours (which may wrap past midnight)."""
+    if not start or not end:
+        return False
+    s, e = _minutes(start), _minutes(end)
+    if s == e:
+        return False
+    return s <= minute_of_day < e if s < e else minute_of_day >= s or minute_of_day < e
+
+
+def validate_bytes(data: bytes) -> Validation:
+    """Check raw file bytes; never raises. Size, encoding and TOML are checked first."""
+    if len(data) > MAX_BYTES:
+        return Validation(None, [Problem("prescription file", f"{len(data)} bytes",
+                                         f"at most {MAX_BYTES // 1024} KiB")], [])
+    if b"\x00" in data:
+        return Validation(None, [Problem("prescription file", "binary data (NUL bytes)",
+                                         "a UTF-8 TOML text file")], [])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Validation(None, [Problem("prescription file", f"bytes that are not UTF-8 "
+                                         f"(at byte {exc.start})", "a UTF-8 TOML text file")], [])
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        return Validation(None, [Problem("prescription file", f"broken TOML ({exc})",
+                                         "valid TOML", int(m.group(1)) if m else None)], [])
+    except (RecursionError, ValueError) as exc:  # pathological nesting
+        return Validation(None, [Problem("prescription file", f"unreadable TOML ({exc})",
+                                         "valid TOML")], [])
+    return _validate_doc(raw, text, hashlib.sha256(data).hexdigest())
+
+
+def _validate_doc(raw: dict, text: str, digest: str) -> Validation:
+    c = _Checker(text)
+    warnings: list[str] = []
+    c.unknown("", raw, TOP_KEYS)
+    schema = raw.get("schema")
+    if schema != SCHEMA or isinstance(schema, bool):
+        c.add("", "schema", "nothing" if schema is None else _short(schema), f"schema = {SCHEMA}")
+
+    message = raw.get("message", "")
+    if not isinstance(message, str) or len(message) > MAX_MESSAGE_CHARS or not (
+        message.isprintable()
+    ):
+        c.add("", "message", _short(message),
+              f"one line of printable text, at most {MAX_MESSAGE_CHARS} characters")
+        message = ""
+
+    alias, side = "", None
+    patient = c.table(raw, "patient", required=True)
+    if patient is not None:
+        c.unknown("patient", patient, PATIENT_KEYS)
+        alias = patient.get("alias")
+        if not isinstance(alias, str) or not ALIAS_RE.fullmatch(alias):
+            c.add("patient", "alias", "nothing" if alias is None else _short(alias),
+                  "a pseudonymous code of 1-32 letters, digits, - or _ (never a name)")
+        side = patient.get("affected_side")
+        if side not in ("left", "right") or not isinstance(side, str):
+            c.add("patient", "affected_side", "nothing" if side is None else _short(side),
+                  "'left' or 'right' (the patient's own side)")
+
+    target, per_day = 2.0, 3
+    sess = c.table(raw, "session", required=False)
+    if sess is not None:
+        c.unknown("session", sess, SESSION_KEYS)
+        v = c.number("session", sess, "target_minutes", *TARGET_MINUTES_BOUNDS, required=False)
+        target = float(v) if v is not None else target
+        n = c.number("session", sess, "sessions_per_day", *SESSIONS_PER_DAY_BOUNDS,
+                     integer=True, required=False)
+        per_day = int(n) if n is not None else per_day
+
+    times: list[str] = []
+    quiet: dict[str, str | None] = {"quiet_start": None, "quiet_end": None}
+    rem = c.table(raw, "reminders", required=False)
+    if rem is not None:
+        c.unknown("reminders", rem, REMINDER_KEYS)
+        tv = rem.get("times", [])
+        if not isinstance(tv, list) or len(tv) > MAX_REMINDERS:
+            c.add("reminders", "times", _short(tv),
+                  f'a list of at most {MAX_REMINDERS} times like "09:30"')
+        else:
+            for item in tv:
+                t = c.clock_time("reminders", "times", item)
+                if t is not None and t in times:
+                    c.add("reminders", "times", f"{t!r} twice", "each time once")
+                elif t is not None:
+                    times.append(t)
+        for key in quiet:
+            if key in rem:
+                quiet[key] = c.clock_time("reminders", key, rem[key])
+        if (quiet["quiet_start"] is None) != (quiet["quiet_end"] is None) and not any(
+            p.key.startswith("reminders.quiet") for p in c.problems
+        ):
+            c.add("reminders", "quiet_end" if quiet["quiet_start"] else "quiet_start",
+                  "nothing", "both quiet_start and quiet_end, or neither")
+        for t in times:
+            if in_quiet_hours(_minutes(t), quiet["quiet_start"], quiet["quiet_end"]):
+                warnings.append(f"reminder {t} falls in quiet hours and will not show")
+
+    entries: list[PatternEntry] = []
+    pats = raw.get("pattern")
+    lib = library()
+    if not isinstance(pats, list) or not pats or len(pats) > len(lib):
+        c.add("pattern", "", "no [[pattern]] tables" if pats is None else _short(pats),
+              f"1 to {len(lib)} [[pattern]] tables")
+    else:
+        for i, body in enumerate(pats, 1):
+            table = f"pattern[{i}]"
+            if not isinstance(body, dict):
+                c.add(table, "", _short(body), "a [[pattern]] table")
+                continue
+            c.unknown(table, body, PATTERN_KEYS)
+            pid = body.get("id")
+            if not isinstance(pid, str) or pid not in lib:
+                c.add(table, "id", "nothing" if pid is None else _short(pid),
+                      "one of " + ", ".join(sorted(lib)))
+                pid = None
+            elif any(e.id == pid for e in entries):
+                c.add(table, "id", f"{pid!r} again", "each pattern once")
+                pid = None
+            reps = c.number(table, body, "reps", *REPS_BOUNDS, integer=True)
+            overrides: dict[str, float] = {}
+            for key, (lo, hi) in PACING_BOUNDS.items():
+                v = c.number(table, body, key, lo, hi, required=False)
+                if v is not None:
+                    overrides[key] = float(v)
+            if pid is not None and reps is not None:
+                entries.append(PatternEntry(pid, int(reps), overrides))
+
+    if c.problems:
+        return Validation(None, c.problems, warnings)
+    rx = Prescription(
+        alias=alias, affected_side=side, patterns=tuple(entries), target_minutes=target,
+        sessions_per_day=per_day, reminder_times=tuple(sorted(times)),
+        quiet_start=quiet["quiet_start"], quiet_end=quiet["quiet_end"], message=message,
+        source="prescription", sha256=digest,
+    )
+    planned = rx.plan().duration_s(SETTLE_S, INTRO_S, BREAK_S) / 60.0
+    if planned > target * 1.25:
+        warnings.append(f"the patterns take about {planned:.1f} min, longer than the "
+                        f"{target:g} min target")
+    elif planned < target * 0.5:
+        warnings.append(f"the patterns take about {planned:.1f} min, well under the "
+                        f"{target:g} min target")
+    if len(times) > per_day:
+        warnings.append(f"{len(times)} reminders for {per_day} sessions a day")
+    return Validation(rx, [], warnings)
+
+
+def read_limited(path: Path, limit: int = MAX_BYTES) -> bytes:
+    """Read a regular file without following a symlink; refuse more than ``limit`` bytes.
+
+    Raises OSError (with a plain message) for symlinks, special files and big files.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        if st.st_size > limit:
+            raise OSError(f"{path.name} is {st.st_size} bytes, more than {limit}")
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > limit:
+                raise OSError(f"{path.name} is more than {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def validate_file(path: Path) -> Validation:
+    """Check a prescription file on disk (size checked before reading it all)."""
+    try:
+        data = read_limited(path, MAX_BYTES)
+    except OSError as exc:
+        reason = exc.strerror if exc.strerror else str(exc)
+        if exc.errno == errno.ELOOP:  # a symlink under O_NOFOLLOW
+            reason = "a symbolic link"
+        allowed = f"a regular UTF-8 TOML file up to {MAX_BYTES // 1024} KiB"
+        return Validation(None, [Problem("prescription file", f"unreadable ({reason})", allowed)],
+                          [])
+    return validate_bytes(data)
+
+
+def active_path(data_dir: Path) -> Path:
+    """Where the applied prescription lives."""
+    return data_dir / ACTIVE_NAME
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` so that a power cut leaves the old or the new file, whole."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    os.replace(tmp, path)
+    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def _changes(old: Prescription, new: Prescription) -> list[str]:
+    """What changed, without the alias or message text (the log outlives a patient)."""
+    out = []
+    if old.alias != new.alias:
+        out.append("patient changed")
+    if old.affected_side != new.affected_side:
+        out.append(f"affected side {old.affected_side} -> {new.affected_side}")
+    o = {p.id: p for p in old.patterns}
+    n = {p.id: p for p in new.patterns}
+    for pid in n.keys() - o.keys():
+        out.append(f"added {pid} x{n[pid].reps}")
+    for pid in o.keys() - n.keys():
+        out.append(f"removed {pid}")
+    for pid in o.keys() & n.keys():
+        if o[pid] != n[pid]:
+            out.append(f"changed {pid}: reps {o[pid].reps} -> {n[pid].reps}, "
+                       f"pacing {o[pid].overrides} -> {n[pid].overrides}")
+    for attr in ("target_minutes", "sessions_per_day", "reminder_times", "quiet_start",
+                 "quiet_end"):
+        if getattr(old, attr) != getattr(new, attr):
+            out.append(f"{attr} {getattr(old, attr)} -> {getattr(new, attr)}")
+    if old.message != new.message:
+        out.append("message changed")
+    return sorted(out) or ["no change"]
+
+
+def apply_bytes(data_dir: Path, data: bytes, now: float | None = None) -> Validation:
+    """Validate ``data`` and, only when valid, make it the active prescription (atomically)."""
+    result = validate_bytes(data)
+    if not result.ok:
+        log.warning("prescription refused: %s", "; ".join(map(str, result.problems)))
+        return result
+    assert result.prescription is not None
+    old = load_active(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(active_path(data_dir), data)
+    entry = {"time": time.time() if now is None else now, "sha256": result.prescription.sha256,
+             "changes": _changes(old, result.prescription)}
+    with open(data_dir / LOG_NAME, "a", encoding="utf-8") as f:
+        f.write(json.dumps(entry) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    log.info("prescription applied: %s", "; ".join(entry["changes"]))
+    return result
+
+
+def clear_active(data_dir: Path) -> None:
+    """Remove the active prescription (after a wipe): the unit plays the default plan again."""
+    active_path(data_dir).unlink(missing_ok=True)
+
+
+DEFAULT_NOTICE = "No prescription yet. Playing the standard gentle practice."
+BROKEN_NOTICE = ("The practice plan on this unit could not be read. Playing the standard "
+                 "gentle practice. Please tell your clinic.")
+
+
+def load_active(data_dir: Path) -> Prescription:
+    """The prescription the kiosk plays; never raises (falls back to the default plan)."""
+    path = active_path(data_dir)
+    try:
+        if not os.path.lexists(path):
+            return Prescription(notice=Notice(DEFAULT_NOTICE, "info", "prescription"))
+        result = validate_file(path)
+    except Exception:  # noqa: BLE001 - the kiosk must keep going whatever is on disk
+        log.exception("reading the stored prescription failed")
+        result = Validation(None, [Problem("prescription file", "an error", "readable")], [])
+    if result.ok and result.prescription is not None:
+        return result.prescription
+    log.warning("stored prescription unusable: %s", "; ".join(map(str, result.problems)))
+    return Prescription(notice=Notice(BROKEN_NOTICE, "attention", "prescription"))
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    from station.paths import resolve_data_dir
+
+    return resolve_data_dir(getattr(args, "data_dir", None))
+
+
+def _report(result: Validation, name: str) -> None:
+    for pr in result.problems:
+        print(f"{name}: {pr}")
+    for w in result.warnings:
+        print(f"{name}: note: {w}")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``station prescription check FILE``: 0 valid, 2 invalid (one line per problem)."""
+    path = Path(args.file)
+    result = validate_file(path)
+    _report(result, path.name)
+    if not result.ok:
+        return 2
+    assert result.prescription is not None
+    print(f"{path.name}: valid. {result.prescription.summary()}")
+    return 0
+
+
+def cmd_prescribe(args: argparse.Namespace) -> int:
+    """``station prescribe FILE``: validate and apply; exit 2 and no change when invalid."""
+    path = Path(args.file)
+    result = validate_file(path)
+    if not result.ok:
+        _report(result, path.name)
+        print("Nothing changed: the previous prescription stays active.")
+        return 2
+    data = read_limited(path)
+    result = apply_bytes(_data_dir(args), data)
+    _report(result, path.name)
+    if not result.ok:
+        print("Nothing changed: the previous prescription stays active.")
+        return 2
+    assert result.prescription is not None
+    print(f"Prescription applied. {result.prescription.summary()}")
+    return 0

@@ -1,0 +1,218 @@
+"""This unit's identity: its id, its clinic's secret, used stick nonces, and the clinician info.
+
+Everything lives in ``<data dir>/unit/``, which holds no patient data and survives a wipe:
+
+- ``unit-id``: one line, e.g. ``ms-3f9a1c07`` (letters, digits, ``-``).
+- ``clinic.key``: the clinic secret, mode 0600, one line ``station-clinic-key-v1 <64 hex>``
+  (32 random bytes). ``/etc/station/clinic.key`` is read when the data dir has none, so a
+  provisioning image may put it there instead.
+- ``used-nonces``: one hex nonce per line, every stick request already carried out here.
+- ``last-export.json``: when the last stick export finished.
+
+Provisioning calls :func:`provision` once (on the Pi, from the provisioning script) and copies
+the same ``clinic.key`` to the clinic's computer, where ``station clinic make-stick`` uses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from station import __version__
+
+KEY_HEADER = "station-clinic-key-v1"
+ETC_KEY = Path("/etc/station/clinic.key")
+UNIT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{2,39}")
+
+
+class ClinicKeyError(Exception):
+    """The clinic key is missing or malformed; the message says what to do."""
+
+
+def unit_dir(data_dir: Path) -> Path:
+    """The folder for this unit's own (non-patient) state."""
+    return data_dir / "unit"
+
+
+def key_path(data_dir: Path) -> Path:
+    """Where :func:`provision` puts the clinic secret."""
+    return unit_dir(data_dir) / "clinic.key"
+
+
+def new_secret() -> bytes:
+    """32 random bytes for a new clinic."""
+    return secrets.token_bytes(32)
+
+
+def write_secret(path: Path, secret: bytes) -> None:
+    """Write a clinic key file (mode 0600, created atomically, never world-readable)."""
+    if len(secret) < 16:
+        raise ValueError("a clinic secret needs at least 16 bytes")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.write(fd, f"{KEY_HEADER} {secret.hex()}\n".encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def read_secret(path: Path) -> bytes:
+    """Read a clinic key file; raises :class:`ClinicKeyError` with a plain message."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            text = os.read(fd, 4096).decode("ascii")
+        finally:
+            os.close(fd)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ClinicKeyError(f"No readable clinic key at {path} ({exc}).") from None
+    parts = text.split()
+    if len(parts) != 2 or parts[0] != KEY_HEADER or not re.fullmatch(r"[0-9a-f]{32,128}", parts[1]):
+        raise ClinicKeyError(f"The clinic key at {path} is not a station clinic key.")
+    return bytes.fromhex(parts[1])
+
+
+def find_secret(data_dir: Path) -> bytes | None:
+    """This unit's clinic secret, or None when the unit is not provisioned."""
+    for path in (key_path(data_dir), ETC_KEY):
+        if os.path.lexists(path):
+            try:
+                return read_secret(path)
+            except ClinicKeyError:
+                continue
+    return None
+
+
+def key_id(secret: bytes) -> str:
+    """A short public fingerprint of a clinic secret (tells clinics apart, reveals nothing)."""
+    return hmac.new(secret, b"station clinic key id", hashlib.sha256).hexdigest()[:16]
+
+
+def get_unit_id(data_dir: Path) -> str | None:
+    """This unit's id, or None before provisioning."""
+    try:
+        text = (unit_dir(data_dir) / "unit-id").read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if UNIT_ID_RE.fullmatch(text) else None
+
+
+def provision(data_dir: Path, secret: bytes, unit_id: str | None = None) -> str:
+    """Give this unit its clinic secret and an id (a new random one unless given)."""
+    uid = unit_id or f"ms-{secrets.token_hex(4)}"
+    if not UNIT_ID_RE.fullmatch(uid):
+        raise ValueError(f"unit id {uid!r}: use 3-40 letters, digits or -")
+    d = unit_dir(data_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    write_secret(key_path(data_dir), secret)
+    tmp = d / ".unit-id.tmp"
+    tmp.write_text(uid + "\n", encoding="ascii")
+    os.replace(tmp, d / "unit-id")
+    return uid
+
+
+def nonce_used(data_dir: Path, nonce: str) -> bool:
+    """True when a stick request with this nonce was already carried out here."""
+    try:
+        with open(unit_dir(data_dir) / "used-nonces", encoding="ascii") as f:
+            return any(line.strip() == nonce for line in f)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def mark_nonce_used(data_dir: Path, nonce: str) -> None:
+    """Remember a carried-out request (appended and fsynced)."""
+    d = unit_dir(data_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    with open(d / "used-nonces", "a", encoding="ascii") as f:
+        f.write(nonce + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def note_export(data_dir: Path, when: float) -> None:
+    """Remember when the last export to a stick finished."""
+    d = unit_dir(data_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    tmp = d / ".last-export.tmp"
+    tmp.write_text(json.dumps({"time": when}), encoding="utf-8")
+    os.replace(tmp, d / "last-export.json")
+
+
+def last_export(data_dir: Path) -> float | None:
+    """Epoch seconds of the last finished export, or None."""
+    try:
+        value = json.loads((unit_dir(data_dir) / "last-export.json").read_text("utf-8"))["time"]
+        return float(value)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+@dataclass(frozen=True)
+class ClinicianInfo:
+    """What the clinician info screen shows (the kiosk only draws it)."""
+
+    unit_id: str
+    version: str
+    model_sha256: str  # of the installed model file; "" when missing
+    model_ok: bool
+    camera: str
+    free_storage_mb: float
+    prescription: str
+    last_export: str
+
+    def lines(self) -> list[str]:
+        """Plain label: value lines, in screen order."""
+        model = (self.model_sha256[:12] + ("" if self.model_ok else " (not the pinned model)")
+                 if self.model_sha256 else "missing")
+        return [
+            f"Unit: {self.unit_id}",
+            f"Software: {self.version}",
+            f"Face model: {model}",
+            f"Camera: {self.camera}",
+            f"Free storage: {self.free_storage_mb:.0f} MB",
+            f"Prescription: {self.prescription}",
+            f"Last export: {self.last_export}",
+        ]
+
+
+def clinician_info(data_dir: Path, camera_status: str) -> ClinicianInfo:
+    """Gather the clinician info; never raises (each part says 'unknown' when it fails)."""
+    from station.model import MODEL_SHA256, sha256_file
+    from station.paths import model_path
+    from station.prescription import load_active
+
+    digest = ""
+    try:
+        mp = model_path(data_dir)
+        if mp.is_file():
+            digest = sha256_file(mp)
+    except OSError:
+        digest = ""
+    try:
+        free = shutil.disk_usage(data_dir).free / 1e6
+    except OSError:
+        free = 0.0
+    when = last_export(data_dir)
+    last = time.strftime("%Y-%m-%d %H:%M", time.localtime(when)) if when else "never"
+    return ClinicianInfo(
+        unit_id=get_unit_id(data_dir) or "not provisioned",
+        version=__version__,
+        model_sha256=digest,
+        model_ok=digest == MODEL_SHA256,
+        camera=camera_status,
+        free_storage_mb=free,
+        prescription=load_active(data_dir).summary(),
+        last_export=last,
+    )
