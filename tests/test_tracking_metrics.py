@@ -75,10 +75,10 @@ def ramps(model_file, neutral_faces):
         n_px = MOUTH_SHARE_OF_IOD * iod
         for side in ("left", "right"):
             makers = {
-                "mouth": lambda a, s=side: W.mouth_field(L0, s, a * n_px),
-                "eye": lambda a, s=side: W.eye_field(L0, s, a * EYE_FRACTION),
-                "both": lambda a, s=side: W.combine(W.mouth_field(L0, s, a * n_px),
-                                                    W.eye_field(L0, s, a * EYE_FRACTION)),
+                "mouth": lambda a, s=side, L0=L0, n_px=n_px: W.mouth_field(L0, s, a * n_px),
+                "eye": lambda a, s=side, L0=L0, n_px=n_px: W.eye_field(L0, s, a * EYE_FRACTION),
+                "both": lambda a, s=side, L0=L0, n_px=n_px: W.combine(
+                    W.mouth_field(L0, s, a * n_px), W.eye_field(L0, s, a * EYE_FRACTION)),
             }
             for kind, make in makers.items():
                 if kind == "both" and name != "db_face":
