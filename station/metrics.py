@@ -1,0 +1,495 @@
+"""Per-side region readings in millimetres, relative to this session's neutral face (pure numpy).
+
+How a reading is made (see the project's design notes for why):
+
+1. **Calibration** (:class:`Calibrator`): the first still stretch of ``calibration_frames``
+   (24) frames with a face, after the landmarks have settled (:data:`SETTLE_FRAMES` frames
+   after the face was found), gives the :class:`Baseline`. The neutral landmarks are averaged,
+   rotated so the line through the iris centres (468 right, 473 left) is horizontal, the origin
+   put in its middle (the perpendicular through it is the facial midline), and scaled to mm by
+   the iris diameter (11.7 mm) measured at calibration *only* (the iris is covered as the eye
+   closes, so it is never used again).
+2. **Registration**: every later frame is mapped onto the neutral face by a similarity fit
+   (rotation, translation, scale) over :data:`station.landmarks.STABLE` points (nasal midline
+   and forehead), then measured in the neutral face frame: x towards the subject's left,
+   y downwards, millimetres.
+3. **Readings**: per side and region a signed value in mm from neutral, in the region's own
+   direction (see :mod:`station.landmarks`). The mouth corner is its displacement in the
+   registered frame (never relative to lip points that move with the same smile).
+
+The quiet threshold of a region is ``max(NOISE_K * noise, FLOORS_MM[region])`` where noise is
+the standard deviation of that reading over the calibration frames. A perfectly still video
+gives noise of ~0.01 mm, far below what a living face does at rest, so each region has a floor
+(:data:`FLOORS_MM`).
+
+Readings are handled internally as a (2, 6) array: rows :data:`SIDES` (left, right), columns
+:data:`station.plan.REGIONS`; :func:`to_dict` gives the ``{"left": {"eye": ..}, ..}`` form.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from station import landmarks as lm
+from station.face import FaceSample, Pose
+from station.feedback import SIDES, Readings
+from station.plan import REGIONS
+
+# Landmarks settle over ~10 frames after a face is (re)acquired in VIDEO mode.
+SETTLE_FRAMES = 10
+# A face must be seen in this many consecutive frames before it counts as found.
+FOUND_FRAMES = 3
+# One-pole smoothing time constant (time based): 63 % of a step within ~60 ms, so meters react
+# well within 150 ms at 15-30 fps yet single-frame jitter is damped.
+SMOOTH_TAU_S = 0.06
+# Quiet threshold = max(NOISE_K x calibration noise, floor).
+NOISE_K = 3.0
+# Floors in mm. Settled still-face spread is ~0.1 mm (image repeated); a living face at rest
+# drifts a few tenths of a millimetre (breathing, micro-blinks), and the smallest clinically
+# meaningful change is ~0.8 mm of fissure narrowing (one Sunnybrook synkinesis point). The
+# floors sit between: above resting drift, below a meaningful movement. The eye is the most
+# sensitive measure (fissure ~8-10 mm) so its floor is lowest; brow and chin points are the
+# noisiest landmarks, so theirs are higher.
+FLOORS_MM: dict[str, float] = {
+    "eye": 0.6,
+    "brow": 0.8,
+    "mouth_corner": 0.7,
+    "lips": 0.7,
+    "nose_cheek": 0.6,
+    "chin": 0.8,
+}
+# Stillness during calibration, as shares of the inter-iris distance (~63 mm): the 90th
+# percentile landmark deviation from the window mean after removing head motion (~1.3 mm:
+# no expression change), the head's own drift (~6 mm), and the pose range in radians.
+STILL_SHARE = 0.02
+STILL_HEAD_SHARE = 0.1
+STILL_POSE_RAD = 0.05
+# Calibrate only on a roughly frontal face.
+FRONTAL_RAD = 0.35
+# A frame whose stable points do not fit the neutral ones this well (RMS, mm) is not scored
+# (a hand over the nose, a landmark jump).
+MAX_FIT_RMS_MM = 2.5
+# A frame whose scale differs this much from neutral (ratio) is not scored (landmark jump).
+MAX_SCALE_CHANGE = 0.25
+
+MSG_NO_FACE = "I can't see your face. Sit in front of the screen."
+MSG_STILL = "Keep your head still for a moment."
+MSG_FRONT = "Look straight at the screen."
+MSG_SETTLING = "Relax your face and look at the screen."
+
+_SIGN = np.array([1.0, -1.0])  # outward x direction per side row (left, right)
+_SIDE_IDX = {s: i for i, s in enumerate(SIDES)}
+_REGION_IDX = {r: i for i, r in enumerate(REGIONS)}
+
+
+def _side_idx(points: dict[str, tuple[int, ...]]) -> np.ndarray:
+    return np.array([points[s] for s in SIDES])
+
+
+_EYE_UP = _side_idx(lm.EYE_UPPER_LID)
+_EYE_LO = _side_idx(lm.EYE_LOWER_LID)
+_BROW = _side_idx(lm.BROW)
+_NC = _side_idx(lm.NOSE_CHEEK)
+_CORNER = np.array([lm.MOUTH_CORNER[s] for s in SIDES])
+_CHIN_LIP = np.array([lm.CHIN_LIP[s] for s in SIDES])
+_CHIN_PT = np.array([lm.CHIN_POINT[s] for s in SIDES])
+_STABLE = np.array(lm.STABLE + lm.STABLE_LATERAL)
+_IRIS_H = np.array([lm.IRIS_HORIZONTAL[s] for s in SIDES])
+
+
+def side_index(side: str) -> int:
+    """Row of ``side`` ("left"/"right", the subject's own) in a readings array."""
+    return _SIDE_IDX[side]
+
+
+def region_index(region: str) -> int:
+    """Column of ``region`` in a readings array."""
+    return _REGION_IDX[region]
+
+
+def to_dict(values: np.ndarray) -> Readings:
+    """(2, 6) array -> ``{"left": {"eye": mm, ...}, "right": {...}}`` (plain floats)."""
+    return {s: {r: float(values[i, j]) for j, r in enumerate(REGIONS)} for i, s in enumerate(SIDES)}
+
+
+def similarity_fit(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Least-squares similarity (Umeyama): scale s, rotation R, shift t with dst ~ s R src + t."""
+    ms, md = src.mean(axis=0), dst.mean(axis=0)
+    a, b = src - ms, dst - md
+    cov = b.T @ a / len(src)
+    u, d, vt = np.linalg.svd(cov)
+    sign = np.ones(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        sign[-1] = -1.0
+    rot = (u * sign) @ vt
+    var = (a * a).sum() / len(src)
+    s = float((d * sign).sum() / var) if var > 0 else 1.0
+    return s, rot, md - s * rot @ ms
+
+
+def face_frame(points_px: np.ndarray, mm_per_px: float) -> np.ndarray:
+    """Landmarks (N, 2) in pixels -> face frame in mm (iris line horizontal, origin between)."""
+    r, left = points_px[lm.IRIS_CENTER["right"]], points_px[lm.IRIS_CENTER["left"]]
+    origin = (r + left) / 2.0
+    ux = (left - r) / max(float(np.linalg.norm(left - r)), 1e-9)
+    uy = np.array([-ux[1], ux[0]])
+    mouth = (points_px[lm.UPPER_LIP_MID] + points_px[lm.LOWER_LIP_MID]) / 2.0
+    if float(uy @ (mouth - origin)) < 0:  # y points from the eyes towards the mouth
+        uy = -uy
+    return (points_px - origin) @ np.stack([ux, uy], axis=1) * mm_per_px
+
+
+def absolute_values(p: np.ndarray) -> np.ndarray:
+    """Geometric values (2, 6) in mm of face-frame points ``p``; mouth_corner column is 0.
+
+    eye: lower-lid minus upper-lid height; brow: height above the iris line; lips: corner
+    distance from the midline; nose_cheek: height (up positive); chin: lower lip to chin.
+    """
+    y = p[:, 1]
+    out = np.empty((2, 6))
+    out[:, 0] = y[_EYE_LO].mean(axis=1) - y[_EYE_UP].mean(axis=1)
+    out[:, 1] = -y[_BROW].mean(axis=1)
+    out[:, 2] = 0.0
+    out[:, 3] = _SIGN * p[_CORNER, 0]
+    out[:, 4] = -y[_NC].mean(axis=1)
+    out[:, 5] = np.linalg.norm(p[_CHIN_PT] - p[_CHIN_LIP], axis=1)
+    return out
+
+
+def mouth_excursion(p: np.ndarray, neutral: np.ndarray) -> np.ndarray:
+    """Signed corner displacement (2,) in mm: length of the move, positive when up and out."""
+    d = p[_CORNER] - neutral[_CORNER]
+    out = _SIGN * d[:, 0]
+    up = -d[:, 1]
+    mag = np.hypot(out, up)
+    return np.where(out + up >= 0.0, mag, -mag)
+
+
+def iris_diameter_px(points_px: np.ndarray) -> float:
+    """Mean horizontal iris diameter of both eyes, in pixels."""
+    d = points_px[_IRIS_H[:, 0]] - points_px[_IRIS_H[:, 1]]
+    return float(np.linalg.norm(d, axis=1).mean())
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """This session's neutral face: geometry, scale, pose and per-region noise."""
+
+    neutral_mm: np.ndarray  # (478, 2) neutral landmarks in the face frame (mm)
+    mm_per_px: float  # from the iris diameter at calibration
+    pose: Pose
+    values: np.ndarray  # (2, 6) neutral absolute values (mm)
+    noise: np.ndarray  # (2, 6) std of readings over the calibration frames (mm)
+    frames: int = 0  # how many frames it was taken from
+    t: float = 0.0  # time of the last calibration frame
+    k: float = NOISE_K
+    floors: dict[str, float] = field(default_factory=lambda: dict(FLOORS_MM))
+
+    @property
+    def thresholds(self) -> np.ndarray:
+        """(2, 6) quiet thresholds: max(k x noise, floor)."""
+        floor = np.array([self.floors[r] for r in REGIONS])
+        return np.maximum(self.k * self.noise, floor[None, :])
+
+    def threshold(self, side: str, region: str) -> float:
+        """Quiet threshold (mm) of one region on one side."""
+        return float(self.thresholds[_SIDE_IDX[side], _REGION_IDX[region]])
+
+    def fissure_mm(self) -> np.ndarray:
+        """Neutral palpebral fissure height per side (left, right), mm."""
+        return self.values[:, 0].copy()
+
+
+def register(points_px: np.ndarray, baseline: Baseline) -> tuple[np.ndarray, float, float]:
+    """Map a frame's landmarks (N, 2+) onto the neutral face frame.
+
+    Returns (points in mm (N, 2), RMS fit residual over the stable points in mm, scale ratio
+    of this frame to neutral).
+    """
+    p = np.asarray(points_px, dtype=np.float64)[:, :2]
+    src, dst = p[_STABLE], baseline.neutral_mm[_STABLE]
+    s, rot, t = similarity_fit(src, dst)
+    out = s * (p @ rot.T) + t
+    rms = float(np.sqrt(((out[_STABLE] - dst) ** 2).sum(axis=1).mean()))
+    return out, rms, s / baseline.mm_per_px
+
+
+def measure(points_px: np.ndarray, baseline: Baseline) -> tuple[np.ndarray, float, float]:
+    """Readings (2, 6) in signed mm from neutral, plus fit RMS (mm) and scale ratio."""
+    p, rms, scale = register(points_px, baseline)
+    vals = absolute_values(p) - baseline.values
+    vals[:, 2] = mouth_excursion(p, baseline.neutral_mm)
+    return vals, rms, scale
+
+
+def make_baseline(frames_px: list[np.ndarray], poses: list[Pose | None], t: float = 0.0,
+                  k: float = NOISE_K, floors: dict[str, float] | None = None) -> Baseline:
+    """Baseline from calibration frames (each (478, 2+) pixels) of a still, neutral face."""
+    stack = np.stack([np.asarray(f, dtype=np.float64)[:, :2] for f in frames_px])
+    mean_px = stack.mean(axis=0)
+    mm_per_px = lm.IRIS_DIAMETER_MM / float(np.median([iris_diameter_px(f) for f in stack]))
+    neutral = face_frame(mean_px, mm_per_px)
+    known = [p for p in poses if p is not None]
+    pose = Pose(
+        yaw=float(np.median([p.yaw for p in known])) if known else 0.0,
+        pitch=float(np.median([p.pitch for p in known])) if known else 0.0,
+        roll=float(np.median([p.roll for p in known])) if known else 0.0,
+    )
+    values = absolute_values(neutral)
+    base = Baseline(neutral_mm=neutral, mm_per_px=mm_per_px, pose=pose, values=values,
+                    noise=np.zeros((2, 6)), frames=len(frames_px), t=t, k=k,
+                    floors=dict(floors or FLOORS_MM))
+    readings = np.stack([measure(f, base)[0] for f in stack])
+    return Baseline(neutral_mm=neutral, mm_per_px=mm_per_px, pose=pose, values=values,
+                    noise=readings.std(axis=0), frames=len(frames_px), t=t, k=k,
+                    floors=dict(floors or FLOORS_MM))
+
+
+class Calibrator:
+    """Finds the first still stretch of frames with a settled face and makes the Baseline.
+
+    Feed every sample; :attr:`message` says in one plain sentence what the patient can do
+    while no baseline exists yet. Keeps trying for as long as it is fed.
+    """
+
+    def __init__(self, frames: int = 24, settle_frames: int = SETTLE_FRAMES,
+                 k: float = NOISE_K, floors: dict[str, float] | None = None) -> None:
+        self.frames = max(2, int(frames))
+        self.settle_frames = settle_frames
+        self.k = k
+        self.floors = dict(floors or FLOORS_MM)
+        self.baseline: Baseline | None = None
+        self.message = MSG_SETTLING
+        self.reason = "settling"  # settling | no_face | not_still | turned | done
+        self._run = 0
+        self._window: deque[tuple[np.ndarray, Pose | None]] = deque(maxlen=self.frames)
+
+    def reset(self) -> None:
+        """Forget any baseline and start again."""
+        self.baseline = None
+        self._run = 0
+        self._window.clear()
+        self.message, self.reason = MSG_SETTLING, "settling"
+
+    def feed(self, sample: FaceSample) -> Baseline | None:
+        """Take one sample; returns the Baseline once (and keeps returning it) when found."""
+        if self.baseline is not None:
+            return self.baseline
+        if not sample.face:
+            self._run = 0
+            self._window.clear()
+            self.message, self.reason = MSG_NO_FACE, "no_face"
+            return None
+        self._run += 1
+        if self._run <= self.settle_frames:
+            self.message, self.reason = MSG_SETTLING, "settling"
+            return None
+        pose = sample.pose
+        if pose is not None and max(abs(pose.yaw), abs(pose.pitch)) > FRONTAL_RAD:
+            self._window.clear()
+            self.message, self.reason = MSG_FRONT, "turned"
+            return None
+        pts = np.asarray(sample.landmarks, dtype=np.float64)[:, :2]
+        self._window.append((pts, pose))
+        if len(self._window) < self.frames:
+            if self.reason not in ("not_still",):
+                self.message, self.reason = MSG_SETTLING, "settling"
+            return None
+        if not self._still():
+            self.message, self.reason = MSG_STILL, "not_still"
+            return None
+        self.baseline = make_baseline([w[0] for w in self._window], [w[1] for w in self._window],
+                                      t=sample.t, k=self.k, floors=self.floors)
+        self.message, self.reason = "", "done"
+        return self.baseline
+
+    def _still(self) -> bool:
+        stack = np.stack([w[0] for w in self._window])
+        mean = stack.mean(axis=0)
+        eyes = mean[lm.IRIS_CENTER["left"]] - mean[lm.IRIS_CENTER["right"]]
+        iod = max(float(np.linalg.norm(eyes)), 1.0)
+        # Head: the stable points' centre may drift a little (registration handles that).
+        centre = stack[:, _STABLE].mean(axis=1)
+        drift = float(np.linalg.norm(centre - centre.mean(axis=0), axis=1).max())
+        if drift > STILL_HEAD_SHARE * iod:
+            return False
+        # Face: after removing head motion, landmarks must hold still (no expression change).
+        aligned = []
+        for f in stack:
+            sc, rot, t = similarity_fit(f[_STABLE], mean[_STABLE])
+            aligned.append(sc * f @ rot.T + t)
+        al = np.stack(aligned)
+        dev = np.linalg.norm(al - al.mean(axis=0), axis=2)
+        if float(np.percentile(dev.max(axis=0), 90)) > STILL_SHARE * iod:
+            return False
+        poses = [w[1] for w in self._window if w[1] is not None]
+        if poses:
+            for axis in ("yaw", "pitch", "roll"):
+                v = [getattr(p, axis) for p in poses]
+                if max(v) - min(v) > STILL_POSE_RAD:
+                    return False
+        return True
+
+
+class FaceGate:
+    """A face counts as found only after ``frames`` consecutive detections.
+
+    A one-frame false positive therefore never starts or counts anything; a lost face is lost
+    at once.
+    """
+
+    def __init__(self, frames: int = FOUND_FRAMES) -> None:
+        self.frames = frames
+        self.run = 0
+
+    def update(self, face: bool) -> bool:
+        """Feed one frame's detection; True while the face counts as found."""
+        self.run = self.run + 1 if face else 0
+        return self.run >= self.frames
+
+
+class Smoother:
+    """Time-based one-pole low-pass filter on (2, 6) readings.
+
+    ``y += (1 - exp(-dt / tau)) * (x - y)``: independent of the frame rate, 63 % of a step
+    after ``tau`` seconds. A gap longer than ``reset_s`` restarts it from the new value.
+    """
+
+    def __init__(self, tau_s: float = SMOOTH_TAU_S, reset_s: float = 0.5) -> None:
+        self.tau_s = tau_s
+        self.reset_s = reset_s
+        self.value: np.ndarray | None = None
+        self._t: float | None = None
+
+    def reset(self) -> None:
+        self.value, self._t = None, None
+
+    def update(self, x: np.ndarray, t: float) -> np.ndarray:
+        """Feed a reading at time ``t`` (seconds); returns the smoothed reading."""
+        x = np.asarray(x, dtype=np.float64)
+        if self.value is None or self._t is None or t - self._t > self.reset_s:
+            self.value, self._t = x.copy(), t
+            return self.value
+        dt = t - self._t
+        if dt <= 0:
+            return self.value
+        a = 1.0 - math.exp(-dt / self.tau_s) if self.tau_s > 0 else 1.0
+        self.value = self.value + a * (x - self.value)
+        self._t = t
+        return self.value
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What the metrics made of one face sample.
+
+    ``status``: ``no_face`` | ``calibrating`` | ``turned`` | ``tracking``. ``scored`` is True
+    when the frame may count in a rep (face found, baseline known, pose within the gate,
+    landmarks consistent). ``reason`` says why a frame was not scored (for logs and tests).
+    """
+
+    t: float
+    face: bool
+    scored: bool
+    status: str
+    message: str = ""
+    reason: str = ""
+    readings: np.ndarray | None = None  # (2, 6) raw mm, when a baseline and a face exist
+    smoothed: np.ndarray | None = None  # (2, 6) smoothed mm
+    pose: Pose | None = None
+
+    def reading(self, side: str, region: str, smoothed: bool = True) -> float | None:
+        """One value (mm) or None when there is none."""
+        arr = self.smoothed if smoothed else self.readings
+        if arr is None:
+            return None
+        return float(arr[_SIDE_IDX[side], _REGION_IDX[region]])
+
+
+MSG_FACE_LOST = "Face not in view. Keep going; scoring pauses."
+MSG_TURNED = "Face the screen again. Keep going; scoring pauses."
+
+
+class Metrics:
+    """Face samples in, :class:`Frame` out: gating, calibration, readings, smoothing.
+
+    One object per session. Call :meth:`start_calibration` when the session engine is
+    calibrating (settle phase); :meth:`update` for every sample. Never raises on odd input:
+    a missing face or a landmark jump only pauses scoring.
+    """
+
+    def __init__(self, calibration_frames: int = 24, max_turn_rad: float = 0.20,
+                 settle_frames: int = SETTLE_FRAMES, tau_s: float = SMOOTH_TAU_S,
+                 k: float = NOISE_K, floors: dict[str, float] | None = None) -> None:
+        self.max_turn_rad = max_turn_rad
+        self.calibrator = Calibrator(calibration_frames, settle_frames, k, floors)
+        self.gate = FaceGate()
+        self.smoother = Smoother(tau_s)
+        self.settle_frames = settle_frames
+
+    @classmethod
+    def from_settings(cls, tracking: object) -> Metrics:
+        """Build from ``station.config.TrackingSettings``."""
+        return cls(calibration_frames=int(getattr(tracking, "calibration_frames", 24)),
+                   max_turn_rad=float(getattr(tracking, "max_turn_rad", 0.20)))
+
+    @property
+    def baseline(self) -> Baseline | None:
+        return self.calibrator.baseline
+
+    @property
+    def calibrated(self) -> bool:
+        return self.calibrator.baseline is not None
+
+    def start_calibration(self) -> None:
+        """Drop the baseline and take a new one from the next still frames."""
+        self.calibrator.reset()
+        self.smoother.reset()
+
+    def update(self, sample: FaceSample) -> Frame:
+        """Process one sample (never raises for a missing face or odd landmarks)."""
+        found = self.gate.update(sample.face)
+        if not found:
+            self.smoother.reset()
+            if self.baseline is None:
+                self.calibrator.feed(sample)
+            status = "calibrating" if (self.baseline is None and sample.face) else "no_face"
+            msg = MSG_NO_FACE if self.baseline is None else MSG_FACE_LOST
+            return Frame(t=sample.t, face=False, scored=False, status=status, message=msg,
+                         reason="no_face", pose=sample.pose)
+        if self.baseline is None:
+            self.calibrator.feed(sample)
+            if self.baseline is None:
+                return Frame(t=sample.t, face=True, scored=False, status="calibrating",
+                             message=self.calibrator.message, reason="calibrating",
+                             pose=sample.pose)
+        base = self.baseline
+        assert base is not None and sample.landmarks is not None
+        try:
+            vals, rms, scale = measure(sample.landmarks, base)
+        except (np.linalg.LinAlgError, ValueError, IndexError):
+            return Frame(t=sample.t, face=True, scored=False, status="tracking",
+                         message=MSG_FACE_LOST, reason="landmarks", pose=sample.pose)
+        if not np.all(np.isfinite(vals)):
+            return Frame(t=sample.t, face=True, scored=False, status="tracking",
+                         message=MSG_FACE_LOST, reason="landmarks", pose=sample.pose)
+        turned = sample.pose is not None and sample.pose.distance(base.pose) > self.max_turn_rad
+        jumped = rms > MAX_FIT_RMS_MM or abs(scale - 1.0) > MAX_SCALE_CHANGE
+        # After a face is (re)found, landmarks settle over ~10 frames: not scored meanwhile.
+        settling = self.gate.run <= self.settle_frames
+        smoothed = self.smoother.update(vals, sample.t) if not (turned or jumped) else None
+        if turned:
+            return Frame(t=sample.t, face=True, scored=False, status="turned", message=MSG_TURNED,
+                         reason="turned", readings=vals, pose=sample.pose)
+        if jumped:
+            return Frame(t=sample.t, face=True, scored=False, status="tracking",
+                         message=MSG_FACE_LOST, reason="landmarks", readings=vals,
+                         pose=sample.pose)
+        return Frame(t=sample.t, face=True, scored=not settling, status="tracking",
+                     reason="settling" if settling else "", readings=vals,
+                     smoothed=None if smoothed is None else smoothed.copy(), pose=sample.pose)
+

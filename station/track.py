@@ -1,0 +1,150 @@
+"""``station track VIDEO --json OUT [--side left|right]``: per-frame readings of a video file.
+
+Decodes with OpenCV (imported here only), runs the FaceLandmarker in VIDEO mode on every frame
+with ``ts = frame * 1000 / fps``, and writes the JSON contract of the design notes.
+
+Two passes: the first collects face samples; the baseline is then taken, as in a session, from
+the first still stretch of ``calibration_frames`` frames with a settled face; the second pass
+computes readings for *every* frame with a face against that baseline, including frames before
+the baseline was found (they are marked ``"scored": false``). ``"face"`` is true only for frames
+in a run of at least 3 consecutive detections (the gate a session uses), so a one-frame false
+positive counts as no face; ``"detected"`` gives the raw detector answer. Without a baseline
+(no still stretch) every ``"readings"`` is null and ``"baseline"`` is null.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from station.face import FaceSample
+from station.metrics import FOUND_FRAMES, Metrics, measure, to_dict
+
+log = logging.getLogger(__name__)
+
+
+def _samples(video: Path, model: Path) -> tuple[list[FaceSample], float]:
+    import cv2
+
+    from station.tracker import Landmarker
+
+    cap = cv2.VideoCapture(str(video))
+    if not cap.isOpened():
+        from station.cli import UsageError
+
+        raise UsageError(f"cannot read the video {video}: not a video file OpenCV can open")
+    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    if not (0.0 < fps < 1000.0):
+        fps = 30.0
+    samples: list[FaceSample] = []
+    try:
+        with Landmarker(model) as lm:
+            i = 0
+            while True:
+                ok, bgr = cap.read()
+                if not ok or bgr is None:
+                    break
+                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                samples.append(lm.detect(rgb, i / fps))
+                i += 1
+    finally:
+        cap.release()
+    if not samples:
+        from station.cli import UsageError
+
+        raise UsageError(f"the video {video} has no frames OpenCV can decode")
+    return samples, fps
+
+
+def found_mask(samples: list[FaceSample], frames: int = FOUND_FRAMES) -> list[bool]:
+    """Per frame: part of a run of at least ``frames`` consecutive detections."""
+    out = [False] * len(samples)
+    i = 0
+    while i < len(samples):
+        if not samples[i].face:
+            i += 1
+            continue
+        j = i
+        while j < len(samples) and samples[j].face:
+            j += 1
+        if j - i >= frames:
+            out[i:j] = [True] * (j - i)
+        i = j
+    return out
+
+
+def track_samples(samples: list[FaceSample], fps: float, calibration_frames: int = 24,
+                  max_turn_rad: float = 0.20) -> dict:
+    """The JSON-able result for a list of samples (both passes; no I/O)."""
+    metrics = Metrics(calibration_frames=calibration_frames, max_turn_rad=max_turn_rad)
+    frames_live = [metrics.update(s) for s in samples]
+    base = metrics.baseline
+    found = found_mask(samples)
+    frames = []
+    for i, (s, live, face) in enumerate(zip(samples, frames_live, found, strict=True)):
+        pose = s.pose
+        entry: dict = {
+            "i": i,
+            "t_ms": round(i * 1000.0 / fps, 3),
+            "face": bool(face),
+            "detected": bool(s.face),
+            "scored": bool(live.scored and face),
+            "pose": None if pose is None else {"yaw": round(pose.yaw, 5),
+                                               "pitch": round(pose.pitch, 5),
+                                               "roll": round(pose.roll, 5)},
+            "readings": None,
+        }
+        if face and base is not None and s.landmarks is not None:
+            vals, _, _ = measure(s.landmarks, base)
+            if np.all(np.isfinite(vals)):
+                entry["readings"] = {side: {k: round(v, 4) for k, v in regions.items()}
+                                     for side, regions in to_dict(vals).items()}
+        frames.append(entry)
+    return {
+        "frames": frames,
+        "baseline": None if base is None else {
+            "frame": next(i for i, f in enumerate(frames_live) if f.t >= base.t),
+            "frames": base.frames,
+            "mm_per_px": round(base.mm_per_px, 5),
+            "thresholds_mm": {side: {k: round(v, 3) for k, v in regions.items()}
+                              for side, regions in to_dict(base.thresholds).items()},
+        },
+        "face_share": round(sum(found) / len(found), 4) if found else 0.0,
+    }
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    """``station track``: write per-frame readings of ``args.video`` to ``args.json_out``."""
+    from station.cli import UsageError
+    from station.config import load_settings
+    from station.model import MODEL_SHA256, ModelError, verify
+    from station.paths import model_path, resolve_data_dir
+
+    video = Path(args.video)
+    if not video.is_file():
+        raise UsageError(f"no video file at {video}")
+    settings, _ = load_settings(getattr(args, "config", None))
+    model = model_path(resolve_data_dir(getattr(args, "data_dir", None), settings.data_dir))
+    try:
+        verify(model)
+    except ModelError as exc:
+        raise UsageError(str(exc)) from exc
+    samples, fps = _samples(video, model)
+    result = track_samples(samples, fps, settings.tracking.calibration_frames,
+                           settings.tracking.max_turn_rad)
+    doc = {"source": video.name, "fps": round(fps, 4), "model_sha256": MODEL_SHA256,
+           "side": getattr(args, "side", None) or settings.patient.affected_side, **result}
+    out = Path(args.json_out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text(json.dumps(doc), encoding="utf-8")
+    os.replace(tmp, out)
+    n_face = sum(f["face"] for f in result["frames"])
+    print(f"{video.name}: {len(samples)} frames, face in {n_face}, "
+          f"baseline {'found' if result['baseline'] else 'not found'}; wrote {out}")
+    return 0
