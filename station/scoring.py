@@ -14,8 +14,9 @@ Definitions (affected side only, unless said otherwise):
   (peak - threshold, at least 0) and t the target's peak movement. 0 means the quiet regions
   stayed within their noise, values towards 1 mean quiet regions moved as much as the target
   or more. None when no frame was scored or nothing moved at all (q + t < 0.05 mm).
-* eye_ratio = mean over scored frames of affected / unaffected palpebral fissure height (mm),
-  the Auto-eFACE idea; None when it cannot be measured.
+* eye_ratio = affected / unaffected palpebral fissure height (mm) at the scored frame of the
+  rep's largest target movement (the Auto-eFACE idea: fissures at peak expression); None
+  when it cannot be measured.
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ class RepScorer:
         self.face_frames = 0
         self.scored = 0
         self._peak = np.zeros((2, 6))
-        self._ratios: list[float] = []
+        self._ratio_at_peak: float | None = None
+        self._target_peak = -1.0
         self._series: list[tuple[float, dict]] = []
         self._t0: float | None = None
         self._last_series_t = -1e9
@@ -126,10 +128,14 @@ class RepScorer:
         self.scored += 1
         sm = frame.smoothed
         self._peak = np.maximum(self._peak, np.abs(sm))
+        # Eye narrowing is judged at the moment of the rep's largest target movement
+        # (Auto-eFACE compares fissures at peak expression; a mean over the rep dilutes it).
         fissure = self.baseline.fissure_mm() + sm[:, 0]
         a, o = fissure[side_index(self.side)], fissure[side_index(other_side(self.side))]
-        if o > 0.5:
-            self._ratios.append(float(a / o))
+        t_now = abs(float(sm[side_index(self.side), region_index(self.target)]))
+        if o > 0.5 and t_now > self._target_peak:
+            self._target_peak = t_now
+            self._ratio_at_peak = float(a / o)
         t = frame.t - self._t0
         if t - self._last_series_t >= 1.0 / SERIES_HZ - 1e-6:
             self._last_series_t = t
@@ -158,7 +164,7 @@ class RepScorer:
             coactivation=coact,
             face_share=self.face_frames / self.frames if self.frames else 0.0,
             frames=self.frames, frames_gated=self.frames - self.scored,
-            eye_ratio=float(np.mean(self._ratios)) if self._ratios else None,
+            eye_ratio=self._ratio_at_peak,
             series=tuple(self._series),
         )
 
