@@ -202,7 +202,8 @@ class Station:
         self._home_at: float | None = None
         self._last_now = float("-inf")
         self._started = False
-        self._failures: dict[str, tuple[int, float]] = {}
+        self._failures: dict[tuple[str, str], tuple[int, float]] = {}
+        self._failing: dict[str, set[str]] = {}
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -426,20 +427,25 @@ class Station:
         except Exception:  # noqa: BLE001 - the whole point: keep guiding
             self._failed(service, what)
             return default
-        if f"failed:{service}" in self.notices and self._failures.get(service, (0, 0))[0]:
-            self._failures[service] = (0, self._failures[service][1])
-            self.clear_notice(f"failed:{service}")
+        failing = self._failing.get(service)
+        if failing and what in failing:
+            failing.discard(what)
+            if not failing:
+                log.info("%s works again", service)
+                self.clear_notice(f"failed:{service}")
         return result
 
     def _failed(self, service: str, what: str) -> None:
-        count, last = self._failures.get(service, (0, float("-inf")))
+        """Log (once a minute per service and call at most) and show a calm notice."""
+        count, last = self._failures.get((service, what), (0, float("-inf")))
         now = time.monotonic()
         if count == 0 or now - last >= 60.0:
             log.exception("%s %s failed (%d times before); the kiosk goes on", service, what, count)
             last = now
-        self._failures[service] = (count + 1, last)
-        text = _FAILED_TEXT.get(service, theme.SERVICE_FAILED)
-        if service not in ("heartbeat", "ready"):
+        self._failures[(service, what)] = (count + 1, last)
+        if service not in ("heartbeat", "ready", "button"):
+            self._failing.setdefault(service, set()).add(what)
+            text = _FAILED_TEXT.get(service, theme.SERVICE_FAILED)
             self.post_notice(Notice(text, "attention", f"failed:{service}"))
 
     def _default_info(self) -> ClinicianInfo:
@@ -599,7 +605,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """``station demo``: windowed, keyboard as the button; ``--headless --autoplay --speed X``."""
     from station.cli import UsageError
 
-    speed = float(getattr(args, "speed", 1.0) or 1.0)
+    speed = float(getattr(args, "speed", 1.0))
     if not 0.1 <= speed <= 1000:
         raise UsageError(f"--speed must be between 0.1 and 1000, got {speed:g}")
     if args.headless:
