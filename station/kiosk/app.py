@@ -503,8 +503,8 @@ class Autoplay:
         elif self.stage == "resume" and e.state is State.PAUSED and now - self._since >= 3.0:
             self.inner.press_for(now, short)
             self.stage = "break"
-        elif (self.stage == "break" and e.state is State.MOVE
-              and (view.pattern_index, view.rep) == self.break_at and view.phase_elapsed_s < 1.0):
+        elif (self.stage == "break" and e.state in (State.MOVE, State.HOLD, State.RELEASE)
+              and (view.pattern_index, view.rep) == self.break_at):
             self.inner.press_for(now, long_)
             self.stage = "summary"
         elif self.stage == "summary" and e.state is State.SUMMARY:
