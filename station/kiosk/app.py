@@ -1,0 +1,651 @@
+"""The UI loop: engine + button + sound + screens, and ``station run`` / ``station demo``.
+
+:class:`Station` owns the session engine, an injectable clock, the button sources, the
+display surface and the audio cues. Other parts plug in as small services with null
+defaults, so the loop never changes when they arrive:
+
+* ``tracking`` (:class:`TrackingService`): ``start()``; ``poll(now, view)`` returns the live
+  meters and engine events (CALIBRATED, FACE_LOST, FACE_FOUND); ``on_outputs(outputs)``;
+  ``stop()``. An optional attribute ``needs_calibration = True`` makes settle wait for it.
+* ``recorder`` (:class:`RecorderService`): ``on_outputs(outputs, now)``; ``home_info(now)``;
+  ``pattern_results()``; ``stop()``.
+* ``heartbeat()`` every loop iteration (the systemd watchdog) and ``ready()`` once after the
+  first frame is on screen.
+
+One :meth:`Station.step` is one iteration (buttons -> engine -> services -> sound -> draw),
+so tests drive the station with a fake clock and no real loop. Every exception raised by a
+service is caught, logged and shown as a calm notice; the kiosk keeps guiding by time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import itertools
+import logging
+import os
+import shutil
+import socket
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from station import __version__
+from station.audio import Audio
+from station.button import (
+    Button,
+    ButtonEvent,
+    ButtonUnavailable,
+    KeyboardButton,
+    LongPress,
+    ScriptedButton,
+    ShortPress,
+    Stuck,
+    Unstuck,
+    open_gpio_button,
+)
+from station.config import Settings
+from station.feedback import HomeInfo, LiveFeedback, Notice, PatternResult
+from station.kiosk import theme
+from station.kiosk.view import ClinicianInfo, ScreenModel, screen_of
+from station.plan import Plan, default_plan, release_prompts
+from station.session import (
+    Engine,
+    Event,
+    Ignored,
+    InvalidTime,
+    Output,
+    Paused,
+    PhaseStarted,
+    SessionFinished,
+    SessionStarted,
+    State,
+    SummaryDismissed,
+    Timing,
+    View,
+)
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+INFO_SCREEN_S = 120.0  # the clinician info screen closes by itself after this
+HOME_REFRESH_S = 60.0
+
+
+# ---- pluggable services --------------------------------------------------------------------
+
+
+class TrackingService(Protocol):
+    """Face tracking as the loop sees it."""
+
+    def start(self) -> None: ...
+
+    def poll(self, now: float, view: View) -> tuple[LiveFeedback, list[Event]]: ...
+
+    def on_outputs(self, outputs: list[Output]) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class RecorderService(Protocol):
+    """The record store as the loop sees it."""
+
+    def on_outputs(self, outputs: list[Output], now: float) -> None: ...
+
+    def home_info(self, now: float) -> HomeInfo: ...
+
+    def pattern_results(self) -> list[PatternResult]: ...
+
+    def stop(self) -> None: ...
+
+
+class NullTracking:
+    """No tracking: the station guides by time alone."""
+
+    needs_calibration = False
+
+    def start(self) -> None:
+        """Nothing to start."""
+
+    def poll(self, now: float, view: View) -> tuple[LiveFeedback, list[Event]]:
+        """Always 'off', no events."""
+        return LiveFeedback("off"), []
+
+    def on_outputs(self, outputs: list[Output]) -> None:
+        """Nothing to follow."""
+
+    def stop(self) -> None:
+        """Nothing to stop."""
+
+
+class NullRecorder:
+    """No record store: nothing kept, an empty home screen."""
+
+    def on_outputs(self, outputs: list[Output], now: float) -> None:
+        """Nothing recorded."""
+
+    def home_info(self, now: float) -> HomeInfo:
+        """No history."""
+        return HomeInfo()
+
+    def pattern_results(self) -> list[PatternResult]:
+        """No results without measurements."""
+        return []
+
+    def stop(self) -> None:
+        """Nothing to close."""
+
+
+_FAILED_TEXT = {"tracking": theme.TRACKING_FAILED, "recorder": theme.RECORDS_FAILED}
+_STATUS_NOTICES = {"no_camera": theme.CAMERA_MISSING, "no_model": theme.MODEL_MISSING}
+
+
+# ---- the loop ------------------------------------------------------------------------------
+
+
+class Station:
+    """One kiosk: call :meth:`step` with the time, or :meth:`run` to loop at the frame rate."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        plan: Plan | None = None,
+        *,
+        clock: Clock = time.monotonic,
+        buttons: Iterable[Button] = (),
+        keyboard: KeyboardButton | None = None,
+        surface: Any = None,
+        audio: Audio | None = None,
+        tracking: TrackingService | None = None,
+        recorder: RecorderService | None = None,
+        heartbeat: Callable[[], None] | None = None,
+        ready: Callable[[], None] | None = None,
+        info: Callable[[], ClinicianInfo] | None = None,
+        exit_after_summary: bool = False,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.plan = plan or default_plan()
+        self.clock = clock
+        self.tracking: TrackingService = tracking or NullTracking()
+        self.recorder: RecorderService = recorder or NullRecorder()
+        s = self.settings.session
+        self.timing = Timing(
+            settle_s=s.settle_s, settle_max_s=s.settle_max_s, intro_s=s.intro_s,
+            break_s=s.break_s, pause_timeout_s=s.pause_timeout_s,
+            needs_calibration=bool(getattr(self.tracking, "needs_calibration", False)),
+        )
+        self.engine = Engine(self.plan, self.timing)
+        self.keyboard = keyboard
+        self.buttons: list[Button] = list(buttons) + ([keyboard] if keyboard else [])
+        self.surface = surface
+        self.audio = audio or Audio(self.settings.audio.volume, self.settings.audio.enabled)
+        self.heartbeat = heartbeat
+        self.ready = ready
+        self.info_provider = info
+        self.exit_after_summary = exit_after_summary
+
+        self.running = True
+        self.mode = "session"  # "session" | "info" | "returned"
+        self.history: collections.deque[Output] = collections.deque(maxlen=10_000)
+        self.notices: dict[str, Notice] = {}
+        self.feedback = LiveFeedback("off")
+        self.home = HomeInfo()
+        self.results: tuple[PatternResult, ...] = ()
+        self.release_prompt = ""
+        self.last_blocks: list = []
+        self.frames = 0
+        self._prompts = itertools.cycle(release_prompts() or ("Massage your cheek gently.",))
+        self._info: ClinicianInfo | None = None
+        self._info_opened_at = 0.0
+        self._home_at: float | None = None
+        self._last_now = float("-inf")
+        self._started = False
+        self._failures: dict[tuple[str, str], tuple[int, float]] = {}
+        self._failing: dict[str, set[str]] = {}
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start sound and services (tracking starts its camera here)."""
+        if self._started:
+            return
+        self._started = True
+        self.audio.start()
+        self._call("tracking", "start", self.tracking.start)
+
+    def stop(self) -> None:
+        """Stop services, sound and buttons; never raises."""
+        self._call("tracking", "stop", self.tracking.stop)
+        self._call("recorder", "stop", self.recorder.stop)
+        for b in self.buttons:
+            self._call("button", "close", b.close)
+        self.audio.stop()
+
+    def run(self, paced: bool = True, on_frame: Callable[[], None] | None = None,
+            max_frames: int | None = None) -> None:
+        """Loop until stopped: ``paced`` waits for the frame rate; ``on_frame`` after each step."""
+        import pygame
+
+        fps = self.settings.display.fps
+        ticker = pygame.time.Clock()
+        self.start()
+        try:
+            while self.running and (max_frames is None or self.frames < max_frames):
+                self.step(self.clock())
+                if on_frame is not None:
+                    on_frame()
+                if paced:
+                    ticker.tick(fps)
+        finally:
+            self.stop()
+
+    # -- one iteration ---------------------------------------------------------------------
+
+    def step(self, now: float) -> list[Output]:
+        """One loop iteration at ``now``; returns the engine outputs it caused."""
+        now = max(now, self._last_now)  # a clock that stutters backwards must not crash us
+        self._last_now = now
+        if self.heartbeat is not None:
+            self._call("heartbeat", "beat", self.heartbeat)
+        self._pump_pygame_events()
+        outs: list[Output] = []
+        for button in self.buttons:
+            events = self._call("button", "poll", button.poll, now, default=[])
+            for ev in events or []:
+                outs += self._on_button(ev, now)
+        outs += self._engine(Event.TICK, now)
+        if self.mode == "info" and now - self._info_opened_at >= INFO_SCREEN_S:
+            self.mode = "session"
+        result = self._call("tracking", "poll", self.tracking.poll, now, self.engine.view(now),
+                            default=None)
+        if result is not None:
+            fb, events = result
+            self._set_feedback(fb)
+            for ev in events:
+                outs += self._engine(ev, now)
+        self._after(outs, now)
+        self._draw(now)
+        if self.frames == 0 and self.ready is not None:
+            self._call("ready", "ready", self.ready)
+        self.frames += 1
+        return outs
+
+    # -- pieces ----------------------------------------------------------------------------
+
+    def _engine(self, event: Event, now: float) -> list[Output]:
+        try:
+            return self.engine.handle(event, now)
+        except InvalidTime:
+            log.exception("engine refused time %s", now)
+            return []
+
+    def _pump_pygame_events(self) -> None:
+        try:
+            import pygame
+
+            if not pygame.display.get_init():
+                return
+            for ev in pygame.event.get():
+                if ev.type == pygame.QUIT:
+                    self.running = False
+                elif self.keyboard is not None:
+                    self.keyboard.handle_event(ev)
+        except Exception:  # noqa: BLE001 - a broken event queue must not stop the guide
+            log.debug("pygame event pump failed", exc_info=True)
+
+    def _on_button(self, ev: ButtonEvent, now: float) -> list[Output]:
+        if isinstance(ev, Stuck):
+            log.warning("button held for %.0f s: treating it as stuck", ev.held_s)
+            self.post_notice(Notice(theme.BUTTON_STUCK, "attention", "button"))
+            return []
+        if isinstance(ev, Unstuck):
+            log.info("button released after %.0f s", ev.held_s)
+            self.clear_notice("button")
+            return []
+        if self.mode == "returned":
+            return []
+        if self.mode == "info":  # any press closes the info screen
+            self.mode = "session"
+            return []
+        if isinstance(ev, LongPress) and self.engine.state is State.HOME:
+            if ev.duration >= self.settings.button.info_hold_time:
+                self._open_info(now)
+                return []
+        event = Event.LONG_PRESS if isinstance(ev, LongPress) else Event.SHORT_PRESS
+        assert isinstance(ev, LongPress | ShortPress)
+        return self._engine(event, now)
+
+    def _open_info(self, now: float) -> None:
+        self.mode = "info"
+        self._info_opened_at = now
+        provider = self.info_provider or self._default_info
+        self._info = self._call("info", "provide", provider, default=ClinicianInfo())
+
+    def _after(self, outs: list[Output], now: float) -> None:
+        """Follow what the engine did: log, sound, services, results, home info."""
+        cue = None
+        for o in outs:
+            self.history.append(o)
+            if isinstance(o, Ignored):
+                log.info("ignored %s in %s", o.event, o.state)
+            elif isinstance(o, PhaseStarted):
+                cue = o.phase
+                if o.phase == State.BREAK.value:
+                    self.release_prompt = next(self._prompts)
+            elif isinstance(o, Paused):
+                cue = "pause"
+            elif isinstance(o, SessionStarted):
+                self.results = ()
+            elif isinstance(o, SessionFinished):
+                res = self._call("recorder", "pattern_results", self.recorder.pattern_results,
+                                 default=[])
+                self.results = tuple(res or ())
+            elif isinstance(o, SummaryDismissed):
+                self._home_at = None
+                if self.exit_after_summary:
+                    self.running = False
+        if cue == "pause":
+            self.audio.play("pause")
+        elif cue is not None:
+            self.audio.play_phase(cue)
+        real = [o for o in outs if not isinstance(o, Ignored)]
+        if real:
+            self._call("tracking", "on_outputs", self.tracking.on_outputs, real)
+            self._call("recorder", "on_outputs", self.recorder.on_outputs, real, now)
+        if self.engine.state is State.HOME and (
+            self._home_at is None or now - self._home_at >= HOME_REFRESH_S
+        ):
+            self._home_at = now
+            info = self._call("recorder", "home_info", self.recorder.home_info, now, default=None)
+            if info is not None:
+                self.home = info
+
+    def _set_feedback(self, fb: LiveFeedback) -> None:
+        self.feedback = fb
+        for status, text in _STATUS_NOTICES.items():
+            if fb.status == status:
+                self.post_notice(Notice(text, "attention", status))
+            else:
+                self.clear_notice(status)
+
+    def screen_model(self, now: float) -> ScreenModel:
+        """What the screen shows at ``now`` (pure data)."""
+        notices = tuple(self.notices.values())
+        if self.mode == "returned":
+            return ScreenModel("returned")
+        if self.mode == "info":
+            return ScreenModel("info", info=self._info, notices=notices)
+        view = self.engine.view(now)
+        held = max((b.held_for(now) for b in self.buttons), default=0.0)
+        hold_fraction = 0.0
+        if view.state is not State.HOME and held > 0.2:
+            hold_fraction = min(1.0, held / self.settings.button.hold_time)
+        return ScreenModel(
+            screen_of(view), view, self.feedback, self.home, notices, self.results,
+            release_prompt=self.release_prompt, hold_fraction=hold_fraction, t=now,
+        )
+
+    def _draw(self, now: float) -> None:
+        if self.surface is None:
+            return
+        try:
+            import pygame
+
+            from station.kiosk.screens import render
+
+            self.last_blocks = render(self.surface, self.screen_model(now))
+            if pygame.display.get_init() and pygame.display.get_surface() is self.surface:
+                pygame.display.flip()
+        except Exception:  # noqa: BLE001 - drawing trouble is logged, the guide goes on
+            self._failed("display", "draw")
+
+    # -- notices and modes -----------------------------------------------------------------
+
+    def post_notice(self, notice: Notice) -> None:
+        """Show ``notice`` (replaces one with the same key). Call from the UI thread."""
+        key = notice.key or notice.text
+        if self.notices.get(key) != notice:
+            self.notices[key] = notice
+
+    def clear_notice(self, key: str) -> None:
+        """Remove the notice with ``key`` if shown."""
+        self.notices.pop(key, None)
+
+    def show_returned(self, returned: bool = True) -> None:
+        """Switch to (or leave) the still 'Please return this unit to the clinic.' screen."""
+        self.mode = "returned" if returned else "session"
+
+    # -- safety net ------------------------------------------------------------------------
+
+    def _call(self, service: str, what: str, fn: Callable[..., Any], *args: Any,
+              default: Any = None) -> Any:
+        """Call a service; an exception becomes a log line and a notice, never a crash."""
+        try:
+            result = fn(*args)
+        except Exception:  # noqa: BLE001 - the whole point: keep guiding
+            self._failed(service, what)
+            return default
+        failing = self._failing.get(service)
+        if failing and what in failing:
+            failing.discard(what)
+            if not failing:
+                log.info("%s works again", service)
+                self.clear_notice(f"failed:{service}")
+        return result
+
+    def _failed(self, service: str, what: str) -> None:
+        """Log (once a minute per service and call at most) and show a calm notice."""
+        count, last = self._failures.get((service, what), (0, float("-inf")))
+        now = time.monotonic()
+        if count == 0 or now - last >= 60.0:
+            log.exception("%s %s failed (%d times before); the kiosk goes on", service, what, count)
+            last = now
+        self._failures[(service, what)] = (count + 1, last)
+        if service not in ("heartbeat", "ready", "button"):
+            self._failing.setdefault(service, set()).add(what)
+            text = _FAILED_TEXT.get(service, theme.SERVICE_FAILED)
+            self.post_notice(Notice(text, "attention", f"failed:{service}"))
+
+    def _default_info(self) -> ClinicianInfo:
+        from station.paths import model_path, resolve_data_dir
+
+        data = resolve_data_dir(None, self.settings.data_dir)
+        model = model_path(data)
+        sha = ""
+        if model.exists():
+            from station.model import sha256_file
+
+            sha = sha256_file(model)
+        usage = shutil.disk_usage(data)
+        items = ", ".join(f"{it.pattern.name} x{it.reps}" for it in self.plan.items)
+        return ClinicianInfo(
+            unit_id=socket.gethostname(), version=__version__, model_sha256=sha,
+            camera=self.feedback.status,
+            free_storage=f"{usage.free / 1e9:.1f} GB free of {usage.total / 1e9:.1f} GB",
+            prescription=f"{items} ({self.plan.source})", last_export="",
+        )
+
+
+# ---- autoplay --------------------------------------------------------------------------------
+
+
+class Autoplay:
+    """A button that presses by itself: start, pause in the first hold and resume, one requested
+    release break in a later rep, dismiss the summary. Times are station-clock seconds."""
+
+    def __init__(self, engine: Engine, hold_time: float = 1.5) -> None:
+        self.engine = engine
+        self.hold_time = hold_time
+        self.inner = ScriptedButton(hold_time, clock=lambda: 0.0)
+        self.stage = "start"
+        self._since = 0.0
+        last = len(engine.plan.items) - 1
+        self.break_at = (last, min(1, engine.plan.items[last].reps - 1))
+
+    def poll(self, now: float) -> list[ButtonEvent]:
+        """Decide the next press from the engine state, then report due presses."""
+        if not self.inner.busy:
+            self._decide(now)
+        return self.inner.poll(now)
+
+    def _decide(self, now: float) -> None:
+        e = self.engine
+        view = e.view(now)
+        short, long_ = 0.2, self.hold_time + 0.3
+        if self.stage == "start" and e.state is State.HOME:
+            self.inner.press_for(now, short)
+            self.stage = "pause"
+        elif self.stage == "pause" and e.state is State.HOLD and view.phase_elapsed_s >= 1.0:
+            self.inner.press_for(now, short)
+            self.stage, self._since = "resume", now
+        elif self.stage == "resume" and e.state is State.PAUSED and now - self._since >= 3.0:
+            self.inner.press_for(now, short)
+            self.stage = "break"
+        elif (self.stage == "break" and e.state in (State.MOVE, State.HOLD, State.RELEASE)
+              and (view.pattern_index, view.rep) == self.break_at):
+            self.inner.press_for(now, long_)
+            self.stage = "summary"
+        elif self.stage == "summary" and e.state is State.SUMMARY:
+            if not self._since or self._since < e.counters.finished_at:
+                self._since = now
+            if now - self._since >= 2.0:
+                self.inner.press_for(now, short)
+                self.stage = "done"
+
+    def held_for(self, now: float) -> float:
+        """How long the simulated press has been held."""
+        return self.inner.held_for(now)
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+# ---- commands --------------------------------------------------------------------------------
+
+
+def make_tracking(args: argparse.Namespace, settings: Settings, data_dir: Path) -> TrackingService:
+    """The tracking service for ``run``/``demo``. Null for now: the tracking part plugs in here."""
+    return NullTracking()
+
+
+def make_recorder(args: argparse.Namespace, settings: Settings, data_dir: Path) -> RecorderService:
+    """The record store for ``run``/``demo``. Null for now: the records part plugs in here."""
+    return NullRecorder()
+
+
+def make_heartbeat(args: argparse.Namespace) -> tuple[Callable[[], None] | None,
+                                                     Callable[[], None] | None]:
+    """(heartbeat, ready) callables: the systemd watchdog plugs in here. None for now."""
+    return None, None
+
+
+def _load(args: argparse.Namespace) -> tuple[Settings, Path]:
+    from station.config import load_settings
+    from station.paths import resolve_data_dir
+
+    settings, _problems = load_settings(getattr(args, "config", None))
+    data_dir = resolve_data_dir(getattr(args, "data_dir", None), settings.data_dir)
+    return settings, data_dir
+
+
+def _open_display(size: tuple[int, int], fullscreen: bool) -> Any:
+    import pygame
+
+    pygame.init()
+    pygame.display.set_caption("Mirror-station")
+    if fullscreen:
+        surface = pygame.display.set_mode((0, 0), pygame.FULLSCREEN)
+        pygame.mouse.set_visible(False)
+    else:
+        surface = pygame.display.set_mode(size)
+    log.info("display %s, %dx%d", pygame.display.get_driver(), *surface.get_size())
+    return surface
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``station run``: full screen, GPIO button (keyboard if no GPIO), unit settings."""
+    settings, data_dir = _load(args)
+    d = settings.display
+    surface = _open_display((d.width, d.height), d.fullscreen)
+    clock: Clock = time.monotonic
+    keyboard = KeyboardButton(settings.button.hold_time, clock)
+    buttons: list[Button] = []
+    try:
+        buttons.append(open_gpio_button(settings.button.pin, settings.button.hold_time,
+                                        settings.button.bounce_time, clock))
+    except ButtonUnavailable as exc:
+        log.warning("%s; using the keyboard space bar as the button", exc)
+    heartbeat, ready = make_heartbeat(args)
+    station = Station(
+        settings, clock=clock, buttons=buttons, keyboard=keyboard, surface=surface,
+        tracking=make_tracking(args, settings, data_dir),
+        recorder=make_recorder(args, settings, data_dir), heartbeat=heartbeat, ready=ready,
+    )
+    station.run()
+    return 0
+
+
+class VirtualClock:
+    """A clock that moves only when told (headless autoplay: independent of machine speed)."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.t = start
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        """Move time on."""
+        self.t += seconds
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``station demo``: windowed, keyboard as the button; ``--headless --autoplay --speed X``."""
+    from station.cli import UsageError
+
+    speed = float(getattr(args, "speed", 1.0))
+    if not 0.1 <= speed <= 1000:
+        raise UsageError(f"--speed must be between 0.1 and 1000, got {speed:g}")
+    if args.headless:
+        os.environ["SDL_VIDEODRIVER"] = "dummy"
+        os.environ["SDL_AUDIODRIVER"] = "dummy"
+    settings, data_dir = _load(args)
+    settings = replace(settings, display=replace(settings.display, fullscreen=False))
+    size = tuple(args.size) if args.size else (settings.display.width, settings.display.height)
+    surface = _open_display(size, fullscreen=False)
+    virtual = args.headless and args.autoplay
+    if virtual:
+        vclock = VirtualClock(1000.0)
+        clock: Clock = vclock
+    else:
+        t0 = time.monotonic()
+        clock = (lambda: t0 + (time.monotonic() - t0) * speed) if speed != 1.0 else time.monotonic
+    keyboard = KeyboardButton(settings.button.hold_time, clock)
+    tracking = (NullTracking() if getattr(args, "no_tracking", False)
+                else make_tracking(args, settings, data_dir))
+    station = Station(
+        settings, clock=clock, keyboard=keyboard, surface=surface, tracking=tracking,
+        recorder=make_recorder(args, settings, data_dir), exit_after_summary=args.autoplay,
+    )
+    if args.autoplay:
+        station.buttons.insert(0, Autoplay(station.engine, settings.button.hold_time))
+    # An autoplay session must end: give up after three times its planned length.
+    limit_frames = None
+    if args.autoplay:
+        planned = station.engine.planned_s + station.timing.break_s + 60
+        limit_frames = int(3 * planned * settings.display.fps / speed) + 100
+    if virtual:
+        step = speed / settings.display.fps
+        station.run(paced=False, on_frame=lambda: vclock.advance(step), max_frames=limit_frames)
+    else:
+        station.run(max_frames=limit_frames)
+    if args.autoplay:
+        c = station.engine.counters
+        done = c.status == "complete" and station.engine.state is State.HOME
+        log.info("autoplay: %s, %d reps, %d breaks requested, %d pauses, %d frames",
+                 c.status or "unfinished", c.reps_done, c.breaks_requested, c.pauses,
+                 station.frames)
+        return 0 if done else 1
+    return 0

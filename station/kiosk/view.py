@@ -1,0 +1,63 @@
+"""The screen model: everything one kiosk frame shows, as plain data.
+
+The UI loop builds a :class:`ScreenModel` from the engine's View, the tracker's LiveFeedback,
+the record store's HomeInfo, the current notices and results; the drawing functions in
+:mod:`station.kiosk.screens` are pure functions of it, so every screen renders without a loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pygame
+
+from station.feedback import HomeInfo, LiveFeedback, Notice, PatternResult
+from station.session import State, View
+
+
+@dataclass(frozen=True)
+class ClinicianInfo:
+    """What the clinician info screen lists (opened by a long hold at home)."""
+
+    unit_id: str = ""
+    version: str = ""
+    model_sha256: str = ""  # empty: no model installed
+    camera: str = ""
+    free_storage: str = ""
+    prescription: str = ""
+    last_export: str = ""
+    extra: tuple[tuple[str, str], ...] = ()  # more (label, value) rows
+
+
+@dataclass(frozen=True)
+class ScreenModel:
+    """One frame of the kiosk.
+
+    ``screen`` is an engine state value (``home``, ``settle``, ... ``summary``) or one of the
+    kiosk's own screens: ``info`` (clinician info), ``returned`` (please return the unit).
+    """
+
+    screen: str
+    view: View | None = None
+    feedback: LiveFeedback = field(default_factory=lambda: LiveFeedback("off"))
+    home: HomeInfo = field(default_factory=HomeInfo)
+    notices: tuple[Notice, ...] = ()
+    results: tuple[PatternResult, ...] = ()
+    info: ClinicianInfo | None = None
+    release_prompt: str = ""
+    hold_fraction: float = 0.0  # how far the button is towards a long press (0..1)
+    t: float = 0.0  # seconds, only for gentle animation
+
+
+@dataclass(frozen=True)
+class TextBlock:
+    """One piece of text a render drew: where it landed and the box it was given."""
+
+    text: str
+    rect: pygame.Rect
+    box: pygame.Rect
+
+
+def screen_of(view: View) -> str:
+    """The screen name for an engine view."""
+    return view.state.value if view.state is not State.PAUSED else "paused"
