@@ -314,18 +314,21 @@ class OpenCVSource:
 class MemorySource:
     """Frames already in memory, handed out like a camera: paced at ``fps`` or all at once.
 
-    Paced: frame k is due at ``t0 + k / fps``; a late reader gets the newest due frame. The
-    end raises :class:`SourceEnded` unless ``loop``.
+    Paced: frame k is due at ``t0 + k / fps``; a late reader gets the newest due frame.
+    ``paced=False`` with an ``fps`` hands out every frame at once, stamped ``t0 + k / fps``;
+    without an ``fps`` each frame is stamped with the clock when read. The end raises
+    :class:`SourceEnded` unless ``loop``.
     """
 
     def __init__(self, frames: Sequence[np.ndarray], *, fps: float | None = None,
-                 clock: Clock = time.monotonic, loop: bool = False) -> None:
+                 clock: Clock = time.monotonic, loop: bool = False, paced: bool = True) -> None:
         if not frames:
             raise CameraError("There are no pictures to play.")
         self._frames = frames
         self._fps = fps
         self._clock = clock
         self._loop = loop
+        self._paced = paced
         self._index = 0
         self._t0 = clock()
         self._closed = False
@@ -333,12 +336,14 @@ class MemorySource:
     def read(self) -> Frame | None:
         if self._closed:
             raise CameraError("The camera is closed.")
-        if self._fps:
+        if self._fps and self._paced:
             due = math.floor((self._clock() - self._t0) * self._fps + 1e-9)
             if due < self._index:
                 return None
             self._index = due
             t = self._t0 + due / self._fps
+        elif self._fps:  # unpaced, stamped as the video's own timeline
+            t = self._t0 + self._index / self._fps
         else:
             t = self._clock()
         n = len(self._frames)

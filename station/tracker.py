@@ -210,6 +210,7 @@ class TrackerThread:
         self._detect_failures = 0
         self._processed = 0
         self.latencies: deque[float] = deque(maxlen=4096)  # seconds, capture -> published
+        self.process_s: deque[float] = deque(maxlen=4096)  # seconds, taken -> published
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -332,6 +333,7 @@ class TrackerThread:
         frame = self._mailbox.take(wait_s)
         if frame is None:
             return False
+        taken = self._clock()
         assert self._lm is not None
         try:
             sample = self._lm.detect(frame.rgb, frame.t)
@@ -345,6 +347,7 @@ class TrackerThread:
         available = self._clock()
         self._processed += 1
         self.latencies.append(available - frame.t)
+        self.process_s.append(available - taken)
         with self._lock:
             seq = self._state.seq + 1
         status = NO_CAMERA if self._in_outage else OK  # a last frame from before an outage
