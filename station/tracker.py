@@ -8,14 +8,22 @@ mediapipe lines (0.10.18 on a Pi 4, 1.x elsewhere): only the Tasks API is used.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 import numpy as np
 
+from station.camera import Frame, FrameSource, SourceEnded
 from station.face import FaceSample, pose_from_matrix
-from station.model import verify
+from station.model import ModelError, verify
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +59,8 @@ class Landmarker:
         # VIDEO mode needs strictly increasing integer milliseconds.
         ts = max(int(round(t * 1000.0)), self._last_ms + 1)
         self._last_ms = ts
-        result = self._lm.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=frame), ts)
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=frame)
+        result = self._lm.detect_for_video(image, ts)
         index = self._frames
         self._frames += 1
         if not result.face_landmarks:
@@ -79,3 +88,340 @@ class Landmarker:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Live tracking
+
+STARTING = "starting"
+OK = "ok"
+NO_CAMERA = "no_camera"
+NO_MODEL = "no_model"
+
+MESSAGES = {
+    STARTING: "Starting the camera.",
+    OK: "",
+    NO_CAMERA: "Camera not available. Keep going by the guide.",
+    NO_MODEL: "The face model is missing. Ask the clinic to run: station model fetch",
+}
+WRONG_MODEL = "The face model is not the right one. Ask the clinic to run: station model fetch"
+NO_TRACKING = "Face tracking could not start. Ask the clinic to run: station doctor"
+
+
+@dataclass(frozen=True)
+class TrackerState:
+    """What the UI reads each frame (a snapshot; never blocks).
+
+    ``seq`` grows by one per published sample, so the reader can tell a new sample from the
+    one it already used. ``sample`` is None until the first frame and during an outage.
+    ``captured_at``/``available_at`` are the newest sample's capture time and the time it was
+    published (both on the tracker's clock): their difference is capture-to-sample latency.
+    """
+
+    status: str = STARTING
+    message: str = MESSAGES[STARTING]
+    sample: FaceSample | None = None
+    seq: int = 0
+    captured_at: float = 0.0
+    available_at: float = 0.0
+    frames_captured: int = 0
+    frames_processed: int = 0
+    frames_dropped: int = 0
+    outages: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+
+class LatestFrame:
+    """A one-slot mailbox: the capture side overwrites, the inference side takes the newest."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._frame: Frame | None = None
+        self.put_count = 0
+        self.dropped = 0
+
+    def put(self, frame: Frame) -> None:
+        with self._cond:
+            if self._frame is not None:
+                self.dropped += 1  # never seen by inference: a newer frame wins
+            self._frame = frame
+            self.put_count += 1
+            self._cond.notify()
+
+    def take(self, timeout: float = 0.0) -> Frame | None:
+        with self._cond:
+            if self._frame is None and timeout > 0:
+                self._cond.wait(timeout)
+            frame, self._frame = self._frame, None
+            return frame
+
+    def clear(self) -> None:
+        with self._cond:
+            self._frame = None
+
+
+class TrackerThread:
+    """Runs a :class:`Landmarker` on live frames; the UI polls :meth:`latest` without blocking.
+
+    Two loops share a one-slot mailbox: *capture* reads the source and overwrites the slot,
+    *process* takes the newest frame and runs the model, so a slow model never makes frames
+    queue up (older frames are dropped and counted). :meth:`start` runs each loop on its own
+    daemon thread (``capture_thread=False``: one thread looping :meth:`step`); tests call
+    :meth:`step` (= one capture + one process) with a fake clock instead.
+
+    Faults never escape: a missing camera, a source that raises, stops sending frames for
+    ``stall_s`` or ends, sets status ``no_camera`` (logged once per outage), closes the source
+    and reopens it after a growing backoff (on the injected clock); tracking resumes by
+    itself when frames return. A missing or wrong model sets ``no_model`` (checked again every
+    ``model_retry_s``, so ``station model fetch`` fixes a running unit).
+    """
+
+    def __init__(self, model_path: Path, open_source: Callable[[], FrameSource], *,
+                 blendshapes: bool = False, clock: Callable[[], float] = time.monotonic,
+                 stall_s: float = 2.0, backoff_s: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0),
+                 model_retry_s: float = 30.0, capture_thread: bool = True,
+                 landmarker_factory: Callable[..., Landmarker] | None = None) -> None:
+        self._model_path = Path(model_path)
+        self._open_source = open_source
+        self._blendshapes = blendshapes
+        self._clock = clock
+        self._stall_s = stall_s
+        self._backoff_s = backoff_s
+        self._model_retry_s = model_retry_s
+        self._capture_thread = capture_thread
+        self._factory = landmarker_factory or Landmarker
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._state = TrackerState()
+        self._mailbox = LatestFrame()
+        # capture side (only touched by the capture loop)
+        self._source: FrameSource | None = None
+        self._retry_at = -math.inf
+        self._faults_in_row = 0
+        self._last_frame_at = 0.0
+        self._in_outage = False
+        # process side
+        self._lm: Landmarker | None = None
+        self._model_retry_at = -math.inf
+        self._model_failed = False
+        self._detect_failures = 0
+        self._processed = 0
+        self.latencies: deque[float] = deque(maxlen=4096)  # seconds, capture -> published
+        self.process_s: deque[float] = deque(maxlen=4096)  # seconds, taken -> published
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # ---- reading (any thread) ---------------------------------------------------------------
+
+    def latest(self) -> TrackerState:
+        """The newest state; cheap and non-blocking (one short lock)."""
+        with self._lock:
+            return self._state
+
+    def wait_for(self, predicate: Callable[[TrackerState], bool], timeout: float) -> bool:
+        """Block until ``predicate(state)`` holds or ``timeout`` passes (for tests and bench)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: predicate(self._state), timeout)
+
+    def _publish(self, **changes: object) -> None:
+        with self._changed:
+            self._state = dataclasses.replace(
+                self._state, frames_captured=self._mailbox.put_count,
+                frames_dropped=self._mailbox.dropped, frames_processed=self._processed,
+                **changes)
+            self._changed.notify_all()
+
+    # ---- capture side -----------------------------------------------------------------------
+
+    def capture(self) -> bool:
+        """One capture iteration: (re)open the source if due, read one frame into the slot."""
+        if self._lm is None:
+            return False  # no model (yet): leave the camera alone
+        now = self._clock()
+        if self._source is None:
+            if now < self._retry_at:
+                return False
+            try:
+                self._source = self._open_source()
+            except Exception as exc:  # noqa: BLE001 - CameraError or a driver error
+                self._camera_fault(f"could not open the camera: {exc}", now)
+                return False
+            self._last_frame_at = now
+        try:
+            frame = self._source.read()
+        except SourceEnded as exc:
+            # The frame already in the slot is the video's last: let it be processed.
+            self._camera_fault(str(exc), now, keep_frame=True)
+            return False
+        except Exception as exc:  # noqa: BLE001
+            self._camera_fault(f"camera read failed: {exc}", now)
+            return False
+        if frame is None:
+            if now - self._last_frame_at > self._stall_s:
+                self._camera_fault(f"no frame for {now - self._last_frame_at:.1f} s", now)
+            return False
+        self._last_frame_at = now
+        self._faults_in_row = 0
+        if self._in_outage:
+            self._in_outage = False
+            log.info("camera is back")
+        self._mailbox.put(frame)
+        return True
+
+    def _camera_fault(self, why: str, now: float, keep_frame: bool = False) -> None:
+        self._close_source()
+        if not keep_frame:
+            self._mailbox.clear()  # a frame from before the fault is stale
+        delay = self._backoff_s[min(self._faults_in_row, len(self._backoff_s) - 1)]
+        self._faults_in_row += 1
+        self._retry_at = now + delay
+        if not self._in_outage:
+            self._in_outage = True
+            log.warning("camera not available (%s); retrying in the background", why)
+            with self._lock:
+                outages = self._state.outages + 1
+            if not self._model_failed:
+                cleared = {} if keep_frame else {"sample": None}
+                self._publish(status=NO_CAMERA, message=MESSAGES[NO_CAMERA], outages=outages,
+                              **cleared)
+        else:
+            log.debug("camera still not available (%s); next try in %.1f s", why, delay)
+
+    def _close_source(self) -> None:
+        source, self._source = self._source, None
+        if source is not None:
+            try:
+                source.close()
+            except Exception as exc:  # noqa: BLE001 - closing must never raise
+                log.debug("closing the frame source: %s", exc)
+
+    # ---- process side -----------------------------------------------------------------------
+
+    def _ensure_model(self) -> bool:
+        if self._lm is not None:
+            return True
+        now = self._clock()
+        if now < self._model_retry_at:
+            return False
+        try:
+            self._lm = self._factory(self._model_path, blendshapes=self._blendshapes)
+        except Exception as exc:  # noqa: BLE001 - ModelError, or mediapipe failing to load
+            self._model_retry_at = now + self._model_retry_s
+            if isinstance(exc, ModelError):
+                message = MESSAGES[NO_MODEL] if not self._model_path.is_file() else WRONG_MODEL
+            else:
+                message = NO_TRACKING
+            if not self._model_failed:
+                log.warning("face tracking off: %s", exc)
+            self._model_failed = True
+            self._publish(status=NO_MODEL, message=message, sample=None)
+            return False
+        if self._model_failed:
+            log.info("face model loaded")
+        self._model_failed = False
+        self._publish(status=STARTING if not self._in_outage else NO_CAMERA,
+                      message=MESSAGES[NO_CAMERA if self._in_outage else STARTING])
+        return True
+
+    def process(self, wait_s: float = 0.0) -> bool:
+        """One inference iteration on the newest captured frame; True if a sample was published."""
+        if not self._ensure_model():
+            return False
+        frame = self._mailbox.take(wait_s)
+        if frame is None:
+            return False
+        taken = self._clock()
+        assert self._lm is not None
+        try:
+            sample = self._lm.detect(frame.rgb, frame.t)
+        except Exception as exc:  # noqa: BLE001 - a bad frame must not stop tracking
+            self._detect_failures += 1
+            if self._detect_failures == 1 or self._detect_failures % 1000 == 0:
+                log.warning("face tracking failed on a frame (%d so far): %s",
+                            self._detect_failures, exc)
+            return False
+        sample = dataclasses.replace(sample, frame_index=frame.index)
+        available = self._clock()
+        self._processed += 1
+        self.latencies.append(available - frame.t)
+        self.process_s.append(available - taken)
+        with self._lock:
+            seq = self._state.seq + 1
+        status = NO_CAMERA if self._in_outage else OK  # a last frame from before an outage
+        self._publish(status=status, message=MESSAGES[status], sample=sample, seq=seq,
+                      captured_at=frame.t, available_at=available)
+        return True
+
+    def step(self) -> bool:
+        """One capture and one inference, synchronously (tests, single-thread mode)."""
+        if not self._ensure_model():
+            return False
+        self.capture()
+        return self.process()
+
+    # ---- threads ----------------------------------------------------------------------------
+
+    def start(self) -> TrackerThread:
+        """Start the background thread(s); returns self."""
+        if self._threads:
+            return self
+        self._stop.clear()
+        if self._capture_thread:
+            loops = [("capture", self._run_capture), ("tracker", self._run_process)]
+        else:
+            loops = [("tracker", self._run_steps)]
+        self._threads = [threading.Thread(target=fn, name=name, daemon=True) for name, fn in loops]
+        for t in self._threads:
+            t.start()
+        return self
+
+    def _guarded(self, fn: Callable[[], bool], idle_s: float) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = fn()
+            except Exception:  # noqa: BLE001 - last line of defence: keep the thread alive
+                log.exception("tracker loop error")
+                busy = False
+            if not busy:
+                self._stop.wait(idle_s)
+
+    def _run_capture(self) -> None:
+        self._guarded(self.capture, 0.003)
+
+    def _run_process(self) -> None:
+        def once() -> bool:
+            if not self._ensure_model():
+                self._stop.wait(0.2)
+                return False
+            return self.process(wait_s=0.05) or True  # take() already waited
+
+        self._guarded(once, 0.0)
+
+    def _run_steps(self) -> None:
+        self._guarded(self.step, 0.003)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the threads, then close the model and the source (idempotent)."""
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout)
+            if t.is_alive():
+                log.warning("tracker thread %s did not stop in %.0f s", t.name, timeout)
+        self._threads = []
+        self._close_source()
+        if self._lm is not None:
+            try:
+                self._lm.close()
+            except Exception as exc:  # noqa: BLE001
+                log.debug("closing the landmarker: %s", exc)
+            self._lm = None
+
+    def __enter__(self) -> TrackerThread:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
