@@ -65,7 +65,8 @@ def _rep_stats(rng: random.Random, plan: Plan, pi: int, rep: int, progress: floa
     frames = int(rng.uniform(300, 340))
     gated = int(frames * rng.choice([0.0, 0.0, 0.02, 0.1]))
     series = []
-    dur = plan.items[pi].pacing.move_s + plan.items[pi].pacing.hold_s + plan.items[pi].pacing.release_s
+    pacing = plan.items[pi].pacing
+    dur = pacing.move_s + pacing.hold_s + pacing.release_s
     n = int(dur * 10)
     for k in range(n):
         t = k / 10.0

@@ -51,8 +51,8 @@ from station.session import (
     FaceChanged,
     Ignored,
     Output,
-    Paused,
     PatternDone,
+    Paused,
     PhaseStarted,
     RepDone,
     RepInterrupted,
@@ -412,7 +412,8 @@ class Store:
                     (sid, sid),
                 ).fetchone()[0]
                 end_mono = last if last is not None else started_mono
-                end_utc = utc_iso(parse_utc(started_utc) + timedelta(seconds=end_mono - started_mono))
+                elapsed = timedelta(seconds=end_mono - started_mono)
+                end_utc = utc_iso(parse_utc(started_utc) + elapsed)
                 self.conn.execute(
                     "UPDATE sessions SET status='interrupted', ended_utc=?, ended_mono=? "
                     "WHERE id=?",
