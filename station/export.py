@@ -94,7 +94,8 @@ def _read_all(conn: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
     try:
         sessions = [dict(r) for r in conn.execute(
             "SELECT s.*, "
-            " (SELECT count(*) FROM reps r WHERE r.session_id=s.id AND r.status='done') AS reps_done,"
+            " (SELECT count(*) FROM reps r WHERE r.session_id=s.id AND r.status='done')"
+            "   AS reps_done,"
             " (SELECT count(*) FROM reps r WHERE r.session_id=s.id AND r.status='interrupted')"
             "   AS reps_interrupted,"
             " (SELECT count(*) FROM events e WHERE e.session_id=s.id AND e.kind='break_started'"

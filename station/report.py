@@ -52,8 +52,11 @@ class ReportData:
     breaks_per_week: dict[date, tuple[int, int]] = field(default_factory=dict)
 
 
-def _daily(values: Mapping[tuple[str, date], list[float]]) -> dict[str, list[tuple[date, float, int]]]:
-    out: dict[str, list[tuple[date, float, int]]] = defaultdict(list)
+Daily = dict[str, list[tuple[date, float, int]]]
+
+
+def _daily(values: Mapping[tuple[str, date], list[float]]) -> Daily:
+    out: Daily = defaultdict(list)
     for (pid, day), vals in sorted(values.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         out[pid].append((day, statistics.median(vals), len(vals)))
     return dict(out)
@@ -124,7 +127,8 @@ def render_pdf(data: ReportData, path: Path, png_dir: Path | None = None) -> int
     pages = []
     with matplotlib.rc_context(params):
         pages.append(_page_calendar(plt, data))
-        if data.first_day and data.last_day and (data.last_day - data.first_day).days > 7 * CALENDAR_WEEKS:
+        span = (data.last_day - data.first_day).days if data.first_day and data.last_day else 0
+        if span > 7 * CALENDAR_WEEKS:
             pages.append(_page_weekly(plt, data))
         pages.append(_page_series(
             plt, data, data.coactivation, "Did the quiet muscles stay quiet?",
