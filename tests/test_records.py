@@ -6,7 +6,6 @@ import os
 import sqlite3
 import subprocess
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -103,7 +102,8 @@ def test_a_whole_session_lands_as_rows(data_dir, clock, stats_first):
     assert any(isinstance(o, SessionFinished) for o in outs)
     rec.stop()
     (sid, status, src, model, started, ended), = rows(
-        data_dir, "SELECT id, status, plan_source, model_sha256, started_utc, ended_utc FROM sessions")
+        data_dir,
+        "SELECT id, status, plan_source, model_sha256, started_utc, ended_utc FROM sessions")
     assert (status, src, model) == ("complete", "default", "abc")
     assert started.startswith("2025-05-05T09:00:00") and ended > started
     reps = rows(data_dir, "SELECT pattern_id, rep, status, coactivation, eye_ratio, quiet_moved,"
