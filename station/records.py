@@ -511,6 +511,8 @@ class _LiveSession:
 
 
 Op = tuple[str, tuple[Any, ...]]
+#: errors that say a row itself is wrong (it will never land), unlike a full or busy disk
+BAD_ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
 
 
 class SessionRecorder:
@@ -586,15 +588,13 @@ class SessionRecorder:
                 return False
             conn = self._conn
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                for sql, params in self._pending:
-                    conn.execute(sql, params)
-                conn.execute("COMMIT")
+                self._commit(conn, self._pending)
+            except BAD_ROW_ERRORS as exc:
+                # a row that can never land (a bug, not the disk) must not block the rest
+                log.error("a record row was refused (%s); saving the others one by one", exc)
+                if not self._commit_one_by_one(conn):
+                    return False
             except (sqlite3.Error, OSError) as exc:
-                try:
-                    conn.execute("ROLLBACK")
-                except (sqlite3.Error, OSError):
-                    pass
                 self._storage_trouble(exc)
                 return False
             committed = self._pending_reps
@@ -606,6 +606,35 @@ class SessionRecorder:
                 log.info("storage has room again; waiting rows saved")
         if committed and self._on_committed:
             self._on_committed(committed)
+        return True
+
+    @staticmethod
+    def _commit(conn: Any, ops: Sequence[Op]) -> None:
+        """All of ``ops`` in one transaction, or none of them."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for sql, params in ops:
+                conn.execute(sql, params)
+            conn.execute("COMMIT")
+        except BaseException:
+            try:
+                conn.execute("ROLLBACK")
+            except (sqlite3.Error, OSError):
+                pass
+            raise
+
+    def _commit_one_by_one(self, conn: Any) -> bool:
+        """Commit waiting rows singly, dropping (and logging) those SQLite refuses outright."""
+        while self._pending:
+            op = self._pending[0]
+            try:
+                self._commit(conn, [op])
+            except BAD_ROW_ERRORS:
+                log.exception("dropped a record row SQLite refused: %s", op[0][:60])
+            except (sqlite3.Error, OSError) as exc:
+                self._storage_trouble(exc)
+                return False
+            self._pending.pop(0)
         return True
 
     @property

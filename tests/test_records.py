@@ -320,3 +320,20 @@ def test_series_round_trip_keeps_missing_values_missing():
     assert back[0][1]["left"] == {"eye": 1.5, "brow": -0.25}
     assert back[0][1]["right"] == {"lips": 2.0}
     assert back[1] == (pytest.approx(0.1), {"left": {}, "right": {}})
+
+
+def test_a_row_sqlite_refuses_does_not_block_the_rest(data_dir, clock, monkeypatch):
+    import uuid
+
+    rec = SessionRecorder(data_dir, default_plan(), wall=Wall(clock))
+    fixed = uuid.UUID("12345678123456781234567812345678")
+    monkeypatch.setattr("station.records.uuid.uuid4", lambda: fixed)
+    run_session(rec, clock)
+    run_session(rec, clock)  # same session id again: its session and pattern rows are refused
+    monkeypatch.undo()
+    run_session(rec, clock)
+    rec.stop()
+    assert rec.pending_rows == 0
+    assert rows(data_dir, "SELECT count(*) FROM sessions") == [(2,)]
+    # the clashing session's rep ids clash too (they are refused); the next session lands whole
+    assert rows(data_dir, "SELECT count(*) FROM reps")[0][0] == 12
