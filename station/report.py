@@ -259,6 +259,9 @@ def _page_series(
     plt: Any, data: ReportData, series: dict[str, list[tuple[date, float, int]]], title: str,
     ylabel: str, note: str, ylim: tuple[float, float | None] | None, reference: float | None = None,
 ) -> Any:
+    many = max((len(v) for v in series.values()), default=0) > 45
+    if many:
+        note += " Over many weeks: small dots are days, the lines join weekly medians."
     fig, ax = _figure(plt, title, note)
     if not series:
         _no_data(ax)
@@ -266,10 +269,21 @@ def _page_series(
     for i, pid in enumerate(sorted(series)):
         pts = series[pid]
         ls, marker, grey = STYLES[i % len(STYLES)]
-        many = len(pts) > 60
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], linestyle=ls, marker=marker,
-                color=grey, linewidth=2.2, markersize=4 if many else 8,
-                markerfacecolor="white" if i % 2 else grey, label=_pattern_name(pid))
+        face = "white" if i % 2 else grey
+        if many:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], linestyle="none", marker=marker,
+                    color=grey, markersize=3, markerfacecolor=face, markeredgewidth=0.6)
+            weeks: dict[date, list[float]] = defaultdict(list)
+            for day, value, _n in pts:
+                weeks[day - timedelta(days=day.weekday()) + timedelta(days=3)].append(value)
+            xs = sorted(weeks)
+            ax.plot(xs, [statistics.median(weeks[x]) for x in xs], linestyle=ls, marker=marker,
+                    color=grey, linewidth=2.6, markersize=9, markerfacecolor=face,
+                    label=_pattern_name(pid))
+        else:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], linestyle=ls, marker=marker,
+                    color=grey, linewidth=2.2, markersize=8, markerfacecolor=face,
+                    label=_pattern_name(pid))
     if reference is not None:
         ax.axhline(reference, color="black", linewidth=1, linestyle=(0, (2, 4)))
         ax.text(ax.get_xlim()[0], reference, " same as other side", va="bottom", fontsize=12)
