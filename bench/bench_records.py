@@ -56,7 +56,8 @@ def main() -> None:
     wipe_s = time.perf_counter() - t0
     print(f"{'what':34} {'value':>12}")
     print(f"{'days x sessions/day':34} {args.days:>8} x 6")
-    print(f"{'sessions / reps / events':34} {counts['sessions']}/{counts['reps']}/{counts['events']}")
+    trio = f"{counts['sessions']}/{counts['reps']}/{counts['events']}"
+    print(f"{'sessions / reps / events':34} {trio:>12}")
     print(f"{'rep series rows':34} {counts['rep_series']:>12}")
     print(f"{'data dir size (MB)':34} {db_mb:>12.1f}")
     print(f"{'bundle size (MB)':34} {_size(bundle) / 1e6:>12.1f}")
