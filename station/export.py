@@ -1,0 +1,250 @@
+"""The clinic bundle: CSV files, a JSON summary, a PDF report and a manifest of sha256 sums.
+
+``export_bundle(data_dir, out_dir)`` writes everything into a hidden temporary folder inside
+``out_dir``, syncs it, and renames it into place, so a bundle either exists whole or not at
+all (a stick pulled out mid-export leaves only a temporary folder, never a half bundle that
+looks complete). ``manifest.json`` lists every other file with its size and sha256; the clinic
+stick flow verifies it. The export reads the store without closing sessions that are still
+running (the kiosk may be mid-session) and never contains anything but numbers and text.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from station import __version__
+from station.model import MODEL_SHA256, sha256_file
+from station.paths import model_path
+from station.plan import REGIONS
+from station.records import SCHEMA_VERSION, Store, _fsync_dir, unit_info, utc_iso
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+SESSION_COLUMNS = (
+    "id", "started_utc", "ended_utc", "status", "duration_s", "planned_s", "plan_source",
+    "affected_side", "reps_done", "reps_interrupted", "breaks_scheduled", "breaks_requested",
+    "pauses", "software_version", "model_sha256",
+)
+REP_EXPORT_COLUMNS = (
+    "id", "session_id", "pattern_index", "pattern_id", "rep", "status", "ended_utc",
+    "duration_s", "target_region", "target_mm", "target_other_side_mm", "target_pct_of_other",
+    "coactivation", "eye_ratio", "quiet_moved", "quiet_max_mm",
+    *(f"quiet_{r}_mm" for r in REGIONS), *(f"floor_{r}_mm" for r in REGIONS),
+    "face_share", "frames", "frames_gated",
+)
+EVENT_COLUMNS = (
+    "session_id", "at_utc", "kind", "phase", "pattern_index", "rep", "requested", "value", "note",
+)
+CALIBRATION_COLUMNS = ("session_id", "at_utc", "mm_per_px", "frames",
+                       *(f"floor_{r}_mm" for r in REGIONS))
+
+
+def _num(v: Any) -> Any:
+    """Floats with 4 decimals (plenty for mm), everything else as is; None -> empty cell."""
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    return v
+
+
+def _write_csv(path: Path, columns: tuple[str, ...], rows: Any) -> int:
+    n = 0
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(columns)
+        for row in rows:
+            w.writerow([_num(row.get(c)) for c in columns])
+            n += 1
+        fh.flush()
+        os.fsync(fh.fileno())
+    return n
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _model_hash(data_dir: Path) -> str:
+    path = model_path(data_dir)
+    try:
+        return sha256_file(path) if path.exists() else MODEL_SHA256
+    except OSError:
+        return MODEL_SHA256
+
+
+def _read_all(conn: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
+    """Everything the bundle needs, read in one consistent snapshot."""
+    conn.row_factory = sqlite3.Row
+    conn.execute("BEGIN")
+    try:
+        sessions = [dict(r) for r in conn.execute(
+            "SELECT s.*, "
+            " (SELECT count(*) FROM reps r WHERE r.session_id=s.id AND r.status='done')"
+            "   AS reps_done,"
+            " (SELECT count(*) FROM reps r WHERE r.session_id=s.id AND r.status='interrupted')"
+            "   AS reps_interrupted,"
+            " (SELECT count(*) FROM events e WHERE e.session_id=s.id AND e.kind='break_started'"
+            "   AND e.requested=0) AS breaks_scheduled,"
+            " (SELECT count(*) FROM events e WHERE e.session_id=s.id AND e.kind='break_started'"
+            "   AND e.requested=1) AS breaks_requested,"
+            " (SELECT count(*) FROM events e WHERE e.session_id=s.id AND e.kind='paused') AS pauses"
+            " FROM sessions s ORDER BY s.started_utc")]
+        reps = [dict(r) for r in conn.execute("SELECT * FROM reps ORDER BY ended_utc")]
+        events = [dict(r) for r in conn.execute("SELECT * FROM events ORDER BY session_id, id")]
+        calibrations = [dict(r) for r in conn.execute("SELECT * FROM calibrations ORDER BY id")]
+    finally:
+        conn.execute("COMMIT")
+    for s in sessions:
+        if s["ended_mono"] is not None:
+            s["duration_s"] = s["ended_mono"] - s["started_mono"]
+    for r in reps:
+        if r["started_mono"] is not None:
+            r["duration_s"] = r["ended_mono"] - r["started_mono"]
+        for key, prefix in (("quiet_mm", "quiet_"), ("quiet_floor_mm", "floor_")):
+            for region, mm in json.loads(r[key] or "{}").items():
+                r[f"{prefix}{region}_mm"] = mm
+    for c in calibrations:
+        for region, mm in json.loads(c["floors_mm"] or "{}").items():
+            c[f"floor_{region}_mm"] = mm
+    return {"sessions": sessions, "reps": reps, "events": events, "calibrations": calibrations}
+
+
+def export_bundle(data_dir: Path, out_dir: Path, *, png_dir: Path | None = None) -> Path:
+    """Write a clinic bundle folder into ``out_dir``; returns it (``manifest.json`` inside)."""
+    from station.report import render_pdf, report_data
+
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    unit = unit_info(data_dir)
+    now = datetime.now(UTC)
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    name = f"station-export-{unit['unit_id']}-{stamp}"
+    final = out_dir / name
+    n = 1
+    while final.exists():
+        final = out_dir / f"{name}-{n}"
+        n += 1
+    tmp = out_dir / f".{final.name}.export-tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        store = Store.open(data_dir, recover=False)
+        try:
+            rows = _read_all(store.conn)
+        finally:
+            store.close()
+        counts = {
+            "sessions": _write_csv(tmp / "sessions.csv", SESSION_COLUMNS, rows["sessions"]),
+            "reps": _write_csv(tmp / "reps.csv", REP_EXPORT_COLUMNS, rows["reps"]),
+            "events": _write_csv(tmp / "events.csv", EVENT_COLUMNS, rows["events"]),
+            "calibrations": _write_csv(tmp / "calibrations.csv", CALIBRATION_COLUMNS,
+                                       rows["calibrations"]),
+        }
+        sessions = rows["sessions"]
+        latest_plan = next((json.loads(s["plan_json"]) for s in reversed(sessions)
+                            if s.get("plan_json")), None)
+        info = {
+            "unit_id": unit["unit_id"],
+            "software_version": __version__,
+            "model_sha256": _model_hash(data_dir),
+            "model_sha256_in_sessions": sorted({s["model_sha256"] for s in sessions
+                                                if s.get("model_sha256")}),
+            "schema_version": SCHEMA_VERSION,
+            "exported_utc": utc_iso(now),
+            "plan": latest_plan,
+            "affected_side": sessions[-1]["affected_side"] if sessions else None,
+            "first_session_utc": sessions[0]["started_utc"] if sessions else None,
+            "last_session_utc": sessions[-1]["started_utc"] if sessions else None,
+            "counts": {
+                **counts,
+                "sessions_complete": sum(s["status"] == "complete" for s in sessions),
+                "sessions_interrupted": sum(s["status"] == "interrupted" for s in sessions),
+                "sessions_abandoned": sum(s["status"] == "abandoned" for s in sessions),
+                "reps_done": sum(r["status"] == "done" for r in rows["reps"]),
+            },
+        }
+        _write_bytes(tmp / "unit.json", json.dumps(info, indent=2, sort_keys=True).encode())
+        breaks = [e for e in rows["events"] if e["kind"] == "break_started"]
+        data = report_data(unit["unit_id"], sessions, rows["reps"], breaks, utc_iso(now))
+        render_pdf(data, tmp / "report.pdf", png_dir=png_dir)
+        _fsync_file(tmp / "report.pdf")
+        files = sorted(p for p in tmp.iterdir() if p.is_file())
+        manifest = {
+            "format": 1,
+            "unit_id": unit["unit_id"],
+            "created_utc": utc_iso(now),
+            "files": [{"name": p.name, "bytes": p.stat().st_size, "sha256": _sha256(p)}
+                      for p in files],
+        }
+        _write_bytes(tmp / MANIFEST, json.dumps(manifest, indent=2).encode())
+        _fsync_dir(tmp)
+        os.rename(tmp, final)
+        _fsync_dir(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("export written: %s (%d sessions)", final.name, counts["sessions"])
+    return final
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def verify_bundle(bundle: Path) -> list[str]:
+    """Problems with a bundle against its manifest (empty list = every file intact)."""
+    try:
+        manifest = json.loads((bundle / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return [f"manifest unreadable: {exc}"]
+    problems = []
+    for entry in manifest.get("files", []):
+        p = bundle / entry["name"]
+        if not p.is_file():
+            problems.append(f"{entry['name']}: missing")
+        elif _sha256(p) != entry["sha256"]:
+            problems.append(f"{entry['name']}: sha256 differs")
+    return problems
+
+
+def cmd_export(args: Any) -> int:
+    """``station export --out DIR``: write the clinic bundle and print where it went."""
+    from station.cli import UsageError
+    from station.config import load_settings
+    from station.paths import resolve_data_dir
+
+    settings, _ = load_settings(args.config)
+    data_dir = resolve_data_dir(args.data_dir, settings.data_dir)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a folder")
+    try:
+        bundle = export_bundle(data_dir, out)
+    except OSError as exc:
+        print(f"station: could not write the export to {out}: {exc.strerror or exc}")
+        return 1
+    print(f"Export written to {bundle}")
+    return 0

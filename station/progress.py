@@ -1,0 +1,187 @@
+"""Progress for the patient: sessions counted and one honest sentence per pattern.
+
+Slow change is the main reason people give up, so the home screen says plainly what the
+records show: how many sessions today and in the last 7 days, and per prescribed pattern
+whether the quiet regions stayed quieter this week than the week before (median coactivation,
+quiet / (quiet + target)). With too little data it says so kindly instead of inventing a trend.
+Pure functions over rows; the record store supplies the rows.
+
+>>> from datetime import datetime, UTC
+>>> from station.plan import library
+>>> trend_sentence(library()["small_smile"], [0.4] * 8, [0.2] * 8)
+'Your eye and brow have stayed quieter during smiles this week than last.'
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from station.feedback import HomeInfo, PatternResult, RepStats
+from station.plan import Pattern, Plan
+
+MIN_REPS = 6  # scored reps a week needs before we speak of a trend
+BETTER_ABS = 0.03  # a change in median coactivation smaller than this is "about the same"
+BETTER_REL = 0.10
+
+REGION_WORDS: dict[str, str] = {
+    "eye": "eye",
+    "brow": "brow",
+    "mouth_corner": "mouth corner",
+    "lips": "lips",
+    "nose_cheek": "nose and cheek",
+    "chin": "chin",
+}
+
+# pattern id -> (one, many) as a patient says them
+PATTERN_WORDS: dict[str, tuple[str, str]] = {
+    "eye_closure": ("eye closure", "eye closures"),
+    "small_smile": ("smile", "smiles"),
+    "pucker": ("pucker", "puckers"),
+    "ee": ("'ee'", "'ee' movements"),
+    "brow_lift": ("brow lift", "brow lifts"),
+    "snarl": ("nose wrinkle", "nose wrinkles"),
+}
+
+
+def pattern_words(pattern: Pattern) -> tuple[str, str]:
+    """Singular and plural plain words for a pattern."""
+    if pattern.id in PATTERN_WORDS:
+        return PATTERN_WORDS[pattern.id]
+    name = pattern.name.lower()
+    return name, f"{name} movements"
+
+
+def quiet_words(pattern: Pattern) -> tuple[str, bool]:
+    """The quiet regions in words ("eye and brow") and whether the phrase is plural."""
+    words = [REGION_WORDS.get(r, r.replace("_", " ")) for r in pattern.quiet]
+    if not words:
+        return "face", False
+    text = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    plural = len(words) > 1 or words[0] == "lips"
+    return text, plural
+
+
+def trend_sentence(
+    pattern: Pattern,
+    last_week: Sequence[float],
+    this_week: Sequence[float],
+    quiet_count: tuple[int, int] | None = None,
+) -> str:
+    """One plain sentence comparing this week's coactivation values with last week's."""
+    _one, many = pattern_words(pattern)
+    quiet, plural = quiet_words(pattern)
+    has = "have" if plural else "has"
+    if len(this_week) < MIN_REPS:
+        if not this_week:
+            return f"Try a few slow {many} today: small, slow and quiet is the aim."
+        return f"Keep going with {many}: small, slow and quiet is the aim."
+    if len(last_week) < MIN_REPS:
+        if quiet_count is not None and quiet_count[1]:
+            q, n = quiet_count
+            return f"Your {quiet} stayed quiet in {q} of {n} {many} this week."
+        return f"Keep going with {many}: small, slow and quiet is the aim."
+    before = statistics.median(last_week)
+    now = statistics.median(this_week)
+    margin = max(BETTER_ABS, BETTER_REL * before)
+    if before - now >= margin:
+        return f"Your {quiet} {has} stayed quieter during {many} this week than last."
+    if now - before >= margin:
+        return f"Your {quiet} moved a little more during {many} this week. Go slower and smaller."
+    return f"Your {quiet} {has} stayed about as quiet during {many} as last week. Keep going."
+
+
+def _get(row: Mapping[str, Any] | Any, key: str) -> Any:
+    try:
+        return row[key]
+    except (KeyError, IndexError):
+        return None
+
+
+def local_date(utc_text: str, tz: tzinfo | None = None) -> datetime:
+    """A stored UTC ISO time in the unit's local time zone."""
+    dt = datetime.fromisoformat(utc_text.replace("Z", "+00:00"))
+    return dt.astimezone(tz)
+
+
+def count_sessions(
+    session_starts: Iterable[str], wall: datetime, tz: tzinfo | None = None
+) -> tuple[int, int]:
+    """Sessions started today and in the last 7 days (today included), in local days."""
+    today = wall.astimezone(tz).date()
+    week_start = today - timedelta(days=6)
+    n_today = n_week = 0
+    for text in session_starts:
+        day = local_date(text, tz).date()
+        if day == today:
+            n_today += 1
+        if week_start <= day <= today:
+            n_week += 1
+    return n_today, n_week
+
+
+def home_info_from_rows(
+    session_starts: Sequence[str],
+    reps: Sequence[Mapping[str, Any] | Any],
+    patterns: Sequence[Pattern],
+    wall: datetime,
+    tz: tzinfo | None = None,
+) -> HomeInfo:
+    """HomeInfo from session start times (with a rep done) and rep rows of the last 2 weeks."""
+    from station.records import utc_iso
+
+    n_today, n_week = count_sessions(session_starts, wall, tz)
+    week_ago = utc_iso(wall - timedelta(days=7))
+    two_weeks_ago = utc_iso(wall - timedelta(days=14))
+    sentences = []
+    seen: set[str] = set()
+    for pattern in patterns:
+        if pattern.id in seen:
+            continue
+        seen.add(pattern.id)
+        this_week: list[float] = []
+        last_week: list[float] = []
+        quiet = scored = 0
+        for r in reps:
+            if _get(r, "pattern_id") != pattern.id or _get(r, "status") != "done":
+                continue
+            co = _get(r, "coactivation")
+            when = _get(r, "ended_utc") or ""
+            if co is None:
+                continue
+            if when >= week_ago:
+                this_week.append(float(co))
+                scored += 1
+                quiet += 0 if _get(r, "quiet_moved") else 1
+            elif when >= two_weeks_ago:
+                last_week.append(float(co))
+        sentences.append(trend_sentence(pattern, last_week, this_week, (quiet, scored)))
+    return HomeInfo(sessions_today=n_today, sessions_week=n_week,
+                    trend_sentences=tuple(sentences))
+
+
+def pattern_results(
+    plan: Plan | None, stats: Sequence[RepStats], reps_done: Mapping[int, int]
+) -> list[PatternResult]:
+    """After a session: per pattern, how many reps kept the quiet regions quiet."""
+    if plan is None:
+        return []
+    results = []
+    for index, item in enumerate(plan.items):
+        one, many = pattern_words(item.pattern)
+        quiet, _plural = quiet_words(item.pattern)
+        mine = [s for s in stats if s.pattern_index == index and s.coactivation is not None]
+        done = reps_done.get(index, 0)
+        if mine:
+            q = sum(not s.quiet_moved for s in mine)
+            n = len(mine)
+            word = one if n == 1 else many
+            sentence = f"Your {quiet} stayed quiet in {q} of {n} {word}."
+            extra = {"coactivation_median": statistics.median(s.coactivation for s in mine)}
+            results.append(PatternResult(index, sentence, q, n, extra))
+        elif done:
+            word = one if done == 1 else many
+            results.append(PatternResult(index, f"You did {done} slow {word}. Well done."))
+    return results
