@@ -275,7 +275,12 @@ def unit_info(data_dir: Path) -> dict[str, Any]:
             info = loaded
     except (OSError, ValueError):
         info = {}
-    if not isinstance(info.get("unit_id"), str) or not info["unit_id"]:
+    from station.unit import get_unit_id
+
+    provisioned = get_unit_id(Path(data_dir))  # the id provisioning gave the unit wins
+    if provisioned:
+        info["unit_id"] = provisioned
+    elif not isinstance(info.get("unit_id"), str) or not info["unit_id"]:
         info["unit_id"] = "unit-" + uuid.uuid4().hex[:10]
         try:
             _atomic_write(path, json.dumps(info, indent=2, sort_keys=True).encode())
@@ -923,6 +928,7 @@ PATIENT_GLOBS: tuple[str, ...] = (
     ".records*",
     EXPORTS_DIR,
     "*.export-tmp*",
+    "prescription.toml",  # holds the patient's alias and the therapist's message
 )
 
 

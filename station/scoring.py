@@ -91,7 +91,7 @@ def live_feedback(frame: Frame, target: str, quiet: Sequence[str], side: str,
         mm = abs(float(frame.smoothed[s, q]))
         level = float(np.clip(mm / (2.0 * thr[s, q]), 0.0, 1.0))
         meters.append(RegionMeter(region=region, role="quiet", level=level, mm=mm,
-                                  warning=mm > thr[s, q]))
+                                  warning=bool(mm > thr[s, q])))
     return LiveFeedback(status="tracking", meters=tuple(meters), scoring=frame.scored)
 
 

@@ -164,6 +164,7 @@ class Station:
         ready: Callable[[], None] | None = None,
         info: Callable[[], ClinicianInfo] | None = None,
         exit_after_summary: bool = False,
+        housekeeping: Any = None,
     ) -> None:
         self.settings = settings or Settings()
         self.plan = plan or default_plan()
@@ -185,6 +186,8 @@ class Station:
         self.ready = ready
         self.info_provider = info
         self.exit_after_summary = exit_after_summary
+        self.housekeeping = housekeeping
+        self._chores_at = float("-inf")
 
         self.running = True
         self.mode = "session"  # "session" | "info" | "returned"
@@ -202,6 +205,7 @@ class Station:
         self._home_at: float | None = None
         self._last_now = float("-inf")
         self._started = False
+        self._finished_pending = False
         self._failures: dict[tuple[str, str], tuple[int, float]] = {}
         self._failing: dict[str, set[str]] = {}
 
@@ -250,6 +254,9 @@ class Station:
         if self.heartbeat is not None:
             self._call("heartbeat", "beat", self.heartbeat)
         self._pump_pygame_events()
+        if self.housekeeping is not None and now - self._chores_at >= 1.0:
+            self._chores_at = now
+            self._call("housekeeping", "tick", self.housekeeping.tick, self, now)
         outs: list[Output] = []
         for button in self.buttons:
             events = self._call("button", "poll", button.poll, now, default=[])
@@ -313,6 +320,8 @@ class Station:
             if ev.duration >= self.settings.button.info_hold_time:
                 self._open_info(now)
                 return []
+        if self.engine.state is State.HOME and getattr(self.housekeeping, "busy", False):
+            return []  # a clinic stick is being read: the practice starts after it
         event = Event.LONG_PRESS if isinstance(ev, LongPress) else Event.SHORT_PRESS
         assert isinstance(ev, LongPress | ShortPress)
         return self._engine(event, now)
@@ -339,9 +348,11 @@ class Station:
             elif isinstance(o, SessionStarted):
                 self.results = ()
             elif isinstance(o, SessionFinished):
-                res = self._call("recorder", "pattern_results", self.recorder.pattern_results,
-                                 default=[])
-                self.results = tuple(res or ())
+                self._finished_pending = True
+                if self.housekeeping is not None:
+                    import datetime as dt
+
+                    self.housekeeping.last_session_end = dt.datetime.now().astimezone()
             elif isinstance(o, SummaryDismissed):
                 self._home_at = None
                 if self.exit_after_summary:
@@ -354,11 +365,26 @@ class Station:
         if real:
             self._call("tracking", "on_outputs", self.tracking.on_outputs, real)
             self._call("recorder", "on_outputs", self.recorder.on_outputs, real, now)
+        if self._finished_pending:
+            # After the services saw the last rep and pattern: one sentence per pattern,
+            # from the tracking when it measured anything, else from the recorder.
+            self._finished_pending = False
+            res = self._call("tracking", "pattern_results",
+                             getattr(self.tracking, "pattern_results", list), default=[])
+            if not res:
+                res = self._call("recorder", "pattern_results", self.recorder.pattern_results,
+                                 default=[])
+            self.results = tuple(res or ())
         if self.engine.state is State.HOME and (
             self._home_at is None or now - self._home_at >= HOME_REFRESH_S
         ):
             self._home_at = now
             info = self._call("recorder", "home_info", self.recorder.home_info, now, default=None)
+            if info is not None and self.housekeeping is not None:
+                info = self._call("housekeeping", "home_info", self.housekeeping.home_info, info,
+                                  default=info)
+                if getattr(self.housekeeping, "reminder_chime", False):
+                    self.audio.play("break")  # one soft chime when a reminder first shows
             if info is not None:
                 self.home = info
 
@@ -402,6 +428,24 @@ class Station:
             self._failed("display", "draw")
 
     # -- notices and modes -----------------------------------------------------------------
+
+    def set_plan(self, plan: Plan, affected_side: str | None = None) -> None:
+        """Play ``plan`` from the next session (only switched while at home)."""
+        if self.engine.state is not State.HOME:
+            log.warning("new plan ignored: a session is running")
+            return
+        if affected_side:
+            self.settings = replace(self.settings, patient=replace(self.settings.patient,
+                                                                   affected_side=affected_side))
+        self.plan = plan
+        self.engine = Engine(plan, self.timing)
+        for service in (self.tracking, self.recorder):
+            if hasattr(service, "plan"):
+                service.plan = plan
+        if affected_side and hasattr(self.tracking, "side"):
+            self.tracking.side = affected_side
+        self._home_at = None
+        log.info("plan now: %s", ", ".join(f"{it.pattern.id} x{it.reps}" for it in plan.items))
 
     def post_notice(self, notice: Notice) -> None:
         """Show ``notice`` (replaces one with the same key). Call from the UI thread."""
@@ -525,20 +569,117 @@ class Autoplay:
 # ---- commands --------------------------------------------------------------------------------
 
 
-def make_tracking(args: argparse.Namespace, settings: Settings, data_dir: Path) -> TrackingService:
-    """The tracking service for ``run``/``demo``. Null for now: the tracking part plugs in here."""
-    return NullTracking()
+def make_tracking(args: argparse.Namespace, settings: Settings, data_dir: Path, plan: Plan,
+                  on_rep: Callable[..., None] | None = None,
+                  on_calibration: Callable[..., None] | None = None) -> TrackingService:
+    """Live tracking for ``run``/``demo`` (null with ``--no-tracking`` or tracking disabled).
+
+    The demo uses ``--video`` / ``--camera`` when given, else the unit's camera, else a webcam,
+    else the sample face video fetched by pinned hash.
+    """
+    if getattr(args, "no_tracking", False) or not settings.tracking.enabled:
+        return NullTracking()
+    from station.live import make_live_tracking
+    from station.paths import model_path
+
+    demo = getattr(args, "command", "") == "demo"
+    return make_live_tracking(
+        settings, plan, model_path(data_dir), video=getattr(args, "video", None),
+        index=getattr(args, "camera", None), demo_fallback=demo, on_rep=on_rep,
+        on_calibration=on_calibration,
+    )
 
 
-def make_recorder(args: argparse.Namespace, settings: Settings, data_dir: Path) -> RecorderService:
-    """The record store for ``run``/``demo``. Null for now: the records part plugs in here."""
-    return NullRecorder()
+def make_recorder(args: argparse.Namespace, settings: Settings, data_dir: Path,
+                  plan: Plan | None = None) -> RecorderService:
+    """The record store for ``run``/``demo``: SQLite in the data dir (never fatal)."""
+    from station.model import MODEL_SHA256
+    from station.paths import model_path
+    from station.records import SessionRecorder
+
+    try:
+        return SessionRecorder(data_dir, plan, affected_side=settings.patient.affected_side,
+                               model_sha256=MODEL_SHA256 if model_path(data_dir).is_file() else "")
+    except Exception:  # noqa: BLE001 - no records is bad, no practice is worse
+        log.exception("record store could not open; practising without records")
+        return NullRecorder()
 
 
 def make_heartbeat(args: argparse.Namespace) -> tuple[Callable[[], None] | None,
                                                      Callable[[], None] | None]:
     """(heartbeat, ready) callables: the systemd watchdog plugs in here. None for now."""
     return None, None
+
+
+def _prescribed(settings: Settings, data_dir: Path) -> tuple[Settings, Any, list[Notice]]:
+    """The active prescription, with the settings' affected side replaced by its own."""
+    from station.prescription import load_active
+
+    rx = load_active(data_dir)
+    notices = [rx.notice] if rx.notice is not None and rx.notice.level == "attention" else []
+    if rx.affected_side:
+        settings = replace(settings, patient=replace(settings.patient, affected_side=rx.affected_side))
+    return settings, rx, notices
+
+
+def _calibration_sink(recorder: Any, clock: Clock) -> Callable[..., None] | None:
+    """Hand a new neutral baseline to the record store as numbers (scale and thresholds)."""
+    add = getattr(recorder, "add_calibration", None)
+    if add is None:
+        return None
+
+    def sink(baseline: Any) -> None:
+        from station.feedback import SIDES
+        from station.plan import REGIONS
+
+        thr = baseline.thresholds
+        floors = {f"{side}.{region}": float(thr[i, j])
+                  for i, side in enumerate(SIDES) for j, region in enumerate(REGIONS)}
+        add(clock(), float(baseline.mm_per_px), floors, int(baseline.frames))
+
+    return sink
+
+
+def _info_provider(station_ref: list[Any], data_dir: Path) -> Callable[[], ClinicianInfo]:
+    """The clinician info screen: unit id, software, model, camera, storage, plan, export."""
+
+    def info() -> ClinicianInfo:
+        from station.unit import clinician_info
+
+        st = station_ref[0]
+        ci = clinician_info(data_dir, st.feedback.status if st is not None else "unknown")
+        items = ", ".join(f"{it.pattern.name} x{it.reps}" for it in st.plan.items) if st else ""
+        model = ci.model_sha256 if ci.model_ok else (ci.model_sha256[:12] + " (not the pinned model)"
+                                                       if ci.model_sha256 else "")
+        return ClinicianInfo(
+            unit_id=ci.unit_id, version=ci.version, model_sha256=model, camera=ci.camera,
+            free_storage=f"{ci.free_storage_mb:.0f} MB free", prescription=f"{ci.prescription} {items}".strip(),
+            last_export=ci.last_export,
+        )
+
+    return info
+
+
+def _build_station(args: argparse.Namespace, settings: Settings, data_dir: Path,
+                   **kwargs: Any) -> Station:
+    """A Station with the prescribed plan, the record store, live tracking and clinic chores."""
+    from station.kiosk.housekeeping import Housekeeping
+
+    settings, rx, notices = _prescribed(settings, data_dir)
+    plan = rx.plan()
+    clock = kwargs.get("clock", time.monotonic)
+    recorder = make_recorder(args, settings, data_dir, plan)
+    tracking = make_tracking(args, settings, data_dir, plan,
+                             on_rep=getattr(recorder, "add_rep_stats", None),
+                             on_calibration=_calibration_sink(recorder, clock))
+    ref: list[Any] = [None]
+    station = Station(settings, plan, tracking=tracking, recorder=recorder,
+                      housekeeping=Housekeeping(data_dir, rx, recorder),
+                      info=_info_provider(ref, data_dir), **kwargs)
+    ref[0] = station
+    for n in notices:
+        station.post_notice(n)
+    return station
 
 
 def _load(args: argparse.Namespace) -> tuple[Settings, Path]:
@@ -578,11 +719,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ButtonUnavailable as exc:
         log.warning("%s; using the keyboard space bar as the button", exc)
     heartbeat, ready = make_heartbeat(args)
-    station = Station(
-        settings, clock=clock, buttons=buttons, keyboard=keyboard, surface=surface,
-        tracking=make_tracking(args, settings, data_dir),
-        recorder=make_recorder(args, settings, data_dir), heartbeat=heartbeat, ready=ready,
-    )
+    station = _build_station(args, settings, data_dir, clock=clock, buttons=buttons,
+                             keyboard=keyboard, surface=surface, heartbeat=heartbeat, ready=ready)
     station.run()
     return 0
 
@@ -623,12 +761,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         t0 = time.monotonic()
         clock = (lambda: t0 + (time.monotonic() - t0) * speed) if speed != 1.0 else time.monotonic
     keyboard = KeyboardButton(settings.button.hold_time, clock)
-    tracking = (NullTracking() if getattr(args, "no_tracking", False)
-                else make_tracking(args, settings, data_dir))
-    station = Station(
-        settings, clock=clock, keyboard=keyboard, surface=surface, tracking=tracking,
-        recorder=make_recorder(args, settings, data_dir), exit_after_summary=args.autoplay,
-    )
+    station = _build_station(args, settings, data_dir, clock=clock, keyboard=keyboard,
+                             surface=surface, exit_after_summary=args.autoplay)
     if args.autoplay:
         station.buttons.insert(0, Autoplay(station.engine, settings.button.hold_time))
     # An autoplay session must end: give up after three times its planned length.

@@ -1,0 +1,143 @@
+"""Once-a-second chores of a running kiosk that are not part of a session.
+
+* tell ``station usb-sync`` that the kiosk is here (heartbeat file), run clinic stick jobs
+  on a worker thread (an export can take longer than the systemd watchdog period) and show
+  each step as a calm notice, ending with "Safe to remove the stick.";
+* after a stick job, reload the prescription and play the new plan from the next session;
+* show the record store's one-time notices (storage full, room again, damaged file);
+* the home screen's therapist message and gentle reminders (no nagging, quiet hours).
+
+Stick jobs run only while the kiosk is at home or on the summary, so a wipe can never
+happen in the middle of a practice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from station.feedback import HomeInfo, Notice
+from station.session import State
+
+log = logging.getLogger(__name__)
+
+STICK_NOTICE_S = 60.0  # the last stick line stays this long on screen
+
+
+class Housekeeping:
+    """Called by the kiosk loop with ``tick(station, now)``; never raises into the loop."""
+
+    def __init__(self, data_dir: Path, prescription: Any, recorder: Any = None,
+                 wall: Callable[[], dt.datetime] = lambda: dt.datetime.now().astimezone()) -> None:
+        from station.reminders import ReminderState
+
+        self.data_dir = data_dir
+        self.prescription = prescription
+        self.recorder = recorder
+        self.wall = wall
+        self.reminders = ReminderState()
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._stick_done_at: float | None = None
+        self.last_session_end: dt.datetime | None = None
+        self.reminder_chime = False
+
+    # -- the loop calls these --------------------------------------------------------------
+
+    def tick(self, station: Any, now: float) -> None:
+        """Do every chore once; the loop calls this about once a second."""
+        from station import clinic
+
+        try:
+            clinic.kiosk_heartbeat(self.data_dir)
+        except OSError as exc:  # a full or read-only disk must not stop the kiosk
+            log.debug("kiosk heartbeat not written: %s", exc)
+        self._drain_stick_lines(station, now)
+        if self._worker is None and station.engine.state in (State.HOME, State.SUMMARY):
+            if self._jobs_waiting():
+                self._start_job(station)
+        notices = getattr(self.recorder, "notices", None)
+        if notices is not None:
+            for n in notices():
+                station.post_notice(n)
+
+    def home_info(self, info: HomeInfo) -> HomeInfo:
+        """Add the therapist's message and a due reminder to the record store's home info."""
+        reminder = ""
+        self.reminder_chime = False
+        try:
+            r = self.reminders.check(self.wall(), self.prescription, self.last_session_end)
+        except Exception:  # noqa: BLE001 - a reminder must never break the home screen
+            log.exception("reminder check failed")
+            r = None
+        if r is not None:
+            reminder = r.text
+            self.reminder_chime = bool(r.chime)
+        return dataclasses.replace(info, therapist_message=self.prescription.message or "",
+                                   reminder=reminder)
+
+    @property
+    def busy(self) -> bool:
+        """True while a clinic stick job is running (the session must not start then)."""
+        return self._worker is not None
+
+    # -- stick jobs ------------------------------------------------------------------------
+
+    def _jobs_waiting(self) -> bool:
+        from station.clinic import spool_dir
+
+        try:
+            return any(spool_dir(self.data_dir).glob("job-*.json"))
+        except OSError:
+            return False
+
+    def _start_job(self, station: Any) -> None:
+        from station.clinic import process_pending_jobs
+
+        wiper = None
+        if self.recorder is not None and hasattr(self.recorder, "wipe"):
+            def wiper(_data_dir: Path) -> None:
+                self.recorder.wipe()
+
+        def work() -> None:
+            try:
+                process_pending_jobs(self.data_dir, wiper=wiper, on_line=self._lines.put)
+            except Exception:  # noqa: BLE001 - process_pending_jobs should not raise; be sure
+                log.exception("clinic stick job failed")
+                self._lines.put("The clinic stick could not be read. Please try again.")
+            finally:
+                self._lines.put(None)
+
+        station.post_notice(Notice("Reading the clinic stick. Please wait.", "info", "stick"))
+        self._worker = threading.Thread(target=work, name="clinic-stick", daemon=True)
+        self._worker.start()
+
+    def _drain_stick_lines(self, station: Any, now: float) -> None:
+        while True:
+            try:
+                line = self._lines.get_nowait()
+            except queue.Empty:
+                break
+            if line is None:  # the job finished
+                self._worker = None
+                self._stick_done_at = now
+                self._reload_prescription(station)
+                continue
+            log.info("clinic stick: %s", line)
+            station.post_notice(Notice(line, "info", "stick"))
+        if self._stick_done_at is not None and now - self._stick_done_at >= STICK_NOTICE_S:
+            self._stick_done_at = None
+            station.clear_notice("stick")
+
+    def _reload_prescription(self, station: Any) -> None:
+        from station.prescription import load_active
+
+        rx = load_active(self.data_dir)
+        self.prescription = rx
+        station.set_plan(rx.plan(), rx.affected_side)
