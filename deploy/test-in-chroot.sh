@@ -56,6 +56,7 @@ mkdir -p "$ROOT/opt/station-src"
 git -C "$REPO" archive HEAD | tar -x -C "$ROOT/opt/station-src"
 
 log "CPU as seen inside: QEMU_CPU=$CPU"
+# shellcheck disable=SC2016 # the awk program runs inside the root
 in_root sh -c 'od -An -v -t u8 -w16 /proc/self/auxv | awk "\$1 == 16 {printf \"AT_HWCAP=0x%x atomics=%d\n\", \$2, int(\$2 / 256) % 2}"'
 
 for run in 1 2; do
