@@ -177,6 +177,15 @@ has_candidate() {
     [ -n "$c" ] && [ "$c" != "(none)" ]
 }
 
+# apt_install ARGS...: install quietly; on failure show apt's output.
+apt_install() {
+    local out
+    out=$(mktemp)
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >"$out" 2>&1; then
+        cat "$out" >&2; rm -f "$out"; return 1
+    fi
+    rm -f "$out"
+}
 missing=()
 for p in "${PKGS[@]}"; do is_installed "$p" || missing+=("$p"); done
 optional_missing=()
@@ -190,8 +199,7 @@ fi
 if [ ${#missing[@]} -eq 0 ]; then
     unchanged "${PKGS[*]}"
 else
-    change "apt-get install ${missing[*]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -q --no-install-recommends "${missing[@]}"
+    change "apt-get install ${missing[*]}" apt_install --no-install-recommends "${missing[@]}"
 fi
 for p in "${OPTIONAL_PKGS[@]}"; do
     if is_installed "$p"; then
@@ -199,8 +207,7 @@ for p in "${OPTIONAL_PKGS[@]}"; do
     elif has_candidate "$p"; then
         extra=()
         case " ${NO_RECOMMENDS[*]} " in *" $p "*) extra=(--no-install-recommends) ;; esac
-        change "apt-get install ${extra[*]} $p" env DEBIAN_FRONTEND=noninteractive \
-            apt-get install -y -q "${extra[@]}" "$p"
+        change "apt-get install ${extra[*]} $p" apt_install "${extra[@]}" "$p"
     else
         skipped "$p: not in this system's package archives (it comes from the Raspberry Pi archive)"
     fi

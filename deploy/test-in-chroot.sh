@@ -41,7 +41,18 @@ mountpoint -q "$ROOT/dev" || mount --bind /dev "$ROOT/dev"
 mountpoint -q "$ROOT/dev/pts" || mount --bind /dev/pts "$ROOT/dev/pts"
 cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
 
-in_root() { chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 QEMU_CPU="$CPU" "$@"; }
+# A network whose TLS is inspected needs the host's CA bundle inside the root as well
+# (HOST_CA_BUNDLE=none to leave it out); pip and Python's ssl read these variables.
+HOST_CA_BUNDLE=${HOST_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
+CA_ENV=()
+if [ "$HOST_CA_BUNDLE" != none ] && [ -f "$HOST_CA_BUNDLE" ]; then
+    cp "$HOST_CA_BUNDLE" "$ROOT/etc/host-ca-bundle.crt"
+    CA_ENV=(PIP_CERT=/etc/host-ca-bundle.crt SSL_CERT_FILE=/etc/host-ca-bundle.crt)
+fi
+in_root() {
+    chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+        QEMU_CPU="$CPU" PIP_DISABLE_PIP_VERSION_CHECK=1 "${CA_ENV[@]}" "$@"
+}
 
 # What Raspberry Pi OS Lite already has and a minimal Debian root does not.
 if ! in_root dpkg-query -W systemd >/dev/null 2>&1; then
