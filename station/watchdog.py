@@ -61,8 +61,12 @@ class Notifier:
     systemd stops hearing from it, systemd restarts it, which is the intended recovery).
     """
 
-    def __init__(self, socket_path: str | None, watchdog_s: float | None = None,
-                 clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self,
+        socket_path: str | None,
+        watchdog_s: float | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self._address = _address(socket_path) if socket_path else None
         self._sock: socket.socket | None = None
         self._clock = clock
@@ -72,7 +76,9 @@ class Notifier:
         self.sent: int = 0
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, clock: Clock = time.monotonic) -> Notifier:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, clock: Clock = time.monotonic
+    ) -> Notifier:
         """A notifier for ``$NOTIFY_SOCKET`` / ``$WATCHDOG_USEC`` (no-op when unset)."""
         env = os.environ if env is None else env
         return cls(env.get("NOTIFY_SOCKET") or None, watchdog_period(env), clock)
