@@ -190,10 +190,15 @@ missing=()
 for p in "${PKGS[@]}"; do is_installed "$p" || missing+=("$p"); done
 optional_missing=()
 for p in "${OPTIONAL_PKGS[@]}"; do is_installed "$p" || optional_missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ] || [ ${#optional_missing[@]} -gt 0 ]; then
+# Refresh the package lists when something must be installed; for optional packages only when
+# the lists are over a day old (they may simply not exist here, e.g. off the Raspberry Pi archive).
+lists_fresh() { [ -n "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 -print -quit 2>/dev/null)" ]; }
+if [ ${#missing[@]} -gt 0 ] || { [ ${#optional_missing[@]} -gt 0 ] && ! lists_fresh; }; then
     if [ "$DRY_RUN" = 0 ]; then
         say "updating package lists"
         apt-get update -qq
+    else
+        say "would update package lists"
     fi
 fi
 if [ ${#missing[@]} -eq 0 ]; then
@@ -298,6 +303,19 @@ src_hash() {
         | xargs -0 sha256sum; sha256sum pyproject.toml deploy/requirements-mp010.txt) | sha256sum | cut -c1-16
 }
 STAMP="line=$LINE python=$PYVER src=$(src_hash)"
+if [ "$LINE" = mp12 ]; then
+    # The OpenCV that mediapipe 1.x depends on (opencv-contrib-python) links libGL and GLib.
+    MP12_APT=(libgl1 libglib2.0-0)
+    [ "$CODENAME" = trixie ] && MP12_APT=(libgl1 libglib2.0-0t64)
+    mp12_missing=()
+    for p in "${MP12_APT[@]}"; do is_installed "$p" || mp12_missing+=("$p"); done
+    if [ ${#mp12_missing[@]} -eq 0 ]; then
+        unchanged "${MP12_APT[*]} (for mediapipe 1.x's OpenCV)"
+    else
+        change "apt-get install ${mp12_missing[*]} (for mediapipe 1.x's OpenCV)" \
+            apt_install --no-install-recommends "${mp12_missing[@]}"
+    fi
+fi
 if [ -x "$VENV/bin/python" ]; then
     unchanged "$VENV"
 else
@@ -311,7 +329,9 @@ else
         "${PIP[@]}" install --upgrade pip
         if [ "$LINE" = mp12 ]; then
             # numpy 2 line: PyPI's simplejpeg (apt's is built for numpy 1, picamera2 imports it).
-            "${PIP[@]}" install "$MP12_SPEC" "numpy>=2" simplejpeg "${SRC}[tracking]"
+            # mediapipe 1.x brings opencv-contrib-python itself (it needs libGL: see below), so
+            # the [tracking] extra's headless OpenCV is left out: two cv2 packages clash.
+            "${PIP[@]}" install "$MP12_SPEC" "numpy>=2" simplejpeg "$SRC"
         else
             "${PIP[@]}" install -r "$SRC/deploy/requirements-mp010.txt"
             # 0.10.18 declares jax/jaxlib, which the Tasks API never imports.
