@@ -37,6 +37,7 @@ HANDLERS: dict[str, str] = {
     "clinic make-stick": "station.clinic:cmd_make_stick",
     "usb-sync": "station.clinic:cmd_usb_sync",
     "doctor": "station.doctor:cmd_doctor",
+    "halted": "station.halted:cmd_halted",
 }
 
 
@@ -116,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--direct", action="store_true", help="do the work here, not via the running kiosk")
 
     sub.add_parser("doctor", help="plain-language self-check")
+
+    h = sub.add_parser("halted", help="still screen: please return this unit to the clinic")
+    h.add_argument("--once", action="store_true", help="draw once and exit (for checks)")
     return p
 
 
