@@ -371,7 +371,10 @@ if [ -n "$CLINIC_KEY" ]; then
 elif [ -s "$ETC/clinic.key" ]; then
     unchanged "$ETC/clinic.key (kept)"
 else
-    write_file "$ETC/clinic.key" 0640 root:station "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
+    # Same format as `station clinic new-key`; without --clinic-key this unit gets a clinic
+    # key of its own: copy it to the clinic computer to make sticks for it.
+    write_file "$ETC/clinic.key" 0640 root:station "station-clinic-key-v1 $(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
+    say "note: a new clinic key is in $ETC/clinic.key; sticks for this unit need it (or use --clinic-key)"
 fi
 
 STEP=settings
@@ -428,14 +431,22 @@ fi
 STEP=units
 have_systemd() { [ -d /run/systemd/system ]; }
 RELOAD=0
-for u in station.service station-halted.service; do
-    if cmp -s "$SRC/systemd/$u" "$UNIT_DIR/$u"; then
-        unchanged "$UNIT_DIR/$u"
+# src dest mode: the kiosk units, the clinic stick units and their helpers
+while read -r src dest mode; do
+    if cmp -s "$SRC/$src" "$dest"; then
+        unchanged "$dest"
     else
-        change "install $UNIT_DIR/$u" install -m 0644 "$SRC/systemd/$u" "$UNIT_DIR/$u"
+        change "install $dest" install -D -m "$mode" "$SRC/$src" "$dest"
         RELOAD=1
     fi
-done
+done <<EOF_FILES
+systemd/station.service $UNIT_DIR/station.service 0644
+systemd/station-halted.service $UNIT_DIR/station-halted.service 0644
+systemd/station-usb@.service $UNIT_DIR/station-usb@.service 0644
+deploy/station-usb-mount /usr/lib/station/station-usb-mount 0755
+deploy/99-station-usb.rules /etc/udev/rules.d/99-station-usb.rules 0644
+deploy/station-tmpfiles.conf /etc/tmpfiles.d/station.conf 0644
+EOF_FILES
 if [ "$RELOAD" = 1 ] && have_systemd; then
     change "systemctl daemon-reload" systemctl daemon-reload
 fi

@@ -35,6 +35,7 @@ HANDLERS: dict[str, str] = {
     "prescription check": "station.prescription:cmd_check",
     "prescribe": "station.prescription:cmd_prescribe",
     "clinic make-stick": "station.clinic:cmd_make_stick",
+    "clinic new-key": "station.clinic:cmd_new_key",
     "usb-sync": "station.clinic:cmd_usb_sync",
     "doctor": "station.doctor:cmd_doctor",
     "halted": "station.halted:cmd_halted",
@@ -111,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     ms.add_argument("--unit", help="unit id the stick is for")
     ms.add_argument("--prescription", help="prescription.toml to put on the stick")
     ms.add_argument("--wipe-after-export", action="store_true", help="ask the unit to wipe after export")
+
+    nk = csub.add_parser("new-key", help="make a new clinic key file (once per clinic)")
+    nk.add_argument("file")
 
     u = sub.add_parser("usb-sync", help="run the clinic stick flow on a mounted folder")
     u.add_argument("dir")

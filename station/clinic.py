@@ -702,6 +702,22 @@ def cmd_make_stick(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new_key(args: argparse.Namespace) -> int:
+    """``station clinic new-key FILE``: a new clinic secret, once per clinic, kept safe.
+
+    Give the same file to ``deploy/provision.sh --clinic-key FILE`` for every unit of the
+    clinic, and to ``station clinic make-stick --secret-file FILE`` on the clinic computer.
+    """
+    from station.cli import UsageError
+
+    path = Path(args.file)
+    if os.path.lexists(path):
+        raise UsageError(f"{path} exists already; a clinic key is never overwritten")
+    unit.write_secret(path, unit.new_secret())
+    print(f"New clinic key written to {path} (keep it private; key id {unit.key_id(unit.read_secret(path))}).")
+    return 0
+
+
 def cmd_usb_sync(args: argparse.Namespace) -> int:
     """``station usb-sync DIR``: run the stick flow (via the kiosk unless ``--direct``)."""
     from station.paths import resolve_data_dir

@@ -30,6 +30,7 @@ from station import __version__
 
 KEY_HEADER = "station-clinic-key-v1"
 ETC_KEY = Path("/etc/station/clinic.key")
+ETC_UNIT_ID = Path("/etc/station/unit-id")  # written by deploy/provision.sh
 UNIT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{2,39}")
 
 
@@ -100,12 +101,15 @@ def key_id(secret: bytes) -> str:
 
 
 def get_unit_id(data_dir: Path) -> str | None:
-    """This unit's id, or None before provisioning."""
-    try:
-        text = (unit_dir(data_dir) / "unit-id").read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return text if UNIT_ID_RE.fullmatch(text) else None
+    """This unit's id (data dir first, then the provisioned /etc file), or None."""
+    for path in (unit_dir(data_dir) / "unit-id", ETC_UNIT_ID):
+        try:
+            text = path.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if UNIT_ID_RE.fullmatch(text):
+            return text
+    return None
 
 
 def provision(data_dir: Path, secret: bytes, unit_id: str | None = None) -> str:

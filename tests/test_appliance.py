@@ -47,7 +47,9 @@ def test_station_unit_contract():
     assert "getty@tty1.service" in u["Conflicts"][0] and u["TTYPath"] == ["/dev/tty1"]
     assert "SDL_VIDEODRIVER=kmsdrm" in u["Environment"]
     assert u["User"] == ["station"] and u["ExecStart"] == ["/opt/station/venv/bin/station run"]
-    assert u["ProtectSystem"] == ["strict"] and u["ReadWritePaths"] == ["/var/lib/station"]
+    # writable: the data dir, and the clinic stick mount (exports); nothing else
+    assert u["ProtectSystem"] == ["strict"]
+    assert u["ReadWritePaths"] == ["/var/lib/station -/run/station-usb"]
     assert u["PrivateNetwork"] == ["yes"] and u["IPAddressDeny"] == ["any"]
     families = u["RestrictAddressFamilies"][0].split()
     assert "AF_UNIX" in families and not {"AF_INET", "AF_INET6", "AF_PACKET"} & set(families)
@@ -93,10 +95,11 @@ def test_systemd_analyze_verify_is_clean(tmp_path):
     (tmp_path / "etc/systemd/system").mkdir(parents=True)
     for path in UNITS:
         shutil.copy(path, tmp_path / "etc/systemd/system" / path.name)
-    exe = tmp_path / "opt/station/venv/bin/station"
-    exe.parent.mkdir(parents=True)
-    exe.write_text("#!/bin/sh\n")
-    exe.chmod(0o755)
+    for rel in ("opt/station/venv/bin/station", "usr/lib/station/station-usb-mount"):
+        exe = tmp_path / rel
+        exe.parent.mkdir(parents=True)
+        exe.write_text("#!/bin/sh\n")
+        exe.chmod(0o755)
     out = subprocess.run(
         [ANALYZE, "verify", f"--root={tmp_path}", "--man=no", *(u.name for u in UNITS)],
         capture_output=True,

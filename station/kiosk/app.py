@@ -607,8 +607,14 @@ def make_recorder(args: argparse.Namespace, settings: Settings, data_dir: Path,
 
 def make_heartbeat(args: argparse.Namespace) -> tuple[Callable[[], None] | None,
                                                      Callable[[], None] | None]:
-    """(heartbeat, ready) callables: the systemd watchdog plugs in here. None for now."""
-    return None, None
+    """(heartbeat, ready) for systemd: a hung UI loop stops the heartbeats and is restarted.
+
+    Both are no-ops when the station is not run by systemd (no NOTIFY_SOCKET).
+    """
+    from station.watchdog import Notifier
+
+    notifier = Notifier.from_env()
+    return notifier.heartbeat, notifier.ready
 
 
 def _prescribed(settings: Settings, data_dir: Path) -> tuple[Settings, Any, list[Notice]]:
