@@ -11,7 +11,6 @@ running (the kiosk may be mid-session) and never contains anything but numbers a
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import logging
 import os
@@ -70,13 +69,6 @@ def _write_csv(path: Path, columns: tuple[str, ...], rows: Any) -> int:
         os.fsync(fh.fileno())
     return n
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _model_hash(data_dir: Path) -> str:
@@ -188,7 +180,7 @@ def export_bundle(data_dir: Path, out_dir: Path, *, png_dir: Path | None = None)
             "format": 1,
             "unit_id": unit["unit_id"],
             "created_utc": utc_iso(now),
-            "files": [{"name": p.name, "bytes": p.stat().st_size, "sha256": _sha256(p)}
+            "files": [{"name": p.name, "bytes": p.stat().st_size, "sha256": sha256_file(p)}
                       for p in files],
         }
         _write_bytes(tmp / MANIFEST, json.dumps(manifest, indent=2).encode())
@@ -225,7 +217,7 @@ def verify_bundle(bundle: Path) -> list[str]:
         p = bundle / entry["name"]
         if not p.is_file():
             problems.append(f"{entry['name']}: missing")
-        elif _sha256(p) != entry["sha256"]:
+        elif sha256_file(p) != entry["sha256"]:
             problems.append(f"{entry['name']}: sha256 differs")
     return problems
 

@@ -61,12 +61,3 @@ EYE_CONTOUR = {
     "left": (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466),
 }
 
-# Plain nouns for patient sentences.
-REGION_NOUN = {
-    "eye": "eye",
-    "brow": "brow",
-    "mouth_corner": "mouth corner",
-    "lips": "lips",
-    "nose_cheek": "nose and cheek",
-    "chin": "chin",
-}

@@ -20,20 +20,12 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from station.feedback import HomeInfo, PatternResult, RepStats
-from station.plan import Pattern, Plan
+from station.plan import REGION_NOUN, Pattern, Plan
 
 MIN_REPS = 6  # scored reps a week needs before we speak of a trend
 BETTER_ABS = 0.03  # a change in median coactivation smaller than this is "about the same"
 BETTER_REL = 0.10
 
-REGION_WORDS: dict[str, str] = {
-    "eye": "eye",
-    "brow": "brow",
-    "mouth_corner": "mouth corner",
-    "lips": "lips",
-    "nose_cheek": "nose and cheek",
-    "chin": "chin",
-}
 
 # pattern id -> (one, many) as a patient says them
 PATTERN_WORDS: dict[str, tuple[str, str]] = {
@@ -56,7 +48,7 @@ def pattern_words(pattern: Pattern) -> tuple[str, str]:
 
 def quiet_words(pattern: Pattern) -> tuple[str, bool]:
     """The quiet regions in words ("eye and brow") and whether the phrase is plural."""
-    words = [REGION_WORDS.get(r, r.replace("_", " ")) for r in pattern.quiet]
+    words = [REGION_NOUN.get(r, r.replace("_", " ")) for r in pattern.quiet]
     if not words:
         return "face", False
     text = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]

@@ -19,6 +19,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from station.model import sha256_file
 from station.paths import user_data_dir
 
 log = logging.getLogger(__name__)
@@ -82,13 +83,6 @@ class SampleError(Exception):
     """A sample could not be found or fetched with the pinned hash."""
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def _candidate_dirs() -> list[Path]:
     dirs = []
@@ -138,10 +132,10 @@ def sample_path(name: str, fetch: bool = True) -> Path:
         raise SampleError(f"unknown sample {name!r}")
     for d in _candidate_dirs():
         p = d / name
-        if p.is_file() and _sha256(p) == sample.sha256:
+        if p.is_file() and sha256_file(p) == sample.sha256:
             return p
     cached = cache_dir() / name
-    if cached.is_file() and _sha256(cached) == sample.sha256:
+    if cached.is_file() and sha256_file(cached) == sample.sha256:
         return cached
     if not fetch:
         raise SampleError(f"{name} is not available offline")

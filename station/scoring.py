@@ -25,7 +25,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from station import landmarks as lm
 from station.feedback import LiveFeedback, PatternResult, RegionMeter, RepStats
 from station.metrics import (
     MSG_FACE_LOST,
@@ -36,6 +35,7 @@ from station.metrics import (
     side_index,
     to_dict,
 )
+from station.plan import REGION_NOUN
 
 # Movement (mm beyond the threshold) that fills the target meter: a gentle scale, so a small,
 # slow movement already shows (effort 2-3 of 10 is the aim, bigger is not better).
@@ -183,7 +183,7 @@ def pattern_result(pattern_index: int, pattern_id: str, quiet: Sequence[str],
     quiet_reps = [r for r in scored if not r.quiet_moved]
     nouns: list[str] = []
     for region in quiet:
-        noun = _QUIET_NOUN.get(region, lm.REGION_NOUN.get(region, region))
+        noun = _QUIET_NOUN.get(region, REGION_NOUN.get(region, region))
         if noun not in nouns:
             nouns.append(noun)
     who = " and ".join(nouns) if nouns else "face"

@@ -6,6 +6,8 @@ amber for anything to notice. Never red. Sizes are given for the 800x480 design 
 
 from __future__ import annotations
 
+from station.plan import REGION_NOUN
+
 DESIGN_SIZE: tuple[int, int] = (800, 480)
 
 BG = (20, 44, 62)
@@ -26,14 +28,7 @@ BODY = 33
 SMALL = 26
 MIN_TEXT = 11
 
-REGION_NAMES: dict[str, str] = {
-    "eye": "Eye",
-    "brow": "Brow",
-    "mouth_corner": "Mouth corner",
-    "lips": "Lips",
-    "nose_cheek": "Nose and cheek",
-    "chin": "Chin",
-}
+REGION_NAMES: dict[str, str] = {r: noun.capitalize() for r, noun in REGION_NOUN.items()}
 
 PHASE_WORDS: dict[str, str] = {
     "move": "Move slowly",
