@@ -87,6 +87,8 @@ class LiveTracking:
             if self._face_visible:
                 self._face_visible = False
                 events.append(Event.FACE_LOST)
+            if state.status in _STATUS_OF_TRACKER and view.state is State.SETTLE:
+                events.append(Event.CALIBRATION_UNAVAILABLE)  # guide by time, don't wait
             self._frame = None
             return LiveFeedback(status=status, message=state.message), events
         if state.seq != self._seq:

@@ -72,6 +72,7 @@ class Event(enum.Enum):
     LONG_PRESS = "long_press"
     TICK = "tick"
     CALIBRATED = "calibrated"
+    CALIBRATION_UNAVAILABLE = "calibration_unavailable"  # no camera / no model: don't wait
     FACE_LOST = "face_lost"
     FACE_FOUND = "face_found"
 
@@ -283,6 +284,7 @@ class Engine:
         self._cur = _Cursor()
         self._last_now: float | None = None
         self._calibrated_at: float | None = None
+        self._no_calibration = False
         # requested break
         self._break_requested = False
         self._return_pos = 0
@@ -310,7 +312,7 @@ class Engine:
             self._run_clock(now, out)
         handler = TRANSITIONS[self.state].get(event)
         if handler is None:
-            if event is not Event.TICK:
+            if event not in (Event.TICK, Event.CALIBRATION_UNAVAILABLE):
                 out.append(Ignored(now, self.state.value, event.value))
             return out
         handler(self, now, out)
@@ -396,6 +398,7 @@ class Engine:
         self._cur = _Cursor(pos=pos, started_at=at, duration_s=step.duration_s)
         if step.state is State.SETTLE:
             self._calibrated_at = None
+            self._no_calibration = False
         out.append(PhaseStarted(at, step.state.value, step.pattern_index, step.rep, step.duration_s))
         if step.state is State.BREAK:
             out.append(BreakStarted(at, False, step.pattern_index))
@@ -421,7 +424,8 @@ class Engine:
             self._cur = _Cursor()
             out.append(SummaryDismissed(at))
             return
-        if st is State.SETTLE and self.timing.needs_calibration and self._calibrated_at is None:
+        waiting = not self._no_calibration and self._calibrated_at is None
+        if st is State.SETTLE and self.timing.needs_calibration and waiting:
             if not self._cur.extended:
                 self._cur.extended = True
                 self._cur.duration_s = self.timing.settle_max_s
@@ -531,6 +535,12 @@ class Engine:
             out.append(SettleEnded(now, True))
             self._enter(self._cur.pos + 1, now, out)
 
+    def _on_no_calibration(self, now: float, out: list[Output]) -> None:
+        self._no_calibration = True
+        if self._cur.extended:  # settle time is over already: go on by time alone
+            out.append(SettleEnded(now, False))
+            self._enter(self._cur.pos + 1, now, out)
+
     def _on_dismiss(self, now: float, out: list[Output]) -> None:
         self.state = State.HOME
         self._cur = _Cursor()
@@ -548,7 +558,11 @@ _active_row: dict[Event, Handler] = {
 #: state x event -> handler. Anything not listed is ignored (and reported as :class:`Ignored`).
 TRANSITIONS: dict[State, dict[Event, Handler]] = {
     State.HOME: {Event.SHORT_PRESS: Engine._on_start},
-    State.SETTLE: {**_active_row, Event.CALIBRATED: Engine._on_calibrated},
+    State.SETTLE: {
+        **_active_row,
+        Event.CALIBRATED: Engine._on_calibrated,
+        Event.CALIBRATION_UNAVAILABLE: Engine._on_no_calibration,
+    },
     State.INTRO: _active_row,
     State.MOVE: _active_row,
     State.HOLD: _active_row,

@@ -21,6 +21,7 @@ from station.session import (
     RepInterrupted,
     Resumed,
     SessionFinished,
+    SettleEnded,
     State,
     Timing,
 )
@@ -134,7 +135,8 @@ def test_every_state_event_pair_is_safe():
             outs = eng.handle(event, t + 2.0)
             assert eng.state in State
             handled = event in TRANSITIONS[state]
-            if not handled and event not in (Event.TICK, Event.FACE_LOST, Event.FACE_FOUND):
+            quiet = (Event.TICK, Event.FACE_LOST, Event.FACE_FOUND, Event.CALIBRATION_UNAVAILABLE)
+            if not handled and event not in quiet:
                 assert any(isinstance(o, Ignored) for o in outs)
 
 
@@ -161,3 +163,16 @@ def test_time_going_backwards_is_a_caller_bug():
     eng.tick(10.0)
     with pytest.raises(InvalidTime):
         eng.tick(9.0)
+
+
+def test_settle_does_not_wait_when_tracking_is_unavailable():
+    eng = Engine(default_plan(), Timing(settle_s=8, settle_max_s=30, needs_calibration=True))
+    eng.handle(Event.SHORT_PRESS, 0.0)
+    eng.handle(Event.CALIBRATION_UNAVAILABLE, 1.0)  # no camera: settle ends on time
+    outs = eng.tick(8.0)
+    assert eng.state is State.INTRO and SettleEnded(8.0, False) in outs
+    eng2 = Engine(default_plan(), Timing(settle_s=8, settle_max_s=30, needs_calibration=True))
+    eng2.handle(Event.SHORT_PRESS, 0.0)
+    eng2.tick(9.0)  # already waiting past settle_s
+    outs = eng2.handle(Event.CALIBRATION_UNAVAILABLE, 9.5)
+    assert eng2.state is State.INTRO and SettleEnded(9.5, False) in outs
