@@ -13,7 +13,8 @@ Two kinds of input drive it:
 
 * the button: a short press starts at home, pauses and resumes, dismisses the summary; a long
   press takes a release break now, or ends a break early;
-* the world: ticks, calibration finished, face lost / found.
+* the world: ticks, calibration finished (or unavailable: no camera or model, so settle
+  ends on time), face lost / found.
 
 Each call returns the *outputs* it caused (phase started, rep done, break started, paused,
 session finished, ...). Records, sound and the screen follow those; the engine never calls them.
