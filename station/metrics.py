@@ -68,6 +68,10 @@ FLOORS_MM: dict[str, float] = {
 STILL_SHARE = 0.02
 STILL_HEAD_SHARE = 0.1
 STILL_POSE_RAD = 0.05
+# A neutral baseline whose readings wander more than this (robust spread, mm, any region)
+# was not a resting face (talking, an expression coming and going): calibration tries
+# again. A still image gives ~0.01-0.06 mm; a blink alone does not count (robust spread).
+MAX_CALIBRATION_NOISE_MM = 0.5
 # Calibrate only on a roughly frontal face.
 FRONTAL_RAD = 0.35
 # A frame whose stable points do not fit the neutral ones this well (RMS, mm) is not scored
@@ -230,7 +234,8 @@ def make_baseline(frames_px: list[np.ndarray], poses: list[Pose | None], t: floa
                   k: float = NOISE_K, floors: dict[str, float] | None = None) -> Baseline:
     """Baseline from calibration frames (each (478, 2+) pixels) of a still, neutral face."""
     stack = np.stack([np.asarray(f, dtype=np.float64)[:, :2] for f in frames_px])
-    mean_px = stack.mean(axis=0)
+    # Median, not mean: a blink in a few of the frames must not shift the neutral face.
+    mean_px = np.median(stack, axis=0)
     mm_per_px = lm.IRIS_DIAMETER_MM / float(np.median([iris_diameter_px(f) for f in stack]))
     neutral = face_frame(mean_px, mm_per_px)
     known = [p for p in poses if p is not None]
@@ -244,8 +249,11 @@ def make_baseline(frames_px: list[np.ndarray], poses: list[Pose | None], t: floa
                     noise=np.zeros((2, 6)), frames=len(frames_px), t=t, k=k,
                     floors=dict(floors or FLOORS_MM))
     readings = np.stack([measure(f, base)[0] for f in stack])
+    # Robust spread (1.4826 x median absolute deviation = std for Gaussian noise), so one
+    # blink does not make the eye's noise floor, and so its quiet threshold, huge.
+    noise = 1.4826 * np.median(np.abs(readings - np.median(readings, axis=0)), axis=0)
     return Baseline(neutral_mm=neutral, mm_per_px=mm_per_px, pose=pose, values=values,
-                    noise=readings.std(axis=0), frames=len(frames_px), t=t, k=k,
+                    noise=noise, frames=len(frames_px), t=t, k=k,
                     floors=dict(floors or FLOORS_MM))
 
 
@@ -302,8 +310,13 @@ class Calibrator:
         if not self._still():
             self.message, self.reason = MSG_STILL, "not_still"
             return None
-        self.baseline = make_baseline([w[0] for w in self._window], [w[1] for w in self._window],
-                                      t=sample.t, k=self.k, floors=self.floors)
+        base = make_baseline([w[0] for w in self._window], [w[1] for w in self._window],
+                             t=sample.t, k=self.k, floors=self.floors)
+        if float(base.noise.max()) > MAX_CALIBRATION_NOISE_MM:
+            self._window.popleft()  # slide on: the next still stretch may be calmer
+            self.message, self.reason = MSG_STILL, "not_still"
+            return None
+        self.baseline = base
         self.message, self.reason = "", "done"
         return self.baseline
 

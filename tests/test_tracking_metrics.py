@@ -227,19 +227,37 @@ def test_no_rep_scored_without_a_face(model_file, media):
     assert st.coactivation is None and not metrics.calibrated
 
 
-def test_track_command_writes_contract_json(model_file, media, data_dir, tmp_path):
+def _write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
+    h, w = frames[0].shape[:2]
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    for f in frames:
+        vw.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    vw.release()
+
+
+def test_track_command_writes_contract_json(model_file, media, neutral_faces, data_dir, tmp_path):
+    """A real face at rest, then its subject's LEFT mouth corner smiling: contract + sides."""
     from station.cli import main
     from station.model import MODEL_SHA256, copy_model
     from station.paths import model_path
 
     copy_model(model_file, model_path(data_dir))
+    img = neutral_faces["db_face"]
+    L0 = _detect_still(model_file, img)
+    n_px = MOUTH_SHARE_OF_IOD * float(np.linalg.norm(L0[473, :2] - L0[468, :2]))
+    amount = W.ramp(12, 6)
+    frames = [img] * NEUTRAL_FRAMES + [W.warp(img, W.mouth_field(L0, "left", a * n_px)) for a in amount]
+    video = tmp_path / "clip.avi"
+    _write_video(video, frames, FPS)
     out = tmp_path / "out.json"
-    assert main(["track", str(media("video/single_face.mp4")), "--json", str(out),
-                 "--side", "left"]) == 0
+    assert main(["track", str(video), "--json", str(out), "--side", "left"]) == 0
     doc = json.loads(out.read_text())
-    assert doc["source"] == "single_face.mp4" and doc["fps"] == pytest.approx(30.0)
+    assert doc["source"] == "clip.avi" and doc["fps"] == pytest.approx(FPS)
     assert doc["model_sha256"] == MODEL_SHA256
-    assert len(doc["frames"]) == 72
+    assert len(doc["frames"]) == len(frames)
+    peak = NEUTRAL_FRAMES + int(np.argmax(amount))
+    r = doc["frames"][peak]["readings"]
+    assert r["left"]["mouth_corner"] > 1.0 and r["left"]["mouth_corner"] > 3 * abs(r["right"]["mouth_corner"])
     regions = {"eye", "brow", "mouth_corner", "lips", "nose_cheek", "chin"}
     with_readings = 0
     for i, f in enumerate(doc["frames"]):
@@ -255,8 +273,11 @@ def test_track_command_writes_contract_json(model_file, media, data_dir, tmp_pat
         for side in ("left", "right"):
             assert set(f["readings"][side]) == regions
             assert all(isinstance(v, float) for v in f["readings"][side].values())
-    assert with_readings == 72  # baseline found; readings for every frame (second pass)
+    assert with_readings == len(frames)  # baseline found; readings for every frame (second pass)
     assert main(["track", str(tmp_path / "missing.mp4"), "--json", str(out)]) == 2
+    # A clip with no resting stretch (a man talking into a smile) gets no baseline and says so
+    assert main(["track", str(media("video/single_face.mp4")), "--json", str(out)]) == 0
+    assert all(f["readings"] is None for f in json.loads(out.read_text())["frames"])
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"not a video")
     assert main(["track", str(bad), "--json", str(out)]) == 2
