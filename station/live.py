@@ -67,6 +67,7 @@ class LiveTracking:
         self._reps: dict[int, list[RepStats]] = {}
         self._results: list[PatternResult] = []
         self.rep_stats: list[RepStats] = []
+        self.probe: PhaseProbe | None = None
 
     # -- service protocol ------------------------------------------------------------------
 
@@ -166,30 +167,49 @@ class LiveTracking:
         return live_feedback(frame, pattern.target, pattern.quiet, self.side, self.metrics.baseline)
 
 
+class PhaseProbe:
+    """What the session is doing now, for the demo's simulated patient (set once built)."""
+
+    def __init__(self) -> None:
+        self.view: Callable[[], View] | None = None
+
+    def __call__(self) -> tuple[str, str | None, int | None, float]:
+        if self.view is None:
+            return ("home", None, None, 0.0)
+        v = self.view()
+        return (v.state.value, v.pattern.target if v.pattern else None, v.rep, v.phase_fraction)
+
+
 def source_factory(settings: Settings, video: str | None = None, index: int | None = None,
-                   demo_fallback: bool = False) -> Callable[[], FrameSource]:
+                   demo_fallback: bool = False, model_path: Path | None = None,
+                   probe: PhaseProbe | None = None) -> Callable[[], FrameSource]:
     """A function that opens the frame source (called on the tracker thread, and on retries).
 
-    With ``demo_fallback`` (the laptop demo) a missing webcam falls back to the bundled real
-    face video, fetched once by pinned hash.
+    ``video="sample"`` plays the real face video fetched by pinned hash. With
+    ``demo_fallback`` (the laptop demo) a missing webcam falls back to the simulated patient
+    (a real face photo, gently moved in step with the session; see station.simulate).
     """
 
     def open_it() -> FrameSource:
+        if video == "sample":
+            from station.samples import DEMO_VIDEO, SampleError, sample_path
+
+            try:
+                path = sample_path(DEMO_VIDEO)
+            except SampleError as exc:
+                raise CameraError("The sample video could not be fetched.") from exc
+            return open_source(settings.camera, video=str(path), loop=True)
         if video or index is not None:
             return open_source(settings.camera, video=video, index=index)
         try:
             return open_source(settings.camera)
         except CameraError:
-            if not demo_fallback:
+            if not demo_fallback or model_path is None:
                 raise
-        from station.samples import DEMO_VIDEO, SampleError, sample_path
+        from station.simulate import load_patient
 
-        try:
-            path = sample_path(DEMO_VIDEO)
-        except SampleError as exc:
-            raise CameraError("No camera, and the sample video could not be fetched.") from exc
-        log.info("no webcam: playing the sample face video %s", path.name)
-        return open_source(settings.camera, video=str(path), loop=True)
+        log.info("no webcam: the demo plays a simulated patient (a real face photo, moved on cue)")
+        return load_patient(model_path, settings.patient.affected_side, probe or PhaseProbe())
 
     return open_it
 
@@ -198,8 +218,16 @@ def make_live_tracking(settings: Settings, plan: Plan, model_path: Path, *, vide
                        index: int | None = None, demo_fallback: bool = False,
                        on_rep: Callable[[RepStats], None] | None = None,
                        on_calibration: Callable[[Baseline], None] | None = None) -> LiveTracking:
-    """Build the live tracking service for ``station run`` / ``station demo``."""
-    tracker = TrackerThread(model_path, source_factory(settings, video, index, demo_fallback),
+    """Build the live tracking service for ``station run`` / ``station demo``.
+
+    The returned service's ``probe`` must be pointed at the engine's view (the kiosk does)
+    for the demo's simulated patient to move in step with the session.
+    """
+    probe = PhaseProbe()
+    tracker = TrackerThread(model_path, source_factory(settings, video, index, demo_fallback,
+                                                       model_path, probe),
                             blendshapes=settings.tracking.blendshapes)
-    return LiveTracking(tracker, plan, settings.patient.affected_side, Metrics.from_settings(settings.tracking),
+    live = LiveTracking(tracker, plan, settings.patient.affected_side, Metrics.from_settings(settings.tracking),
                         on_rep=on_rep, on_calibration=on_calibration)
+    live.probe = probe
+    return live

