@@ -444,6 +444,8 @@ class Station:
                 service.plan = plan
         if affected_side and hasattr(self.tracking, "side"):
             self.tracking.side = affected_side
+        if affected_side and hasattr(self.recorder, "affected_side"):
+            self.recorder.affected_side = affected_side  # sessions record the new patient's side
         self._home_at = None
         log.info("plan now: %s", ", ".join(f"{it.pattern.id} x{it.reps}" for it in plan.items))
 
