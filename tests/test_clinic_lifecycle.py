@@ -160,6 +160,10 @@ def test_lifecycle_between_two_patients(data_dir: Path, tmp_path: Path, clock, p
     assert {r["affected_side"] for r in store_rows} == {"left"}
     hits, _ = _scan(data_dir, [MARKER_A.encode()])
     assert hits, "the marker should be in A's records before the wipe"
+    assert station.home.sessions_today == 4 and MARKER_A in station.home.therapist_message
+    # a power cut in the middle of an earlier prescribe left its temporary copy behind
+    stale = rx.active_path(data_dir).with_name(".prescription.toml.tmp-4242")
+    stale.write_bytes(rx.active_path(data_dir).read_bytes())
 
     # the clinic's stick: export, then wipe after a verified export
     stick = tmp_path / "stick"
@@ -169,6 +173,8 @@ def test_lifecycle_between_two_patients(data_dir: Path, tmp_path: Path, clock, p
     assert "This unit holds no patient records now." in shown
     assert shown[-1] == clinic.SAFE
     assert station.housekeeping.prescription.source == "default"
+    assert station.home.sessions_today == 0 and station.home.therapist_message == ""
+    assert not stale.exists()
 
     # A's export holds every one of A's sessions, with their numbers, and verifies
     [bundle] = _bundles(stick)
