@@ -86,8 +86,21 @@ log "provision.sh --dry-run after provisioning"
 in_root /opt/station-src/deploy/provision.sh --dry-run | grep -E 'would change|dry run' || true
 
 log "the installed units verify"
-in_root systemd-analyze verify /etc/systemd/system/station.service /etc/systemd/system/station-halted.service \
+# station-usb@.service is a template: verify it through an instance (as udev would start it).
+in_root systemd-analyze verify /etc/systemd/system/station.service \
+    /etc/systemd/system/station-halted.service station-usb@sda1.service \
     && log "systemd-analyze verify: clean"
+for f in /usr/lib/station/station-usb-mount /etc/udev/rules.d/99-station-usb.rules \
+         /etc/tmpfiles.d/station.conf; do
+    in_root test -s "$f" || { log "FAIL: $f is missing"; exit 1; }
+done
+log "stick helper, udev rule and tmpfiles.d file installed"
+if in_root systemd-tmpfiles --create /etc/tmpfiles.d/station.conf; then
+    in_root stat -c '/run/station-usb: %a %U:%G' /run/station-usb
+else
+    log "FAIL: systemd-tmpfiles refused /etc/tmpfiles.d/station.conf"
+    exit 1
+fi
 
 if [ -n "$FACE" ]; then
     log "the installed station looks for a face in $(basename "$FACE")"

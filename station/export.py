@@ -1,5 +1,8 @@
 """The clinic bundle: CSV files, a JSON summary, a PDF report and a manifest of sha256 sums.
 
+The bundle also carries the active prescription (``prescription.toml``; its pseudonymous
+alias in ``unit.json``) so the clinic knows whose records these are.
+
 ``export_bundle(data_dir, out_dir)`` writes everything into a hidden temporary folder inside
 ``out_dir``, syncs it, and renames it into place, so a bundle either exists whole or not at
 all (a stick pulled out mid-export leaves only a temporary folder, never a half bundle that
@@ -148,10 +151,14 @@ def export_bundle(data_dir: Path, out_dir: Path, *, png_dir: Path | None = None)
                                        rows["calibrations"]),
         }
         sessions = rows["sessions"]
+        prescribed = _active_prescription(data_dir)
+        if prescribed is not None:  # whose records these are (pseudonymous) and what was set
+            _write_bytes(tmp / "prescription.toml", prescribed[1])
         latest_plan = next((json.loads(s["plan_json"]) for s in reversed(sessions)
                             if s.get("plan_json")), None)
         info = {
             "unit_id": unit["unit_id"],
+            "patient_alias": prescribed[0] if prescribed else None,
             "software_version": __version__,
             "model_sha256": _model_hash(data_dir),
             "model_sha256_in_sessions": sorted({s["model_sha256"] for s in sessions
@@ -192,6 +199,28 @@ def export_bundle(data_dir: Path, out_dir: Path, *, png_dir: Path | None = None)
         raise
     log.info("export written: %s (%d sessions)", final.name, counts["sessions"])
     return final
+
+
+def _active_prescription(data_dir: Path) -> tuple[str, bytes] | None:
+    """(alias, file bytes) of the valid active prescription, or None (none, or unusable).
+
+    The bundle carries it so the clinic can tell whose records these are: a wipe after the
+    export removes it from the unit.
+    """
+    from station import prescription as rx
+
+    path = rx.active_path(data_dir)
+    try:
+        data = rx.read_limited(path) if path.is_file() else None
+    except (OSError, ValueError) as exc:
+        log.warning("active prescription not added to the export: %s", exc)
+        return None
+    if data is None:
+        return None
+    result = rx.validate_bytes(data)
+    if not result.ok or result.prescription is None:
+        return None
+    return result.prescription.alias, data
 
 
 def _write_bytes(path: Path, data: bytes) -> None:

@@ -929,6 +929,7 @@ PATIENT_GLOBS: tuple[str, ...] = (
     EXPORTS_DIR,
     "*.export-tmp*",
     "prescription.toml",  # holds the patient's alias and the therapist's message
+    ".prescription.toml.tmp*",  # a copy a power cut left half-way through a prescribe
 )
 
 

@@ -1,117 +1,281 @@
-"""A unit's life between two patients: provision, prescribe A, practise, export and wipe by
-stick, prescribe B. Afterwards nothing of A is on the unit and A's export holds every session.
+"""A unit's life between two patients, on the real pieces end to end.
 
-INJECTION POINT (for the lead after merging the record store): ``Store`` below records
-sessions and exports/wipes through stand-ins that write and delete real files in the data
-dir. Replace ``Store.record_session``, ``Store.exporter``, ``Store.wiper`` and
-``Store.sessions_in_export`` with calls into ``station.records`` / ``station.export``
-(``export_bundle(data_dir, out_dir) -> Path``, ``wipe(data_dir) -> None``); the rest of the
-test stays as it is.
+Provision, prescribe patient A, practise several sessions on the real kiosk loop (Station with
+the real engine, the SQLite record store and the clinic chores; a fake clock, the autoplay
+button, no camera), then the clinic's stick (export + wipe) and a second stick (patient B's
+prescription) go through the kiosk's own worker thread. Afterwards nothing of A is on the
+unit, byte for byte, and A's export on the stick holds every one of A's sessions.
 """
 
 from __future__ import annotations
 
-import hashlib
+import argparse
+import csv
 import json
-import shutil
-import uuid
+import os
 from pathlib import Path
 
+import pytest
 from rx_helpers import VALID, dumps
 
-from station import clinic, unit
+from station import clinic, records, unit
 from station import prescription as rx
 from station.cli import main
+from station.config import Settings
+from station.export import MANIFEST, verify_bundle
+from station.feedback import RepStats
+from station.kiosk.app import Autoplay, Station, _build_station
+from station.records import SessionRecorder
+from station.session import RepDone, SessionStarted, State
+
+FRAME = 0.1  # seconds of fake time per loop step
+ALIAS_A, MARKER_A = "PT-ALPHA-7731", "marker-A-5f1e0c"
+ALIAS_B = "PT-BRAVO-1200"
+SHORT = [{"id": "eye_closure", "reps": 2}, {"id": "small_smile", "reps": 2, "hold_s": 3}]
 
 
-class Store:
-    """Stand-in record store: one JSON file per session under ``records/``."""
-
-    @staticmethod
-    def record_session(data_dir: Path, alias: str, marker: str) -> str:
-        session_id = uuid.uuid4().hex
-        d = data_dir / "records"
-        d.mkdir(exist_ok=True)
-        row = {"id": session_id, "alias": alias, "note": marker, "reps": [0.41, 0.38, 0.52]}
-        (d / f"{session_id}.json").write_text(json.dumps(row))
-        return session_id
-
-    @staticmethod
-    def exporter(data_dir: Path, out_dir: Path) -> Path:
-        bundle = out_dir / "bundle"
-        bundle.mkdir()
-        files = {}
-        for f in sorted((data_dir / "records").glob("*.json")):
-            (bundle / f.name).write_bytes(f.read_bytes())
-            files[f.name] = hashlib.sha256(f.read_bytes()).hexdigest()
-        (bundle / "manifest.json").write_text(json.dumps({"files": files}))
-        return bundle
-
-    @staticmethod
-    def wiper(data_dir: Path) -> None:
-        shutil.rmtree(data_dir / "records", ignore_errors=True)
-
-    @staticmethod
-    def sessions_in_export(bundle: Path) -> set[str]:
-        return {json.loads(f.read_text())["id"] for f in bundle.glob("*.json")
-                if f.name != "manifest.json"}
+def _kiosk(data_dir: Path, clock) -> Station:  # noqa: ANN001
+    """The kiosk as ``station run`` builds it (prescription, records, chores), no camera."""
+    args = argparse.Namespace(no_tracking=True, command="run")
+    station = _build_station(args, Settings(), data_dir, clock=clock)
+    assert isinstance(station.recorder, SessionRecorder)
+    station.start()
+    return station
 
 
-def _scan(data_dir: Path, needles: list[bytes]) -> list[str]:
-    hits = []
-    for p in data_dir.rglob("*"):
+def _stats(station: Station, out: RepDone, n: int) -> RepStats:
+    """Plausible per-rep numbers (what the tracker would hand the recorder)."""
+    p = station.plan.items[out.pattern_index].pattern
+    return RepStats(
+        pattern_id=p.id, pattern_index=out.pattern_index, rep=out.rep, target_region=p.target,
+        target_mm=2.0 + 0.1 * n, target_other_side_mm=4.0, target_pct_of_other=50.0 + n,
+        quiet_mm=dict.fromkeys(p.quiet, 0.3), quiet_floor_mm=dict.fromkeys(p.quiet, 0.5),
+        coactivation=0.12, face_share=1.0, frames=60, frames_gated=2,
+        series=((0.0, {"left": {p.target: 0.0}, "right": {p.target: 0.0}}),
+                (0.1, {"left": {p.target: 0.4}, "right": {p.target: 0.9}})),
+    )
+
+
+def practise(station: Station, clock, marker: str | None = None) -> str:  # noqa: ANN001
+    """One whole session with the autoplay button (start, pause, break, summary); its id."""
+    recorder = station.recorder
+    assert isinstance(recorder, SessionRecorder)
+    auto = Autoplay(station.engine, station.settings.button.hold_time)
+    station.buttons.insert(0, auto)
+    session_id = None
+    try:
+        for n in range(20_000):
+            for out in station.step(clock.advance(FRAME)):
+                if isinstance(out, SessionStarted):
+                    session_id = recorder.session_id
+                    if marker:
+                        recorder.note(clock(), "clinic_note", marker)
+                elif isinstance(out, RepDone):
+                    recorder.add_rep_stats(_stats(station, out, n))
+            if auto.stage == "done" and station.engine.state is State.HOME:
+                break
+        else:
+            pytest.fail("the session did not finish")
+    finally:
+        station.buttons.remove(auto)
+    assert session_id is not None and station.engine.counters.status == "complete"
+    return session_id
+
+
+def insert_stick(station: Station, data_dir: Path, stick: Path, clock) -> list[str]:  # noqa: ANN001
+    """What ``station usb-sync`` does with a kiosk running: a spool job; the kiosk's chores
+    take it on their worker thread. Waits for the worker (join, no sleeping); the lines shown."""
+    clinic.submit_job(data_dir, stick)
+    hk = station.housekeeping
+    station.step(clock.advance(1.0))  # the once-a-second chores pick the job up
+    worker = hk._worker
+    assert worker is not None, "the kiosk did not take the stick job"
+    worker.join(timeout=120)
+    assert not worker.is_alive()
+    shown: list[str] = []
+    real_post = station.post_notice
+    station.post_notice = lambda n: (shown.append(n.text), real_post(n))  # type: ignore[method-assign]
+    try:
+        station.step(clock.advance(1.0))  # drain the lines, reload the prescription
+    finally:
+        del station.post_notice
+    assert hk._worker is None and not hk.busy
+    return shown
+
+
+def _scan(data_dir: Path, needles: list[bytes]) -> tuple[list[str], list[str]]:
+    """(hits, files scanned): every regular file under the data dir, WAL and SHM included."""
+    hits, scanned = [], []
+    for p in sorted(data_dir.rglob("*")):
         if p.is_file() and not p.is_symlink():
             data = p.read_bytes()
+            scanned.append(str(p.relative_to(data_dir)))
             hits += [f"{p.relative_to(data_dir)}: {n!r}" for n in needles if n in data]
-    return hits
+    return hits, scanned
 
 
-def test_lifecycle_between_two_patients(data_dir: Path, tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(clinic, "_default_exporter", lambda: Store.exporter)
-    monkeypatch.setattr(clinic, "_default_wiper", lambda: Store.wiper)
-    # provision: unit id + clinic secret; the clinic keeps a copy of the key
+def _bundles(stick: Path) -> list[Path]:
+    export = stick / clinic.STICK_FOLDER / clinic.EXPORT_FOLDER
+    return sorted(p for p in export.iterdir() if not p.name.startswith("."))
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _prescription(tmp_path: Path, name: str, alias: str, side: str, **extra) -> Path:  # noqa: ANN003
+    path = tmp_path / f"{name}.toml"
+    path.write_text(dumps(dict(VALID, patient={"alias": alias, "affected_side": side},
+                               pattern=SHORT, **extra)))
+    return path
+
+
+@pytest.fixture
+def provisioned(data_dir: Path, tmp_path: Path) -> tuple[str, Path, bytes]:
+    """A provisioned unit; the clinic keeps a copy of the key."""
     secret = unit.new_secret()
     unit_id = unit.provision(data_dir, secret, "ms-life01")
     clinic_key = tmp_path / "clinic" / "clinic.key"
     unit.write_secret(clinic_key, secret)
+    return unit_id, clinic_key, secret
 
-    # prescribe patient A
-    alias_a, marker_a = "PT-ALPHA-7731", "marker-A-5f1e0c"
-    doc_a = dict(VALID, message=f"Hello {marker_a}",
-                 patient={"alias": alias_a, "affected_side": "left"})
-    (tmp_path / "a.toml").write_text(dumps(doc_a))
-    assert main(["prescribe", str(tmp_path / "a.toml")]) == 0
-    assert rx.load_active(data_dir).alias == alias_a
 
-    # A practises
-    sessions = {Store.record_session(data_dir, alias_a, marker_a) for _ in range(5)}
+def test_lifecycle_between_two_patients(data_dir: Path, tmp_path: Path, clock, provisioned):
+    unit_id, clinic_key, secret = provisioned
+    assert records.unit_info(data_dir)["unit_id"] == unit.get_unit_id(data_dir) == unit_id
 
-    # the clinic's stick: export, wipe after a verified export
+    # prescribe patient A (the clinic's command line)
+    rx_a = _prescription(tmp_path, "a", ALIAS_A, "left", message=f"Hello {MARKER_A}")
+    assert main(["prescribe", str(rx_a)]) == 0
+    assert rx.load_active(data_dir).alias == ALIAS_A
+
+    # A practises on the kiosk: the prescribed plan, real records
+    station = _kiosk(data_dir, clock)
+    assert [it.pattern.id for it in station.plan.items] == ["eye_closure", "small_smile"]
+    sessions_a = [practise(station, clock, MARKER_A) for _ in range(4)]
+    assert len(set(sessions_a)) == 4
+    store_rows = station.recorder.store.sessions()  # type: ignore[attr-defined]
+    assert {r["id"] for r in store_rows} == set(sessions_a)
+    assert {r["affected_side"] for r in store_rows} == {"left"}
+    hits, _ = _scan(data_dir, [MARKER_A.encode()])
+    assert hits, "the marker should be in A's records before the wipe"
+    assert station.home.sessions_today == 4 and MARKER_A in station.home.therapist_message
+    # a power cut in the middle of an earlier prescribe left its temporary copy behind
+    stale = rx.active_path(data_dir).with_name(".prescription.toml.tmp-4242")
+    stale.write_bytes(rx.active_path(data_dir).read_bytes())
+
+    # the clinic's stick: export, then wipe after a verified export
     stick = tmp_path / "stick"
     stick.mkdir()
-    assert main(["clinic", "make-stick", str(stick), "--secret-file", str(clinic_key),
-                 "--unit", unit_id, "--wipe-after-export"]) == 0
-    assert main(["usb-sync", str(stick), "--direct"]) == 0
+    clinic.make_stick(stick, unit.read_secret(clinic_key), unit_id, wipe_after_export=True)
+    shown = insert_stick(station, data_dir, stick, clock)
+    assert "This unit holds no patient records now." in shown
+    assert shown[-1] == clinic.SAFE
+    assert station.housekeeping.prescription.source == "default"
+    assert station.home.sessions_today == 0 and station.home.therapist_message == ""
+    assert not stale.exists()
 
-    # prescribe patient B with a second stick
-    doc_b = dict(VALID, patient={"alias": "PT-BRAVO-1200", "affected_side": "right"})
-    (tmp_path / "b.toml").write_text(dumps(doc_b))
+    # A's export holds every one of A's sessions, with their numbers, and verifies
+    [bundle] = _bundles(stick)
+    assert bundle.name.startswith(f"{unit_id}-")
+    assert verify_bundle(bundle) == []
+    manifest = json.loads((bundle / MANIFEST).read_text())
+    assert manifest["unit_id"] == unit_id
+    assert {f["name"] for f in manifest["files"]} >= {"sessions.csv", "reps.csv", "events.csv"}
+    assert {r["id"] for r in _csv(bundle / "sessions.csv")} == set(sessions_a)
+    reps = _csv(bundle / "reps.csv")
+    assert {r["session_id"] for r in reps} == set(sessions_a)
+    done = [r for r in reps if r["status"] == "done"]
+    assert len(done) == 4 * 4 and all(r["target_mm"] and r["coactivation"] for r in done)
+    notes = [e for e in _csv(bundle / "events.csv") if e["kind"] == "clinic_note"]
+    assert {e["session_id"] for e in notes} == set(sessions_a) and notes[0]["note"] == MARKER_A
+    info = json.loads((bundle / "unit.json").read_text())
+    assert info["patient_alias"] == ALIAS_A and info["unit_id"] == unit_id
+    assert rx.validate_bytes((bundle / "prescription.toml").read_bytes()).prescription.alias \
+        == ALIAS_A
+
+    # prescribe patient B with a second stick, through the kiosk as well
+    rx_b = _prescription(tmp_path, "b", ALIAS_B, "right")
     stick_b = tmp_path / "stick-b"
     stick_b.mkdir()
-    assert main(["clinic", "make-stick", str(stick_b), "--secret-file", str(clinic_key),
-                 "--unit", unit_id, "--prescription", str(tmp_path / "b.toml")]) == 0
-    assert main(["usb-sync", str(stick_b), "--direct"]) == 0
+    clinic.make_stick(stick_b, secret, unit_id, prescription=rx_b)
+    shown = insert_stick(station, data_dir, stick_b, clock)
+    assert "The new prescription is active." in shown
     active = rx.load_active(data_dir)
-    assert active.alias == "PT-BRAVO-1200" and active.affected_side == "right"
+    assert active.alias == ALIAS_B and active.affected_side == "right"
+    assert station.housekeeping.prescription.alias == ALIAS_B
+    assert station.settings.patient.affected_side == "right"
+    # B's stick carried an export with no session at all (nothing of A)
+    [bundle_b] = _bundles(stick_b)
+    assert verify_bundle(bundle_b) == [] and _csv(bundle_b / "sessions.csv") == []
+    assert ALIAS_A.encode() not in b"".join(p.read_bytes() for p in bundle_b.iterdir())
 
-    # nothing of A left on the unit, byte for byte
-    assert _scan(data_dir, [alias_a.encode(), marker_a.encode()]) == []
-    # A's export holds every one of A's sessions
-    [bundle] = [p for p in (stick / "station-clinic" / "export").iterdir()
-                if not p.name.startswith(".")]
-    assert Store.sessions_in_export(bundle) == sessions
-    assert alias_a.encode() in (bundle / next(iter(sessions))).with_suffix(".json").read_bytes()
-    # and B's stick carried an (empty) export, not A's data
-    [bundle_b] = [p for p in (stick_b / "station-clinic" / "export").iterdir()
-                  if not p.name.startswith(".")]
-    assert Store.sessions_in_export(bundle_b) == set()
+    # B practises; the store is live again (WAL and all) and holds B only
+    session_b = practise(station, clock)
+    rows = station.recorder.store.sessions()  # type: ignore[attr-defined]
+    assert [(r["id"], r["affected_side"]) for r in rows] == [(session_b, "right")]
+
+    # nothing of A left on the unit, byte for byte, while the kiosk runs
+    hits, scanned = _scan(data_dir, [ALIAS_A.encode(), MARKER_A.encode()]
+                          + [s.encode() for s in sessions_a])
+    assert hits == []
+    assert "records.sqlite3-wal" in scanned and "prescription.toml" in scanned
+    # the unit's identity and key survived
+    assert unit.get_unit_id(data_dir) == unit_id == records.unit_info(data_dir)["unit_id"]
+    assert unit.find_secret(data_dir) == secret
+    station.stop()
+    assert _scan(data_dir, [ALIAS_A.encode(), MARKER_A.encode()])[0] == []
+
+
+@pytest.mark.parametrize("how", ["write-fails", "stick-vanishes"])
+def test_stick_pulled_mid_export_keeps_records_and_finishes_later(
+        data_dir: Path, tmp_path: Path, clock, provisioned, monkeypatch, how):
+    unit_id, clinic_key, secret = provisioned
+    assert rx.apply_bytes(data_dir, _prescription(tmp_path, "a", ALIAS_A, "left").read_bytes()).ok
+    station = _kiosk(data_dir, clock)
+    sessions_a = {practise(station, clock, MARKER_A) for _ in range(2)}
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    clinic.make_stick(stick, secret, unit_id, wipe_after_export=True)
+
+    real_write = clinic._write_all
+    calls = []
+    away = tmp_path / "away"
+
+    def pulled(fd: int, data: bytes) -> None:
+        calls.append(len(data))
+        if len(calls) == 3:  # part of the bundle is on the stick already
+            if how == "stick-vanishes":
+                os.rename(stick, away)  # unmounted: the path is gone
+            raise OSError(5, "Input/output error")
+        real_write(fd, data)
+
+    monkeypatch.setattr(clinic, "_write_all", pulled)
+    shown = insert_stick(station, data_dir, stick, clock)
+    assert clinic.PULLED in shown
+    assert "This unit holds no patient records now." not in shown
+    # the unit's records are intact and the kiosk still records to them
+    assert {r["id"] for r in station.recorder.store.sessions()} == sessions_a  # type: ignore[attr-defined]
+    assert rx.load_active(data_dir).alias == ALIAS_A
+    assert _scan(data_dir, [MARKER_A.encode()])[0]
+    assert unit.last_export(data_dir) is None
+
+    # put back in: the same stick finishes the export and the wipe
+    monkeypatch.setattr(clinic, "_write_all", real_write)
+    if how == "stick-vanishes":
+        os.rename(away, stick)
+    assert _bundles(stick) == []  # only the hidden partial copy was there
+    shown = insert_stick(station, data_dir, stick, clock)
+    assert "This unit holds no patient records now." in shown
+    [bundle] = _bundles(stick)
+    assert verify_bundle(bundle) == []
+    assert {r["id"] for r in _csv(bundle / "sessions.csv")} == sessions_a
+    assert not [p for p in (stick / clinic.STICK_FOLDER / clinic.EXPORT_FOLDER).iterdir()
+                if p.name.startswith(".partial")]
+    assert _scan(data_dir, [ALIAS_A.encode(), MARKER_A.encode()])[0] == []
+    assert unit.get_unit_id(data_dir) == unit_id and unit.find_secret(data_dir) == secret
+    # and a third time the stick is refused (its request was carried out)
+    shown = insert_stick(station, data_dir, stick, clock)
+    assert any("already used" in line for line in shown)
+    station.stop()

@@ -1,19 +1,23 @@
 """The station process opens no listening socket (and no network socket at all).
 
-By default the long-running process checked is ``station halted`` (the still screen: real
-pygame on the SDL dummy driver, waits for ever). Point the check at the kiosk with e.g.
-``STATION_NO_LISTEN_ARGS="demo --headless --autoplay --speed 50 --no-tracking"``. The process
-is inspected once it reports READY=1 on a fake notify socket (or after a grace period for
-commands that do not notify), through /proc/<pid>/fd and /proc/<pid>/net/*.
+Two processes are checked: the kiosk (``station demo --headless --autoplay --speed 50`` with
+live tracking on a real face video and the pinned model, so the camera, tracker and mediapipe
+threads run while we look) and the still screen (``station halted``). Each reports READY=1 on a
+fake notify socket, as under systemd; the kiosk is then inspected over and over until its
+autoplay session ends, the still screen once, through /proc/<pid>/fd and /proc/<pid>/net/*.
+``STATION_NO_LISTEN_ARGS`` replaces the command line (e.g. to check ``run`` on a Pi).
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -129,21 +133,86 @@ def test_detector_sees_a_listener(tmp_path):
     assert any(f.startswith("unix ") and "l.sock" in f for f in found), found
 
 
-def test_station_process_opens_no_listening_socket(tmp_path, data_dir):
-    extra = os.environ.get("STATION_NO_LISTEN_ARGS", "halted")
-    args = [sys.executable, "-m", "station", *shlex.split(extra)]
+def _threads(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _watch(proc: subprocess.Popen, until_exit: bool, limit_s: float = 120.0) -> dict:
+    """Inspect the process's sockets (and thread count) until it exits, or once."""
+    seen: dict = {"listening": set(), "inet": set(), "held": 0, "threads": 0, "samples": 0}
+    deadline = time.monotonic() + limit_s
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            listening, inet = listening_sockets(proc.pid), inet_sockets(proc.pid)
+            held, threads = socket_inodes(proc.pid), _threads(proc.pid)
+        except OSError:  # it exited between two reads
+            break
+        if proc.poll() is not None:
+            break
+        seen["listening"].update(listening)
+        seen["inet"].update(inet)
+        seen["held"] = max(seen["held"], len(held))
+        seen["threads"] = max(seen["threads"], threads)
+        seen["samples"] += 1
+        if not until_exit:
+            break
+        time.sleep(0.01)
+    return seen
+
+
+KIOSK = "demo --headless --autoplay --speed 50"
+
+
+@pytest.fixture
+def kiosk_args(media, model_file, data_dir) -> list[str]:  # noqa: ANN001
+    """The kiosk demo with live tracking on a real face video; the model in the data dir."""
+    dest = data_dir / "models" / "face_landmarker.task"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(model_file, dest)
+    return [*shlex.split(KIOSK), "--video", str(media("video/single_face.mp4"))]
+
+
+@pytest.mark.parametrize(
+    "case", [pytest.param("kiosk", marks=pytest.mark.tracking), "halted"])
+def test_station_process_opens_no_listening_socket(tmp_path, data_dir, request, case):
+    """The kiosk (camera, tracker and mediapipe threads running) and the still screen."""
+    extra = os.environ.get("STATION_NO_LISTEN_ARGS")
+    if extra:
+        cli = shlex.split(extra)
+    elif case == "kiosk":
+        cli = request.getfixturevalue("kiosk_args")
+    else:
+        cli = ["halted"]
+    args = [sys.executable, "-m", "station", *cli]
     proc, ready = _start_and_wait_ready(args, tmp_path, {"STATION_DATA": str(data_dir)})
     try:
-        assert proc.poll() is None, (
-            f"station {extra} exited early: {proc.stderr.read().decode()[-2000:]}"
-        )
-        assert ready or extra != "halted", "station halted never reported READY=1"
-        listening = listening_sockets(proc.pid)
-        inet = inet_sockets(proc.pid)
-        held = socket_inodes(proc.pid)
+        assert ready or extra, f"station {cli[0]} never reported READY=1: {_stderr(proc)}"
+        seen = _watch(proc, until_exit=case == "kiosk")
+        if case == "halted":
+            assert proc.poll() is None, f"station halted exited early: {_stderr(proc)}"
     finally:
-        _stop(proc)
-    if ready:  # it talked to the notify socket, so the inspection must see a socket
-        assert held
-    assert listening == []
-    assert inet == []
+        if proc.poll() is None:
+            _stop(proc)
+    assert seen["samples"] >= 1
+    assert seen["held"] >= 1  # it talked to the notify socket, so the inspection sees a socket
+    assert seen["listening"] == set()
+    assert seen["inet"] == set()
+    if case == "kiosk" and not extra:
+        assert proc.returncode == 0, _stderr(proc)  # the autoplay session completed
+        # camera, tracker and mediapipe's own threads were running while we looked
+        assert seen["threads"] >= 4, seen
+        with sqlite3.connect(data_dir / "records.sqlite3") as db:
+            reps = db.execute("SELECT count(*) FROM reps WHERE status='done'").fetchone()[0]
+        assert reps >= 1
+
+
+def _stderr(proc: subprocess.Popen) -> str:
+    if proc.poll() is None:
+        return "(still running)"
+    return proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""

@@ -444,6 +444,8 @@ class Station:
                 service.plan = plan
         if affected_side and hasattr(self.tracking, "side"):
             self.tracking.side = affected_side
+        if affected_side and hasattr(self.recorder, "affected_side"):
+            self.recorder.affected_side = affected_side  # sessions record the new patient's side
         self._home_at = None
         log.info("plan now: %s", ", ".join(f"{it.pattern.id} x{it.reps}" for it in plan.items))
 
@@ -770,8 +772,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         t0 = time.monotonic()
         clock = (lambda: t0 + (time.monotonic() - t0) * speed) if speed != 1.0 else time.monotonic
     keyboard = KeyboardButton(settings.button.hold_time, clock)
+    heartbeat, ready = make_heartbeat(args)  # no-ops unless run under systemd (or a test)
     station = _build_station(args, settings, data_dir, clock=clock, keyboard=keyboard,
-                             surface=surface, exit_after_summary=args.autoplay)
+                             surface=surface, exit_after_summary=args.autoplay,
+                             heartbeat=heartbeat, ready=ready)
     if args.autoplay:
         station.buttons.insert(0, Autoplay(station.engine, settings.button.hold_time))
     # An autoplay session must end: give up after three times its planned length.
