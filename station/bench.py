@@ -1,32 +1,44 @@
-"""``station bench``: the performance table (throughput, latency, memory) on a real face video.
+"""``station bench``: the performance table the tracking issue asks for, measured for real.
 
-(a) Throughput: bare ``detect_for_video`` vs our Landmarker + TrackerThread path on the very
-same decoded frames (decoded up front, so decoding costs neither side). (b) Capture-to-sample
-latency through the live two-thread tracker fed at the video's frame rate. (c) Peak memory.
-Rows for metrics and the kiosk come from ``bench_rows(ctx)`` in ``station.metrics`` /
-``station.kiosk`` when those modules provide it; otherwise they print "not measured".
+(a) Tracker throughput: bare ``detect_for_video`` vs our Landmarker + TrackerThread path on the
+very same decoded frames (decoded up front, so decoding costs neither side), in interleaved
+pairs whose median ratio is the verdict. (b) Capture-to-sample latency of the live two-thread
+tracker alone. (c) Metrics per frame: ``Metrics.update`` + ``live_feedback`` + ``RepScorer.add``
+on real samples of the video. (d) The kiosk: the real ``Station`` loop with live tracking,
+drawing at 800x480 on the SDL dummy display: frame rate, step time, capture-to-meter latency.
+(e) Peak memory of a whole demo session in a fresh process. Modules may add rows through a
+``bench_rows(ctx)`` hook (see :func:`integration_rows`).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import logging
-import math
+import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from station.camera import MemorySource, OpenCVSource, decode_all
-from station.tracker import TrackerThread
+from station.camera import MemorySource, OpenCVSource, SourceEnded, decode_all
+from station.face import FaceSample
+from station.metrics import Metrics, make_baseline
+from station.scoring import RepScorer, live_feedback
+from station.tracker import Landmarker, TrackerThread
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,13 +64,6 @@ class BenchContext:
     results: dict[str, float] = field(default_factory=dict)
 
 
-# Rows the lead fills in once metrics and the kiosk are merged (name -> target).
-INTEGRATION_SLOTS: dict[str, str] = {
-    "metrics ms/frame": "<= 0.5 ms",
-    "kiosk fps while tracking": ">= 30 fps",
-    "capture-to-meter latency median / p95": "",
-    "demo session peak memory": "<= 400 MB",
-}
 INTEGRATION_MODULES = ("station.metrics", "station.kiosk")
 
 HookFn = Callable[[BenchContext], Sequence[Row]]
@@ -182,11 +187,375 @@ def _child_main(video: str, model: str, seconds: str) -> None:
     print(json.dumps({"peak_rss_mb": peak_rss_mb(), "processed": state.frames_processed}))
 
 
-def integration_rows(ctx: BenchContext, extra: Sequence[HookFn] = ()) -> list[Row]:
-    """Rows measured by metrics/kiosk hooks (``bench_rows(ctx)``) plus ``extra`` hooks.
+# ---- tracker throughput, interleaved ---------------------------------------------------------
 
-    Every slot in :data:`INTEGRATION_SLOTS` that no hook filled prints "not measured".
+
+def throughput(frames: Sequence[np.ndarray], model: Path, fps: float,
+               pairs: int) -> dict[str, float]:
+    """Bare ``detect_for_video`` vs our path, in ``pairs`` interleaved runs on the same frames.
+
+    Each pair runs both loops back to back (alternating which goes first) and gives the ratio
+    of their median per-frame times; the verdict is the median of those ratios, so a burst of
+    other work on the machine during one run cannot decide it.
     """
+    ratios: list[float] = []
+    bare_meds: list[float] = []
+    ours_meds: list[float] = []
+    bare_fpss: list[float] = []
+    ours_fpss: list[float] = []
+    dropped = 0
+    for i in range(max(1, pairs)):
+        for which in (("bare", "ours") if i % 2 == 0 else ("ours", "bare")):
+            if which == "bare":
+                f, med = bare_fps(frames, model, fps)
+                bare_fpss.append(f)
+                bare_meds.append(med)
+            else:
+                f, med, d = tracker_fps(frames, model, fps)
+                ours_fpss.append(f)
+                ours_meds.append(med)
+                dropped += d
+        ratios.append(bare_meds[-1] / ours_meds[-1])
+    return {
+        "ratio": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
+        "bare_med_s": statistics.median(bare_meds), "ours_med_s": statistics.median(ours_meds),
+        "bare_fps": statistics.median(bare_fpss), "ours_fps": statistics.median(ours_fpss),
+        "whole_ratio": statistics.median(o / b for o, b in zip(ours_fpss, bare_fpss, strict=True)),
+        "pairs": float(len(ratios)), "dropped": float(dropped),
+    }
+
+
+# ---- metrics per frame -----------------------------------------------------------------------
+
+
+def _pct(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ``values`` (nearest rank; they need not be sorted)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def face_samples(video: Path, model: Path, limit: int | None = None) -> list[FaceSample]:
+    """Real face samples of ``video`` (streamed: no frame is kept), stamped on its timeline."""
+    src = OpenCVSource(video, paced=False)
+    samples: list[FaceSample] = []
+    try:
+        with Landmarker(model) as lm:
+            while limit is None or len(samples) < limit:
+                try:
+                    frame = src.read()
+                except SourceEnded:
+                    break
+                assert frame is not None  # unpaced sources always have a frame
+                samples.append(lm.detect(frame.rgb, frame.t))
+    finally:
+        src.close()
+    return samples
+
+
+REP_FRAMES = 66  # a rep's move + hold + release at ~15 fps (a new RepScorer after this many)
+
+
+def metrics_cost(samples: Sequence[FaceSample], fps: float, target: str,
+                 quiet: Sequence[str], side: str, min_frames: int) -> dict[str, float]:
+    """Per-frame cost of what the kiosk does with each sample: ``Metrics.update`` +
+    ``live_feedback`` + ``RepScorer.add``, on real samples replayed (looped, re-stamped) until
+    ``min_frames`` frames after calibration were timed.
+
+    Calibration is the real one (the first still stretch of the video); a video with none gets
+    a baseline from its first face frames so the measuring path is still timed.
+    """
+    if not samples:
+        raise RuntimeError("no face samples to time the metrics on")
+    m = Metrics()
+    m.start_calibration()
+    scorer: RepScorer | None = None
+    calibrating_ns: list[int] = []
+    tracking_ns: list[int] = []
+    fallback = False
+    n = len(samples)
+    k = 0
+    while len(tracking_ns) < min_frames:
+        if k == 2 * n and not m.calibrated:  # no still stretch: measure from the face frames
+            faces = [s for s in samples if s.face][:24]
+            if not faces:
+                raise RuntimeError("no face in the samples: the metrics cannot be timed")
+            m.calibrator.baseline = make_baseline([s.landmarks for s in faces],
+                                                  [s.pose for s in faces])
+            fallback = True
+        sample = dataclasses.replace(samples[k % n], t=k / fps)
+        calibrated = m.calibrated
+        t0 = time.perf_counter_ns()
+        frame = m.update(sample)
+        live_feedback(frame, target, quiet, side, m.baseline)
+        if scorer is not None:
+            scorer.add(frame)
+        dt = time.perf_counter_ns() - t0
+        (tracking_ns if calibrated else calibrating_ns).append(dt)
+        if m.calibrated and (scorer is None or scorer.frames >= REP_FRAMES):
+            scorer = RepScorer("bench", 0, 0, target, quiet, side, m.baseline)
+        k += 1
+    ms = [x / 1e6 for x in tracking_ns]
+    cal = [x / 1e6 for x in calibrating_ns] or [0.0]
+    return {
+        "median_ms": statistics.median(ms), "p95_ms": _pct(ms, 0.95), "max_ms": max(ms),
+        "frames": float(len(ms)), "calibration_frames": float(len(calibrating_ns)),
+        "calibration_median_ms": statistics.median(cal), "calibration_p95_ms": _pct(cal, 0.95),
+        "fallback": float(fallback),
+    }
+
+
+# ---- the kiosk loop while tracking -------------------------------------------------------------
+
+
+class _StartPress:
+    """The one press autoplay makes first: start a session when the station is at home."""
+
+    def __init__(self, station: Any, hold_time: float) -> None:
+        from station.button import ScriptedButton
+
+        self.station = station
+        self.inner = ScriptedButton(hold_time, clock=lambda: 0.0)
+        self.pressed = False
+
+    def poll(self, now: float) -> list[Any]:
+        """Press once at home, then report the press's edges when due."""
+        from station.session import State
+
+        if not self.pressed and not self.inner.busy and self.station.engine.state is State.HOME:
+            self.inner.press_for(now, 0.2)
+            self.pressed = True
+        return self.inner.poll(now)
+
+    def held_for(self, now: float) -> float:
+        """How long the simulated press has been held."""
+        return self.inner.held_for(now)
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+@dataclass
+class _StepLog:
+    """What the bench wrappers saw in each kiosk step (bench-only; the kiosk is not changed)."""
+
+    start: list[float] = field(default_factory=list)  # perf_counter at step start
+    step_s: list[float] = field(default_factory=list)
+    meters: list[bool] = field(default_factory=list)  # a meter was on the screen drawn
+    tracking: list[bool] = field(default_factory=list)  # the tracker was delivering samples
+    to_meter_s: list[float] = field(default_factory=list)  # capture -> meter drawn
+    to_screen_s: list[float] = field(default_factory=list)  # capture -> any screen drawn
+    sample_s: list[float] = field(default_factory=list)  # capture -> sample published
+    seqs: list[tuple[float, int]] = field(default_factory=list)  # (perf_counter, tracker seq)
+    calibrated_at: float | None = None  # perf_counter when the metrics first had a baseline
+
+
+def kiosk_run(video: Path, model: Path, settings: Any, paced_s: float,
+              unpaced_s: float) -> dict[str, Any]:
+    """Run the real kiosk: ``Station.run`` paced at the display rate for ``paced_s`` seconds,
+    then unpaced for ``unpaced_s``, with live tracking on ``video`` (the real LiveTracking,
+    TrackerThread capture + inference threads, paced video source), one start press, real
+    drawing at 800x480 on the SDL dummy display, records in a throw-away data dir.
+
+    Two bench-only wrappers measure: one around ``Station.step`` (its duration, and the moment
+    it finished drawing), one around the tracker's ``latest()`` as the tracking service's poll
+    calls it (which sample that step consumed, and its capture time).
+    """
+    import pygame
+
+    from station.kiosk.app import _build_station
+    from station.paths import model_path
+    from station.session import State
+
+    saved = {k: os.environ.get(k) for k in ("SDL_VIDEODRIVER", "SDL_AUDIODRIVER")}
+    os.environ["SDL_VIDEODRIVER"] = "dummy"
+    os.environ["SDL_AUDIODRIVER"] = "dummy"
+    log_ = _StepLog()
+    rep_states = {State.MOVE, State.HOLD, State.RELEASE, State.REST}
+    try:
+        with tempfile.TemporaryDirectory(prefix="station-bench-") as tmp:
+            data = Path(tmp)
+            model_path(data).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(model, model_path(data))
+            size = (800, 480)
+            settings = replace(settings, display=replace(settings.display, width=size[0],
+                                                         height=size[1], fullscreen=False),
+                               tracking=replace(settings.tracking, enabled=True))
+            pygame.init()
+            surface = pygame.display.set_mode(size)
+            driver = pygame.display.get_driver()
+            args = argparse.Namespace(command="demo", video=str(video), camera=None,
+                                      no_tracking=False)
+            station = _build_station(args, settings, data, clock=time.monotonic, surface=surface)
+            station.buttons.insert(0, _StartPress(station, settings.button.hold_time))
+            tracker = station.tracking.tracker
+            seen: list[Any] = []
+            latest = tracker.latest
+
+            def watched_latest() -> Any:
+                state = latest()
+                seen.append(state)
+                return state
+
+            tracker.latest = watched_latest
+            step = station.step
+            last_seq = [-1]
+
+            def timed_step(now: float) -> Any:
+                seen.clear()
+                t0 = time.perf_counter()
+                outs = step(now)
+                drawn = time.monotonic()  # the clock frames are stamped on
+                log_.start.append(t0)
+                log_.step_s.append(time.perf_counter() - t0)
+                meters = (station.mode == "session" and station.engine.state in rep_states
+                          and bool(station.feedback.meters))
+                log_.meters.append(meters)
+                state = seen[-1] if seen else None
+                ok = state is not None and state.sample is not None and state.status == "ok"
+                log_.tracking.append(ok)
+                if log_.calibrated_at is None and getattr(station.tracking.metrics, "calibrated",
+                                                          False):
+                    log_.calibrated_at = t0
+                if ok and state.seq != last_seq[0]:
+                    last_seq[0] = state.seq
+                    log_.seqs.append((t0, state.seq))
+                    log_.to_screen_s.append(drawn - state.captured_at)
+                    log_.sample_s.append(state.available_at - state.captured_at)
+                    if meters:
+                        log_.to_meter_s.append(drawn - state.captured_at)
+                return outs
+
+            station.step = timed_step
+
+            def until(seconds: float) -> Callable[[], None]:
+                end = time.perf_counter() + seconds
+
+                def check() -> None:
+                    if time.perf_counter() >= end:
+                        station.running = False
+
+                return check
+
+            station.stop = lambda: None  # keep the services running into the unpaced loop
+            station.run(paced=True, on_frame=until(paced_s))
+            paced_n = len(log_.start)
+            paced_wall = time.perf_counter() - log_.start[0]
+            del station.stop
+            station.running = True
+            station.run(paced=False, on_frame=until(unpaced_s))
+            unpaced_wall = time.perf_counter() - log_.start[paced_n]
+            phase = station.engine.state.value
+    finally:
+        pygame.display.quit()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return {"log": log_, "paced_n": paced_n, "paced_wall": paced_wall,
+            "unpaced_wall": unpaced_wall, "driver": driver, "fps_setting": settings.display.fps,
+            "phase": phase}
+
+
+def kiosk_figures(run: dict[str, Any]) -> dict[str, float]:
+    """Frame rates, step times and latencies out of :func:`kiosk_run`'s log."""
+    lg: _StepLog = run["log"]
+    n = run["paced_n"]
+    out: dict[str, float] = {"paced_fps": n / run["paced_wall"]}
+    if lg.calibrated_at is not None:
+        out["calibrated_after_s"] = lg.calibrated_at - lg.start[0]
+    # while tracking: from the first step that had a sample to the end of the paced loop
+    first = next((i for i in range(n) if lg.tracking[i]), None)
+    if first is not None and n - first > 1:
+        out["tracking_fps"] = (n - 1 - first) / (lg.start[n - 1] - lg.start[first])
+    gaps = [lg.start[i + 1] - lg.start[i] for i in range(n - 1) if lg.meters[i]]
+    out["meter_frames"] = float(sum(lg.meters[:n]))
+    out["meter_share"] = out["meter_frames"] / n
+    if gaps:
+        out["meter_fps"] = len(gaps) / sum(gaps)
+    paced_ms = [1000 * s for s in lg.step_s[:n]]
+    out["paced_step_median_ms"] = statistics.median(paced_ms)
+    out["paced_step_p95_ms"] = _pct(paced_ms, 0.95)
+    unpaced_ms = [1000 * s for s in lg.step_s[n:]]
+    if unpaced_ms:
+        out["unpaced_step_median_ms"] = statistics.median(unpaced_ms)
+        out["unpaced_step_p95_ms"] = _pct(unpaced_ms, 0.95)
+        out["unpaced_fps"] = len(unpaced_ms) / run["unpaced_wall"]
+        t_split = lg.start[n]
+        seq = [s for t, s in lg.seqs if t >= t_split]
+        out["unpaced_tracker_fps"] = (seq[-1] - seq[0]) / run["unpaced_wall"] if seq else 0.0
+    for key, values in (("meter", lg.to_meter_s), ("screen", lg.to_screen_s),
+                        ("sample", lg.sample_s)):
+        if values:
+            ms = [1000 * v for v in values]
+            out[f"{key}_median_ms"] = statistics.median(ms)
+            out[f"{key}_p95_ms"] = _pct(ms, 0.95)
+            out[f"{key}_n"] = float(len(ms))
+    return out
+
+
+# ---- memory of a demo session ----------------------------------------------------------------
+
+
+def child_peak_rss(cmd: Sequence[str], timeout: float,
+                   env: dict[str, str] | None = None) -> tuple[float, int, str]:
+    """(peak RSS MB, exit code, stderr tail) of a fresh child process running ``cmd``.
+
+    Linux: the child's VmHWM polled from /proc until it exits (``ru_maxrss`` of a child would
+    include the memory of this process it was forked from). Elsewhere ``RUSAGE_CHILDREN``.
+    """
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=err, env=env)
+        status = Path(f"/proc/{proc.pid}/status")
+        peak_kb = 0
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None:
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                raise RuntimeError(f"the child did not finish in {timeout:.0f} s")
+            try:
+                for line in status.read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak_kb = max(peak_kb, int(line.split()[1]))
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.05)
+        err.seek(0)
+        tail = err.read().decode(errors="replace")[-2000:]
+    if peak_kb:
+        return peak_kb / 1024, proc.returncode, tail
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (peak / 2**20 if sys.platform == "darwin" else peak / 1024), proc.returncode, tail
+
+
+def demo_session_rss(video: Path, model: Path, speed: float,
+                     timeout: float = 600.0) -> tuple[float, int, str]:
+    """Peak RSS of a whole ``station demo --autoplay`` session with live tracking on ``video``.
+
+    Real time with the session clock sped up ``speed`` times and the SDL dummy display (the
+    ``--headless`` autoplay clock runs far ahead of the camera, so tracking would barely run);
+    records go to a throw-away data dir holding a copy of the model.
+    """
+    from station.paths import model_path
+
+    with tempfile.TemporaryDirectory(prefix="station-bench-demo-") as tmp:
+        data = Path(tmp)
+        model_path(data).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(model, model_path(data))
+        env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy",
+                   PYGAME_HIDE_SUPPORT_PROMPT="1")
+        env.pop("STATION_DATA", None)
+        cmd = [sys.executable, "-m", "station", "--data-dir", str(data), "demo", "--autoplay",
+               "--speed", f"{speed:g}", "--video", str(video)]
+        return child_peak_rss(cmd, timeout, env)
+
+
+# ---- integration hooks ---------------------------------------------------------------------
+
+
+def integration_rows(ctx: BenchContext, extra: Sequence[HookFn] = ()) -> list[Row]:
+    """Rows from ``bench_rows(ctx)`` hooks in :data:`INTEGRATION_MODULES` plus ``extra``."""
     hooks: list[HookFn] = []
     for name in INTEGRATION_MODULES:
         try:
@@ -203,62 +572,176 @@ def integration_rows(ctx: BenchContext, extra: Sequence[HookFn] = ()) -> list[Ro
             rows.extend(hook(ctx))
         except Exception as exc:  # noqa: BLE001 - one broken hook must not hide the table
             rows.append(Row(getattr(hook, "__module__", "hook"), "failed", note=str(exc)))
-    filled = {r.name for r in rows}
-    rows += [Row(name, "not measured", target) for name, target in INTEGRATION_SLOTS.items()
-             if name not in filled]
     return rows
+
+
+# ---- the table -------------------------------------------------------------------------------
+
+
+def _ms(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1f} ms"
+
+
+def _failed(name: str, target: str, exc: Exception) -> Row:
+    log.warning("bench: %s failed", name, exc_info=True)
+    return Row(name, "failed", target, f"{type(exc).__name__}: {exc}")
 
 
 def bench_table(video: Path, model: Path, *, quick: bool = False, max_frames: int | None = None,
                 latency_s: float | None = None, child_rss: bool = True,
-                extra: Sequence[HookFn] = ()) -> list[Row]:
-    """Run every measurement and return the rows of the table."""
+                pairs: int | None = None, metrics_frames: int | None = None,
+                kiosk_s: tuple[float, float] | None = None, demo_speed: float | None = None,
+                settings: Any = None, extra: Sequence[HookFn] = ()) -> list[Row]:
+    """Run every measurement and return the rows of the table.
+
+    ``child_rss=False`` skips the two measurements made in child processes (memory);
+    ``demo_speed=0`` skips only the demo session; ``kiosk_s=(0, 0)`` skips the kiosk run.
+    """
+    from station.config import Settings
+    from station.plan import default_plan
+
+    settings = settings or Settings()
     limit = max_frames if max_frames is not None else (120 if quick else None)
     frames, fps = decode_all(video, limit=limit)
     if not frames:
         raise RuntimeError(f"no frames could be decoded from {video}")
     ctx = BenchContext(video=Path(video), model=Path(model), frames=frames, fps=fps, quick=quick)
-    reps = 1 if quick else 3
-    bare, ours, bare_med, ours_med, dropped = 0.0, 0.0, math.inf, math.inf, 0
-    for _ in range(reps):  # alternate, keep the best of each (least disturbed by the machine)
-        f, med = bare_fps(frames, model, fps)
-        bare, bare_med = max(bare, f), min(bare_med, med)
-        f, med, dropped = tracker_fps(frames, model, fps)
-        ours, ours_med = max(ours, f), min(ours_med, med)
-    ratio = bare_med / ours_med  # medians: robust to other load on a shared machine
-    ctx.results.update(bare_fps=bare, tracker_fps=ours, ratio=ratio)
+    tp = throughput(frames, model, fps, pairs if pairs is not None else (2 if quick else 5))
+    ctx.results.update({f"throughput_{k}": v for k, v in tp.items()})
     lat = live_latency(frames, model, fps, latency_s if latency_s is not None else
                        (3.0 if quick else 10.0))
     ctx.results.update({f"latency_{k}": v for k, v in lat.items()})
     mb = sum(f.nbytes for f in frames) / 1e6
     h, w = frames[0].shape[:2]
+    bare_med, ours_med = tp["bare_med_s"], tp["ours_med_s"]
+    n_pairs = int(tp["pairs"])
     rows = [
         Row("frames", f"{len(frames)} x {w}x{h} @ {fps:.2f} fps", note=Path(video).name,
             number=float(len(frames))),
         Row("bare detect_for_video", f"{1 / bare_med:.1f} fps",
-            note=f"median {1000 * bare_med:.2f} ms/frame; whole run {bare:.1f} fps",
+            note=f"median {1000 * bare_med:.2f} ms/frame; whole run {tp['bare_fps']:.1f} fps",
             number=1 / bare_med),
         Row("Landmarker + TrackerThread", f"{1 / ours_med:.1f} fps",
-            note=f"median {1000 * ours_med:.2f} ms/frame; whole run {ours:.1f} fps",
+            note=f"median {1000 * ours_med:.2f} ms/frame; whole run {tp['ours_fps']:.1f} fps",
             number=1 / ours_med),
-        Row("tracker vs bare", f"{100 * ratio:.1f} %", ">= 90 %",
-            f"overhead {100 * (1 - ratio):.1f} % (medians); whole runs {100 * ours / bare:.1f} %;"
-            f" dropped {dropped}", number=100 * ratio),
+        Row("tracker vs bare", f"{100 * tp['ratio']:.1f} %", ">= 90 %",
+            f"median of {n_pairs} interleaved pairs (range {100 * tp['ratio_min']:.1f}-"
+            f"{100 * tp['ratio_max']:.1f} %); whole runs {100 * tp['whole_ratio']:.1f} %;"
+            f" dropped {int(tp['dropped'])}", number=100 * tp["ratio"]),
         Row("capture-to-sample latency median", f"{lat['median_ms']:.1f} ms",
-            note=f"live, paced at {fps:.1f} fps, {int(lat['samples'])} samples",
+            note=f"tracker alone, paced at {fps:.1f} fps, {int(lat['samples'])} samples",
             number=lat["median_ms"]),
         Row("capture-to-sample latency p95", f"{lat['p95_ms']:.1f} ms", number=lat["p95_ms"]),
         Row("live tracked fps", f"{lat['fps']:.1f} fps",
             note=f"{int(lat['dropped'])} frames dropped (newest wins)", number=lat["fps"]),
-        Row("peak RSS, this process", f"{peak_rss_mb():.0f} MB",
-            note=f"includes {mb:.0f} MB of decoded frames", number=peak_rss_mb()),
     ]
-    if child_rss:
-        rss = child_live_rss(Path(video), Path(model), 3.0 if quick else 8.0)
-        rows.append(Row("peak RSS, live tracking alone", f"{rss:.0f} MB", "<= 400 MB",
-                        "fresh process, video source, two threads", number=rss))
-    rows += integration_rows(ctx, extra)
+    hooked = integration_rows(ctx, extra)
+    del frames, ctx.frames[:]  # the rest needs no decoded frames
+    rows += _metrics_rows(video, model, fps, quick, max_frames, metrics_frames, settings,
+                          default_plan())
+    rows += _kiosk_rows(video, model, settings, kiosk_s if kiosk_s is not None else
+                        ((10.0, 3.0) if quick else (60.0, 8.0)))
+    rows.append(Row("peak RSS, this process", f"{peak_rss_mb():.0f} MB",
+                    note=f"the bench itself, incl. {mb:.0f} MB of decoded frames",
+                    number=peak_rss_mb()))
+    if child_rss and not quick:
+        try:
+            rss = child_live_rss(Path(video), Path(model), 8.0)
+            rows.append(Row("peak RSS, live tracking alone", f"{rss:.0f} MB",
+                            note="fresh process, video source, two threads", number=rss))
+        except Exception as exc:  # noqa: BLE001 - one failed row must not hide the table
+            rows.append(_failed("peak RSS, live tracking alone", "", exc))
+    speed = demo_speed if demo_speed is not None else (10.0 if quick else 4.0)
+    if child_rss and speed:
+        rows.append(_demo_row(video, model, speed))
+    return rows + hooked
+
+
+def _metrics_rows(video: Path, model: Path, fps: float, quick: bool, max_frames: int | None,
+                  metrics_frames: int | None, settings: Any, plan: Any) -> list[Row]:
+    name = "metrics per frame median"
+    try:
+        # enough of the demo video to reach its first still stretch (calibration)
+        limit = max_frames if max_frames is not None else (240 if quick else None)
+        samples = face_samples(video, model, limit)
+        pattern = next((it.pattern for it in plan.items if it.pattern.quiet), plan.items[0].pattern)
+        mc = metrics_cost(samples, fps, pattern.target, pattern.quiet,
+                          settings.patient.affected_side,
+                          metrics_frames if metrics_frames is not None else
+                          (500 if quick else 3000))
+    except Exception as exc:  # noqa: BLE001 - one failed row must not hide the table
+        return [_failed(name, "<= 0.5 ms", exc)]
+    how = "baseline from the first face frames (no still stretch)" if mc["fallback"] else \
+        f"after real calibration ({int(mc['calibration_frames'])} frames, p95 " \
+        f"{mc['calibration_p95_ms']:.2f} ms)"
+    return [
+        Row(name, f"{mc['median_ms']:.3f} ms", "<= 0.5 ms",
+            f"Metrics.update + live_feedback + RepScorer.add ({pattern.id}), "
+            f"{int(mc['frames'])} frames of {len(samples)} real samples, {how}",
+            number=mc["median_ms"]),
+        Row("metrics per frame p95", f"{mc['p95_ms']:.3f} ms", "<= 0.5 ms",
+            f"max {mc['max_ms']:.2f} ms", number=mc["p95_ms"]),
+    ]
+
+
+def _kiosk_rows(video: Path, model: Path, settings: Any, kiosk_s: tuple[float, float]) -> list[Row]:
+    paced_s, unpaced_s = kiosk_s
+    if paced_s <= 0:
+        return []
+    try:
+        run = kiosk_run(video, model, settings, paced_s, unpaced_s)
+        k = kiosk_figures(run)
+    except Exception as exc:  # noqa: BLE001 - one failed row must not hide the table
+        return [_failed("kiosk fps while tracking", ">= 30 fps", exc)]
+    fps_tracking = k.get("tracking_fps")
+    meter_fps = f"{k['meter_fps']:.1f} fps" if "meter_fps" in k else "none drawn"
+    cal = (f"calibrated after {k['calibrated_after_s']:.0f} s" if "calibrated_after_s" in k
+           else "not calibrated")
+    rows = [
+        Row("kiosk fps while tracking",
+            "no samples" if fps_tracking is None else f"{fps_tracking:.1f} fps", ">= 30 fps",
+            f"Station.run paced at {run['fps_setting']} fps for {paced_s:.0f} s, 800x480, "
+            f"SDL {run['driver']} display, live tracking on the demo video; meters on screen "
+            f"in {100 * k['meter_share']:.0f} % of frames ({meter_fps} then); whole loop "
+            f"{k['paced_fps']:.1f} fps; {cal}", number=fps_tracking),
+        Row("kiosk step, paced median / p95",
+            f"{k['paced_step_median_ms']:.1f} / {k['paced_step_p95_ms']:.1f} ms",
+            note="one Station.step: buttons, engine, tracking poll, metrics, draw, flip",
+            number=k["paced_step_median_ms"]),
+    ]
+    if "unpaced_step_median_ms" in k:
+        rows.append(Row(
+            "kiosk step, unpaced median / p95",
+            f"{k['unpaced_step_median_ms']:.1f} / {k['unpaced_step_p95_ms']:.1f} ms",
+            note=f"Station.run unpaced {unpaced_s:.0f} s: {k['unpaced_fps']:.0f} steps/s, the "
+                 f"tracker kept {k['unpaced_tracker_fps']:.1f} fps; ended in {run['phase']}",
+            number=k["unpaced_step_median_ms"]))
+    rows += [
+        Row("capture-to-meter latency median", _ms(k.get("meter_median_ms")),
+            note=f"frame capture stamp to the end of the kiosk step that drew its meter, "
+                 f"{int(k.get('meter_n', 0))} samples; capture-to-sample median "
+                 f"{_ms(k.get('sample_median_ms'))}",
+            number=k.get("meter_median_ms")),
+        Row("capture-to-meter latency p95", _ms(k.get("meter_p95_ms")),
+            note=f"any screen: median {_ms(k.get('screen_median_ms'))}, p95 "
+                 f"{_ms(k.get('screen_p95_ms'))}, {int(k.get('screen_n', 0))} samples",
+            number=k.get("meter_p95_ms")),
+    ]
     return rows
+
+
+def _demo_row(video: Path, model: Path, speed: float) -> Row:
+    name = "demo session peak memory"
+    try:
+        rss, code, tail = demo_session_rss(video, model, speed)
+    except Exception as exc:  # noqa: BLE001 - one failed row must not hide the table
+        return _failed(name, "<= 400 MB", exc)
+    outcome = "session complete" if code == 0 else f"exit code {code}"
+    if code != 0:
+        log.warning("bench: the demo session ended with %s:\n%s", code, tail)
+    return Row(name, f"{rss:.0f} MB", "<= 400 MB",
+               f"fresh `station demo --autoplay --speed {speed:g}` on the demo video with "
+               f"tracking, real time, SDL dummy display; peak VmHWM; {outcome}", number=rss)
 
 
 def format_table(rows: Sequence[Row]) -> str:
@@ -297,7 +780,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(f"station bench on {platform.machine()} ({platform.processor() or 'cpu'}), "
           f"python {platform.python_version()}, mediapipe {_mediapipe_version()}, "
           f"numpy {np.__version__}")
-    print(format_table(bench_table(video, model, quick=args.quick)))
+    print(format_table(bench_table(video, model, quick=args.quick, settings=settings)))
     return 0
 
 
