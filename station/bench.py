@@ -383,7 +383,9 @@ def kiosk_run(video: Path, model: Path, settings: Any, paced_s: float,
             pygame.init()
             surface = pygame.display.set_mode(size)
             driver = pygame.display.get_driver()
-            args = argparse.Namespace(command="demo", video=str(video), camera=None,
+            # The simulated patient (a real face photo moved on cue): real inference, and a
+            # resting face to calibrate on, so the meters really show (no pinned video rests).
+            args = argparse.Namespace(command="demo", video="simulated", camera=None,
                                       no_tracking=False)
             station = _build_station(args, settings, data, clock=time.monotonic, surface=surface)
             station.buttons.insert(0, _StartPress(station, settings.button.hold_time))
@@ -531,7 +533,7 @@ def child_peak_rss(cmd: Sequence[str], timeout: float,
 
 def demo_session_rss(video: Path, model: Path, speed: float,
                      timeout: float = 600.0) -> tuple[float, int, str]:
-    """Peak RSS of a whole ``station demo --autoplay`` session with live tracking on ``video``.
+    """Peak RSS of a whole ``station demo --autoplay`` session tracking the simulated patient.
 
     Real time with the session clock sped up ``speed`` times and the SDL dummy display (the
     ``--headless`` autoplay clock runs far ahead of the camera, so tracking would barely run);
@@ -547,7 +549,7 @@ def demo_session_rss(video: Path, model: Path, speed: float,
                    PYGAME_HIDE_SUPPORT_PROMPT="1")
         env.pop("STATION_DATA", None)
         cmd = [sys.executable, "-m", "station", "--data-dir", str(data), "demo", "--autoplay",
-               "--speed", f"{speed:g}", "--video", str(video)]
+               "--speed", f"{speed:g}", "--video", "simulated"]
         return child_peak_rss(cmd, timeout, env)
 
 
@@ -701,7 +703,7 @@ def _kiosk_rows(video: Path, model: Path, settings: Any, kiosk_s: tuple[float, f
         Row("kiosk fps while tracking",
             "no samples" if fps_tracking is None else f"{fps_tracking:.1f} fps", ">= 30 fps",
             f"Station.run paced at {run['fps_setting']} fps for {paced_s:.0f} s, 800x480, "
-            f"SDL {run['driver']} display, live tracking on the demo video; meters on screen "
+            f"SDL {run['driver']} display, live tracking of the simulated patient; meters on screen "
             f"in {100 * k['meter_share']:.0f} % of frames ({meter_fps} then); whole loop "
             f"{k['paced_fps']:.1f} fps; {cal}", number=fps_tracking),
         Row("kiosk step, paced median / p95",
@@ -740,7 +742,7 @@ def _demo_row(video: Path, model: Path, speed: float) -> Row:
     if code != 0:
         log.warning("bench: the demo session ended with %s:\n%s", code, tail)
     return Row(name, f"{rss:.0f} MB", "<= 400 MB",
-               f"fresh `station demo --autoplay --speed {speed:g}` on the demo video with "
+               f"fresh `station demo --autoplay --speed {speed:g} --video simulated` with "
                f"tracking, real time, SDL dummy display; peak VmHWM; {outcome}", number=rss)
 
 

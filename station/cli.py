@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="the kiosk as on the Pi: full screen, Pi camera, GPIO button")
 
     d = sub.add_parser("demo", help="the station on a laptop: windowed, keyboard as the button")
-    d.add_argument("--video", help="play this video file instead of a camera (\"sample\": a real face video, fetched)")
+    d.add_argument("--video", help="play this video file instead of a camera (\"sample\": a real face video, "
+                   "fetched; \"simulated\": a real face photo moved on cue)")
     d.add_argument("--camera", type=int, help="webcam index")
     d.add_argument("--headless", action="store_true", help="no window (SDL dummy driver)")
     d.add_argument("--autoplay", action="store_true", help="simulate presses: run a whole session")

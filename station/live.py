@@ -185,7 +185,8 @@ def source_factory(settings: Settings, video: str | None = None, index: int | No
                    probe: PhaseProbe | None = None) -> Callable[[], FrameSource]:
     """A function that opens the frame source (called on the tracker thread, and on retries).
 
-    ``video="sample"`` plays the real face video fetched by pinned hash. With
+    ``video="sample"`` plays the real face video fetched by pinned hash, ``"simulated"`` the
+    simulated patient. With
     ``demo_fallback`` (the laptop demo) a missing webcam falls back to the simulated patient
     (a real face photo, gently moved in step with the session; see station.simulate).
     """
@@ -199,13 +200,16 @@ def source_factory(settings: Settings, video: str | None = None, index: int | No
             except SampleError as exc:
                 raise CameraError("The sample video could not be fetched.") from exc
             return open_source(settings.camera, video=str(path), loop=True)
-        if video or index is not None:
-            return open_source(settings.camera, video=video, index=index)
-        try:
-            return open_source(settings.camera)
-        except CameraError:
-            if not demo_fallback or model_path is None:
-                raise
+        if video != "simulated":
+            if video or index is not None:
+                return open_source(settings.camera, video=video, index=index)
+            try:
+                return open_source(settings.camera)
+            except CameraError:
+                if not demo_fallback or model_path is None:
+                    raise
+        if model_path is None:
+            raise CameraError("The simulated patient needs the face model.")
         from station.simulate import load_patient
 
         log.info("no webcam: the demo plays a simulated patient (a real face photo, moved on cue)")

@@ -135,14 +135,24 @@ class SimulatedPatient:
         self._index = 0
         L0 = np.asarray(landmarks, dtype=np.float64)
         iod = float(np.linalg.norm(L0[473, :2] - L0[468, :2]))
-        amounts = np.linspace(0.0, 1.0, LEVELS)
-        img = np.ascontiguousarray(image_rgb)
-        self._eye = [warp(img, eye_field(L0, side, a * EYE_CLOSE_F)) for a in amounts]
-        self._smile = [warp(img, mouth_field(L0, side, a * SMILE_SHARE_OF_IOD * iod))
-                       for a in amounts]
-        self._smile_syn = [warp(img, combine(mouth_field(L0, side, a * SMILE_SHARE_OF_IOD * iod),
-                                             eye_field(L0, side, a * SYNKINESIS_EYE_F)))
-                           for a in amounts]
+        self._image = np.ascontiguousarray(image_rgb)
+        mouth = SMILE_SHARE_OF_IOD * iod
+        self._fields: dict[str, Callable[[float], object]] = {
+            "eye": lambda a: eye_field(L0, side, a * EYE_CLOSE_F),
+            "smile": lambda a: mouth_field(L0, side, a * mouth),
+            "smile_syn": lambda a: combine(mouth_field(L0, side, a * mouth),
+                                           eye_field(L0, side, a * SYNKINESIS_EYE_F)),
+        }
+        self._cache: dict[tuple[str, int], np.ndarray] = {}
+
+    def _face(self, kind: str, level: int) -> np.ndarray:
+        """The face at ``level`` of a movement (warped once, on first use: ~0.1 s each)."""
+        if level == 0:
+            return self._image
+        key = (kind, level)
+        if key not in self._cache:
+            self._cache[key] = warp(self._image, self._fields[kind](level / (LEVELS - 1)))
+        return self._cache[key]
 
     def _amount(self, state: str, fraction: float) -> float:
         if state == "move":
@@ -162,16 +172,13 @@ class SimulatedPatient:
         state, target, rep, fraction = self._phase()
         level = int(round(self._amount(state, fraction) * (LEVELS - 1)))
         if target == "eye":
-            frames = self._eye
-        elif target in ("mouth_corner", "lips") and rep == 1:
-            frames = self._smile_syn
+            kind = "eye"
         elif target in ("mouth_corner", "lips"):
-            frames = self._smile
+            kind = "smile_syn" if rep == 1 else "smile"
         else:
-            frames = self._eye[:1]
-            level = 0
+            kind, level = "eye", 0
         self._index += 1
-        return Frame(rgb=frames[level], t=now, index=self._index)
+        return Frame(rgb=self._face(kind, level), t=now, index=self._index)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -230,18 +230,23 @@ class Station:
     def run(self, paced: bool = True, on_frame: Callable[[], None] | None = None,
             max_frames: int | None = None) -> None:
         """Loop until stopped: ``paced`` waits for the frame rate; ``on_frame`` after each step."""
-        import pygame
-
-        fps = self.settings.display.fps
-        ticker = pygame.time.Clock()
+        period = 1.0 / self.settings.display.fps
         self.start()
+        next_at = time.monotonic()
         try:
             while self.running and (max_frames is None or self.frames < max_frames):
                 self.step(self.clock())
                 if on_frame is not None:
                     on_frame()
                 if paced:
-                    ticker.tick(fps)
+                    # Pace to a deadline, not a fixed sleep, so an oversleep is made up next
+                    # frame; fallen far behind (a slow frame), start afresh rather than burst.
+                    next_at += period
+                    delay = next_at - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                    elif delay < -period:
+                        next_at = time.monotonic()
         finally:
             self.stop()
 
