@@ -91,7 +91,10 @@ class LiveTracking:
             if state.status in _STATUS_OF_TRACKER and view.state is State.SETTLE:
                 events.append(Event.CALIBRATION_UNAVAILABLE)  # guide by time, don't wait
             self._frame = None
-            return LiveFeedback(status=status, message=state.message), events
+            # The kiosk shows its own calm notice for a missing camera or model; the
+            # tracker's technical wording (commands to run) stays in the log.
+            message = "" if state.status in _STATUS_OF_TRACKER else state.message
+            return LiveFeedback(status=status, message=message), events
         if state.seq != self._seq:
             self._seq = state.seq
             frame = self.metrics.update(state.sample)
