@@ -1,8 +1,8 @@
 """A simulated patient for the laptop demo: a real face photo, gently moved on cue.
 
-No pinned real face video has a resting face in it (people talk, laugh, cry), so the
-station's calibration rightly never finds a neutral baseline on them and the demo could show
-no meters. The simulated patient is a real neutral face photo (fetched by pinned hash) that
+The pinned real face videos hardly ever show a resting face (people talk, laugh, cry in
+them), so the station's calibration rightly waits long or never finds a neutral baseline and
+the demo would show few meters. The simulated patient is a real neutral face photo (fetched by pinned hash) that
 the demo animates with smooth one-sided warps following the session: the affected side's eye
 closes gently during eye closures, its mouth corner lifts during smiles, and in one smile the
 eye narrows a little too (synkinesis), so every meter state shows up. The real FaceLandmarker
