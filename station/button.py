@@ -167,7 +167,22 @@ class ButtonUnavailable(RuntimeError):
 
 
 class GpioButton(_EdgeButton):
-    """A gpiozero ``Button`` on a BCM pin, pulled up, wired to ground when pressed."""
+    """A gpiozero ``Button`` on a BCM pin, pulled up, wired to ground when pressed.
+
+    The pin factory is gpiozero's seam: tests (and this example) use its ``MockFactory``.
+
+    >>> from gpiozero.pins.mock import MockFactory
+    >>> now = [0.0]
+    >>> button = GpioButton(17, hold_time=1.5, clock=lambda: now[0], pin_factory=MockFactory())
+    >>> pin = button.pin
+    >>> pin.drive_low(); now[0] = 0.3; pin.drive_high()
+    >>> button.poll(now[0])
+    [ShortPress()]
+    >>> pin.drive_low(); now[0] = 2.5; pin.drive_high()
+    >>> button.poll(now[0])
+    [LongPress(duration=2.2)]
+    >>> button.close()
+    """
 
     def __init__(
         self,
@@ -193,6 +208,11 @@ class GpioButton(_EdgeButton):
         # Runs on gpiozero's threads: only queue timestamped edges.
         self._button.when_pressed = lambda: self._edge("down")
         self._button.when_released = lambda: self._edge("up")
+
+    @property
+    def pin(self) -> Any:
+        """The gpiozero pin (a mock pin in tests: ``drive_low()`` presses)."""
+        return self._button.pin
 
     def close(self) -> None:
         """Release the pin."""
