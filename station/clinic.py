@@ -117,22 +117,6 @@ def _open_dir(name: str | Path, dir_fd: int | None = None) -> int:
     return os.open(name, _DIR, dir_fd=dir_fd)
 
 
-def _read_at(dir_fd: int, name: str, limit: int) -> bytes:
-    """Read a regular file in ``dir_fd``: no symlinks, no special files, at most ``limit``."""
-    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise OSError(f"{name} is not a regular file")
-        if st.st_size > limit:
-            raise OSError(f"{name} is larger than {limit} bytes")
-        data = os.read(fd, limit + 1)
-        if len(data) > limit:
-            raise OSError(f"{name} is larger than {limit} bytes")
-        return data
-    finally:
-        os.close(fd)
-
 
 def _sha256_at(dir_fd: int, name: str) -> str:
     fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
@@ -258,8 +242,8 @@ def verify_request(folder_fd: int, data_dir: Path) -> Request:
     if secret is None or my_id is None:
         raise StickRefused("This unit has no clinic key yet. The stick was ignored.")
     try:
-        payload = _read_at(folder_fd, REQUEST, MAX_REQUEST_BYTES)
-        sig = _read_at(folder_fd, SIGNATURE, MAX_SIG_BYTES).decode("ascii", "replace").strip()
+        payload = rx.read_limited(REQUEST, MAX_REQUEST_BYTES, dir_fd=folder_fd)
+        sig = rx.read_limited(SIGNATURE, MAX_SIG_BYTES, dir_fd=folder_fd).decode("ascii", "replace").strip()
     except OSError:
         raise StickRefused("The clinic request on this stick could not be read. "
                            "It was ignored.") from None
@@ -434,7 +418,7 @@ def _run_verified(folder_fd: int, data_dir: Path, exporter: Exporter | None,
     if req.wants("import_prescription"):
         say("Reading the new prescription.")
         try:
-            data = _read_at(folder_fd, PRESCRIPTION, rx.MAX_BYTES)
+            data = rx.read_limited(PRESCRIPTION, rx.MAX_BYTES, dir_fd=folder_fd)
         except OSError:
             data = None
             say("The new prescription could not be read, so the current one stays.")

@@ -389,18 +389,21 @@ def _validate_doc(raw: dict, text: str, digest: str) -> Validation:
     return Validation(rx, [], warnings)
 
 
-def read_limited(path: Path, limit: int = MAX_BYTES) -> bytes:
+def read_limited(path: Path | str, limit: int = MAX_BYTES, dir_fd: int | None = None) -> bytes:
     """Read a regular file without following a symlink; refuse more than ``limit`` bytes.
 
-    Raises OSError (with a plain message) for symlinks, special files and big files.
+    ``dir_fd``: ``path`` is a name inside that open folder (the clinic stick is read this
+    way, so a folder swapped for a symlink mid-read cannot redirect us). Raises OSError (with
+    a plain message) for symlinks, special files and big files.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    name = Path(path).name
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise OSError(f"{path.name} is not a regular file")
+            raise OSError(f"{name} is not a regular file")
         if st.st_size > limit:
-            raise OSError(f"{path.name} is {st.st_size} bytes, more than {limit}")
+            raise OSError(f"{name} is {st.st_size} bytes, more than {limit}")
         chunks, total = [], 0
         while True:
             chunk = os.read(fd, 65536)
@@ -408,7 +411,7 @@ def read_limited(path: Path, limit: int = MAX_BYTES) -> bytes:
                 break
             total += len(chunk)
             if total > limit:
-                raise OSError(f"{path.name} is more than {limit} bytes")
+                raise OSError(f"{name} is more than {limit} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
     finally:
