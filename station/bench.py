@@ -362,7 +362,7 @@ def kiosk_run(video: Path, model: Path, settings: Any, paced_s: float,
     """
     import pygame
 
-    from station.kiosk.app import _build_station
+    from station.kiosk.wiring import build_station
     from station.paths import model_path
     from station.session import State
 
@@ -387,7 +387,7 @@ def kiosk_run(video: Path, model: Path, settings: Any, paced_s: float,
             # resting face to calibrate on, so the meters really show (no pinned video rests).
             args = argparse.Namespace(command="demo", video="simulated", camera=None,
                                       no_tracking=False)
-            station = _build_station(args, settings, data, clock=time.monotonic, surface=surface)
+            station = build_station(args, settings, data, clock=time.monotonic, surface=surface)
             station.buttons.insert(0, _StartPress(station, settings.button.hold_time))
             tracker = station.tracking.tracker
             seen: list[Any] = []

@@ -24,7 +24,8 @@ from station.cli import main
 from station.config import Settings
 from station.export import MANIFEST, verify_bundle
 from station.feedback import RepStats
-from station.kiosk.app import Autoplay, Station, _build_station
+from station.kiosk.app import Autoplay, Station
+from station.kiosk.wiring import build_station
 from station.records import SessionRecorder
 from station.session import RepDone, SessionStarted, State
 
@@ -37,7 +38,7 @@ SHORT = [{"id": "eye_closure", "reps": 2}, {"id": "small_smile", "reps": 2, "hol
 def _kiosk(data_dir: Path, clock) -> Station:  # noqa: ANN001
     """The kiosk as ``station run`` builds it (prescription, records, chores), no camera."""
     args = argparse.Namespace(no_tracking=True, command="run")
-    station = _build_station(args, Settings(), data_dir, clock=clock)
+    station = build_station(args, Settings(), data_dir, clock=clock)
     assert isinstance(station.recorder, SessionRecorder)
     station.start()
     return station

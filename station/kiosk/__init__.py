@@ -5,4 +5,6 @@
 ``text``     wrapping and shrink-to-fit text
 ``theme``    colours, sizes and the plain words the patient reads
 ``app``      the :class:`~station.kiosk.app.Station` loop, ``station run`` and ``station demo``
+``wiring``   builds the real services the loop plugs in (records, tracking, clinic chores)
+``housekeeping``  once-a-second chores: clinic sticks, reminders, storage notices
 """

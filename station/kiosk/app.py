@@ -15,6 +15,7 @@ defaults, so the loop never changes when they arrive:
 One :meth:`Station.step` is one iteration (buttons -> engine -> services -> sound -> draw),
 so tests drive the station with a fake clock and no real loop. Every exception raised by a
 service is caught, logged and shown as a calm notice; the kiosk keeps guiding by time.
+The real services are built in :mod:`station.kiosk.wiring`.
 """
 
 from __future__ import annotations
@@ -576,128 +577,6 @@ class Autoplay:
 # ---- commands --------------------------------------------------------------------------------
 
 
-def make_tracking(args: argparse.Namespace, settings: Settings, data_dir: Path, plan: Plan,
-                  on_rep: Callable[..., None] | None = None,
-                  on_calibration: Callable[..., None] | None = None) -> TrackingService:
-    """Live tracking for ``run``/``demo`` (null with ``--no-tracking`` or tracking disabled).
-
-    The demo uses ``--video`` / ``--camera`` when given, else the unit's camera, else a webcam,
-    else the sample face video fetched by pinned hash.
-    """
-    if getattr(args, "no_tracking", False) or not settings.tracking.enabled:
-        return NullTracking()
-    from station.live import make_live_tracking
-    from station.paths import model_path
-
-    demo = getattr(args, "command", "") == "demo"
-    return make_live_tracking(
-        settings, plan, model_path(data_dir), video=getattr(args, "video", None),
-        index=getattr(args, "camera", None), demo_fallback=demo, on_rep=on_rep,
-        on_calibration=on_calibration,
-    )
-
-
-def make_recorder(args: argparse.Namespace, settings: Settings, data_dir: Path,
-                  plan: Plan | None = None) -> RecorderService:
-    """The record store for ``run``/``demo``: SQLite in the data dir (never fatal)."""
-    from station.model import MODEL_SHA256
-    from station.paths import model_path
-    from station.records import SessionRecorder
-
-    try:
-        return SessionRecorder(data_dir, plan, affected_side=settings.patient.affected_side,
-                               model_sha256=MODEL_SHA256 if model_path(data_dir).is_file() else "")
-    except Exception:  # noqa: BLE001 - no records is bad, no practice is worse
-        log.exception("record store could not open; practising without records")
-        return NullRecorder()
-
-
-def make_heartbeat(args: argparse.Namespace) -> tuple[Callable[[], None] | None,
-                                                     Callable[[], None] | None]:
-    """(heartbeat, ready) for systemd: a hung UI loop stops the heartbeats and is restarted.
-
-    Both are no-ops when the station is not run by systemd (no NOTIFY_SOCKET).
-    """
-    from station.watchdog import Notifier
-
-    notifier = Notifier.from_env()
-    return notifier.heartbeat, notifier.ready
-
-
-def _prescribed(settings: Settings, data_dir: Path) -> tuple[Settings, Any, list[Notice]]:
-    """The active prescription, with the settings' affected side replaced by its own."""
-    from station.prescription import load_active
-
-    rx = load_active(data_dir)
-    notices = [rx.notice] if rx.notice is not None and rx.notice.level == "attention" else []
-    if rx.affected_side:
-        settings = replace(settings, patient=replace(settings.patient, affected_side=rx.affected_side))
-    return settings, rx, notices
-
-
-def _calibration_sink(recorder: Any, clock: Clock) -> Callable[..., None] | None:
-    """Hand a new neutral baseline to the record store as numbers (scale and thresholds)."""
-    add = getattr(recorder, "add_calibration", None)
-    if add is None:
-        return None
-
-    def sink(baseline: Any) -> None:
-        from station.feedback import SIDES
-        from station.plan import REGIONS
-
-        thr = baseline.thresholds
-        floors = {f"{side}.{region}": float(thr[i, j])
-                  for i, side in enumerate(SIDES) for j, region in enumerate(REGIONS)}
-        add(clock(), float(baseline.mm_per_px), floors, int(baseline.frames))
-
-    return sink
-
-
-def _info_provider(station_ref: list[Any], data_dir: Path) -> Callable[[], ClinicianInfo]:
-    """The clinician info screen: unit id, software, model, camera, storage, plan, export."""
-
-    def info() -> ClinicianInfo:
-        from station.unit import clinician_info
-
-        st = station_ref[0]
-        ci = clinician_info(data_dir, st.feedback.status if st is not None else "unknown")
-        items = ", ".join(f"{it.pattern.name} x{it.reps}" for it in st.plan.items) if st else ""
-        model = ci.model_sha256 if ci.model_ok else (ci.model_sha256[:12] + " (not the pinned model)"
-                                                       if ci.model_sha256 else "")
-        return ClinicianInfo(
-            unit_id=ci.unit_id, version=ci.version, model_sha256=model, camera=ci.camera,
-            free_storage=f"{ci.free_storage_mb:.0f} MB free", prescription=f"{ci.prescription} {items}".strip(),
-            last_export=ci.last_export,
-        )
-
-    return info
-
-
-def _build_station(args: argparse.Namespace, settings: Settings, data_dir: Path,
-                   **kwargs: Any) -> Station:
-    """A Station with the prescribed plan, the record store, live tracking and clinic chores."""
-    from station.kiosk.housekeeping import Housekeeping
-
-    settings, rx, notices = _prescribed(settings, data_dir)
-    plan = rx.plan()
-    clock = kwargs.get("clock", time.monotonic)
-    recorder = make_recorder(args, settings, data_dir, plan)
-    tracking = make_tracking(args, settings, data_dir, plan,
-                             on_rep=getattr(recorder, "add_rep_stats", None),
-                             on_calibration=_calibration_sink(recorder, clock))
-    ref: list[Any] = [None]
-    station = Station(settings, plan, tracking=tracking, recorder=recorder,
-                      housekeeping=Housekeeping(data_dir, rx, recorder),
-                      info=_info_provider(ref, data_dir), **kwargs)
-    ref[0] = station
-    probe = getattr(tracking, "probe", None)
-    if probe is not None:
-        probe.view = lambda: station.engine.view(clock())
-    for n in notices:
-        station.post_notice(n)
-    return station
-
-
 def _load(args: argparse.Namespace) -> tuple[Settings, Path]:
     from station.config import load_settings
     from station.paths import resolve_data_dir
@@ -734,8 +613,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                                         settings.button.bounce_time, clock))
     except ButtonUnavailable as exc:
         log.warning("%s; using the keyboard space bar as the button", exc)
-    heartbeat, ready = make_heartbeat(args)
-    station = _build_station(args, settings, data_dir, clock=clock, buttons=buttons,
+    from station.kiosk.wiring import build_station, make_heartbeat
+
+    heartbeat, ready = make_heartbeat()
+    station = build_station(args, settings, data_dir, clock=clock, buttons=buttons,
                              keyboard=keyboard, surface=surface, heartbeat=heartbeat, ready=ready)
     station.run()
     return 0
@@ -777,8 +658,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         t0 = time.monotonic()
         clock = (lambda: t0 + (time.monotonic() - t0) * speed) if speed != 1.0 else time.monotonic
     keyboard = KeyboardButton(settings.button.hold_time, clock)
-    heartbeat, ready = make_heartbeat(args)  # no-ops unless run under systemd (or a test)
-    station = _build_station(args, settings, data_dir, clock=clock, keyboard=keyboard,
+    from station.kiosk.wiring import build_station, make_heartbeat
+
+    heartbeat, ready = make_heartbeat()  # no-ops unless run under systemd (or a test)
+    station = build_station(args, settings, data_dir, clock=clock, keyboard=keyboard,
                              surface=surface, exit_after_summary=args.autoplay,
                              heartbeat=heartbeat, ready=ready)
     if args.autoplay:
