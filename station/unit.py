@@ -191,6 +191,16 @@ class ClinicianInfo:
         ]
 
 
+def _unprovisioned_id(data_dir: Path) -> str:
+    """The id the record store gave an unprovisioned unit (so screen and exports agree)."""
+    try:
+        from station.records import unit_info
+
+        return f"{unit_info(data_dir)['unit_id']} (not provisioned)"
+    except Exception:  # noqa: BLE001 - the info screen must always open
+        return "not provisioned"
+
+
 def clinician_info(data_dir: Path, camera_status: str) -> ClinicianInfo:
     """Gather the clinician info; never raises (each part says 'unknown' when it fails)."""
     from station.model import MODEL_SHA256, sha256_file
@@ -211,7 +221,7 @@ def clinician_info(data_dir: Path, camera_status: str) -> ClinicianInfo:
     when = last_export(data_dir)
     last = time.strftime("%Y-%m-%d %H:%M", time.localtime(when)) if when else "never"
     return ClinicianInfo(
-        unit_id=get_unit_id(data_dir) or "not provisioned",
+        unit_id=get_unit_id(data_dir) or _unprovisioned_id(data_dir),
         version=__version__,
         model_sha256=digest,
         model_ok=digest == MODEL_SHA256,

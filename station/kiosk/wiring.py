@@ -26,6 +26,17 @@ from station.plan import Plan
 
 log = logging.getLogger(__name__)
 
+# LiveFeedback.status -> plain words for the clinician info screen's camera line
+CAMERA_WORDS = {
+    "off": "tracking off",
+    "no_camera": "not available",
+    "no_model": "face model missing",
+    "no_face": "working, no face in view",
+    "calibrating": "working",
+    "turned": "working",
+    "tracking": "working",
+}
+
 
 def make_tracking(args: argparse.Namespace, settings: Settings, data_dir: Path, plan: Plan,
                   on_rep: Callable[..., None] | None = None,
@@ -110,7 +121,8 @@ def _info_provider(station_ref: list[Any], data_dir: Path) -> Callable[[], Clini
         from station.unit import clinician_info
 
         st = station_ref[0]
-        ci = clinician_info(data_dir, st.feedback.status if st is not None else "unknown")
+        status = st.feedback.status if st is not None else "unknown"
+        ci = clinician_info(data_dir, CAMERA_WORDS.get(status, status))
         items = ", ".join(f"{it.pattern.name} x{it.reps}" for it in st.plan.items) if st else ""
         model = ci.model_sha256 if ci.model_ok else (ci.model_sha256[:12] + " (not the pinned model)"
                                                        if ci.model_sha256 else "")
