@@ -102,8 +102,8 @@ class LiveTracking:
             if frame.face != self._face_visible:
                 self._face_visible = frame.face
                 events.append(Event.FACE_FOUND if frame.face else Event.FACE_LOST)
-            if self._scorer is not None:
-                self._scorer.add(frame)
+            if self._scorer is not None and view.state.value in SCORED_PHASES:
+                self._scorer.add(frame)  # not while paused: the patient may move freely then
             if self.metrics.calibrated and not self._calibration_sent and view.state is State.SETTLE:
                 self._calibration_sent = True
                 events.append(Event.CALIBRATED)

@@ -186,3 +186,24 @@ def test_camera_missing_at_start_guides_by_time_without_waiting(tmp_path, clock,
     assert any(isinstance(o, SessionFinished) and o.status == "complete" for o in outs)
     assert any(n.text == theme.CAMERA_MISSING for n in station.notices.values())
     assert all(r.face_share == 0.0 for r in live.rep_stats)
+
+
+def test_frames_during_a_pause_are_not_scored(tmp_path, clock, model_file, faces):
+    station, tracker, patient, live = _station(tmp_path, clock, model_file, faces, "left")
+    button = station.buttons[0]
+    paused = {"done": False}
+
+    def pause_in_first_hold(st, now):
+        v = st.engine.view(now)
+        if v.state is State.HOLD and v.pattern_index == 0 and v.rep == 0 and not paused["done"]:
+            paused["done"] = True
+            button.press_for(now, 0.2)  # pause ...
+            button.press_for(now + 30.0, 0.2)  # ... and resume 30 s later
+        if st.engine.state is State.PAUSED:
+            patient.smile = True  # the patient smiles broadly while paused: must not count
+
+    _run_session(station, tracker, patient, clock, on_step=pause_in_first_hold)
+    station.stop()
+    first = live.rep_stats[0]
+    assert paused["done"] and first.frames < 150  # ~11 s of rep at 10 fps, not 41 s
+    assert first.target_mm > 2.0  # the smile pattern's own movement still counts
