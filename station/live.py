@@ -27,6 +27,7 @@ from station.session import (
     PhaseStarted,
     RepDone,
     RepInterrupted,
+    SessionFinished,
     SessionStarted,
     State,
     View,
@@ -72,8 +73,14 @@ class LiveTracking:
     # -- service protocol ------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the camera and the model on their own threads."""
+        """Start the camera and the model on their own threads (idle until a session starts)."""
+        self._set_idle(True)
         self.tracker.start()
+
+    def _set_idle(self, idle: bool) -> None:
+        set_idle = getattr(self.tracker, "set_idle", None)
+        if set_idle is not None:
+            set_idle(idle)
 
     def stop(self) -> None:
         """Stop the threads and release camera and model."""
@@ -115,6 +122,7 @@ class LiveTracking:
         """Follow the session: calibrate in settle, score each rep, sum up each pattern."""
         for o in outputs:
             if isinstance(o, SessionStarted):
+                self._set_idle(False)
                 self._reps.clear()
                 self._results.clear()
                 self.rep_stats.clear()
@@ -134,6 +142,8 @@ class LiveTracking:
                 self._finish_rep()
             elif isinstance(o, RepInterrupted):
                 self._scorer = None
+            elif isinstance(o, SessionFinished):
+                self._set_idle(True)  # home or summary: nothing to measure until the next start
             elif isinstance(o, PatternDone):
                 p = self.plan.items[o.pattern_index].pattern
                 self._results.append(pattern_result(o.pattern_index, p.id, p.quiet,

@@ -104,6 +104,7 @@ MESSAGES = {
     NO_CAMERA: "Camera not available. Keep going by the guide.",
     NO_MODEL: "The face model is missing. Ask the clinic to run: station model fetch",
 }
+IDLE_POLL_S = 0.25  # how soon inference resumes after set_idle(False)
 WRONG_MODEL = "The face model is not the right one. Ask the clinic to run: station model fetch"
 NO_TRACKING = "Face tracking could not start. Ask the clinic to run: station doctor"
 
@@ -197,6 +198,7 @@ class TrackerThread:
         self._changed = threading.Condition(self._lock)
         self._state = TrackerState()
         self._mailbox = LatestFrame()
+        self._idle = threading.Event()  # set: no inference (kiosk at home), camera stays open
         # capture side (only touched by the capture loop)
         self._source: FrameSource | None = None
         self._retry_at = -math.inf
@@ -391,8 +393,18 @@ class TrackerThread:
     def _run_capture(self) -> None:
         self._guarded(self.capture, 0.003)
 
+    def set_idle(self, idle: bool) -> None:
+        """Pause inference while nobody practises (saves a CPU core and heat); camera stays open."""
+        if idle:
+            self._idle.set()
+        else:
+            self._idle.clear()
+
     def _run_process(self) -> None:
         def once() -> bool:
+            if self._idle.is_set():
+                self._stop.wait(IDLE_POLL_S)
+                return False
             if not self._ensure_model():
                 self._stop.wait(0.2)
                 return False

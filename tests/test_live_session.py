@@ -207,3 +207,34 @@ def test_frames_during_a_pause_are_not_scored(tmp_path, clock, model_file, faces
     first = live.rep_stats[0]
     assert paused["done"] and first.frames < 150  # ~11 s of rep at 10 fps, not 41 s
     assert first.target_mm > 2.0  # the smile pattern's own movement still counts
+
+
+class IdleRecorder:
+    """A tracker stand-in that records when inference is paused and resumed."""
+
+    def __init__(self) -> None:
+        self.calls: list[bool] = []
+
+    def start(self) -> None:
+        pass
+
+    def set_idle(self, idle: bool) -> None:
+        self.calls.append(idle)
+
+
+def test_inference_pauses_at_home_and_runs_during_a_session():
+    from station.session import Engine, Event, Timing
+
+    plan = make_plan([("small_smile", 1, {})], source="test")
+    tracker = IdleRecorder()
+    live = LiveTracking(tracker, plan, "left", Metrics())  # type: ignore[arg-type]
+    live.start()
+    assert tracker.calls == [True]  # at home: camera open, no inference
+    eng = Engine(plan, Timing())
+    live.on_outputs(eng.handle(Event.SHORT_PRESS, 0.0))
+    assert tracker.calls[-1] is False  # practising: inference on
+    t = 0.0
+    while eng.state is not State.SUMMARY:
+        t += 0.5
+        live.on_outputs(eng.tick(t))
+    assert tracker.calls[-1] is True  # finished: idle again
