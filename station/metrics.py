@@ -423,8 +423,8 @@ class Frame:
         return float(arr[_SIDE_IDX[side], _REGION_IDX[region]])
 
 
-MSG_FACE_LOST = "Face not in view. Keep going; scoring pauses."
-MSG_TURNED = "Face the screen again. Keep going; scoring pauses."
+MSG_FACE_LOST = "Face not in view. Just keep going."
+MSG_TURNED = "Turn to face the screen. Keep going."
 
 
 class Metrics:

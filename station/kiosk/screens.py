@@ -147,7 +147,7 @@ def _meters(c: _Canvas, area: pygame.Rect, fb: LiveFeedback, quiet_hint: str) ->
     if fb.message:
         line = pygame.Rect(area.x, top, area.w, area.h * 18 // 100)
         c.text(fb.message, line, theme.SMALL, theme.AMBER, valign="middle")
-        top = line.bottom
+        top = line.bottom + area.h * 4 // 100  # a little air between the message and the rest
     rest = pygame.Rect(area.x, top, area.w, area.bottom - top)
     meters = sorted(fb.meters, key=lambda m: m.role != "target")[:4]
     if not meters:
