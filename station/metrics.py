@@ -423,8 +423,8 @@ class Frame:
         return float(arr[_SIDE_IDX[side], _REGION_IDX[region]])
 
 
-MSG_FACE_LOST = "Face not in view. Just keep going."
-MSG_TURNED = "Turn to face the screen. Keep going."
+MSG_FACE_LOST = "Face not in view. Keep going by the guide."
+MSG_TURNED = "Turn to face the screen. Keep going by the guide."
 
 
 class Metrics:
