@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Run every test of the station from a fresh machine: make the virtual environments, install
-# everything, lint, then run the suite. The tracking tests run twice: under the current
-# mediapipe line (1.x, numpy 2: laptops, Pi 5) and under mediapipe 0.10.18 with numpy 1.x
-# (the only line a Pi 4 or Zero 2 W can run).
+# everything, lint, then run the suite twice: under the current mediapipe line (1.x, numpy 2:
+# laptops, Pi 5) and under mediapipe 0.10.18 with numpy 1.x (the only line a Pi 4 or Zero 2 W
+# can run, so the whole station must work on it, not only the tracking).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -17,7 +17,7 @@ echo "== environment 1: mediapipe 1.x, numpy 2"
 .venv-test/bin/ruff check station tests bench
 .venv-test/bin/python -m pytest -q -p no:cacheprovider
 
-echo "== environment 2: mediapipe 0.10.18, numpy 1.26 (Pi 4 line): tracking tests"
+echo "== environment 2: mediapipe 0.10.18, numpy 1.26 (Pi 4 line): the whole suite again"
 "$PY" -m venv .venv-mp010
 .venv-mp010/bin/python -m pip install -q --upgrade pip
 # 0.10.18 declares jax/jaxlib, which the Tasks API does not use: install it --no-deps.
@@ -25,4 +25,4 @@ echo "== environment 2: mediapipe 0.10.18, numpy 1.26 (Pi 4 line): tracking test
 .venv-mp010/bin/python -m pip install -q --no-deps mediapipe==0.10.18
 .venv-mp010/bin/python -m pip install -q --no-deps -e .
 .venv-mp010/bin/python -m pip install -q pytest hypothesis
-.venv-mp010/bin/python -m pytest -q -p no:cacheprovider -m tracking
+.venv-mp010/bin/python -m pytest -q -p no:cacheprovider
