@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -196,15 +197,21 @@ class GpioButton(_EdgeButton):
         import time
 
         super().__init__(hold_time, clock or time.monotonic, stuck_after)
-        try:
-            from gpiozero import Button as _Button
+        # gpiozero warns once per pin library it cannot load; one log line each is enough.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                from gpiozero import Button as _Button
 
-            self._button = _Button(
-                pin, pull_up=True, bounce_time=bounce_time or None, hold_time=hold_time,
-                pin_factory=pin_factory,
-            )
-        except Exception as exc:  # noqa: BLE001 - BadPinFactory, permissions, missing chip...
-            raise ButtonUnavailable(f"GPIO button on pin {pin} not available: {exc}") from exc
+                self._button = _Button(
+                    pin, pull_up=True, bounce_time=bounce_time or None, hold_time=hold_time,
+                    pin_factory=pin_factory,
+                )
+            except Exception as exc:  # noqa: BLE001 - BadPinFactory, permissions, missing chip
+                raise ButtonUnavailable(f"GPIO button on pin {pin} not available: {exc}") from exc
+            finally:
+                for w in caught:
+                    log.info("gpiozero: %s", w.message)
         # Runs on gpiozero's threads: only queue timestamped edges.
         self._button.when_pressed = lambda: self._edge("down")
         self._button.when_released = lambda: self._edge("up")
