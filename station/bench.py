@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from station.camera import MemorySource, OpenCVSource, SourceEnded, decode_all
+from station.camera import MemorySource, OpenCVSource, decode_all, iter_frames
 from station.face import FaceSample
 from station.metrics import Metrics, make_baseline
 from station.scoring import RepScorer, live_feedback
@@ -236,20 +236,8 @@ def _pct(values: Sequence[float], q: float) -> float:
 
 def face_samples(video: Path, model: Path, limit: int | None = None) -> list[FaceSample]:
     """Real face samples of ``video`` (streamed: no frame is kept), stamped on its timeline."""
-    src = OpenCVSource(video, paced=False)
-    samples: list[FaceSample] = []
-    try:
-        with Landmarker(model) as lm:
-            while limit is None or len(samples) < limit:
-                try:
-                    frame = src.read()
-                except SourceEnded:
-                    break
-                assert frame is not None  # unpaced sources always have a frame
-                samples.append(lm.detect(frame.rgb, frame.t))
-    finally:
-        src.close()
-    return samples
+    with Landmarker(model) as lm:
+        return [lm.detect(f.rgb, f.t) for f in iter_frames(OpenCVSource(video, paced=False), limit)]
 
 
 REP_FRAMES = 66  # a rep's move + hold + release at ~15 fps (a new RepScorer after this many)
@@ -349,7 +337,7 @@ class _StepLog:
     calibrated_at: float | None = None  # perf_counter when the metrics first had a baseline
 
 
-def kiosk_run(video: Path, model: Path, settings: Any, paced_s: float,
+def kiosk_run(model: Path, settings: Any, paced_s: float,
               unpaced_s: float) -> dict[str, Any]:
     """Run the real kiosk: ``Station.run`` paced at the display rate for ``paced_s`` seconds,
     then unpaced for ``unpaced_s``, with live tracking on ``video`` (the real LiveTracking,
@@ -531,7 +519,7 @@ def child_peak_rss(cmd: Sequence[str], timeout: float,
     return (peak / 2**20 if sys.platform == "darwin" else peak / 1024), proc.returncode, tail
 
 
-def demo_session_rss(video: Path, model: Path, speed: float,
+def demo_session_rss(model: Path, speed: float,
                      timeout: float = 600.0) -> tuple[float, int, str]:
     """Peak RSS of a whole ``station demo --autoplay`` session tracking the simulated patient.
 
@@ -641,7 +629,7 @@ def bench_table(video: Path, model: Path, *, quick: bool = False, max_frames: in
     del frames, ctx.frames[:]  # the rest needs no decoded frames
     rows += _metrics_rows(video, model, fps, quick, max_frames, metrics_frames, settings,
                           default_plan())
-    rows += _kiosk_rows(video, model, settings, kiosk_s if kiosk_s is not None else
+    rows += _kiosk_rows(model, settings, kiosk_s if kiosk_s is not None else
                         ((10.0, 3.0) if quick else (60.0, 8.0)))
     rows.append(Row("peak RSS, this process", f"{peak_rss_mb():.0f} MB",
                     note=f"the bench itself, incl. {mb:.0f} MB of decoded frames",
@@ -655,7 +643,7 @@ def bench_table(video: Path, model: Path, *, quick: bool = False, max_frames: in
             rows.append(_failed("peak RSS, live tracking alone", "", exc))
     speed = demo_speed if demo_speed is not None else (10.0 if quick else 4.0)
     if child_rss and speed:
-        rows.append(_demo_row(video, model, speed))
+        rows.append(_demo_row(model, speed))
     return rows + hooked
 
 
@@ -686,12 +674,12 @@ def _metrics_rows(video: Path, model: Path, fps: float, quick: bool, max_frames:
     ]
 
 
-def _kiosk_rows(video: Path, model: Path, settings: Any, kiosk_s: tuple[float, float]) -> list[Row]:
+def _kiosk_rows(model: Path, settings: Any, kiosk_s: tuple[float, float]) -> list[Row]:
     paced_s, unpaced_s = kiosk_s
     if paced_s <= 0:
         return []
     try:
-        run = kiosk_run(video, model, settings, paced_s, unpaced_s)
+        run = kiosk_run(model, settings, paced_s, unpaced_s)
         k = kiosk_figures(run)
     except Exception as exc:  # noqa: BLE001 - one failed row must not hide the table
         return [_failed("kiosk fps while tracking", ">= 30 fps", exc)]
@@ -732,10 +720,10 @@ def _kiosk_rows(video: Path, model: Path, settings: Any, kiosk_s: tuple[float, f
     return rows
 
 
-def _demo_row(video: Path, model: Path, speed: float) -> Row:
+def _demo_row(model: Path, speed: float) -> Row:
     name = "demo session peak memory"
     try:
-        rss, code, tail = demo_session_rss(video, model, speed)
+        rss, code, tail = demo_session_rss(model, speed)
     except Exception as exc:  # noqa: BLE001 - one failed row must not hide the table
         return _failed(name, "<= 400 MB", exc)
     outcome = "session complete" if code == 0 else f"exit code {code}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -357,20 +357,26 @@ class MemorySource:
         self._closed = True
 
 
-def decode_all(path: str | Path, limit: int | None = None) -> tuple[list[np.ndarray], float]:
-    """Every frame of a video as contiguous RGB arrays (for benchmarks), and its fps."""
-    src = OpenCVSource(path, paced=False)
-    frames: list[np.ndarray] = []
+def iter_frames(src: FrameSource, limit: int | None = None) -> Iterator[Frame]:
+    """An unpaced source's frames one by one until it ends (offline use); closes it after."""
     try:
-        while limit is None or len(frames) < limit:
+        n = 0
+        while limit is None or n < limit:
             try:
                 frame = src.read()
             except SourceEnded:
-                break
+                return
             assert frame is not None  # unpaced sources always have a frame
-            frames.append(frame.rgb)
+            n += 1
+            yield frame
     finally:
         src.close()
+
+
+def decode_all(path: str | Path, limit: int | None = None) -> tuple[list[np.ndarray], float]:
+    """Every frame of a video as contiguous RGB arrays (for benchmarks), and its fps."""
+    src = OpenCVSource(path, paced=False)
+    frames = [f.rgb for f in iter_frames(src, limit)]
     return frames, src.fps
 
 

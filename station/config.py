@@ -246,11 +246,14 @@ def load_settings_text(text: str) -> tuple[Settings, list[Problem]]:
             if err:
                 problems.append(Problem(f"{section}.{key}", repr(value), err, _line_of(text, section, key)))
             else:
-                good[key] = float(value) if isinstance(value, int) and "a number" in (rule(object()) or "") else value
+                good[key] = value
         sections[section] = good
     kwargs: dict[str, Any] = {}
     for section, cls in _SECTION_TYPES.items():
-        kwargs[section] = cls(**sections.get(section, {}))
+        body = sections.get(section, {})
+        # TOML writes 2 for 2.0: a whole number given for a float setting becomes a float
+        floats = {f.name for f in dataclasses.fields(cls) if isinstance(f.default, float)}
+        kwargs[section] = cls(**{k: float(v) if k in floats else v for k, v in body.items()})
     kwargs["data_dir"] = sections.get("data", {}).get("dir", "")
     settings = Settings(**kwargs)
     if settings.session.settle_max_s < settings.session.settle_s:

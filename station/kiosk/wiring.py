@@ -59,7 +59,7 @@ def make_tracking(args: argparse.Namespace, settings: Settings, data_dir: Path, 
     )
 
 
-def make_recorder(args: argparse.Namespace, settings: Settings, data_dir: Path,
+def make_recorder(settings: Settings, data_dir: Path,
                   plan: Plan | None = None) -> RecorderService:
     """The record store for ``run``/``demo``: SQLite in the data dir (never fatal)."""
     from station.model import MODEL_SHA256
@@ -143,7 +143,7 @@ def build_station(args: argparse.Namespace, settings: Settings, data_dir: Path,
     settings, rx, notices = _prescribed(settings, data_dir)
     plan = rx.plan()
     clock = kwargs.get("clock", time.monotonic)
-    recorder = make_recorder(args, settings, data_dir, plan)
+    recorder = make_recorder(settings, data_dir, plan)
     tracking = make_tracking(args, settings, data_dir, plan,
                              on_rep=getattr(recorder, "add_rep_stats", None),
                              on_calibration=_calibration_sink(recorder, clock))
