@@ -14,10 +14,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from station.export import export_bundle
+from station.clinic.export import export_bundle
+from station.devtools.recordgen import generate
 from station.paths import database_path
-from station.recordgen import generate
-from station.records import SessionRecorder, wipe
+from station.records.store import SessionRecorder, wipe
 
 
 def _size(path: Path) -> int:

@@ -27,7 +27,7 @@ os.environ.setdefault("STATION_MEDIA_CACHE", str(_cache_root() / "media"))
 @pytest.fixture(scope="session")
 def media():
     """``media("video/single_face.mp4")`` -> verified path (fetched by pinned hash if needed)."""
-    from station.samples import sample_path
+    from station.tracking.fakes.samples import sample_path
 
     return sample_path
 
@@ -35,7 +35,7 @@ def media():
 @pytest.fixture(scope="session")
 def model_file() -> Path:
     """The pinned face model, fetched once per machine into the test cache."""
-    from station.model import fetch
+    from station.tracking.model import fetch
 
     dest = _cache_root() / "models" / "face_landmarker.task"
     fetch(dest)

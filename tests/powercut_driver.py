@@ -15,9 +15,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from station.feedback import RepStats  # noqa: E402
-from station.plan import default_plan  # noqa: E402
-from station.records import SessionRecorder  # noqa: E402
-from station.session import (  # noqa: E402
+from station.practice.plan import default_plan  # noqa: E402
+from station.practice.session import (  # noqa: E402
     Engine,
     Event,
     RepDone,
@@ -26,6 +25,7 @@ from station.session import (  # noqa: E402
     State,
     Timing,
 )
+from station.records.store import SessionRecorder  # noqa: E402
 
 
 def main() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pygame
 
+from station.appliance.halted import BACKGROUND, MESSAGE, draw_still
 from station.cli import main
-from station.halted import BACKGROUND, MESSAGE, draw_still
 
 
 def _ink_rows(surface: pygame.Surface) -> list[int]:

@@ -8,7 +8,7 @@ import numpy as np
 import pygame
 import pytest
 
-from station.audio import CUE_NAMES, PEAK, PHASE_CUES, Audio, synth
+from station.kiosk.audio import CUE_NAMES, PEAK, PHASE_CUES, Audio, synth
 
 
 def test_cues_are_distinct_bounded_and_fade_in_and_out():

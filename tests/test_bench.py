@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from station.bench import (
+from station.devtools.bench import (
     Row,
     bench_table,
     child_peak_rss,

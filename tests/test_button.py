@@ -8,7 +8,7 @@ import pygame
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from station.button import (
+from station.kiosk.button import (
     STUCK_AFTER_S,
     GpioButton,
     KeyboardButton,

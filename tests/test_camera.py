@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from station.camera import (
+from station.config import CameraSettings
+from station.tracking.camera import (
     CameraError,
     MemorySource,
     OpenCVSource,
@@ -18,7 +19,6 @@ from station.camera import (
     open_source,
     orientation_for,
 )
-from station.config import CameraSettings
 
 SINGLE = "video/single_face.mp4"
 

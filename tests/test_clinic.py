@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from rx_helpers import VALID, dumps
 
-from station import clinic, unit
-from station import prescription as rx
 from station.cli import main
+from station.clinic import prescription as rx
+from station.clinic import stick as clinic
+from station.clinic import unit
 
 UNIT = "ms-unit01"
 

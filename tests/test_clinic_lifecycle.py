@@ -18,16 +18,18 @@ from pathlib import Path
 import pytest
 from rx_helpers import VALID, dumps
 
-from station import clinic, records, unit
-from station import prescription as rx
 from station.cli import main
+from station.clinic import prescription as rx
+from station.clinic import stick as clinic
+from station.clinic import unit
+from station.clinic.export import MANIFEST, verify_bundle
 from station.config import Settings
-from station.export import MANIFEST, verify_bundle
 from station.feedback import RepStats
 from station.kiosk.app import Autoplay, Station
 from station.kiosk.wiring import build_station
-from station.records import SessionRecorder
-from station.session import RepDone, SessionStarted, State
+from station.practice.session import RepDone, SessionStarted, State
+from station.records import store as records
+from station.records.store import SessionRecorder
 
 FRAME = 0.1  # seconds of fake time per loop step
 ALIAS_A, MARKER_A = "PT-ALPHA-7731", "marker-A-5f1e0c"

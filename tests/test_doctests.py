@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["station.session", "station.plan", "station.config", "station.button"]
+MODULES = ["station.practice.session", "station.practice.plan", "station.config", "station.kiosk.button"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -8,11 +8,11 @@ import pygame
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPin
 
-from station import doctor
+from station.appliance import doctor
 from station.cli import main
 from station.config import Settings, load_settings_text
-from station.model import copy_model
 from station.paths import model_path
+from station.tracking.model import copy_model
 
 
 @pytest.fixture

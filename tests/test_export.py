@@ -17,11 +17,11 @@ import pytest
 from test_records import Wall, run_session
 
 from station import cli
-from station.export import MANIFEST, export_bundle, verify_bundle
+from station.clinic.export import MANIFEST, export_bundle, verify_bundle
+from station.devtools.recordgen import generate
 from station.paths import database_path, model_path
-from station.plan import make_plan
-from station.recordgen import generate
-from station.records import SessionRecorder, Store, unit_info, wipe
+from station.practice.plan import make_plan
+from station.records.store import SessionRecorder, Store, unit_info, wipe
 
 END = datetime(2025, 3, 31, 20, 0, tzinfo=UTC)
 
@@ -73,12 +73,12 @@ def test_month_export_bundle_and_report(month, tmp_path):
 
 
 def test_export_is_all_or_nothing(month, tmp_path, monkeypatch):
-    import station.report
+    import station.clinic.report
 
     def broken(*a, **k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(station.report, "render_pdf", broken)
+    monkeypatch.setattr(station.clinic.report, "render_pdf", broken)
     out = tmp_path / "out"
     with pytest.raises(OSError):
         export_bundle(month[0], out)

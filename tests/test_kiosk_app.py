@@ -8,13 +8,13 @@ import pygame
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from station.audio import Audio
-from station.button import GpioButton
 from station.config import Settings
 from station.feedback import HomeInfo, LiveFeedback, PatternResult
 from station.kiosk import theme
 from station.kiosk.app import Station
-from station.session import (
+from station.kiosk.audio import Audio
+from station.kiosk.button import GpioButton
+from station.practice.session import (
     ACTIVE,
     BreakEnded,
     BreakStarted,

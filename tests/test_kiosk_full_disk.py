@@ -6,14 +6,14 @@ from pathlib import Path
 
 from test_records import FlakyConnection, Wall
 
-from station.button import ScriptedButton
+from station.clinic.prescription import load_active
 from station.config import Settings
 from station.kiosk.app import Station
+from station.kiosk.button import ScriptedButton
 from station.kiosk.housekeeping import Housekeeping
-from station.plan import default_plan
-from station.prescription import load_active
-from station.records import STORAGE_FULL_TEXT, SessionRecorder
-from station.session import SessionFinished, State
+from station.practice.plan import default_plan
+from station.practice.session import SessionFinished, State
+from station.records.store import STORAGE_FULL_TEXT, SessionRecorder
 
 
 def test_full_disk_warns_once_on_screen_and_the_session_completes(data_dir: Path, clock):

@@ -21,18 +21,18 @@ pytest.importorskip("mediapipe")
 
 import warp as W  # noqa: E402
 
-from station.button import ScriptedButton  # noqa: E402
-from station.camera import CameraError, Frame  # noqa: E402
 from station.config import Settings  # noqa: E402
 from station.kiosk import theme  # noqa: E402
 from station.kiosk.app import Station  # noqa: E402
-from station.live import LiveTracking  # noqa: E402
-from station.metrics import Metrics  # noqa: E402
+from station.kiosk.button import ScriptedButton  # noqa: E402
 from station.paths import database_path  # noqa: E402
-from station.plan import make_plan  # noqa: E402
-from station.records import SessionRecorder  # noqa: E402
-from station.session import RepDone, SessionFinished, State  # noqa: E402
-from station.tracker import Landmarker, TrackerThread  # noqa: E402
+from station.practice.plan import make_plan  # noqa: E402
+from station.practice.session import RepDone, SessionFinished, State  # noqa: E402
+from station.records.store import SessionRecorder  # noqa: E402
+from station.tracking.camera import CameraError, Frame  # noqa: E402
+from station.tracking.live import LiveTracking  # noqa: E402
+from station.tracking.metrics import Metrics  # noqa: E402
+from station.tracking.tracker import Landmarker, TrackerThread  # noqa: E402
 
 pytestmark = pytest.mark.tracking
 DT = 0.1  # 10 frames a second of station time
@@ -223,7 +223,7 @@ class IdleRecorder:
 
 
 def test_inference_pauses_at_home_and_runs_during_a_session():
-    from station.session import Engine, Event, Timing
+    from station.practice.session import Engine, Event, Timing
 
     plan = make_plan([("small_smile", 1, {})], source="test")
     tracker = IdleRecorder()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from station import landmarks as lm
-from station.face import FaceSample, Pose
 from station.feedback import RepStats
-from station.metrics import (
+from station.tracking import landmarks as lm
+from station.tracking.face import FaceSample, Pose
+from station.tracking.metrics import (
     MSG_NO_FACE,
     MSG_STILL,
     Calibrator,
@@ -22,7 +22,7 @@ from station.metrics import (
     side_index,
     similarity_fit,
 )
-from station.scoring import RepScorer, live_feedback, pattern_result
+from station.tracking.scoring import RepScorer, live_feedback, pattern_result
 
 PX_PER_MM = 2.0
 

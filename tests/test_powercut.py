@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from station.paths import database_path
-from station.records import Store
+from station.records.store import Store
 
 DRIVER = Path(__file__).with_name("powercut_driver.py")
 MID_SESSION_KILLS = 30  # power cuts that must land in the middle of a session

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from rx_helpers import VALID, dumps
 
-from station import prescription as rx
 from station.cli import main
-from station.plan import default_plan, library
+from station.clinic import prescription as rx
+from station.practice.plan import default_plan, library
 
 
 def test_valid_example_builds_the_plan_it_says():

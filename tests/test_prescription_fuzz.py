@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rx_helpers import VALID, dumps
 
-from station import prescription as rx
 from station.cli import main
-from station.plan import library
+from station.clinic import prescription as rx
+from station.practice.plan import library
 
 LIB = sorted(library())
 ACTIVE_BYTES = dumps(VALID).encode()

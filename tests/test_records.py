@@ -11,8 +11,9 @@ import pytest
 
 from station.feedback import HomeInfo, RepStats
 from station.paths import database_path
-from station.plan import default_plan
-from station.records import (
+from station.practice.plan import default_plan
+from station.practice.session import Engine, Event, RepDone, SessionFinished, State, Timing
+from station.records.store import (
     CORRUPT_TEXT,
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -24,7 +25,6 @@ from station.records import (
     pack_series,
     unpack_series,
 )
-from station.session import Engine, Event, RepDone, SessionFinished, State, Timing
 
 FULL = sqlite3.OperationalError("database or disk is full")
 
@@ -327,7 +327,7 @@ def test_a_row_sqlite_refuses_does_not_block_the_rest(data_dir, clock, monkeypat
 
     rec = SessionRecorder(data_dir, default_plan(), wall=Wall(clock))
     fixed = uuid.UUID("12345678123456781234567812345678")
-    monkeypatch.setattr("station.records.uuid.uuid4", lambda: fixed)
+    monkeypatch.setattr("station.records.store.uuid.uuid4", lambda: fixed)
     run_session(rec, clock)
     run_session(rec, clock)  # same session id again: its session and pattern rows are refused
     monkeypatch.undo()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from station.plan import library
-from station.progress import count_sessions, home_info_from_rows, trend_sentence
-from station.records import utc_iso
+from station.practice.plan import library
+from station.records.progress import count_sessions, home_info_from_rows, trend_sentence
+from station.records.store import utc_iso
 
 SMILE = library()["small_smile"]
 EYE = library()["eye_closure"]

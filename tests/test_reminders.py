@@ -7,10 +7,10 @@ from pathlib import Path
 
 from rx_helpers import VALID, dumps
 
-from station import prescription as rx
-from station import reminders as rm
-from station import unit
-from station.model import MODEL_SHA256
+from station.clinic import prescription as rx
+from station.clinic import unit
+from station.practice import reminders as rm
+from station.tracking.model import MODEL_SHA256
 
 
 def at(h: int, m: int = 0, day: int = 4) -> dt.datetime:

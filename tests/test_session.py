@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from station.plan import default_plan, library, make_plan
-from station.session import (
+from station.practice.plan import default_plan, library, make_plan
+from station.practice.session import (
     TRANSITIONS,
     BreakEnded,
     BreakStarted,

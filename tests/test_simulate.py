@@ -8,8 +8,8 @@ import pytest
 pytest.importorskip("cv2")
 pytest.importorskip("mediapipe")
 
-from station.simulate import load_patient  # noqa: E402
-from station.tracker import Landmarker  # noqa: E402
+from station.tracking.fakes.patient import load_patient  # noqa: E402
+from station.tracking.tracker import Landmarker  # noqa: E402
 
 pytestmark = pytest.mark.tracking
 

@@ -8,8 +8,8 @@ import shutil
 import numpy as np
 import pytest
 
-from station.camera import CameraError, Frame, OpenCVSource, decode_all
-from station.tracker import (
+from station.tracking.camera import CameraError, Frame, OpenCVSource, decode_all
+from station.tracking.tracker import (
     MESSAGES,
     NO_CAMERA,
     NO_MODEL,

@@ -18,10 +18,10 @@ pytest.importorskip("mediapipe")
 
 import warp as W  # noqa: E402
 
-from station.metrics import Metrics, region_index, side_index  # noqa: E402
-from station.scoring import RepScorer, live_feedback  # noqa: E402
-from station.track import found_mask, track_samples  # noqa: E402
-from station.tracker import Landmarker  # noqa: E402
+from station.devtools.track import found_mask, track_samples  # noqa: E402
+from station.tracking.metrics import Metrics, region_index, side_index  # noqa: E402
+from station.tracking.scoring import RepScorer, live_feedback  # noqa: E402
+from station.tracking.tracker import Landmarker  # noqa: E402
 
 pytestmark = pytest.mark.tracking
 
@@ -238,8 +238,8 @@ def _write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
 def test_track_command_writes_contract_json(model_file, media, neutral_faces, data_dir, tmp_path):
     """A real face at rest, then its subject's LEFT mouth corner smiling: contract + sides."""
     from station.cli import main
-    from station.model import MODEL_SHA256, copy_model
     from station.paths import model_path
+    from station.tracking.model import MODEL_SHA256, copy_model
 
     copy_model(model_file, model_path(data_dir))
     img = neutral_faces["db_face"]

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from station.watchdog import Notifier, Supervisor, watchdog_period
+from station.appliance.watchdog import Notifier, Supervisor, watchdog_period
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from station.simulate import FaceAxes, combine, eye_field, mouth_field, warp
+from station.tracking.fakes.patient import FaceAxes, combine, eye_field, mouth_field, warp
 
 __all__ = ["FaceAxes", "combine", "eye_field", "mouth_field", "moved", "ramp", "warp"]
 

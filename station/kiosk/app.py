@@ -34,8 +34,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from station import __version__
-from station.audio import Audio
-from station.button import (
+from station.config import Settings
+from station.feedback import HomeInfo, LiveFeedback, Notice, PatternResult
+from station.kiosk import theme
+from station.kiosk.audio import Audio
+from station.kiosk.button import (
     Button,
     ButtonEvent,
     ButtonUnavailable,
@@ -47,12 +50,9 @@ from station.button import (
     Unstuck,
     open_gpio_button,
 )
-from station.config import Settings
-from station.feedback import HomeInfo, LiveFeedback, Notice, PatternResult
-from station.kiosk import theme
 from station.kiosk.view import ClinicianInfo, ScreenModel, screen_of
-from station.plan import Plan, default_plan, release_prompts
-from station.session import (
+from station.practice.plan import Plan, default_plan, release_prompts
+from station.practice.session import (
     Engine,
     Event,
     Ignored,
@@ -507,7 +507,7 @@ class Station:
         model = model_path(data)
         sha = ""
         if model.exists():
-            from station.model import sha256_file
+            from station.tracking.model import sha256_file
 
             sha = sha256_file(model)
         usage = shutil.disk_usage(data)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from station.feedback import HomeInfo, Notice
-from station.session import State
+from station.practice.session import State
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class Housekeeping:
 
     def __init__(self, data_dir: Path, prescription: Any, recorder: Any = None,
                  wall: Callable[[], dt.datetime] = lambda: dt.datetime.now().astimezone()) -> None:
-        from station.reminders import ReminderState
+        from station.practice.reminders import ReminderState
 
         self.data_dir = data_dir
         self.prescription = prescription
@@ -52,7 +52,7 @@ class Housekeeping:
 
     def tick(self, station: Any, now: float) -> None:
         """Do every chore once; the loop calls this about once a second."""
-        from station import clinic
+        from station.clinic import stick as clinic
 
         try:
             clinic.kiosk_heartbeat(self.data_dir)
@@ -90,7 +90,7 @@ class Housekeeping:
     # -- stick jobs ------------------------------------------------------------------------
 
     def _jobs_waiting(self) -> bool:
-        from station.clinic import spool_dir
+        from station.clinic.stick import spool_dir
 
         try:
             return any(spool_dir(self.data_dir).glob("job-*.json"))
@@ -98,7 +98,7 @@ class Housekeeping:
             return False
 
     def _start_job(self, station: Any) -> None:
-        from station.clinic import process_pending_jobs
+        from station.clinic.stick import process_pending_jobs
 
         wiper = None
         if self.recorder is not None and hasattr(self.recorder, "wipe"):
@@ -136,7 +136,7 @@ class Housekeeping:
             station.clear_notice("stick")
 
     def _reload_prescription(self, station: Any) -> None:
-        from station.prescription import load_active
+        from station.clinic.prescription import load_active
 
         rx = load_active(self.data_dir)
         self.prescription = rx

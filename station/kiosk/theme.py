@@ -6,7 +6,7 @@ amber for anything to notice. Never red. Sizes are given for the 800x480 design 
 
 from __future__ import annotations
 
-from station.plan import REGION_NOUN
+from station.practice.plan import REGION_NOUN
 
 DESIGN_SIZE: tuple[int, int] = (800, 480)
 

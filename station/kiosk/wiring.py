@@ -22,7 +22,7 @@ from station.config import Settings
 from station.feedback import Notice
 from station.kiosk.app import Clock, NullRecorder, NullTracking, RecorderService, Station, TrackingService
 from station.kiosk.view import ClinicianInfo
-from station.plan import Plan
+from station.practice.plan import Plan
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,8 @@ def make_tracking(args: argparse.Namespace, settings: Settings, data_dir: Path, 
     """
     if getattr(args, "no_tracking", False) or not settings.tracking.enabled:
         return NullTracking()
-    from station.live import make_live_tracking
     from station.paths import model_path
+    from station.tracking.live import make_live_tracking
 
     demo = getattr(args, "command", "") == "demo"
     return make_live_tracking(
@@ -62,9 +62,9 @@ def make_tracking(args: argparse.Namespace, settings: Settings, data_dir: Path, 
 def make_recorder(settings: Settings, data_dir: Path,
                   plan: Plan | None = None) -> RecorderService:
     """The record store for ``run``/``demo``: SQLite in the data dir (never fatal)."""
-    from station.model import MODEL_SHA256
     from station.paths import model_path
-    from station.records import SessionRecorder
+    from station.records.store import SessionRecorder
+    from station.tracking.model import MODEL_SHA256
 
     try:
         return SessionRecorder(data_dir, plan, affected_side=settings.patient.affected_side,
@@ -79,7 +79,7 @@ def make_heartbeat() -> tuple[Callable[[], None] | None, Callable[[], None] | No
 
     Both are no-ops when the station is not run by systemd (no NOTIFY_SOCKET).
     """
-    from station.watchdog import Notifier
+    from station.appliance.watchdog import Notifier
 
     notifier = Notifier.from_env()
     return notifier.heartbeat, notifier.ready
@@ -87,7 +87,7 @@ def make_heartbeat() -> tuple[Callable[[], None] | None, Callable[[], None] | No
 
 def _prescribed(settings: Settings, data_dir: Path) -> tuple[Settings, Any, list[Notice]]:
     """The active prescription, with the settings' affected side replaced by its own."""
-    from station.prescription import load_active
+    from station.clinic.prescription import load_active
 
     rx = load_active(data_dir)
     notices = [rx.notice] if rx.notice is not None and rx.notice.level == "attention" else []
@@ -104,7 +104,7 @@ def _calibration_sink(recorder: Any, clock: Clock) -> Callable[..., None] | None
 
     def sink(baseline: Any) -> None:
         from station.feedback import SIDES
-        from station.plan import REGIONS
+        from station.practice.plan import REGIONS
 
         thr = baseline.thresholds
         floors = {f"{side}.{region}": float(thr[i, j])
@@ -118,7 +118,7 @@ def _info_provider(station_ref: list[Any], data_dir: Path) -> Callable[[], Clini
     """The clinician info screen: unit id, software, model, camera, storage, plan, export."""
 
     def info() -> ClinicianInfo:
-        from station.unit import clinician_info
+        from station.clinic.unit import clinician_info
 
         st = station_ref[0]
         status = st.feedback.status if st is not None else "unknown"

@@ -4,8 +4,8 @@ For tests and benchmarks: a patient practises several sessions most days, skips 
 sometimes pauses, takes release breaks when asked and on their own, sometimes leaves a
 session (abandoned) or loses power mid-session (interrupted, recovered on the next start).
 Coactivation slowly falls (improves) over the weeks, the affected eye narrows a little less
-during smiles and puckers. Every row goes through :class:`station.records.SessionRecorder`
-fed by :class:`station.session.Engine` outputs, exactly as on a unit.
+during smiles and puckers. Every row goes through :class:`station.records.store.SessionRecorder`
+fed by :class:`station.practice.session.Engine` outputs, exactly as on a unit.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from station.feedback import RepStats
-from station.plan import REGIONS, Plan, default_plan, make_plan
-from station.records import SessionRecorder
-from station.session import Engine, Event, RepDone, State, Timing
+from station.practice.plan import REGIONS, Plan, default_plan, make_plan
+from station.practice.session import Engine, Event, RepDone, State, Timing
+from station.records.store import SessionRecorder
 
 PRESCRIBED_SOURCE = "prescription: smile, pucker, eye closure"
 

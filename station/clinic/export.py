@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from station import __version__
-from station.model import MODEL_SHA256, sha256_file
 from station.paths import model_path
-from station.plan import REGIONS
-from station.records import SCHEMA_VERSION, Store, _fsync_dir, unit_info, utc_iso
+from station.practice.plan import REGIONS
+from station.records.store import SCHEMA_VERSION, Store, _fsync_dir, unit_info, utc_iso
+from station.tracking.model import MODEL_SHA256, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def _read_all(conn: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
 
 def export_bundle(data_dir: Path, out_dir: Path, *, png_dir: Path | None = None) -> Path:
     """Write a clinic bundle folder into ``out_dir``; returns it (``manifest.json`` inside)."""
-    from station.report import render_pdf, report_data
+    from station.clinic.report import render_pdf, report_data
 
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -207,7 +207,7 @@ def _active_prescription(data_dir: Path) -> tuple[str, bytes] | None:
     The bundle carries it so the clinic can tell whose records these are: a wipe after the
     export removes it from the unit.
     """
-    from station import prescription as rx
+    from station.clinic import prescription as rx
 
     path = rx.active_path(data_dir)
     try:

@@ -60,7 +60,7 @@ def draw_still(surface: object) -> None:
 
 def show(once: bool = False) -> int:
     """Open the display full screen, draw, then wait for ever (or return at once with ``once``)."""
-    from station.watchdog import Notifier
+    from station.appliance.watchdog import Notifier
 
     notifier = Notifier.from_env()
     try:

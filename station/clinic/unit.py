@@ -194,7 +194,7 @@ class ClinicianInfo:
 def _unprovisioned_id(data_dir: Path) -> str:
     """The id the record store gave an unprovisioned unit (so screen and exports agree)."""
     try:
-        from station.records import unit_info
+        from station.records.store import unit_info
 
         return f"{unit_info(data_dir)['unit_id']} (not provisioned)"
     except Exception:  # noqa: BLE001 - the info screen must always open
@@ -203,9 +203,9 @@ def _unprovisioned_id(data_dir: Path) -> str:
 
 def clinician_info(data_dir: Path, camera_status: str) -> ClinicianInfo:
     """Gather the clinician info; never raises (each part says 'unknown' when it fails)."""
-    from station.model import MODEL_SHA256, sha256_file
+    from station.clinic.prescription import load_active
     from station.paths import model_path
-    from station.prescription import load_active
+    from station.tracking.model import MODEL_SHA256, sha256_file
 
     digest = ""
     try:

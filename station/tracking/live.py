@@ -14,13 +14,10 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from station.camera import CameraError, FrameSource, open_source
 from station.config import Settings
 from station.feedback import LiveFeedback, PatternResult, RepStats
-from station.metrics import Baseline, Frame, Metrics
-from station.plan import Plan
-from station.scoring import RepScorer, live_feedback, pattern_result
-from station.session import (
+from station.practice.plan import Plan
+from station.practice.session import (
     Event,
     Output,
     PatternDone,
@@ -32,7 +29,10 @@ from station.session import (
     State,
     View,
 )
-from station.tracker import NO_CAMERA, NO_MODEL, OK, TrackerThread
+from station.tracking.camera import CameraError, FrameSource, open_source
+from station.tracking.metrics import Baseline, Frame, Metrics
+from station.tracking.scoring import RepScorer, live_feedback, pattern_result
+from station.tracking.tracker import NO_CAMERA, NO_MODEL, OK, TrackerThread
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class LiveTracking:
     """The kiosk's tracking service (see ``station.kiosk.app.TrackingService``).
 
     ``tracker`` is anything with ``start()``, ``latest()`` (a ``TrackerState``) and
-    ``stop()``; tests pass a :class:`~station.tracker.TrackerThread` driven by ``step()``.
+    ``stop()``; tests pass a :class:`~station.tracking.tracker.TrackerThread` driven by ``step()``.
     """
 
     needs_calibration = True
@@ -206,7 +206,7 @@ def source_factory(settings: Settings, video: str | None = None, index: int | No
 
     def open_it() -> FrameSource:
         if video == "sample":
-            from station.samples import DEMO_VIDEO, SampleError, sample_path
+            from station.tracking.fakes.samples import DEMO_VIDEO, SampleError, sample_path
 
             try:
                 path = sample_path(DEMO_VIDEO)
@@ -223,7 +223,7 @@ def source_factory(settings: Settings, video: str | None = None, index: int | No
                     raise
         if model_path is None:
             raise CameraError("The simulated patient needs the face model.")
-        from station.simulate import load_patient
+        from station.tracking.fakes.patient import load_patient
 
         log.info("no webcam: the demo plays a simulated patient (a real face photo, moved on cue)")
         return load_patient(model_path, settings.patient.affected_side, probe or PhaseProbe())

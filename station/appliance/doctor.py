@@ -98,8 +98,8 @@ def check_camera(settings: Settings, on_pi: bool) -> Check:
             "set camera.file in the settings, or camera.source = 'auto'",
             essential,
         )
-    if importlib.util.find_spec("station.camera") is not None:
-        camera_mod = importlib.import_module("station.camera")
+    if importlib.util.find_spec("station.tracking.camera") is not None:
+        camera_mod = importlib.import_module("station.tracking.camera")
         opener = getattr(camera_mod, "open_source", None)
         if opener is not None:
             try:
@@ -157,8 +157,8 @@ def check_camera(settings: Settings, on_pi: bool) -> Check:
 
 def check_model(data_dir: Path) -> Check:
     """Is the installed face model the pinned one?"""
-    from station.model import MODEL_SHA256, ModelError, verify
     from station.paths import model_path
+    from station.tracking.model import MODEL_SHA256, ModelError, verify
 
     path = model_path(data_dir)
     try:

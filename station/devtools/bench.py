@@ -32,11 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from station.camera import MemorySource, OpenCVSource, decode_all, iter_frames
-from station.face import FaceSample
-from station.metrics import Metrics, make_baseline
-from station.scoring import RepScorer, live_feedback
-from station.tracker import Landmarker, TrackerThread
+from station.tracking.camera import MemorySource, OpenCVSource, decode_all, iter_frames
+from station.tracking.face import FaceSample
+from station.tracking.metrics import Metrics, make_baseline
+from station.tracking.scoring import RepScorer, live_feedback
+from station.tracking.tracker import Landmarker, TrackerThread
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class BenchContext:
     results: dict[str, float] = field(default_factory=dict)
 
 
-INTEGRATION_MODULES = ("station.metrics", "station.kiosk")
+INTEGRATION_MODULES = ("station.tracking.metrics", "station.kiosk")
 
 HookFn = Callable[[BenchContext], Sequence[Row]]
 
@@ -123,7 +123,7 @@ def tracker_fps(frames: Sequence[np.ndarray], model: Path,
         return MemorySource(frames, fps=fps, paced=False, clock=time.perf_counter)
 
     tr = TrackerThread(model, open_frames, clock=time.perf_counter, capture_thread=False)
-    quiet = logging.getLogger("station.tracker")
+    quiet = logging.getLogger("station.tracking.tracker")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # the frames running out is expected here, not a fault
     tr.start()
@@ -172,7 +172,7 @@ def live_latency(frames: Sequence[np.ndarray], model: Path, fps: float,
 
 def child_live_rss(video: Path, model: Path, seconds: float) -> float:
     """Peak RSS (MB) of a fresh process that only tracks the video file live for ``seconds``."""
-    cmd = [sys.executable, "-m", "station.bench", "--child-rss", str(video), str(model),
+    cmd = [sys.executable, "-m", "station.devtools.bench", "--child-rss", str(video), str(model),
            str(seconds)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120, check=True)
     return float(json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mb"])
@@ -299,7 +299,7 @@ class _StartPress:
     """The one press autoplay makes first: start a session when the station is at home."""
 
     def __init__(self, station: Any, hold_time: float) -> None:
-        from station.button import ScriptedButton
+        from station.kiosk.button import ScriptedButton
 
         self.station = station
         self.inner = ScriptedButton(hold_time, clock=lambda: 0.0)
@@ -307,7 +307,7 @@ class _StartPress:
 
     def poll(self, now: float) -> list[Any]:
         """Press once at home, then report the press's edges when due."""
-        from station.session import State
+        from station.practice.session import State
 
         if not self.pressed and not self.inner.busy and self.station.engine.state is State.HOME:
             self.inner.press_for(now, 0.2)
@@ -352,7 +352,7 @@ def kiosk_run(model: Path, settings: Any, paced_s: float,
 
     from station.kiosk.wiring import build_station
     from station.paths import model_path
-    from station.session import State
+    from station.practice.session import State
 
     saved = {k: os.environ.get(k) for k in ("SDL_VIDEODRIVER", "SDL_AUDIODRIVER")}
     os.environ["SDL_VIDEODRIVER"] = "dummy"
@@ -588,7 +588,7 @@ def bench_table(video: Path, model: Path, *, quick: bool = False, max_frames: in
     ``demo_speed=0`` skips only the demo session; ``kiosk_s=(0, 0)`` skips the kiosk run.
     """
     from station.config import Settings
-    from station.plan import default_plan
+    from station.practice.plan import default_plan
 
     settings = settings or Settings()
     limit = max_frames if max_frames is not None else (120 if quick else None)
@@ -751,9 +751,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """``station bench [--video FILE] [--quick]``: print the performance table."""
     from station.cli import UsageError
     from station.config import load_settings
-    from station.model import ModelError, verify
     from station.paths import model_path, resolve_data_dir
-    from station.samples import DEMO_VIDEO, sample_path
+    from station.tracking.fakes.samples import DEMO_VIDEO, sample_path
+    from station.tracking.model import ModelError, verify
 
     settings, _ = load_settings(getattr(args, "config", None))
     model = model_path(resolve_data_dir(getattr(args, "data_dir", None), settings.data_dir))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from station.prescription import Prescription, in_quiet_hours
+from station.clinic.prescription import Prescription, in_quiet_hours
 
 PROMPT = "It's a good time for a short practice."
 WINDOW = dt.timedelta(minutes=60)

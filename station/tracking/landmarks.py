@@ -4,7 +4,7 @@ Sides are the *subject's own* (MediaPipe's convention on an unmirrored frame): l
 the centre of the subject's LEFT iris, which appears on the right of the raw camera image.
 Everything else in the station refers to landmarks through the names defined here.
 
-Region readings (see :mod:`station.metrics`) use these point sets:
+Region readings (see :mod:`station.tracking.metrics`) use these point sets:
 
 ========== ============================================ ==========================================
 region      points (right / left)                        reading (signed mm from neutral)

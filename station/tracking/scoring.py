@@ -9,7 +9,7 @@ Definitions (affected side only, unless said otherwise):
 * movement of a region = absolute smoothed reading (mm from neutral), whatever its direction;
   the peak is taken over the rep's scored frames.
 * a quiet region *moved* when its peak exceeds its threshold ``max(k x noise, floor)``
-  (:attr:`station.metrics.Baseline.thresholds`).
+  (:attr:`station.tracking.metrics.Baseline.thresholds`).
 * coactivation = q / (q + t), where q is the largest quiet-region excess over its threshold
   (peak - threshold, at least 0) and t the target's peak movement. 0 means the quiet regions
   stayed within their noise, values towards 1 mean quiet regions moved as much as the target
@@ -26,7 +26,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from station.feedback import LiveFeedback, PatternResult, RegionMeter, RepStats
-from station.metrics import (
+from station.practice.plan import REGION_NOUN
+from station.tracking.metrics import (
     MSG_FACE_LOST,
     MSG_TURNED,
     Baseline,
@@ -35,7 +36,6 @@ from station.metrics import (
     side_index,
     to_dict,
 )
-from station.plan import REGION_NOUN
 
 # Movement (mm beyond the threshold) that fills the target meter: a gentle scale, so a small,
 # slow movement already shows (effort 2-3 of 10 is the aim, bigger is not better).

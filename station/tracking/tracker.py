@@ -21,9 +21,9 @@ from types import TracebackType
 
 import numpy as np
 
-from station.camera import Frame, FrameSource, SourceEnded
-from station.face import FaceSample, pose_from_matrix
-from station.model import ModelError, verify
+from station.tracking.camera import Frame, FrameSource, SourceEnded
+from station.tracking.face import FaceSample, pose_from_matrix
+from station.tracking.model import ModelError, verify
 
 log = logging.getLogger(__name__)
 

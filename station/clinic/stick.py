@@ -35,8 +35,8 @@ lines. With ``--direct``, or when no kiosk heartbeat is fresh, or when the kiosk
 the job up in time, usb-sync claims the job and runs it itself. No socket is opened.
 
 The exporter and wiper are injected (``exporter=``/``wiper=``); by default they are
-``station.export.export_bundle(data_dir, out_dir) -> Path`` and
-``station.records.wipe(data_dir) -> None``, imported only when used.
+``station.clinic.export.export_bundle(data_dir, out_dir) -> Path`` and
+``station.records.store.wipe(data_dir) -> None``, imported only when used.
 """
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from station import prescription as rx
-from station import unit
+from station.clinic import prescription as rx
+from station.clinic import unit
 
 log = logging.getLogger(__name__)
 
@@ -262,13 +262,13 @@ def verify_request(folder_fd: int, data_dir: Path) -> Request:
 
 
 def _default_exporter() -> Exporter:
-    from station.export import export_bundle  # the records engineer's exporter
+    from station.clinic.export import export_bundle  # the records engineer's exporter
 
     return export_bundle
 
 
 def _default_wiper() -> Wiper:
-    from station.records import wipe  # the records engineer's wiper
+    from station.records.store import wipe  # the records engineer's wiper
 
     return wipe
 
@@ -593,7 +593,7 @@ def process_pending_jobs(data_dir: Path, exporter: Exporter | None = None,
     """Kiosk side: run every waiting stick job; returns all status lines for the screen.
 
     ``on_line`` gets each line as it happens (to draw progress). Never raises. After a job
-    the kiosk should reload the prescription (:func:`station.prescription.load_active`).
+    the kiosk should reload the prescription (:func:`station.clinic.prescription.load_active`).
     """
     lines: list[str] = []
     try:

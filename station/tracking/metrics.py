@@ -10,11 +10,11 @@ How a reading is made (see the project's design notes for why):
    the iris diameter (11.7 mm) measured at calibration *only* (the iris is covered as the eye
    closes, so it is never used again).
 2. **Registration**: every later frame is mapped onto the neutral face by a similarity fit
-   (rotation, translation, scale) over :data:`station.landmarks.STABLE` points (nasal midline
+   (rotation, translation, scale) over :data:`station.tracking.landmarks.STABLE` points (nasal midline
    and forehead), then measured in the neutral face frame: x towards the subject's left,
    y downwards, millimetres.
 3. **Readings**: per side and region a signed value in mm from neutral, in the region's own
-   direction (see :mod:`station.landmarks`). The mouth corner is its displacement in the
+   direction (see :mod:`station.tracking.landmarks`). The mouth corner is its displacement in the
    registered frame (never relative to lip points that move with the same smile).
 
 The quiet threshold of a region is ``max(NOISE_K * noise, FLOORS_MM[region])`` where noise is
@@ -23,7 +23,7 @@ gives noise of ~0.01 mm, far below what a living face does at rest, so each regi
 (:data:`FLOORS_MM`).
 
 Readings are handled internally as a (2, 6) array: rows :data:`SIDES` (left, right), columns
-:data:`station.plan.REGIONS`; :func:`to_dict` gives the ``{"left": {"eye": ..}, ..}`` form.
+:data:`station.practice.plan.REGIONS`; :func:`to_dict` gives the ``{"left": {"eye": ..}, ..}`` form.
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from station import landmarks as lm
-from station.face import FaceSample, Pose
 from station.feedback import SIDES, Readings
-from station.plan import REGIONS
+from station.practice.plan import REGIONS
+from station.tracking import landmarks as lm
+from station.tracking.face import FaceSample, Pose
 
 # Landmarks settle over ~10 frames after a face is (re)acquired in VIDEO mode.
 SETTLE_FRAMES = 10

@@ -19,8 +19,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from station.model import sha256_file
 from station.paths import user_data_dir
+from station.tracking.model import sha256_file
 
 log = logging.getLogger(__name__)
 

@@ -60,7 +60,7 @@ from typing import Any
 
 from station.config import Problem
 from station.feedback import Notice
-from station.plan import Plan, default_plan, library, make_plan
+from station.practice.plan import Plan, default_plan, library, make_plan
 
 log = logging.getLogger(__name__)
 

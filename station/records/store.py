@@ -44,8 +44,8 @@ from typing import Any
 from station import __version__
 from station.feedback import SIDES, HomeInfo, Notice, PatternResult, RepStats
 from station.paths import database_path
-from station.plan import REGIONS, Plan
-from station.session import (
+from station.practice.plan import REGIONS, Plan
+from station.practice.session import (
     BreakEnded,
     BreakStarted,
     FaceChanged,
@@ -275,7 +275,7 @@ def unit_info(data_dir: Path) -> dict[str, Any]:
             info = loaded
     except (OSError, ValueError):
         info = {}
-    from station.unit import get_unit_id
+    from station.clinic.unit import get_unit_id
 
     provisioned = get_unit_id(Path(data_dir))  # the id provisioning gave the unit wins
     if provisioned:
@@ -839,7 +839,7 @@ class SessionRecorder:
 
     def home_info(self, now: float) -> HomeInfo:
         """Sessions today / in the last 7 days and one trend sentence per prescribed pattern."""
-        from station.progress import home_info_from_rows
+        from station.records.progress import home_info_from_rows
 
         wall = self._wall()
         if self.store is None:
@@ -857,7 +857,7 @@ class SessionRecorder:
 
     def pattern_results(self) -> list[PatternResult]:
         """One plain sentence per pattern of the current (or last) session."""
-        from station.progress import pattern_results
+        from station.records.progress import pattern_results
 
         s = self._live or self._last
         if s is None:

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from station.face import FaceSample
-from station.metrics import FOUND_FRAMES, Metrics, measure, to_dict
+from station.tracking.face import FaceSample
+from station.tracking.metrics import FOUND_FRAMES, Metrics, measure, to_dict
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 def _samples(video: Path, model: Path) -> tuple[list[FaceSample], float]:
     import cv2
 
-    from station.tracker import Landmarker
+    from station.tracking.tracker import Landmarker
 
     cap = cv2.VideoCapture(str(video))
     if not cap.isOpened():
@@ -122,8 +122,8 @@ def cmd_track(args: argparse.Namespace) -> int:
     """``station track``: write per-frame readings of ``args.video`` to ``args.json_out``."""
     from station.cli import UsageError
     from station.config import load_settings
-    from station.model import MODEL_SHA256, ModelError, verify
     from station.paths import model_path, resolve_data_dir
+    from station.tracking.model import MODEL_SHA256, ModelError, verify
 
     video = Path(args.video)
     if not video.is_file():

@@ -25,8 +25,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from station import landmarks as lm
-from station.camera import CameraError, Frame
+from station.tracking import landmarks as lm
+from station.tracking.camera import CameraError, Frame
 
 Clock = Callable[[], float]
 
@@ -188,8 +188,8 @@ def load_patient(model_path: Path, side: str,
                  phase: Callable[[], tuple[str, str | None, int | None, float]],
                  clock: Clock = time.monotonic) -> SimulatedPatient:
     """The demo's simulated patient: fetch the face photo, find its landmarks once, warp."""
-    from station.samples import SampleError, sample_path
-    from station.tracker import Landmarker
+    from station.tracking.fakes.samples import SampleError, sample_path
+    from station.tracking.tracker import Landmarker
 
     try:
         path = sample_path(DEMO_FACE)

@@ -7,7 +7,7 @@ quiet / (quiet + target)). With too little data it says so kindly instead of inv
 Pure functions over rows; the record store supplies the rows.
 
 >>> from datetime import datetime, UTC
->>> from station.plan import library
+>>> from station.practice.plan import library
 >>> trend_sentence(library()["small_smile"], [0.4] * 8, [0.2] * 8)
 'Your eye and brow have stayed quieter during smiles this week than last.'
 """
@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from station.feedback import HomeInfo, PatternResult, RepStats
-from station.plan import REGION_NOUN, Pattern, Plan
+from station.practice.plan import REGION_NOUN, Pattern, Plan
 
 MIN_REPS = 6  # scored reps a week needs before we speak of a trend
 BETTER_ABS = 0.03  # a change in median coactivation smaller than this is "about the same"
@@ -122,7 +122,7 @@ def home_info_from_rows(
     tz: tzinfo | None = None,
 ) -> HomeInfo:
     """HomeInfo from session start times (with a rep done) and rep rows of the last 2 weeks."""
-    from station.records import utc_iso
+    from station.records.store import utc_iso
 
     n_today, n_week = count_sessions(session_starts, wall, tz)
     week_ago = utc_iso(wall - timedelta(days=7))

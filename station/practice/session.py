@@ -26,7 +26,7 @@ the remaining time of the interrupted step; resuming continues it. A requested b
 middle of a rep abandons that rep (it is repeated after the break); a requested break during
 rest replaces the end-of-pattern break when it is the pattern's last rest.
 
->>> from station.plan import default_plan
+>>> from station.practice.plan import default_plan
 >>> eng = Engine(default_plan(), Timing(settle_s=8))
 >>> [type(o).__name__ for o in eng.handle(Event.SHORT_PRESS, now=100.0)]
 ['SessionStarted', 'PhaseStarted']
@@ -42,7 +42,7 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from station.plan import Pattern, Plan
+from station.practice.plan import Pattern, Plan
 
 
 class State(enum.Enum):

@@ -19,8 +19,8 @@ from datetime import date, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
-from station.plan import library
-from station.progress import local_date
+from station.practice.plan import library
+from station.records.progress import local_date
 
 CALENDAR_WEEKS = 16  # the calendar shows at most this many recent weeks
 STYLES: tuple[tuple[str, str, str], ...] = (  # (line style, marker, grey)

@@ -2,7 +2,7 @@
 
 A *pattern* is one gentle movement: which region on the affected side should move (the
 target), which should stay quiet, what to say in each phase, a touch hint, and default pacing.
-Patterns live as TOML files in ``station/patterns/``; code never hard-codes one. A *plan* is an
+Patterns live as TOML files in ``station/practice/patterns/``; code never hard-codes one. A *plan* is an
 ordered list of patterns, each with a number of reps and its pacing. The default plan is the
 conservative one a unit plays before a therapist prescribes anything: gentle eye closure and a
 small closed-lip smile, about two minutes in all.
@@ -121,7 +121,7 @@ def _pattern_from_dict(d: dict) -> Pattern:
 def library() -> dict[str, Pattern]:
     """Every pattern shipped with the station, by id."""
     out: dict[str, Pattern] = {}
-    for entry in sorted(resources.files("station.patterns").iterdir(), key=lambda e: e.name):
+    for entry in sorted(resources.files("station.practice.patterns").iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):
             pattern = _pattern_from_dict(tomllib.loads(entry.read_text(encoding="utf-8")))
             out[pattern.id] = pattern
@@ -131,7 +131,7 @@ def library() -> dict[str, Pattern]:
 @cache
 def release_prompts() -> tuple[str, ...]:
     """Massage / stretch prompts for release breaks, used in turn."""
-    text = resources.files("station").joinpath("release.toml").read_text(encoding="utf-8")
+    text = resources.files("station.practice").joinpath("release.toml").read_text(encoding="utf-8")
     return tuple(tomllib.loads(text)["prompts"])
 
 

@@ -1,0 +1,12 @@
+"""Clinic: everything a unit shares with the clinic that lends it.
+
+Theory of operation
+-------------------
+``prescription`` validates and applies what a therapist prescribes (the desk uses the same
+validator); ``unit`` is the one unit identity and the clinic key; ``stick`` runs the signed USB
+stick flow; ``spool`` hands stick jobs between ``usb-sync`` and the running kiosk; ``export``
+writes the verified bundle and ``report`` its PDF. ``commands`` turns command-line arguments
+into calls.
+
+Imports: practice, tracking (the model pin) and records.
+"""

@@ -1,0 +1,3 @@
+"""Developer tools: the benchmark (``station bench``), offline tracking of a video
+(``station track``) and a generator of realistic records. Never imported by the kiosk; they
+sit at the top of the import order and may use everything below."""

@@ -1,0 +1,12 @@
+"""Records: what the patient practised, kept safe through power cuts and full disks.
+
+Theory of operation
+-------------------
+``store`` owns the SQLite file (schema, migrations, WAL with ``synchronous=FULL``);
+``recorder`` turns the session engine's outputs into rows, holding them in memory while the
+disk is full; ``series`` packs a rep's per-frame readings; ``progress`` turns rows into the
+home screen and after-pattern sentences; ``wipe`` removes every patient record.
+
+Records hold numbers only, never a camera frame. Imports: practice and the top-level seam
+modules; nothing here knows about the terminal or the clinic.
+"""

@@ -1,0 +1,3 @@
+"""Stand-ins for a real camera: a simulated patient (a real face photo moved on cue) and
+sample face media fetched by pinned hash. They are frame sources like any other; the demo,
+the benches and the tests use them, the kiosk on a Pi never does."""
