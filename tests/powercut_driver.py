@@ -15,16 +15,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from station.feedback import RepStats  # noqa: E402
+from station.practice.events import Event, RepDone, SessionFinished, SessionStarted, State, Timing  # noqa: E402
 from station.practice.plan import default_plan  # noqa: E402
-from station.practice.session import (  # noqa: E402
-    Engine,
-    Event,
-    RepDone,
-    SessionFinished,
-    SessionStarted,
-    State,
-    Timing,
-)
+from station.practice.session import Engine  # noqa: E402
 from station.records.store import SessionRecorder  # noqa: E402
 
 

@@ -27,7 +27,7 @@ from station.config import Settings
 from station.feedback import RepStats
 from station.kiosk.app import Autoplay, Station
 from station.kiosk.wiring import build_station
-from station.practice.session import RepDone, SessionStarted, State
+from station.practice.events import RepDone, SessionStarted, SessionStatus, State
 from station.records import store as records
 from station.records.store import SessionRecorder
 
@@ -81,7 +81,7 @@ def practise(station: Station, clock, marker: str | None = None) -> str:  # noqa
             pytest.fail("the session did not finish")
     finally:
         station.buttons.remove(auto)
-    assert session_id is not None and station.engine.counters.status == "complete"
+    assert session_id is not None and station.engine.counters.status is SessionStatus.COMPLETE
     return session_id
 
 

@@ -14,7 +14,7 @@ from station.kiosk import theme
 from station.kiosk.app import Station
 from station.kiosk.audio import Audio
 from station.kiosk.button import GpioButton
-from station.practice.session import (
+from station.practice.events import (
     ACTIVE,
     BreakEnded,
     BreakStarted,
@@ -99,7 +99,7 @@ def rig(clock):
 
 def _name(o) -> str:
     if isinstance(o, PhaseStarted):
-        return f"{o.phase}{'*' if o.requested else ''}"
+        return f"{o.phase.value}{'*' if o.requested else ''}"
     if isinstance(o, BreakStarted):
         return f"BreakStarted({o.requested})"
     if isinstance(o, BreakEnded):
@@ -157,17 +157,17 @@ def test_full_session_by_mock_pin_with_pause_and_requested_break(rig, clock):
         in_pause = sum(o.paused_s for o in outs if isinstance(o, Resumed) and a.at <= o.at <= b.at)
         took = b.at - a.at - in_pause
         interrupted = any(isinstance(o, RepInterrupted) and a.at <= o.at <= b.at for o in outs)
-        if a.phase == "summary" or interrupted:
+        if a.phase is State.SUMMARY or interrupted:
             continue
-        if a.phase in ("move", "hold", "release", "rest"):
-            planned = plan_item[a.pattern_index].pacing.of(a.phase)
+        if a.phase.value in ("move", "hold", "release", "rest"):
+            planned = plan_item[a.pattern_index].pacing.of(a.phase.value)
         else:
             planned = {"settle": timing.settle_s, "intro": timing.intro_s,
-                       "break": timing.break_s}[a.phase]
+                       "break": timing.break_s}[a.phase.value]
         assert round(took, 3) == round(planned, 3), (a, took)
         assert a.duration_s == planned
     assert sum(isinstance(o, RepDone) for o in outs) == 6
-    assert [o.status for o in outs if isinstance(o, SessionFinished)] == ["complete"]
+    assert [o.status.value for o in outs if isinstance(o, SessionFinished)] == ["complete"]
     # a gentle cue at every phase change, the pause has its own
     assert rig.audio.played.count("move") == 7 and "break" in rig.audio.played
     assert "pause" in rig.audio.played and rig.audio.played[-1] == "summary"

@@ -11,8 +11,8 @@ from station.config import Settings
 from station.kiosk.app import Station
 from station.kiosk.button import ScriptedButton
 from station.kiosk.housekeeping import Housekeeping
+from station.practice.events import SessionFinished, SessionStatus, State
 from station.practice.plan import default_plan
-from station.practice.session import SessionFinished, State
 from station.records.store import STORAGE_FULL_TEXT, SessionRecorder
 
 
@@ -38,7 +38,7 @@ def test_full_disk_warns_once_on_screen_and_the_session_completes(data_dir: Path
         shown += [n.text for n in station.notices.values() if n.text == STORAGE_FULL_TEXT]
         if station.engine.state is State.SUMMARY:
             break
-    assert any(isinstance(o, SessionFinished) and o.status == "complete" for o in outs)
+    assert any(isinstance(o, SessionFinished) and o.status is SessionStatus.COMPLETE for o in outs)
     assert shown and STORAGE_FULL_TEXT in [n.text for n in station.notices.values()]
     assert rec.storage_full and rec.pending_rows > 0 and wrappers[0].failures > 0
     wrappers[0].full = False  # space again: the held rows land

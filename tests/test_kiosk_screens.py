@@ -12,7 +12,7 @@ from station.kiosk import screens
 from station.kiosk.screens import guide_size, render, sample_models
 from station.kiosk.text import fit
 from station.kiosk.view import ScreenModel
-from station.practice.session import State
+from station.practice.events import State
 
 SIZES = [(800, 480), (480, 320), (1280, 720)]
 MODELS = sample_models()

@@ -26,8 +26,8 @@ from station.kiosk import theme  # noqa: E402
 from station.kiosk.app import Station  # noqa: E402
 from station.kiosk.button import ScriptedButton  # noqa: E402
 from station.paths import database_path  # noqa: E402
+from station.practice.events import RepDone, SessionFinished, SessionStatus, State  # noqa: E402
 from station.practice.plan import make_plan  # noqa: E402
-from station.practice.session import RepDone, SessionFinished, State  # noqa: E402
 from station.records.store import SessionRecorder  # noqa: E402
 from station.tracking.camera import CameraError, Frame  # noqa: E402
 from station.tracking.live import LiveTracking  # noqa: E402
@@ -123,7 +123,7 @@ def test_smile_on_affected_side_scored_and_recorded(tmp_path, clock, model_file,
     station, tracker, patient, live = _station(tmp_path, clock, model_file, faces, "left")
     outs = _run_session(station, tracker, patient, clock)
     station.stop()
-    assert any(isinstance(o, SessionFinished) and o.status == "complete" for o in outs)
+    assert any(isinstance(o, SessionFinished) and o.status is SessionStatus.COMPLETE for o in outs)
     assert station.engine.counters.calibrated  # settle ended on the tracker's calibration
     reps = live.rep_stats
     assert sum(isinstance(o, RepDone) for o in outs) == 2 and len(reps) == 2
@@ -169,7 +169,7 @@ def test_camera_fault_mid_session_keeps_guiding_and_recovers(tmp_path, clock, mo
     station.stop()
     assert seen["notice"], "the kiosk did not say the camera is not available"
     assert {State.MOVE, State.HOLD, State.RELEASE} <= seen["states_while_broken"]  # guided by time
-    assert any(isinstance(o, SessionFinished) and o.status == "complete" for o in outs)
+    assert any(isinstance(o, SessionFinished) and o.status is SessionStatus.COMPLETE for o in outs)
     assert not any(n.text == theme.CAMERA_MISSING for n in station.notices.values())
     assert tracker.latest().status == "ok"
     assert live.rep_stats[-1].face_share == 1.0  # the last rep was tracked again
@@ -183,7 +183,7 @@ def test_camera_missing_at_start_guides_by_time_without_waiting(tmp_path, clock,
     settle = [o for o in outs if type(o).__name__ == "SettleEnded"]
     assert settle and not settle[0].calibrated
     assert settle[0].at - outs[0].at <= station.timing.settle_s + 0.5  # no 40 s wait
-    assert any(isinstance(o, SessionFinished) and o.status == "complete" for o in outs)
+    assert any(isinstance(o, SessionFinished) and o.status is SessionStatus.COMPLETE for o in outs)
     assert any(n.text == theme.CAMERA_MISSING for n in station.notices.values())
     assert all(r.face_share == 0.0 for r in live.rep_stats)
 
@@ -223,7 +223,8 @@ class IdleRecorder:
 
 
 def test_inference_pauses_at_home_and_runs_during_a_session():
-    from station.practice.session import Engine, Event, Timing
+    from station.practice.events import Event, Timing
+    from station.practice.session import Engine
 
     plan = make_plan([("small_smile", 1, {})], source="test")
     tracker = IdleRecorder()

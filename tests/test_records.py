@@ -11,8 +11,9 @@ import pytest
 
 from station.feedback import HomeInfo, RepStats
 from station.paths import database_path
+from station.practice.events import Event, RepDone, SessionFinished, State, Timing
 from station.practice.plan import default_plan
-from station.practice.session import Engine, Event, RepDone, SessionFinished, State, Timing
+from station.practice.session import Engine
 from station.records.store import (
     CORRUPT_TEXT,
     MIGRATIONS,

@@ -6,12 +6,9 @@ import random
 
 import pytest
 
-from station.practice.plan import default_plan, library, make_plan
-from station.practice.session import (
-    TRANSITIONS,
+from station.practice.events import (
     BreakEnded,
     BreakStarted,
-    Engine,
     Event,
     Ignored,
     InvalidTime,
@@ -21,10 +18,13 @@ from station.practice.session import (
     RepInterrupted,
     Resumed,
     SessionFinished,
+    SessionStatus,
     SettleEnded,
     State,
     Timing,
 )
+from station.practice.plan import default_plan, library, make_plan
+from station.practice.session import TRANSITIONS, Engine
 
 
 def run_until(eng: Engine, state: State, t: float, step: float = 0.25, limit: float = 10_000) -> tuple[float, list]:
@@ -42,7 +42,7 @@ def phase_durations(outs: list) -> list[tuple[str, float]]:
     result = []
     for a, b in zip(starts, starts[1:], strict=False):
         paused = sum(o.paused_s for o in outs if isinstance(o, Resumed) and a.at <= o.at <= b.at)
-        result.append((a.phase, b.at - a.at - paused))
+        result.append((a.phase.value, b.at - a.at - paused))
     return result
 
 
@@ -54,7 +54,7 @@ def test_full_default_session_timing_matches_plan_exactly():
     planned = [(s.state.value, s.duration_s) for s in eng.schedule]
     assert phase_durations(outs)[: len(planned)] == planned
     assert sum(isinstance(o, RepDone) for o in outs) == 6
-    assert outs[-2] == SessionFinished(eng.planned_s, "complete")
+    assert outs[-2] == SessionFinished(eng.planned_s, SessionStatus.COMPLETE)
     assert 100 <= eng.planned_s <= 160
 
 
@@ -102,7 +102,7 @@ def test_pause_timeout_abandons_session():
     eng.handle(Event.SHORT_PRESS, 0.0)
     eng.handle(Event.SHORT_PRESS, 5.0)
     outs = eng.tick(700.0)
-    assert SessionFinished(605.0, "abandoned") in outs
+    assert SessionFinished(605.0, SessionStatus.ABANDONED) in outs
     assert eng.state is State.HOME
 
 

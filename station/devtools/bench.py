@@ -307,7 +307,7 @@ class _StartPress:
 
     def poll(self, now: float) -> list[Any]:
         """Press once at home, then report the press's edges when due."""
-        from station.practice.session import State
+        from station.practice.events import State
 
         if not self.pressed and not self.inner.busy and self.station.engine.state is State.HOME:
             self.inner.press_for(now, 0.2)
@@ -352,7 +352,7 @@ def kiosk_run(model: Path, settings: Any, paced_s: float,
 
     from station.kiosk.wiring import build_station
     from station.paths import model_path
-    from station.practice.session import State
+    from station.practice.events import State
 
     saved = {k: os.environ.get(k) for k in ("SDL_VIDEODRIVER", "SDL_AUDIODRIVER")}
     os.environ["SDL_VIDEODRIVER"] = "dummy"

@@ -17,8 +17,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from station.feedback import RepStats
+from station.practice.events import Event, RepDone, State, Timing
 from station.practice.plan import REGIONS, Plan, default_plan, make_plan
-from station.practice.session import Engine, Event, RepDone, State, Timing
+from station.practice.session import Engine
 from station.records.store import SessionRecorder
 
 PRESCRIBED_SOURCE = "prescription: smile, pucker, eye closure"

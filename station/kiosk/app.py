@@ -51,9 +51,7 @@ from station.kiosk.button import (
     open_gpio_button,
 )
 from station.kiosk.view import ClinicianInfo, ScreenModel, screen_of
-from station.practice.plan import Plan, default_plan, release_prompts
-from station.practice.session import (
-    Engine,
+from station.practice.events import (
     Event,
     Ignored,
     InvalidTime,
@@ -62,11 +60,14 @@ from station.practice.session import (
     PhaseStarted,
     SessionFinished,
     SessionStarted,
+    SessionStatus,
     State,
     SummaryDismissed,
     Timing,
     View,
 )
+from station.practice.plan import Plan, default_plan, release_prompts
+from station.practice.session import Engine
 
 log = logging.getLogger(__name__)
 
@@ -344,10 +345,10 @@ class Station:
         for o in outs:
             self.history.append(o)
             if isinstance(o, Ignored):
-                log.info("ignored %s in %s", o.event, o.state)
+                log.info("ignored %s in %s", o.event.value, o.state.value)
             elif isinstance(o, PhaseStarted):
                 cue = o.phase
-                if o.phase == State.BREAK.value:
+                if o.phase is State.BREAK:
                     self.release_prompt = next(self._prompts)
             elif isinstance(o, Paused):
                 cue = "pause"
@@ -678,9 +679,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         station.run(max_frames=limit_frames)
     if args.autoplay:
         c = station.engine.counters
-        done = c.status == "complete" and station.engine.state is State.HOME
+        done = c.status is SessionStatus.COMPLETE and station.engine.state is State.HOME
         log.info("autoplay: %s, %d reps, %d breaks requested, %d pauses, %d frames",
-                 c.status or "unfinished", c.reps_done, c.breaks_requested, c.pauses,
+                 c.status.value if c.status else "unfinished", c.reps_done, c.breaks_requested, c.pauses,
                  station.frames)
         return 0 if done else 1
     return 0

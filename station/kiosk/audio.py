@@ -16,6 +16,8 @@ import math
 
 import numpy as np
 
+from station.practice.events import State
+
 log = logging.getLogger(__name__)
 
 RATE = 44100
@@ -23,15 +25,15 @@ PEAK = 0.35  # of full scale, before the volume setting
 FADE_S = 0.015
 
 #: phase (engine state value) -> cue name
-PHASE_CUES: dict[str, str] = {
-    "settle": "rest",
-    "intro": "intro",
-    "move": "move",
-    "hold": "hold",
-    "release": "release",
-    "rest": "rest",
-    "break": "break",
-    "summary": "summary",
+PHASE_CUES: dict[State, str] = {
+    State.SETTLE: "rest",
+    State.INTRO: "intro",
+    State.MOVE: "move",
+    State.HOLD: "hold",
+    State.RELEASE: "release",
+    State.REST: "rest",
+    State.BREAK: "break",
+    State.SUMMARY: "summary",
 }
 
 CUE_NAMES: tuple[str, ...] = (
@@ -133,8 +135,8 @@ class Audio:
         except Exception:  # noqa: BLE001
             log.debug("playing cue %s failed", cue, exc_info=True)
 
-    def play_phase(self, phase: str) -> None:
-        """The cue for a phase change (engine state value)."""
+    def play_phase(self, phase: State) -> None:
+        """The cue for a phase change."""
         cue = PHASE_CUES.get(phase)
         if cue:
             self.play(cue)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from station.feedback import HomeInfo, Notice
-from station.practice.session import State
+from station.practice.events import State
 
 log = logging.getLogger(__name__)
 

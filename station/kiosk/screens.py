@@ -25,7 +25,7 @@ from station.feedback import HomeInfo, LiveFeedback, Notice, PatternResult, Regi
 from station.kiosk import theme
 from station.kiosk.text import draw_text
 from station.kiosk.view import ClinicianInfo, ScreenModel, TextBlock
-from station.practice.session import State, View
+from station.practice.events import State, View
 
 log = logging.getLogger(__name__)
 
@@ -386,8 +386,9 @@ def render(surface: pygame.Surface, model: ScreenModel) -> list[TextBlock]:
 
 def sample_models() -> dict[str, ScreenModel]:
     """Every screen with representative data, from a real engine walked with a fake clock."""
+    from station.practice.events import Event, Timing
     from station.practice.plan import default_plan, release_prompts
-    from station.practice.session import Engine, Event, Timing
+    from station.practice.session import Engine
 
     eng = Engine(default_plan(), Timing())
     views: dict[str, View] = {}

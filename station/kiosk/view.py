@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pygame
 
 from station.feedback import HomeInfo, LiveFeedback, Notice, PatternResult
-from station.practice.session import State, View
+from station.practice.events import State, View
 
 
 @dataclass(frozen=True)

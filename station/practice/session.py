@@ -33,160 +33,40 @@ rest replaces the end-of-pattern break when it is the pattern's last rest.
 >>> eng.state
 <State.SETTLE: 'settle'>
 >>> eng.handle(Event.TICK, now=108.0)[-1].phase
-'intro'
+<State.INTRO: 'intro'>
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from station.practice.plan import Pattern, Plan
-
-
-class State(enum.Enum):
-    """Where the session is. Timed states have a deadline; HOME and SUMMARY wait for a press."""
-
-    HOME = "home"
-    SETTLE = "settle"
-    INTRO = "intro"
-    MOVE = "move"
-    HOLD = "hold"
-    RELEASE = "release"
-    REST = "rest"
-    BREAK = "break"
-    PAUSED = "paused"
-    SUMMARY = "summary"
-
-
-ACTIVE: frozenset[State] = frozenset(
-    {State.SETTLE, State.INTRO, State.MOVE, State.HOLD, State.RELEASE, State.REST, State.BREAK}
+from station.practice.events import (
+    REP_PHASES,
+    BreakEnded,
+    BreakStarted,
+    Counters,
+    Event,
+    FaceChanged,
+    Ignored,
+    InvalidTime,
+    Output,
+    PatternDone,
+    Paused,
+    PhaseStarted,
+    RepDone,
+    RepInterrupted,
+    Resumed,
+    SessionFinished,
+    SessionStarted,
+    SessionStatus,
+    SettleEnded,
+    State,
+    SummaryDismissed,
+    Timing,
+    View,
 )
-REP_PHASES: tuple[State, ...] = (State.MOVE, State.HOLD, State.RELEASE, State.REST)
-
-
-class Event(enum.Enum):
-    """What can happen to a session."""
-
-    SHORT_PRESS = "short_press"
-    LONG_PRESS = "long_press"
-    TICK = "tick"
-    CALIBRATED = "calibrated"
-    CALIBRATION_UNAVAILABLE = "calibration_unavailable"  # no camera / no model: don't wait
-    FACE_LOST = "face_lost"
-    FACE_FOUND = "face_found"
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Session pacing outside the patterns (seconds)."""
-
-    settle_s: float = 8.0
-    settle_max_s: float = 40.0  # waiting for calibration never takes longer than this
-    intro_s: float = 4.0
-    break_s: float = 20.0
-    pause_timeout_s: float = 600.0  # a pause this long ends the session as abandoned
-    summary_s: float = 120.0  # the summary goes home by itself after this
-    needs_calibration: bool = False  # wait in settle for a CALIBRATED event
-
-
-# ---- outputs -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Output:
-    """Something that happened, at engine time ``at``."""
-
-    at: float
-
-
-@dataclass(frozen=True)
-class SessionStarted(Output):
-    plan_source: str
-    planned_s: float
-
-
-@dataclass(frozen=True)
-class PhaseStarted(Output):
-    """A step began. ``phase`` is a :class:`State` value; rep and pattern are 0-based."""
-
-    phase: str
-    pattern_index: int | None
-    rep: int | None
-    duration_s: float
-    requested: bool = False  # for a break: did the patient ask for it
-
-
-@dataclass(frozen=True)
-class SettleEnded(Output):
-    calibrated: bool
-
-
-@dataclass(frozen=True)
-class RepDone(Output):
-    pattern_index: int
-    rep: int
-
-
-@dataclass(frozen=True)
-class RepInterrupted(Output):
-    """A rep was cut short by a requested break; it will be repeated."""
-
-    pattern_index: int
-    rep: int
-
-
-@dataclass(frozen=True)
-class PatternDone(Output):
-    pattern_index: int
-
-
-@dataclass(frozen=True)
-class BreakStarted(Output):
-    requested: bool
-    pattern_index: int | None
-
-
-@dataclass(frozen=True)
-class BreakEnded(Output):
-    early: bool  # ended by a long press
-
-
-@dataclass(frozen=True)
-class Paused(Output):
-    phase: str
-
-
-@dataclass(frozen=True)
-class Resumed(Output):
-    phase: str
-    remaining_s: float
-    paused_s: float
-
-
-@dataclass(frozen=True)
-class SessionFinished(Output):
-    status: str  # "complete" | "abandoned"
-
-
-@dataclass(frozen=True)
-class SummaryDismissed(Output):
-    pass
-
-
-@dataclass(frozen=True)
-class FaceChanged(Output):
-    visible: bool
-
-
-@dataclass(frozen=True)
-class Ignored(Output):
-    """An event that does not fit the state; harmless, for the log."""
-
-    state: str
-    event: str
-
+from station.practice.plan import Plan
 
 # ---- the schedule ------------------------------------------------------------------------
 
@@ -211,56 +91,6 @@ def build_schedule(plan: Plan, timing: Timing) -> tuple[Step, ...]:
                 steps.append(Step(st, pi, rep, item.pacing.of(st.value)))
         steps.append(Step(State.BREAK, pi, None, timing.break_s))
     return tuple(steps)
-
-
-@dataclass
-class Counters:
-    """What the summary tells: counted as the session runs."""
-
-    reps_done: int = 0
-    reps_interrupted: int = 0
-    breaks_requested: int = 0
-    breaks_ended_early: int = 0
-    pauses: int = 0
-    paused_s: float = 0.0
-    calibrated: bool = False
-    started_at: float = 0.0
-    finished_at: float = 0.0
-    status: str = ""
-
-
-@dataclass(frozen=True)
-class View:
-    """Everything a screen needs to draw the current moment (pure data)."""
-
-    state: State
-    resume_state: State | None  # when paused: the state to return to
-    pattern: Pattern | None
-    pattern_index: int | None
-    pattern_count: int
-    rep: int | None
-    reps: int | None
-    phase_elapsed_s: float
-    phase_duration_s: float
-    session_fraction: float
-    break_requested: bool
-    waiting_for_calibration: bool
-    face_visible: bool
-    counters: Counters
-
-    @property
-    def phase_remaining_s(self) -> float:
-        return max(0.0, self.phase_duration_s - self.phase_elapsed_s)
-
-    @property
-    def phase_fraction(self) -> float:
-        if self.phase_duration_s <= 0:
-            return 1.0
-        return min(1.0, max(0.0, self.phase_elapsed_s / self.phase_duration_s))
-
-
-class InvalidTime(ValueError):
-    """``now`` went backwards: a caller bug (the kiosk uses a monotonic clock)."""
 
 
 @dataclass
@@ -314,7 +144,7 @@ class Engine:
         handler = TRANSITIONS[self.state].get(event)
         if handler is None:
             if event not in (Event.TICK, Event.CALIBRATION_UNAVAILABLE):
-                out.append(Ignored(now, self.state.value, event.value))
+                out.append(Ignored(now, self.state, event))
             return out
         handler(self, now, out)
         return out
@@ -392,7 +222,7 @@ class Engine:
         """Start schedule step ``pos`` at ``at`` (or the summary past the end)."""
         self._break_requested = False
         if pos >= len(self.schedule):
-            self._finish("complete", at, out)
+            self._finish(SessionStatus.COMPLETE, at, out)
             return
         step = self.schedule[pos]
         self.state = step.state
@@ -400,18 +230,18 @@ class Engine:
         if step.state is State.SETTLE:
             self._calibrated_at = None
             self._no_calibration = False
-        out.append(PhaseStarted(at, step.state.value, step.pattern_index, step.rep, step.duration_s))
+        out.append(PhaseStarted(at, step.state, step.pattern_index, step.rep, step.duration_s))
         if step.state is State.BREAK:
             out.append(BreakStarted(at, False, step.pattern_index))
 
-    def _finish(self, status: str, at: float, out: list[Output]) -> None:
+    def _finish(self, status: SessionStatus, at: float, out: list[Output]) -> None:
         self.counters.finished_at = at
         self.counters.status = status
         out.append(SessionFinished(at, status))
-        if status == "complete":
+        if status is SessionStatus.COMPLETE:
             self.state = State.SUMMARY
             self._cur = _Cursor(pos=len(self.schedule), started_at=at, duration_s=self.timing.summary_s)
-            out.append(PhaseStarted(at, State.SUMMARY.value, None, None, self.timing.summary_s))
+            out.append(PhaseStarted(at, State.SUMMARY, None, None, self.timing.summary_s))
         else:
             self.state = State.HOME
             self._cur = _Cursor()
@@ -453,7 +283,7 @@ class Engine:
         if self.state is State.PAUSED:
             if now - self._paused_at >= self.timing.pause_timeout_s:
                 self.counters.paused_s += now - self._paused_at
-                self._finish("abandoned", self._paused_at + self.timing.pause_timeout_s, out)
+                self._finish(SessionStatus.ABANDONED, self._paused_at + self.timing.pause_timeout_s, out)
             return
         while self.state is not State.HOME:
             deadline = self._cur.started_at + self._cur.duration_s
@@ -477,7 +307,7 @@ class Engine:
         self._remaining_s = self._cur.started_at + self._cur.duration_s - now
         self.state = State.PAUSED
         self.counters.pauses += 1
-        out.append(Paused(now, self._resume_state.value))
+        out.append(Paused(now, self._resume_state))
 
     def _on_resume(self, now: float, out: list[Output]) -> None:
         assert self._resume_state is not None
@@ -487,7 +317,7 @@ class Engine:
         self._resume_state = None
         # Shift the step so that its remaining time is what it was when paused.
         self._cur.started_at += paused_s
-        out.append(Resumed(now, self.state.value, self._remaining_s, paused_s))
+        out.append(Resumed(now, self.state, self._remaining_s, paused_s))
 
     def _on_break_now(self, now: float, out: list[Output]) -> None:
         step = self.schedule[self._cur.pos]
@@ -509,7 +339,7 @@ class Engine:
         self.counters.breaks_requested += 1
         self.state = State.BREAK
         self._cur = _Cursor(pos=self._cur.pos, started_at=now, duration_s=self.timing.break_s)
-        out.append(PhaseStarted(now, State.BREAK.value, step.pattern_index, None, self.timing.break_s, True))
+        out.append(PhaseStarted(now, State.BREAK, step.pattern_index, None, self.timing.break_s, True))
         out.append(BreakStarted(now, True, step.pattern_index))
 
     def _on_end_break(self, now: float, out: list[Output]) -> None:

@@ -44,8 +44,7 @@ from typing import Any
 from station import __version__
 from station.feedback import SIDES, HomeInfo, Notice, PatternResult, RepStats
 from station.paths import database_path
-from station.practice.plan import REGIONS, Plan
-from station.practice.session import (
+from station.practice.events import (
     BreakEnded,
     BreakStarted,
     FaceChanged,
@@ -60,8 +59,10 @@ from station.practice.session import (
     SessionFinished,
     SessionStarted,
     SettleEnded,
+    State,
     SummaryDismissed,
 )
+from station.practice.plan import REGIONS, Plan
 
 log = logging.getLogger(__name__)
 
@@ -690,9 +691,9 @@ class SessionRecorder:
         if s is None or isinstance(out, Ignored):
             return
         if isinstance(out, PhaseStarted):
-            if out.phase == "move" and out.pattern_index is not None and out.rep is not None:
+            if out.phase is State.MOVE and out.pattern_index is not None and out.rep is not None:
                 s.open_rep = _OpenRep(out.pattern_index, out.rep, out.at)
-            self._event(s, out.at, "phase_started", phase=out.phase,
+            self._event(s, out.at, "phase_started", phase=out.phase.value,
                         pattern_index=out.pattern_index, rep=out.rep,
                         requested=int(out.requested), value=out.duration_s)
         elif isinstance(out, RepDone | RepInterrupted):
@@ -708,15 +709,15 @@ class SessionRecorder:
         elif isinstance(out, PatternDone):
             self._event(s, out.at, "pattern_done", pattern_index=out.pattern_index)
         elif isinstance(out, Paused):
-            self._event(s, out.at, "paused", phase=out.phase)
+            self._event(s, out.at, "paused", phase=out.phase.value)
         elif isinstance(out, Resumed):
-            self._event(s, out.at, "resumed", phase=out.phase, value=out.paused_s)
+            self._event(s, out.at, "resumed", phase=out.phase.value, value=out.paused_s)
         elif isinstance(out, FaceChanged):
             self._event(s, out.at, "face_found" if out.visible else "face_lost")
         elif isinstance(out, SessionFinished):
-            self._event(s, out.at, "session_finished", note=out.status)
+            self._event(s, out.at, "session_finished", note=out.status.value)
             self._queue("UPDATE sessions SET status=?, ended_utc=?, ended_mono=? WHERE id=?",
-                        (out.status, s.utc(out.at), out.at, s.id))
+                        (out.status.value, s.utc(out.at), out.at, s.id))
             self._last, self._live = s, None
         elif isinstance(out, SummaryDismissed):
             pass  # after the session: nothing to keep

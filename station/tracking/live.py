@@ -16,8 +16,7 @@ from pathlib import Path
 
 from station.config import Settings
 from station.feedback import LiveFeedback, PatternResult, RepStats
-from station.practice.plan import Plan
-from station.practice.session import (
+from station.practice.events import (
     Event,
     Output,
     PatternDone,
@@ -29,6 +28,7 @@ from station.practice.session import (
     State,
     View,
 )
+from station.practice.plan import Plan
 from station.tracking.camera import CameraError, FrameSource, open_source
 from station.tracking.metrics import Baseline, Frame, Metrics
 from station.tracking.scoring import RepScorer, live_feedback, pattern_result
@@ -36,7 +36,7 @@ from station.tracking.tracker import NO_CAMERA, NO_MODEL, OK, TrackerThread
 
 log = logging.getLogger(__name__)
 
-SCORED_PHASES = frozenset({State.MOVE.value, State.HOLD.value, State.RELEASE.value})
+SCORED_PHASES = frozenset({State.MOVE, State.HOLD, State.RELEASE})
 _STATUS_OF_TRACKER = {NO_CAMERA: "no_camera", NO_MODEL: "no_model"}
 
 
@@ -62,7 +62,7 @@ class LiveTracking:
         self._frame: Frame | None = None
         self._face_visible: bool | None = None
         self._calibration_sent = False
-        self._phase = State.HOME.value
+        self._phase = State.HOME
         self._pattern_index: int | None = None
         self._scorer: RepScorer | None = None
         self._reps: dict[int, list[RepStats]] = {}
@@ -109,7 +109,7 @@ class LiveTracking:
             if frame.face != self._face_visible:
                 self._face_visible = frame.face
                 events.append(Event.FACE_FOUND if frame.face else Event.FACE_LOST)
-            if self._scorer is not None and view.state.value in SCORED_PHASES:
+            if self._scorer is not None and view.state in SCORED_PHASES:
                 self._scorer.add(frame)  # not while paused: the patient may move freely then
             if self.metrics.calibrated and not self._calibration_sent and view.state is State.SETTLE:
                 self._calibration_sent = True
@@ -129,10 +129,10 @@ class LiveTracking:
             elif isinstance(o, PhaseStarted):
                 self._phase = o.phase
                 self._pattern_index = o.pattern_index
-                if o.phase == State.SETTLE.value:
+                if o.phase is State.SETTLE:
                     self.metrics.start_calibration()
                     self._calibration_sent = False
-                elif o.phase == State.MOVE.value and o.pattern_index is not None and o.rep is not None:
+                elif o.phase is State.MOVE and o.pattern_index is not None and o.rep is not None:
                     p = self.plan.items[o.pattern_index].pattern
                     self._scorer = RepScorer(p.id, o.pattern_index, o.rep, p.target, p.quiet, self.side,
                                              self.metrics.baseline)
