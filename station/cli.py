@@ -15,11 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from station import __version__
-
-
-class UsageError(Exception):
-    """Bad input from the user: printed as one plain line, exit code 2."""
-
+from station.errors import UsageError
 
 # subcommand -> "module:function"; the function takes the parsed args and returns an exit code.
 HANDLERS: dict[str, str] = {

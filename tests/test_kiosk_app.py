@@ -10,10 +10,10 @@ from gpiozero.pins.mock import MockFactory
 
 from station.config import Settings
 from station.feedback import HomeInfo, LiveFeedback, PatternResult
-from station.kiosk import theme
 from station.kiosk.app import Station
 from station.kiosk.audio import Audio
 from station.kiosk.button import GpioButton
+from station.practice import words  # noqa: E402
 from station.practice.events import (
     ACTIVE,
     BreakEnded,
@@ -212,7 +212,7 @@ def test_button_held_sixty_seconds_is_stuck_and_guiding_goes_on(rig, clock):
     rig.pin.drive_low()
     rig.frames(25.0)
     assert "button" in rig.station.notices
-    assert rig.station.notices["button"].text == theme.BUTTON_STUCK
+    assert rig.station.notices["button"].text == words.BUTTON_STUCK
     rig.frames(35.0)
     rig.pin.drive_high()
     rig.station.step(clock())
@@ -323,7 +323,7 @@ def test_failing_services_become_notices_and_the_guide_goes_on(clock, caplog):
         r.until(lambda: r.engine.state is State.SUMMARY, frame=0.1)
         r.close()
     texts = {n.text for n in r.station.notices.values()}
-    assert theme.TRACKING_FAILED in texts and theme.RECORDS_FAILED in texts
+    assert words.TRACKING_FAILED in texts and words.RECORDS_FAILED in texts
     assert tracking.calls > 100 and "no frames" in caplog.text
     assert caplog.text.count("tracking poll failed") == 1  # logged once, not every frame
     assert r.engine.counters.reps_done == 6
@@ -378,7 +378,7 @@ def test_services_plug_in_without_touching_the_loop(clock):
     settle = [o for o in svc.outputs if isinstance(o, SettleEnded)]
     assert settle and settle[0].calibrated
     r.station.step(clock())
-    assert theme.CAMERA_MISSING in {n.text for n in r.station.notices.values()}
+    assert words.CAMERA_MISSING in {n.text for n in r.station.notices.values()}
     r.until(lambda: r.engine.state is State.MOVE)
     assert "no_camera" not in r.station.notices  # cleared when the camera is back
     r.until(lambda: r.engine.state is State.SUMMARY)

@@ -11,9 +11,10 @@ from station.config import Settings
 from station.kiosk.app import Station
 from station.kiosk.button import ScriptedButton
 from station.kiosk.housekeeping import Housekeeping
+from station.practice import words  # noqa: E402
 from station.practice.events import SessionFinished, SessionStatus, State
 from station.practice.plan import default_plan
-from station.records.store import STORAGE_FULL_TEXT, SessionRecorder
+from station.records.store import SessionRecorder
 
 
 def test_full_disk_warns_once_on_screen_and_the_session_completes(data_dir: Path, clock):
@@ -35,11 +36,11 @@ def test_full_disk_warns_once_on_screen_and_the_session_completes(data_dir: Path
     for _ in range(3000):
         clock.advance(0.1)
         outs += station.step(clock())
-        shown += [n.text for n in station.notices.values() if n.text == STORAGE_FULL_TEXT]
+        shown += [n.text for n in station.notices.values() if n.text == words.STORAGE_FULL]
         if station.engine.state is State.SUMMARY:
             break
     assert any(isinstance(o, SessionFinished) and o.status is SessionStatus.COMPLETE for o in outs)
-    assert shown and STORAGE_FULL_TEXT in [n.text for n in station.notices.values()]
+    assert shown and words.STORAGE_FULL in [n.text for n in station.notices.values()]
     assert rec.storage_full and rec.pending_rows > 0 and wrappers[0].failures > 0
     wrappers[0].full = False  # space again: the held rows land
     button.press_for(clock() + 0.1, 0.2)  # dismiss the summary

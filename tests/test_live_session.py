@@ -22,10 +22,10 @@ pytest.importorskip("mediapipe")
 import warp as W  # noqa: E402
 
 from station.config import Settings  # noqa: E402
-from station.kiosk import theme  # noqa: E402
 from station.kiosk.app import Station  # noqa: E402
 from station.kiosk.button import ScriptedButton  # noqa: E402
 from station.paths import database_path  # noqa: E402
+from station.practice import words  # noqa: E402
 from station.practice.events import RepDone, SessionFinished, SessionStatus, State  # noqa: E402
 from station.practice.plan import make_plan  # noqa: E402
 from station.records.store import SessionRecorder  # noqa: E402
@@ -160,7 +160,7 @@ def test_camera_fault_mid_session_keeps_guiding_and_recovers(tmp_path, clock, mo
             patient.broken = True
         if "at" in t_break and patient.broken:
             seen["states_while_broken"].add(st.engine.state)
-            if any(n.text == theme.CAMERA_MISSING for n in st.notices.values()):
+            if any(n.text == words.CAMERA_MISSING for n in st.notices.values()):
                 seen["notice"] = True
             if now - t_break["at"] > 12.0:
                 patient.broken = False  # plugged back in
@@ -170,7 +170,7 @@ def test_camera_fault_mid_session_keeps_guiding_and_recovers(tmp_path, clock, mo
     assert seen["notice"], "the kiosk did not say the camera is not available"
     assert {State.MOVE, State.HOLD, State.RELEASE} <= seen["states_while_broken"]  # guided by time
     assert any(isinstance(o, SessionFinished) and o.status is SessionStatus.COMPLETE for o in outs)
-    assert not any(n.text == theme.CAMERA_MISSING for n in station.notices.values())
+    assert not any(n.text == words.CAMERA_MISSING for n in station.notices.values())
     assert tracker.latest().status == "ok"
     assert live.rep_stats[-1].face_share == 1.0  # the last rep was tracked again
 
@@ -184,7 +184,7 @@ def test_camera_missing_at_start_guides_by_time_without_waiting(tmp_path, clock,
     assert settle and not settle[0].calibrated
     assert settle[0].at - outs[0].at <= station.timing.settle_s + 0.5  # no 40 s wait
     assert any(isinstance(o, SessionFinished) and o.status is SessionStatus.COMPLETE for o in outs)
-    assert any(n.text == theme.CAMERA_MISSING for n in station.notices.values())
+    assert any(n.text == words.CAMERA_MISSING for n in station.notices.values())
     assert all(r.face_share == 0.0 for r in live.rep_stats)
 
 

@@ -11,14 +11,13 @@ import pytest
 
 from station.feedback import HomeInfo, RepStats
 from station.paths import database_path
+from station.practice import words  # noqa: E402
 from station.practice.events import Event, RepDone, SessionFinished, State, Timing
 from station.practice.plan import default_plan
 from station.practice.session import Engine
 from station.records.store import (
-    CORRUPT_TEXT,
     MIGRATIONS,
     SCHEMA_VERSION,
-    STORAGE_FULL_TEXT,
     SessionRecorder,
     Store,
     connect,
@@ -196,7 +195,7 @@ def test_a_corrupt_file_is_kept_aside_and_a_fresh_store_starts(data_dir, clock, 
     database_path(data_dir).write_bytes(garbage)
     rec = SessionRecorder(data_dir, default_plan(), wall=Wall(clock))
     notes = rec.notices()
-    assert [n.text for n in notes] == [CORRUPT_TEXT]
+    assert [n.text for n in notes] == [words.RECORDS_CORRUPT]
     kept = list(data_dir.glob("records.sqlite3.corrupt-*"))
     assert len(kept) == 1 and kept[0].read_bytes() == garbage
     run_session(rec, clock)
@@ -235,7 +234,7 @@ def test_full_disk_keeps_the_session_going_and_lands_rows_later(data_dir, clock)
     assert any(isinstance(o, SessionFinished) for o in outs)  # the session went on
     assert flaky.failures > 10 and rec.storage_full and rec.pending_rows > 20
     notes = rec.notices()
-    assert [n.text for n in notes] == [STORAGE_FULL_TEXT]  # once, however often it failed
+    assert [n.text for n in notes] == [words.STORAGE_FULL]  # once, however often it failed
     assert rec.notices() == []
     assert rows(data_dir, "SELECT id FROM reps") == before  # nothing committed was lost
     assert rec.home_info(clock()).sessions_today == 1
@@ -284,7 +283,7 @@ def test_real_full_disk_on_a_small_tmpfs(small_tmpfs, clock):
         outs += run_session(rec, clock)
     assert sum(isinstance(o, SessionFinished) for o in outs) == 3
     assert rec.storage_full and rec.pending_rows > 0
-    assert [n.text for n in rec.notices()] == [STORAGE_FULL_TEXT]
+    assert [n.text for n in rec.notices()] == [words.STORAGE_FULL]
     assert set(committed) <= set(rows(data_dir, "SELECT id FROM reps"))
     os.unlink(filler)
     run_session(rec, clock)

@@ -253,8 +253,8 @@ def verify_bundle(bundle: Path) -> list[str]:
 
 def cmd_export(args: Any) -> int:
     """``station export --out DIR``: write the clinic bundle and print where it went."""
-    from station.cli import UsageError
     from station.config import load_settings
+    from station.errors import UsageError
     from station.paths import resolve_data_dir
 
     settings, _ = load_settings(args.config)

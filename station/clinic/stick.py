@@ -655,7 +655,7 @@ def hand_off(data_dir: Path, stick: Path, out: Report, now: Callable[[], float] 
 
 def cmd_make_stick(args: argparse.Namespace) -> int:
     """``station clinic make-stick DIR``: write a signed request onto a stick folder."""
-    from station.cli import UsageError
+    from station.errors import UsageError
     from station.paths import resolve_data_dir
 
     data_dir = None
@@ -692,7 +692,7 @@ def cmd_new_key(args: argparse.Namespace) -> int:
     Give the same file to ``deploy/provision.sh --clinic-key FILE`` for every unit of the
     clinic, and to ``station clinic make-stick --secret-file FILE`` on the clinic computer.
     """
-    from station.cli import UsageError
+    from station.errors import UsageError
 
     path = Path(args.file)
     if os.path.lexists(path):

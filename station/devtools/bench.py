@@ -749,8 +749,8 @@ def format_table(rows: Sequence[Row]) -> str:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """``station bench [--video FILE] [--quick]``: print the performance table."""
-    from station.cli import UsageError
     from station.config import load_settings
+    from station.errors import UsageError
     from station.paths import model_path, resolve_data_dir
     from station.tracking.fakes.samples import DEMO_VIDEO, sample_path
     from station.tracking.model import ModelError, verify

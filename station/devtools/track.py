@@ -35,7 +35,7 @@ def _samples(video: Path, model: Path) -> tuple[list[FaceSample], float]:
 
     cap = cv2.VideoCapture(str(video))
     if not cap.isOpened():
-        from station.cli import UsageError
+        from station.errors import UsageError
 
         raise UsageError(f"cannot read the video {video}: not a video file OpenCV can open")
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
@@ -55,7 +55,7 @@ def _samples(video: Path, model: Path) -> tuple[list[FaceSample], float]:
     finally:
         cap.release()
     if not samples:
-        from station.cli import UsageError
+        from station.errors import UsageError
 
         raise UsageError(f"the video {video} has no frames OpenCV can decode")
     return samples, fps
@@ -120,8 +120,8 @@ def track_samples(samples: list[FaceSample], fps: float, calibration_frames: int
 
 def cmd_track(args: argparse.Namespace) -> int:
     """``station track``: write per-frame readings of ``args.video`` to ``args.json_out``."""
-    from station.cli import UsageError
     from station.config import load_settings
+    from station.errors import UsageError
     from station.paths import model_path, resolve_data_dir
     from station.tracking.model import MODEL_SHA256, ModelError, verify
 

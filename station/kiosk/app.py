@@ -36,7 +36,6 @@ from typing import Any, Protocol
 from station import __version__
 from station.config import Settings
 from station.feedback import HomeInfo, LiveFeedback, Notice, PatternResult
-from station.kiosk import theme
 from station.kiosk.audio import Audio
 from station.kiosk.button import (
     Button,
@@ -51,6 +50,7 @@ from station.kiosk.button import (
     open_gpio_button,
 )
 from station.kiosk.view import ClinicianInfo, ScreenModel, screen_of
+from station.practice import words
 from station.practice.events import (
     Event,
     Ignored,
@@ -140,8 +140,8 @@ class NullRecorder:
         """Nothing to close."""
 
 
-_FAILED_TEXT = {"tracking": theme.TRACKING_FAILED, "recorder": theme.RECORDS_FAILED}
-_STATUS_NOTICES = {"no_camera": theme.CAMERA_MISSING, "no_model": theme.MODEL_MISSING}
+_FAILED_TEXT = {"tracking": words.TRACKING_FAILED, "recorder": words.RECORDS_FAILED}
+_STATUS_NOTICES = {"no_camera": words.CAMERA_MISSING, "no_model": words.MODEL_MISSING}
 
 
 # ---- the loop ------------------------------------------------------------------------------
@@ -312,7 +312,7 @@ class Station:
     def _on_button(self, ev: ButtonEvent, now: float) -> list[Output]:
         if isinstance(ev, Stuck):
             log.warning("button held for %.0f s: treating it as stuck", ev.held_s)
-            self.post_notice(Notice(theme.BUTTON_STUCK, "attention", "button"))
+            self.post_notice(Notice(words.BUTTON_STUCK, "attention", "button"))
             return []
         if isinstance(ev, Unstuck):
             log.info("button released after %.0f s", ev.held_s)
@@ -498,7 +498,7 @@ class Station:
         self._failures[(service, what)] = (count + 1, last)
         if service not in ("heartbeat", "ready", "button"):
             self._failing.setdefault(service, set()).add(what)
-            text = _FAILED_TEXT.get(service, theme.SERVICE_FAILED)
+            text = _FAILED_TEXT.get(service, words.SERVICE_FAILED)
             self.post_notice(Notice(text, "attention", f"failed:{service}"))
 
     def _default_info(self) -> ClinicianInfo:
@@ -639,7 +639,7 @@ class VirtualClock:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """``station demo``: windowed, keyboard as the button; ``--headless --autoplay --speed X``."""
-    from station.cli import UsageError
+    from station.errors import UsageError
 
     speed = float(getattr(args, "speed", 1.0))
     if not 0.1 <= speed <= 1000:

@@ -25,6 +25,7 @@ from station.feedback import HomeInfo, LiveFeedback, Notice, PatternResult, Regi
 from station.kiosk import theme
 from station.kiosk.text import draw_text
 from station.kiosk.view import ClinicianInfo, ScreenModel, TextBlock
+from station.practice import words
 from station.practice.events import State, View
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ def _banner(c: _Canvas, notices: tuple[Notice, ...]) -> None:
 
 def _meter(c: _Canvas, area: pygame.Rect, m: RegionMeter) -> None:
     """One meter: a label line and a bar. Target: teal; quiet: sage, soft amber on warning."""
-    name = theme.REGION_NAMES.get(m.region, m.region)
+    name = words.REGION_NAMES.get(m.region, m.region)
     if m.role == "target":
         label, color = f"{name}: small and slow is right", theme.TEAL
     else:
@@ -254,12 +255,12 @@ def _rep(c: _Canvas, m: ScreenModel) -> None:
     p = v.pattern
     reps = f"Rep {(v.rep or 0) + 1} of {v.reps}" if v.reps else ""
     _top_line(c, p.name if p else "", reps)
-    c.text(theme.PHASE_WORDS.get(phase, phase), c.box(x, 0.12, 0.82 - x, 0.13), theme.TITLE,
+    c.text(words.PHASE_WORDS.get(phase, phase), c.box(x, 0.12, 0.82 - x, 0.13), theme.TITLE,
            valign="middle", max_lines=1)
     c.text(_fmt_s(v.phase_remaining_s), c.box(0.83, 0.12, 0.14, 0.13), theme.HEAD, theme.DIM,
            align="right", valign="middle", max_lines=1)
-    words = theme.PHASE_WORDS.get(phase, phase)
-    if p is not None and p.text(phase).strip(" .").lower() != words.lower():
+    heading = words.PHASE_WORDS.get(phase, phase)
+    if p is not None and p.text(phase).strip(" .").lower() != heading.lower():
         c.text(p.text(phase), c.box(x, 0.26, 0.97 - x, 0.14), theme.BODY)
     _meters(c, c.box(x, 0.42, 0.97 - x, 0.42), m.feedback, p.quiet_hint if p else "")
     _hold_hint(c, m)
@@ -444,10 +445,10 @@ def sample_models() -> dict[str, ScreenModel]:
         prescription="Gentle eye closure x3, Small closed-lip smile x3 (default plan)",
         last_export="never",
     )
-    cam = Notice(theme.CAMERA_MISSING, "attention", "camera")
-    disk = Notice(theme.STORAGE_FULL, "attention", "storage")
-    model_missing = Notice(theme.MODEL_MISSING, "attention", "model")
-    stuck = Notice(theme.BUTTON_STUCK, "attention", "button")
+    cam = Notice(words.CAMERA_MISSING, "attention", "camera")
+    disk = Notice(words.STORAGE_FULL, "attention", "storage")
+    model_missing = Notice(words.MODEL_MISSING, "attention", "model")
+    stuck = Notice(words.BUTTON_STUCK, "attention", "button")
     calib = LiveFeedback("calibrating", (), "Hold still for a moment while I learn your face.")
     return {
         "01_home": ScreenModel("home", home=home),
@@ -490,7 +491,7 @@ def render_all(out: Path, size: tuple[int, int]) -> list[Path]:
 
 def cmd_screens(args: argparse.Namespace) -> int:
     """``station screens --out DIR [--size WxH]``."""
-    from station.cli import UsageError
+    from station.errors import UsageError
 
     out = Path(args.out)
     try:

@@ -25,14 +25,6 @@ REGIONS: tuple[str, ...] = ("eye", "brow", "mouth_corner", "lips", "nose_cheek",
 PHASES: tuple[str, ...] = ("move", "hold", "release", "rest")
 
 #: Plain nouns for the regions, for patient sentences ("Your eye stayed quiet ...").
-REGION_NOUN: dict[str, str] = {
-    "eye": "eye",
-    "brow": "brow",
-    "mouth_corner": "mouth corner",
-    "lips": "lips",
-    "nose_cheek": "nose and cheek",
-    "chin": "chin",
-}
 
 
 @dataclass(frozen=True)

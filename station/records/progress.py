@@ -20,7 +20,8 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from station.feedback import HomeInfo, PatternResult, RepStats
-from station.practice.plan import REGION_NOUN, Pattern, Plan
+from station.practice.plan import Pattern, Plan
+from station.practice.words import REGION_NOUN
 
 MIN_REPS = 6  # scored reps a week needs before we speak of a trend
 BETTER_ABS = 0.03  # a change in median coactivation smaller than this is "about the same"

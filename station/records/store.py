@@ -44,6 +44,7 @@ from typing import Any
 from station import __version__
 from station.feedback import SIDES, HomeInfo, Notice, PatternResult, RepStats
 from station.paths import database_path
+from station.practice import words
 from station.practice.events import (
     BreakEnded,
     BreakStarted,
@@ -66,11 +67,6 @@ from station.practice.plan import REGIONS, Plan
 
 log = logging.getLogger(__name__)
 
-STORAGE_FULL_TEXT = "Storage is full. Your practice still counts today, but please tell the clinic."
-STORAGE_OK_TEXT = "Storage has room again. Your practice is saved."
-CORRUPT_TEXT = (
-    "The old records file could not be read. It was kept for the clinic and a new one was started."
-)
 UNIT_FILE = "unit.json"
 EXPORTS_DIR = "exports"
 
@@ -382,7 +378,7 @@ class Store:
                 raise
             log.error("records file %s unreadable (%s): moving it aside", path.name, exc)
             kept = _move_aside(path)
-            notices.append(Notice(CORRUPT_TEXT, "attention", key="records-corrupt"))
+            notices.append(Notice(words.RECORDS_CORRUPT, "attention", key="records-corrupt"))
             log.error("kept the unreadable records file as %s", kept.name if kept else "?")
             conn = cls._open_checked(path, synchronous)
         store = cls(conn, path, notices)
@@ -580,7 +576,7 @@ class SessionRecorder:
             self._full = True
             if not self._warned_full:
                 self._warned_full = True
-                self._notices.append(Notice(STORAGE_FULL_TEXT, "attention", key="storage"))
+                self._notices.append(Notice(words.STORAGE_FULL, "attention", key="storage"))
             log.error("storage full: %d row(s) wait in memory (%s)", len(self._pending), exc)
         else:
             log.error("record store write failed, will retry: %s", exc)
@@ -608,7 +604,7 @@ class SessionRecorder:
             self._pending_reps = []
             if self._full:
                 self._full = False
-                self._notices.append(Notice(STORAGE_OK_TEXT, "info", key="storage"))
+                self._notices.append(Notice(words.STORAGE_OK, "info", key="storage"))
                 log.info("storage has room again; waiting rows saved")
         if committed and self._on_committed:
             self._on_committed(committed)
@@ -982,8 +978,8 @@ def wipe(data_dir: Path) -> None:
 
 def cmd_wipe(args: Any) -> int:
     """``station wipe [--yes]``: confirm, then remove every patient record."""
-    from station.cli import UsageError
     from station.config import load_settings
+    from station.errors import UsageError
     from station.paths import resolve_data_dir
 
     settings, _ = load_settings(args.config)

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from station.feedback import LiveFeedback, PatternResult, RegionMeter, RepStats
-from station.practice.plan import REGION_NOUN
+from station.practice.words import REGION_NOUN
 from station.tracking.metrics import (
     MSG_FACE_LOST,
     MSG_TURNED,
