@@ -19,22 +19,22 @@ from station.errors import UsageError
 
 # subcommand -> "module:function"; the function takes the parsed args and returns an exit code.
 HANDLERS: dict[str, str] = {
-    "run": "station.kiosk.app:cmd_run",
-    "demo": "station.kiosk.app:cmd_demo",
-    "screens": "station.kiosk.screens:cmd_screens",
-    "model fetch": "station.tracking.model:cmd_fetch",
-    "model verify": "station.tracking.model:cmd_verify",
-    "track": "station.devtools.track:cmd_track",
-    "bench": "station.devtools.bench:cmd_bench",
-    "export": "station.clinic.export:cmd_export",
-    "wipe": "station.records.store:cmd_wipe",
-    "prescription check": "station.clinic.prescription:cmd_check",
-    "prescribe": "station.clinic.prescription:cmd_prescribe",
-    "clinic make-stick": "station.clinic.stick:cmd_make_stick",
-    "clinic new-key": "station.clinic.stick:cmd_new_key",
-    "usb-sync": "station.clinic.stick:cmd_usb_sync",
-    "doctor": "station.appliance.doctor:cmd_doctor",
-    "halted": "station.appliance.halted:cmd_halted",
+    "run": "station.kiosk.commands:cmd_run",
+    "demo": "station.kiosk.commands:cmd_demo",
+    "screens": "station.kiosk.commands:cmd_screens",
+    "model fetch": "station.tracking.commands:cmd_fetch",
+    "model verify": "station.tracking.commands:cmd_verify",
+    "track": "station.devtools.commands:cmd_track",
+    "bench": "station.devtools.commands:cmd_bench",
+    "export": "station.clinic.commands:cmd_export",
+    "wipe": "station.clinic.commands:cmd_wipe",
+    "prescription check": "station.clinic.commands:cmd_check",
+    "prescribe": "station.clinic.commands:cmd_prescribe",
+    "clinic make-stick": "station.clinic.commands:cmd_make_stick",
+    "clinic new-key": "station.clinic.commands:cmd_new_key",
+    "usb-sync": "station.clinic.commands:cmd_usb_sync",
+    "doctor": "station.appliance.commands:cmd_doctor",
+    "halted": "station.appliance.commands:cmd_halted",
 }
 
 

@@ -161,7 +161,7 @@ def test_smoothing_step_reaches_63_percent_within_150_ms(fps):
     assert sm2.update(x1, 1 / 30)[0, 0] < 0.5
 
 
-def _samples(face, n, t0=0.0, fps=30.0, jitter=0.0, pose=None, seed=0):
+def read_samples(face, n, t0=0.0, fps=30.0, jitter=0.0, pose=None, seed=0):
     pose = pose or Pose()
     rng = np.random.default_rng(seed)
     out = []
@@ -187,7 +187,7 @@ def test_calibration_waits_for_settled_still_face_and_says_why():
     assert cal.message == MSG_STILL
     # the face is lost and found again: settle 10 frames, then 24 still frames
     assert cal.feed(FaceSample(t=1.9, landmarks=None)) is None
-    got = [cal.feed(s) for s in _samples(face, 24 + 10, t0=2.0, jitter=0.05)]
+    got = [cal.feed(s) for s in read_samples(face, 24 + 10, t0=2.0, jitter=0.05)]
     assert got[-1] is not None and all(g is None for g in got[:-1])
     assert got[-1].frames == 24
 
@@ -195,7 +195,7 @@ def test_calibration_waits_for_settled_still_face_and_says_why():
 def test_thresholds_have_floor_and_follow_noise():
     face = synthetic_face()
     cal = Calibrator()
-    for s in _samples(face, 34, jitter=0.02):
+    for s in read_samples(face, 34, jitter=0.02):
         cal.feed(s)
     b = cal.baseline
     assert b is not None
@@ -206,14 +206,14 @@ def test_thresholds_have_floor_and_follow_noise():
 def test_metrics_gates_turned_frames_and_lost_face():
     face = synthetic_face()
     m = Metrics()
-    frames = [m.update(s) for s in _samples(face, 40)]
+    frames = [m.update(s) for s in read_samples(face, 40)]
     assert m.calibrated and frames[-1].scored and frames[-1].status == "tracking"
     turned = m.update(FaceSample(t=2.0, landmarks=to_image(face), pose=Pose(yaw=0.3)))
     assert turned.status == "turned" and not turned.scored
     lost = m.update(FaceSample(t=2.1, landmarks=None))
     assert lost.status == "no_face" and not lost.face and "Keep going" in lost.message
     # found again: needs 3 frames, then ~10 frames to settle before scoring resumes
-    back = [m.update(s) for s in _samples(face, 14, t0=3.0)]
+    back = [m.update(s) for s in read_samples(face, 14, t0=3.0)]
     assert [f.face for f in back[:3]] == [False, False, True]
     assert not any(f.scored for f in back[:10]) and back[-1].scored
 
@@ -221,7 +221,7 @@ def test_metrics_gates_turned_frames_and_lost_face():
 def test_landmark_jump_pauses_scoring():
     face = synthetic_face()
     m = Metrics()
-    for s in _samples(face, 40):
+    for s in read_samples(face, 40):
         m.update(s)
     broken = face.copy()
     broken[list(lm.STABLE[:5])] += (0, 25.0)  # a hand drags the nose points away

@@ -11,7 +11,6 @@ display is only reported, not re-opened or closed.
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import glob
 import importlib
@@ -324,25 +323,3 @@ def run_checks(
 def all_essential_ok(checks: list[Check]) -> bool:
     """True when no essential check is a problem."""
     return all(c.ok or not c.essential for c in checks)
-
-
-def cmd_doctor(args: argparse.Namespace) -> int:
-    """``station doctor``: print the report; exit 0 when every essential check passes."""
-    from station.config import load_settings
-    from station.paths import resolve_data_dir
-
-    settings, problems = load_settings(getattr(args, "config", None))
-    data_dir = resolve_data_dir(getattr(args, "data_dir", None), settings.data_dir)
-    checks = run_checks(settings, data_dir)
-    print("Mirror-station self-check")
-    for pr in problems:
-        print(f"{'NOTE':<8} {'settings':<8} {pr}; the default is used")
-    for c in checks:
-        print(c.line())
-    good = all_essential_ok(checks)
-    print(
-        "All essential checks passed."
-        if good
-        else "Some essential checks failed: see PROBLEM lines."
-    )
-    return 0 if good else 1

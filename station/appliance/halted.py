@@ -8,7 +8,6 @@ same words to the console (its standard output is tty1).
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -89,11 +88,6 @@ def show(once: bool = False) -> int:
             pygame.event.pump()
             draw_still(screen)
             pygame.display.flip()
-
-
-def cmd_halted(args: argparse.Namespace) -> int:
-    """``station halted``: show the still screen."""
-    return show(once=bool(getattr(args, "once", False)))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -73,7 +73,6 @@ def _write_csv(path: Path, columns: tuple[str, ...], rows: Any) -> int:
     return n
 
 
-
 def _model_hash(data_dir: Path) -> str:
     path = model_path(data_dir)
     try:
@@ -249,23 +248,3 @@ def verify_bundle(bundle: Path) -> list[str]:
         elif sha256_file(p) != entry["sha256"]:
             problems.append(f"{entry['name']}: sha256 differs")
     return problems
-
-
-def cmd_export(args: Any) -> int:
-    """``station export --out DIR``: write the clinic bundle and print where it went."""
-    from station.config import load_settings
-    from station.errors import UsageError
-    from station.paths import resolve_data_dir
-
-    settings, _ = load_settings(args.config)
-    data_dir = resolve_data_dir(args.data_dir, settings.data_dir)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file, not a folder")
-    try:
-        bundle = export_bundle(data_dir, out)
-    except OSError as exc:
-        print(f"station: could not write the export to {out}: {exc.strerror or exc}")
-        return 1
-    print(f"Export written to {bundle}")
-    return 0

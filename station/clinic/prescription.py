@@ -43,7 +43,6 @@ crashes: a missing or damaged stored prescription falls back to the default plan
 
 from __future__ import annotations
 
-import argparse
 import errno
 import hashlib
 import json
@@ -529,47 +528,3 @@ def load_active(data_dir: Path) -> Prescription:
         return result.prescription
     log.warning("stored prescription unusable: %s", "; ".join(map(str, result.problems)))
     return Prescription(notice=Notice(BROKEN_NOTICE, "attention", "prescription"))
-
-
-def _data_dir(args: argparse.Namespace) -> Path:
-    from station.paths import resolve_data_dir
-
-    return resolve_data_dir(getattr(args, "data_dir", None))
-
-
-def _report(result: Validation, name: str) -> None:
-    for pr in result.problems:
-        print(f"{name}: {pr}")
-    for w in result.warnings:
-        print(f"{name}: note: {w}")
-
-
-def cmd_check(args: argparse.Namespace) -> int:
-    """``station prescription check FILE``: 0 valid, 2 invalid (one line per problem)."""
-    path = Path(args.file)
-    result = validate_file(path)
-    _report(result, path.name)
-    if not result.ok:
-        return 2
-    assert result.prescription is not None
-    print(f"{path.name}: valid. {result.prescription.summary()}")
-    return 0
-
-
-def cmd_prescribe(args: argparse.Namespace) -> int:
-    """``station prescribe FILE``: validate and apply; exit 2 and no change when invalid."""
-    path = Path(args.file)
-    result = validate_file(path)
-    if not result.ok:
-        _report(result, path.name)
-        print("Nothing changed: the previous prescription stays active.")
-        return 2
-    data = read_limited(path)
-    result = apply_bytes(_data_dir(args), data)
-    _report(result, path.name)
-    if not result.ok:
-        print("Nothing changed: the previous prescription stays active.")
-        return 2
-    assert result.prescription is not None
-    print(f"Prescription applied. {result.prescription.summary()}")
-    return 0

@@ -41,7 +41,6 @@ The exporter and wiper are injected (``exporter=``/``wiper=``); by default they 
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import fcntl
 import hashlib
@@ -115,7 +114,6 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def _open_dir(name: str | Path, dir_fd: int | None = None) -> int:
     return os.open(name, _DIR, dir_fd=dir_fd)
-
 
 
 def _sha256_at(dir_fd: int, name: str) -> str:
@@ -651,63 +649,3 @@ def hand_off(data_dir: Path, stick: Path, out: Report, now: Callable[[], float] 
 
 
 # ---------------------------------------------------------------- command line
-
-
-def cmd_make_stick(args: argparse.Namespace) -> int:
-    """``station clinic make-stick DIR``: write a signed request onto a stick folder."""
-    from station.errors import UsageError
-    from station.paths import resolve_data_dir
-
-    data_dir = None
-    if args.secret_file:
-        try:
-            secret = unit.read_secret(Path(args.secret_file))
-        except unit.ClinicKeyError as exc:
-            raise UsageError(str(exc)) from None
-    else:
-        data_dir = resolve_data_dir(getattr(args, "data_dir", None))
-        found = unit.find_secret(data_dir)
-        if found is None:
-            raise UsageError("no clinic key here: give --secret-file")
-        secret = found
-    unit_id = args.unit or (unit.get_unit_id(data_dir) if data_dir else None)
-    if not unit_id:
-        raise UsageError("give --unit (the unit id shown on the unit's info screen)")
-    stick = Path(args.dir)
-    if not stick.is_dir():
-        raise UsageError(f"{stick} is not a folder (mount the stick first)")
-    try:
-        req = make_stick(stick, secret, unit_id,
-                         Path(args.prescription) if args.prescription else None,
-                         args.wipe_after_export)
-    except (ValueError, OSError) as exc:
-        raise UsageError(str(exc)) from None
-    print(f"Stick ready for unit {req.unit}: {', '.join(req.actions)}.")
-    return 0
-
-
-def cmd_new_key(args: argparse.Namespace) -> int:
-    """``station clinic new-key FILE``: a new clinic secret, once per clinic, kept safe.
-
-    Give the same file to ``deploy/provision.sh --clinic-key FILE`` for every unit of the
-    clinic, and to ``station clinic make-stick --secret-file FILE`` on the clinic computer.
-    """
-    from station.errors import UsageError
-
-    path = Path(args.file)
-    if os.path.lexists(path):
-        raise UsageError(f"{path} exists already; a clinic key is never overwritten")
-    unit.write_secret(path, unit.new_secret())
-    print(f"New clinic key written to {path} (keep it private; key id {unit.key_id(unit.read_secret(path))}).")
-    return 0
-
-
-def cmd_usb_sync(args: argparse.Namespace) -> int:
-    """``station usb-sync DIR``: run the stick flow (via the kiosk unless ``--direct``)."""
-    from station.paths import resolve_data_dir
-
-    data_dir = resolve_data_dir(getattr(args, "data_dir", None))
-    stick = Path(args.dir)
-    if args.direct or not kiosk_alive(data_dir):
-        return run_stick(stick, data_dir, report=print)
-    return hand_off(data_dir, stick, print)

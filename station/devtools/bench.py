@@ -747,34 +747,7 @@ def format_table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    """``station bench [--video FILE] [--quick]``: print the performance table."""
-    from station.config import load_settings
-    from station.errors import UsageError
-    from station.paths import model_path, resolve_data_dir
-    from station.tracking.fakes.samples import DEMO_VIDEO, sample_path
-    from station.tracking.model import ModelError, verify
-
-    settings, _ = load_settings(getattr(args, "config", None))
-    model = model_path(resolve_data_dir(getattr(args, "data_dir", None), settings.data_dir))
-    try:
-        verify(model)
-    except ModelError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    video = Path(args.video) if args.video else sample_path(DEMO_VIDEO)
-    if not video.is_file():
-        raise UsageError(f"no video file at {video}")
-    import platform
-
-    print(f"station bench on {platform.machine()} ({platform.processor() or 'cpu'}), "
-          f"python {platform.python_version()}, mediapipe {_mediapipe_version()}, "
-          f"numpy {np.__version__}")
-    print(format_table(bench_table(video, model, quick=args.quick, settings=settings)))
-    return 0
-
-
-def _mediapipe_version() -> str:
+def mediapipe_version() -> str:
     try:
         import mediapipe
 

@@ -14,10 +14,7 @@ positive counts as no face; ``"detected"`` gives the raw detector answer. Withou
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +25,7 @@ from station.tracking.metrics import FOUND_FRAMES, Metrics, measure, to_dict
 log = logging.getLogger(__name__)
 
 
-def _samples(video: Path, model: Path) -> tuple[list[FaceSample], float]:
+def read_samples(video: Path, model: Path) -> tuple[list[FaceSample], float]:
     import cv2
 
     from station.tracking.tracker import Landmarker
@@ -116,35 +113,3 @@ def track_samples(samples: list[FaceSample], fps: float, calibration_frames: int
         },
         "face_share": round(sum(found) / len(found), 4) if found else 0.0,
     }
-
-
-def cmd_track(args: argparse.Namespace) -> int:
-    """``station track``: write per-frame readings of ``args.video`` to ``args.json_out``."""
-    from station.config import load_settings
-    from station.errors import UsageError
-    from station.paths import model_path, resolve_data_dir
-    from station.tracking.model import MODEL_SHA256, ModelError, verify
-
-    video = Path(args.video)
-    if not video.is_file():
-        raise UsageError(f"no video file at {video}")
-    settings, _ = load_settings(getattr(args, "config", None))
-    model = model_path(resolve_data_dir(getattr(args, "data_dir", None), settings.data_dir))
-    try:
-        verify(model)
-    except ModelError as exc:
-        raise UsageError(str(exc)) from exc
-    samples, fps = _samples(video, model)
-    result = track_samples(samples, fps, settings.tracking.calibration_frames,
-                           settings.tracking.max_turn_rad)
-    doc = {"source": video.name, "fps": round(fps, 4), "model_sha256": MODEL_SHA256,
-           "side": getattr(args, "side", None) or settings.patient.affected_side, **result}
-    out = Path(args.json_out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    tmp.write_text(json.dumps(doc), encoding="utf-8")
-    os.replace(tmp, out)
-    n_face = sum(f["face"] for f in result["frames"])
-    print(f"{video.name}: {len(samples)} frames, face in {n_face}, "
-          f"baseline {'found' if result['baseline'] else 'not found'}; wrote {out}")
-    return 0

@@ -13,7 +13,6 @@ that grows during *move*, stays during *hold*, shrinks during *release* and rest
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 from collections.abc import Callable
@@ -487,16 +486,3 @@ def render_all(out: Path, size: tuple[int, int]) -> list[Path]:
         pygame.image.save(surface, str(path))
         files.append(path)
     return files
-
-
-def cmd_screens(args: argparse.Namespace) -> int:
-    """``station screens --out DIR [--size WxH]``."""
-    from station.errors import UsageError
-
-    out = Path(args.out)
-    try:
-        files = render_all(out, tuple(args.size))
-    except OSError as exc:
-        raise UsageError(f"cannot write screens to {out}: {exc}") from exc
-    print(f"wrote {len(files)} screens to {out}")
-    return 0

@@ -974,23 +974,3 @@ def wipe(data_dir: Path) -> None:
     store = Store.open(data_dir)
     store.close()
     log.info("wiped every patient record in the data directory")
-
-
-def cmd_wipe(args: Any) -> int:
-    """``station wipe [--yes]``: confirm, then remove every patient record."""
-    from station.config import load_settings
-    from station.errors import UsageError
-    from station.paths import resolve_data_dir
-
-    settings, _ = load_settings(args.config)
-    data_dir = resolve_data_dir(args.data_dir, settings.data_dir)
-    if not args.yes:
-        if not sys.stdin or not sys.stdin.isatty():
-            raise UsageError("wipe needs confirmation: run it in a terminal, or add --yes")
-        answer = input(f"Remove every patient record in {data_dir}? Type yes to go on: ")
-        if answer.strip().lower() != "yes":
-            print("Nothing was removed.")
-            return 1
-    wipe(data_dir)
-    print("Every patient record was removed. Unit settings were kept.")
-    return 0

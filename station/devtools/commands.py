@@ -1,0 +1,73 @@
+"""Command-line entry points of the developer tools: ``station bench`` and ``station track``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from station.devtools.bench import bench_table, format_table, mediapipe_version
+from station.devtools.track import read_samples, track_samples
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """``station bench [--video FILE] [--quick]``: print the performance table."""
+    from station.config import load_settings
+    from station.errors import UsageError
+    from station.paths import model_path, resolve_data_dir
+    from station.tracking.fakes.samples import DEMO_VIDEO, sample_path
+    from station.tracking.model import ModelError, verify
+
+    settings, _ = load_settings(getattr(args, "config", None))
+    model = model_path(resolve_data_dir(getattr(args, "data_dir", None), settings.data_dir))
+    try:
+        verify(model)
+    except ModelError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    video = Path(args.video) if args.video else sample_path(DEMO_VIDEO)
+    if not video.is_file():
+        raise UsageError(f"no video file at {video}")
+    import platform
+
+    print(f"station bench on {platform.machine()} ({platform.processor() or 'cpu'}), "
+          f"python {platform.python_version()}, mediapipe {mediapipe_version()}, "
+          f"numpy {np.__version__}")
+    print(format_table(bench_table(video, model, quick=args.quick, settings=settings)))
+    return 0
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    """``station track``: write per-frame readings of ``args.video`` to ``args.json_out``."""
+    from station.config import load_settings
+    from station.errors import UsageError
+    from station.paths import model_path, resolve_data_dir
+    from station.tracking.model import MODEL_SHA256, ModelError, verify
+
+    video = Path(args.video)
+    if not video.is_file():
+        raise UsageError(f"no video file at {video}")
+    settings, _ = load_settings(getattr(args, "config", None))
+    model = model_path(resolve_data_dir(getattr(args, "data_dir", None), settings.data_dir))
+    try:
+        verify(model)
+    except ModelError as exc:
+        raise UsageError(str(exc)) from exc
+    samples, fps = read_samples(video, model)
+    result = track_samples(samples, fps, settings.tracking.calibration_frames,
+                           settings.tracking.max_turn_rad)
+    doc = {"source": video.name, "fps": round(fps, 4), "model_sha256": MODEL_SHA256,
+           "side": getattr(args, "side", None) or settings.patient.affected_side, **result}
+    out = Path(args.json_out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text(json.dumps(doc), encoding="utf-8")
+    os.replace(tmp, out)
+    n_face = sum(f["face"] for f in result["frames"])
+    print(f"{video.name}: {len(samples)} frames, face in {n_face}, "
+          f"baseline {'found' if result['baseline'] else 'not found'}; wrote {out}")
+    return 0

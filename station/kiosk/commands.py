@@ -1,0 +1,141 @@
+"""Command-line entry points of the kiosk: ``station run``, ``station demo`` and ``station screens``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from station.config import Settings
+from station.kiosk.app import Autoplay, Clock
+from station.kiosk.button import Button, ButtonUnavailable, KeyboardButton, open_gpio_button
+from station.kiosk.screens import render_all
+from station.practice.events import SessionStatus, State
+
+log = logging.getLogger(__name__)
+
+
+def _load(args: argparse.Namespace) -> tuple[Settings, Path]:
+    from station.config import load_settings
+    from station.paths import resolve_data_dir
+
+    settings, _problems = load_settings(getattr(args, "config", None))
+    data_dir = resolve_data_dir(getattr(args, "data_dir", None), settings.data_dir)
+    return settings, data_dir
+
+
+def _open_display(size: tuple[int, int], fullscreen: bool) -> Any:
+    import pygame
+
+    pygame.init()
+    pygame.display.set_caption("Mirror-station")
+    if fullscreen:
+        surface = pygame.display.set_mode((0, 0), pygame.FULLSCREEN)
+        pygame.mouse.set_visible(False)
+    else:
+        surface = pygame.display.set_mode(size)
+    log.info("display %s, %dx%d", pygame.display.get_driver(), *surface.get_size())
+    return surface
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``station run``: full screen, GPIO button (keyboard if no GPIO), unit settings."""
+    settings, data_dir = _load(args)
+    d = settings.display
+    surface = _open_display((d.width, d.height), d.fullscreen)
+    clock: Clock = time.monotonic
+    keyboard = KeyboardButton(settings.button.hold_time, clock)
+    buttons: list[Button] = []
+    try:
+        buttons.append(open_gpio_button(settings.button.pin, settings.button.hold_time,
+                                        settings.button.bounce_time, clock))
+    except ButtonUnavailable as exc:
+        log.warning("%s; using the keyboard space bar as the button", exc)
+    from station.kiosk.wiring import build_station, make_heartbeat
+
+    heartbeat, ready = make_heartbeat()
+    station = build_station(args, settings, data_dir, clock=clock, buttons=buttons,
+                             keyboard=keyboard, surface=surface, heartbeat=heartbeat, ready=ready)
+    station.run()
+    return 0
+
+
+class VirtualClock:
+    """A clock that moves only when told (headless autoplay: independent of machine speed)."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.t = start
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        """Move time on."""
+        self.t += seconds
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``station demo``: windowed, keyboard as the button; ``--headless --autoplay --speed X``."""
+    from station.errors import UsageError
+
+    speed = float(getattr(args, "speed", 1.0))
+    if not 0.1 <= speed <= 1000:
+        raise UsageError(f"--speed must be between 0.1 and 1000, got {speed:g}")
+    if args.headless:
+        os.environ["SDL_VIDEODRIVER"] = "dummy"
+        os.environ["SDL_AUDIODRIVER"] = "dummy"
+    settings, data_dir = _load(args)
+    settings = replace(settings, display=replace(settings.display, fullscreen=False))
+    size = tuple(args.size) if args.size else (settings.display.width, settings.display.height)
+    surface = _open_display(size, fullscreen=False)
+    virtual = args.headless and args.autoplay
+    if virtual:
+        vclock = VirtualClock(1000.0)
+        clock: Clock = vclock
+    else:
+        t0 = time.monotonic()
+        clock = (lambda: t0 + (time.monotonic() - t0) * speed) if speed != 1.0 else time.monotonic
+    keyboard = KeyboardButton(settings.button.hold_time, clock)
+    from station.kiosk.wiring import build_station, make_heartbeat
+
+    heartbeat, ready = make_heartbeat()  # no-ops unless run under systemd (or a test)
+    station = build_station(args, settings, data_dir, clock=clock, keyboard=keyboard,
+                             surface=surface, exit_after_summary=args.autoplay,
+                             heartbeat=heartbeat, ready=ready)
+    if args.autoplay:
+        station.buttons.insert(0, Autoplay(station.engine, settings.button.hold_time))
+    # An autoplay session must end: give up after three times its planned length.
+    limit_frames = None
+    if args.autoplay:
+        planned = station.engine.planned_s + station.timing.break_s + 60
+        limit_frames = int(3 * planned * settings.display.fps / speed) + 100
+    if virtual:
+        step = speed / settings.display.fps
+        station.run(paced=False, on_frame=lambda: vclock.advance(step), max_frames=limit_frames)
+    else:
+        station.run(max_frames=limit_frames)
+    if args.autoplay:
+        c = station.engine.counters
+        done = c.status is SessionStatus.COMPLETE and station.engine.state is State.HOME
+        log.info("autoplay: %s, %d reps, %d breaks requested, %d pauses, %d frames",
+                 c.status.value if c.status else "unfinished", c.reps_done, c.breaks_requested, c.pauses,
+                 station.frames)
+        return 0 if done else 1
+    return 0
+
+
+def cmd_screens(args: argparse.Namespace) -> int:
+    """``station screens --out DIR [--size WxH]``."""
+    from station.errors import UsageError
+
+    out = Path(args.out)
+    try:
+        files = render_all(out, tuple(args.size))
+    except OSError as exc:
+        raise UsageError(f"cannot write screens to {out}: {exc}") from exc
+    print(f"wrote {len(files)} screens to {out}")
+    return 0
