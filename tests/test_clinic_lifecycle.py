@@ -25,7 +25,8 @@ from station.clinic import unit
 from station.clinic.export import MANIFEST, verify_bundle
 from station.config import Settings
 from station.feedback import RepStats
-from station.kiosk.app import Autoplay, Station
+from station.kiosk.app import Station
+from station.kiosk.autoplay import Autoplay
 from station.kiosk.wiring import build_station
 from station.practice.events import RepDone, SessionStarted, SessionStatus, State
 from station.records import store as records

@@ -17,6 +17,7 @@ from rx_helpers import VALID, dumps
 
 from station.cli import main
 from station.clinic import prescription as rx
+from station.files import atomic_write
 from station.practice.plan import library
 
 LIB = sorted(library())
@@ -252,4 +253,4 @@ def test_valid_prescriptions_change_exactly_what_they_say(unit_dir: Path, doc):
                 expected = entry.get(key, getattr(library()[entry["id"]].pacing, key))
                 assert getattr(item.pacing, key) == pytest.approx(expected)
     finally:
-        rx.atomic_write(rx.active_path(data), ACTIVE_BYTES)
+        atomic_write(rx.active_path(data), ACTIVE_BYTES)

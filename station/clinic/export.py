@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from station import __version__
+from station.files import fsync_dir, fsync_file, read_limited, write_synced
 from station.paths import model_path
 from station.practice.plan import REGIONS
-from station.records.store import SCHEMA_VERSION, Store, _fsync_dir, unit_info, utc_iso
+from station.records.store import SCHEMA_VERSION, Store, unit_info, utc_iso
 from station.tracking.model import MODEL_SHA256, sha256_file
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ def export_bundle(data_dir: Path, out_dir: Path, *, png_dir: Path | None = None)
         sessions = rows["sessions"]
         prescribed = _active_prescription(data_dir)
         if prescribed is not None:  # whose records these are (pseudonymous) and what was set
-            _write_bytes(tmp / "prescription.toml", prescribed[1])
+            write_synced(tmp / "prescription.toml", prescribed[1])
         latest_plan = next((json.loads(s["plan_json"]) for s in reversed(sessions)
                             if s.get("plan_json")), None)
         info = {
@@ -176,11 +177,11 @@ def export_bundle(data_dir: Path, out_dir: Path, *, png_dir: Path | None = None)
                 "reps_done": sum(r["status"] == "done" for r in rows["reps"]),
             },
         }
-        _write_bytes(tmp / "unit.json", json.dumps(info, indent=2, sort_keys=True).encode())
+        write_synced(tmp / "unit.json", json.dumps(info, indent=2, sort_keys=True).encode())
         breaks = [e for e in rows["events"] if e["kind"] == "break_started"]
         data = report_data(unit["unit_id"], sessions, rows["reps"], breaks, utc_iso(now))
         render_pdf(data, tmp / "report.pdf", png_dir=png_dir)
-        _fsync_file(tmp / "report.pdf")
+        fsync_file(tmp / "report.pdf")
         files = sorted(p for p in tmp.iterdir() if p.is_file())
         manifest = {
             "format": 1,
@@ -189,10 +190,10 @@ def export_bundle(data_dir: Path, out_dir: Path, *, png_dir: Path | None = None)
             "files": [{"name": p.name, "bytes": p.stat().st_size, "sha256": sha256_file(p)}
                       for p in files],
         }
-        _write_bytes(tmp / MANIFEST, json.dumps(manifest, indent=2).encode())
-        _fsync_dir(tmp)
+        write_synced(tmp / MANIFEST, json.dumps(manifest, indent=2).encode())
+        fsync_dir(tmp)
         os.rename(tmp, final)
-        _fsync_dir(out_dir)
+        fsync_dir(out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -210,7 +211,7 @@ def _active_prescription(data_dir: Path) -> tuple[str, bytes] | None:
 
     path = rx.active_path(data_dir)
     try:
-        data = rx.read_limited(path) if path.is_file() else None
+        data = read_limited(path) if path.is_file() else None
     except (OSError, ValueError) as exc:
         log.warning("active prescription not added to the export: %s", exc)
         return None
@@ -220,18 +221,6 @@ def _active_prescription(data_dir: Path) -> tuple[str, bytes] | None:
     if not result.ok or result.prescription is None:
         return None
     return result.prescription.alias, data
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    with open(path, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
 
 
 def verify_bundle(bundle: Path) -> list[str]:

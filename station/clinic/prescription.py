@@ -50,7 +50,6 @@ import logging
 import math
 import os
 import re
-import stat
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -59,6 +58,7 @@ from typing import Any
 
 from station.config import Problem
 from station.feedback import Notice
+from station.files import atomic_write, read_limited
 from station.practice.plan import Plan, default_plan, library, make_plan
 
 log = logging.getLogger(__name__)
@@ -388,35 +388,6 @@ def _validate_doc(raw: dict, text: str, digest: str) -> Validation:
     return Validation(rx, [], warnings)
 
 
-def read_limited(path: Path | str, limit: int = MAX_BYTES, dir_fd: int | None = None) -> bytes:
-    """Read a regular file without following a symlink; refuse more than ``limit`` bytes.
-
-    ``dir_fd``: ``path`` is a name inside that open folder (the clinic stick is read this
-    way, so a folder swapped for a symlink mid-read cannot redirect us). Raises OSError (with
-    a plain message) for symlinks, special files and big files.
-    """
-    name = Path(path).name
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise OSError(f"{name} is not a regular file")
-        if st.st_size > limit:
-            raise OSError(f"{name} is {st.st_size} bytes, more than {limit}")
-        chunks, total = [], 0
-        while True:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            total += len(chunk)
-            if total > limit:
-                raise OSError(f"{name} is more than {limit} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
 def validate_file(path: Path) -> Validation:
     """Check a prescription file on disk (size checked before reading it all)."""
     try:
@@ -434,28 +405,6 @@ def validate_file(path: Path) -> Validation:
 def active_path(data_dir: Path) -> Path:
     """Where the applied prescription lives."""
     return data_dir / ACTIVE_NAME
-
-
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` so that a power cut leaves the old or the new file, whole."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 def _changes(old: Prescription, new: Prescription) -> list[str]:

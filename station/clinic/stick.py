@@ -60,6 +60,7 @@ from pathlib import Path
 
 from station.clinic import prescription as rx
 from station.clinic import unit
+from station.files import read_limited
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +176,7 @@ def make_stick(stick: Path, secret: bytes, unit_id: str, prescription: Path | No
     rx_bytes, digest = None, None
     actions = ["export"]
     if prescription is not None:
-        rx_bytes = rx.read_limited(prescription)
+        rx_bytes = read_limited(prescription)
         result = rx.validate_bytes(rx_bytes)
         if not result.ok:
             problems = "; ".join(map(str, result.problems))
@@ -240,8 +241,8 @@ def verify_request(folder_fd: int, data_dir: Path) -> Request:
     if secret is None or my_id is None:
         raise StickRefused("This unit has no clinic key yet. The stick was ignored.")
     try:
-        payload = rx.read_limited(REQUEST, MAX_REQUEST_BYTES, dir_fd=folder_fd)
-        sig = rx.read_limited(SIGNATURE, MAX_SIG_BYTES, dir_fd=folder_fd).decode("ascii", "replace").strip()
+        payload = read_limited(REQUEST, MAX_REQUEST_BYTES, dir_fd=folder_fd)
+        sig = read_limited(SIGNATURE, MAX_SIG_BYTES, dir_fd=folder_fd).decode("ascii", "replace").strip()
     except OSError:
         raise StickRefused("The clinic request on this stick could not be read. "
                            "It was ignored.") from None
@@ -416,7 +417,7 @@ def _run_verified(folder_fd: int, data_dir: Path, exporter: Exporter | None,
     if req.wants("import_prescription"):
         say("Reading the new prescription.")
         try:
-            data = rx.read_limited(PRESCRIPTION, rx.MAX_BYTES, dir_fd=folder_fd)
+            data = read_limited(PRESCRIPTION, rx.MAX_BYTES, dir_fd=folder_fd)
         except OSError:
             data = None
             say("The new prescription could not be read, so the current one stays.")

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from station import __version__
+from station.files import atomic_write
 
 KEY_HEADER = "station-clinic-key-v1"
 ETC_KEY = Path("/etc/station/clinic.key")
@@ -58,14 +59,7 @@ def write_secret(path: Path, secret: bytes) -> None:
     if len(secret) < 16:
         raise ValueError("a clinic secret needs at least 16 bytes")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        os.write(fd, f"{KEY_HEADER} {secret.hex()}\n".encode("ascii"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    atomic_write(path, f"{KEY_HEADER} {secret.hex()}\n".encode("ascii"), 0o600, exclusive_tmp=True)
 
 
 def read_secret(path: Path) -> bytes:
@@ -120,9 +114,7 @@ def provision(data_dir: Path, secret: bytes, unit_id: str | None = None) -> str:
     d = unit_dir(data_dir)
     d.mkdir(parents=True, exist_ok=True)
     write_secret(key_path(data_dir), secret)
-    tmp = d / ".unit-id.tmp"
-    tmp.write_text(uid + "\n", encoding="ascii")
-    os.replace(tmp, d / "unit-id")
+    atomic_write(d / "unit-id", (uid + "\n").encode("ascii"))
     return uid
 
 
@@ -149,9 +141,7 @@ def note_export(data_dir: Path, when: float) -> None:
     """Remember when the last export to a stick finished."""
     d = unit_dir(data_dir)
     d.mkdir(parents=True, exist_ok=True)
-    tmp = d / ".last-export.tmp"
-    tmp.write_text(json.dumps({"time": when}), encoding="utf-8")
-    os.replace(tmp, d / "last-export.json")
+    atomic_write(d / "last-export.json", json.dumps({"time": when}).encode("utf-8"))
 
 
 def last_export(data_dir: Path) -> float | None:

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from station.config import Settings
-from station.kiosk.app import Autoplay, Clock
+from station.kiosk.app import Clock
+from station.kiosk.autoplay import Autoplay, VirtualClock
 from station.kiosk.button import Button, ButtonUnavailable, KeyboardButton, open_gpio_button
 from station.kiosk.screens import render_all
 from station.practice.events import SessionStatus, State
@@ -62,20 +63,6 @@ def cmd_run(args: argparse.Namespace) -> int:
                              keyboard=keyboard, surface=surface, heartbeat=heartbeat, ready=ready)
     station.run()
     return 0
-
-
-class VirtualClock:
-    """A clock that moves only when told (headless autoplay: independent of machine speed)."""
-
-    def __init__(self, start: float = 0.0) -> None:
-        self.t = start
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        """Move time on."""
-        self.t += seconds
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

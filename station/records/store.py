@@ -43,6 +43,7 @@ from typing import Any
 
 from station import __version__
 from station.feedback import SIDES, HomeInfo, Notice, PatternResult, RepStats
+from station.files import atomic_write, fsync_dir, shred
 from station.paths import database_path
 from station.practice import words
 from station.practice.events import (
@@ -280,33 +281,10 @@ def unit_info(data_dir: Path) -> dict[str, Any]:
     elif not isinstance(info.get("unit_id"), str) or not info["unit_id"]:
         info["unit_id"] = "unit-" + uuid.uuid4().hex[:10]
         try:
-            _atomic_write(path, json.dumps(info, indent=2, sort_keys=True).encode())
+            atomic_write(path, json.dumps(info, indent=2, sort_keys=True).encode())
         except OSError as exc:  # a full disk must not stop anything
             log.warning("could not save %s: %s", path.name, exc)
     return info
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # ---- the store ---------------------------------------------------------------------------
@@ -481,7 +459,7 @@ def _move_aside(path: Path) -> Path | None:
             os.replace(src, dst)
             if not suffix:
                 moved = dst
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return moved
 
 
@@ -930,23 +908,6 @@ PATIENT_GLOBS: tuple[str, ...] = (
 )
 
 
-def _shred(path: Path) -> None:
-    """Overwrite a file with zeros, fsync, delete (so no record can be read back from it)."""
-    try:
-        size = path.stat().st_size
-        with open(path, "r+b", buffering=0) as fh:
-            block = b"\0" * (1 << 20)
-            left = size
-            while left > 0:
-                n = min(left, len(block))
-                fh.write(block[:n])
-                left -= n
-            os.fsync(fh.fileno())
-    except OSError as exc:
-        log.warning("could not overwrite %s before deleting: %s", path.name, exc)
-    path.unlink(missing_ok=True)
-
-
 def wipe(data_dir: Path) -> None:
     """Remove every patient record from ``data_dir`` and start an empty store.
 
@@ -964,13 +925,13 @@ def wipe(data_dir: Path) -> None:
             if path.is_dir() and not path.is_symlink():
                 for sub in sorted(path.rglob("*")):
                     if sub.is_file() and not sub.is_symlink():
-                        _shred(sub)
+                        shred(sub)
                 shutil.rmtree(path, ignore_errors=True)
             elif path.is_file():
-                _shred(path)
+                shred(path)
             else:
                 path.unlink(missing_ok=True)
-    _fsync_dir(data_dir)
+    fsync_dir(data_dir)
     store = Store.open(data_dir)
     store.close()
     log.info("wiped every patient record in the data directory")

@@ -1,0 +1,119 @@
+"""Safe file handling, in one place: atomic writes, directory syncs, bounded reads, shredding.
+
+Every file the station writes that must survive a power cut goes through :func:`atomic_write`
+(write a temporary sibling, fsync it, rename it over the target, fsync the folder), so a cut
+leaves the old file or the new one, whole. Every file that comes from outside (a stick, a
+prescription, a settings file) is read with :func:`read_limited`: no symlinks, no special files
+(a FIFO would block forever), never more than a limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+MAX_READ = 1 << 20  # 1 MiB: far more than any prescription or settings file
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a folder so a rename or a new file in it survives a power cut (best effort)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    """fsync a file already written by someone else (e.g. matplotlib's PDF)."""
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, exclusive_tmp: bool = False) -> None:
+    """Write ``data`` to ``path`` so that a power cut leaves the old or the new file, whole.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> atomic_write(d / "a.txt", b"one"); (d / "a.txt").read_bytes()
+    b'one'
+    """
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    flags |= os.O_EXCL if exclusive_tmp else os.O_TRUNC
+    fd = os.open(tmp, flags, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def write_synced(path: Path, data: bytes) -> None:
+    """Write a new file inside a folder that is itself renamed into place later (no temp)."""
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_limited(path: Path | str, limit: int = MAX_READ, dir_fd: int | None = None) -> bytes:
+    """Read a regular file without following a symlink; refuse more than ``limit`` bytes.
+
+    ``dir_fd``: ``path`` is a name inside that open folder (the clinic stick is read this
+    way, so a folder swapped for a symlink mid-read cannot redirect us). Raises OSError (with
+    a plain message) for symlinks, special files and big files; never blocks on a FIFO.
+    """
+    name = Path(path).name
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"{name} is not a regular file")
+        if st.st_size > limit:
+            raise OSError(f"{name} is {st.st_size} bytes, more than {limit}")
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > limit:
+                raise OSError(f"{name} is more than {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def shred(path: Path) -> None:
+    """Overwrite a file with zeros, fsync, delete (so no record can be read back from it)."""
+    try:
+        size = path.stat().st_size
+        with open(path, "r+b", buffering=0) as fh:
+            block = b"\0" * (1 << 20)
+            left = size
+            while left > 0:
+                n = min(left, len(block))
+                fh.write(block[:n])
+                left -= n
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        log.warning("could not overwrite %s before deleting: %s", path.name, exc)
+    path.unlink(missing_ok=True)
