@@ -17,7 +17,8 @@ from pathlib import Path
 from station.clinic.export import export_bundle
 from station.devtools.recordgen import generate
 from station.paths import database_path
-from station.records.store import SessionRecorder, wipe
+from station.records.recorder import SessionRecorder
+from station.records.wipe import wipe
 
 
 def _size(path: Path) -> int:

@@ -18,7 +18,7 @@ from station.feedback import RepStats  # noqa: E402
 from station.practice.events import Event, RepDone, SessionFinished, SessionStarted, State, Timing  # noqa: E402
 from station.practice.plan import default_plan  # noqa: E402
 from station.practice.session import Engine  # noqa: E402
-from station.records.store import SessionRecorder  # noqa: E402
+from station.records.recorder import SessionRecorder  # noqa: E402
 
 
 def main() -> None:

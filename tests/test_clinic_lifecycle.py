@@ -30,7 +30,7 @@ from station.kiosk.autoplay import Autoplay
 from station.kiosk.wiring import build_station
 from station.practice.events import RepDone, SessionStarted, SessionStatus, State
 from station.records import store as records
-from station.records.store import SessionRecorder
+from station.records.recorder import SessionRecorder
 
 FRAME = 0.1  # seconds of fake time per loop step
 ALIAS_A, MARKER_A = "PT-ALPHA-7731", "marker-A-5f1e0c"

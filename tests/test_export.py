@@ -21,7 +21,9 @@ from station.clinic.export import MANIFEST, export_bundle, verify_bundle
 from station.devtools.recordgen import generate
 from station.paths import database_path, model_path
 from station.practice.plan import make_plan
-from station.records.store import SessionRecorder, Store, unit_info, wipe
+from station.records.recorder import SessionRecorder
+from station.records.store import Store, unit_info
+from station.records.wipe import wipe
 
 END = datetime(2025, 3, 31, 20, 0, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ from station.kiosk.housekeeping import Housekeeping
 from station.practice import words  # noqa: E402
 from station.practice.events import SessionFinished, SessionStatus, State
 from station.practice.plan import default_plan
-from station.records.store import SessionRecorder
+from station.records.recorder import SessionRecorder
 
 
 def test_full_disk_warns_once_on_screen_and_the_session_completes(data_dir: Path, clock):

@@ -28,7 +28,7 @@ from station.paths import database_path  # noqa: E402
 from station.practice import words  # noqa: E402
 from station.practice.events import RepDone, SessionFinished, SessionStatus, State  # noqa: E402
 from station.practice.plan import make_plan  # noqa: E402
-from station.records.store import SessionRecorder  # noqa: E402
+from station.records.recorder import SessionRecorder  # noqa: E402
 from station.tracking.camera import CameraError, Frame  # noqa: E402
 from station.tracking.live import LiveTracking  # noqa: E402
 from station.tracking.metrics import Metrics  # noqa: E402

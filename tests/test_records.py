@@ -15,16 +15,9 @@ from station.practice import words  # noqa: E402
 from station.practice.events import Event, RepDone, SessionFinished, State, Timing
 from station.practice.plan import default_plan
 from station.practice.session import Engine
-from station.records.store import (
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    SessionRecorder,
-    Store,
-    connect,
-    migrate,
-    pack_series,
-    unpack_series,
-)
+from station.records.recorder import SessionRecorder
+from station.records.series import pack_series, unpack_series
+from station.records.store import MIGRATIONS, SCHEMA_VERSION, Store, connect, migrate
 
 FULL = sqlite3.OperationalError("database or disk is full")
 
@@ -327,7 +320,7 @@ def test_a_row_sqlite_refuses_does_not_block_the_rest(data_dir, clock, monkeypat
 
     rec = SessionRecorder(data_dir, default_plan(), wall=Wall(clock))
     fixed = uuid.UUID("12345678123456781234567812345678")
-    monkeypatch.setattr("station.records.store.uuid.uuid4", lambda: fixed)
+    monkeypatch.setattr("station.records.recorder.uuid.uuid4", lambda: fixed)
     run_session(rec, clock)
     run_session(rec, clock)  # same session id again: its session and pattern rows are refused
     monkeypatch.undo()

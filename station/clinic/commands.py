@@ -16,7 +16,7 @@ from station.clinic.export import export_bundle
 from station.clinic.prescription import Validation, apply_bytes, validate_file
 from station.clinic.stick import hand_off, kiosk_alive, make_stick, run_stick
 from station.files import read_limited
-from station.records.store import wipe
+from station.records.wipe import wipe
 
 
 def _data_dir(args: argparse.Namespace) -> Path:

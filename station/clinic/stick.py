@@ -36,7 +36,7 @@ the job up in time, usb-sync claims the job and runs it itself. No socket is ope
 
 The exporter and wiper are injected (``exporter=``/``wiper=``); by default they are
 ``station.clinic.export.export_bundle(data_dir, out_dir) -> Path`` and
-``station.records.store.wipe(data_dir) -> None``, imported only when used.
+``station.records.wipe.wipe(data_dir) -> None``, imported only when used.
 """
 
 from __future__ import annotations
@@ -267,7 +267,7 @@ def _default_exporter() -> Exporter:
 
 
 def _default_wiper() -> Wiper:
-    from station.records.store import wipe  # the records engineer's wiper
+    from station.records.wipe import wipe  # the records engineer's wiper
 
     return wipe
 

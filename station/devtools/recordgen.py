@@ -20,7 +20,7 @@ from station.feedback import RepStats
 from station.practice.events import Event, RepDone, State, Timing
 from station.practice.plan import REGIONS, Plan, default_plan, make_plan
 from station.practice.session import Engine
-from station.records.store import SessionRecorder
+from station.records.recorder import SessionRecorder
 
 PRESCRIBED_SOURCE = "prescription: smile, pucker, eye closure"
 

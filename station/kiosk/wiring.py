@@ -63,7 +63,7 @@ def make_recorder(settings: Settings, data_dir: Path,
                   plan: Plan | None = None) -> RecorderService:
     """The record store for ``run``/``demo``: SQLite in the data dir (never fatal)."""
     from station.paths import model_path
-    from station.records.store import SessionRecorder
+    from station.records.recorder import SessionRecorder
     from station.tracking.model import MODEL_SHA256
 
     try:
