@@ -7,12 +7,22 @@ with :class:`HomeInfo`, the kiosk only draws them. Nothing here does I/O.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 SIDES: tuple[str, str] = ("left", "right")  # the subject's own sides
 
 # region -> signed millimetres from the neutral baseline, per side
 Readings = dict[str, dict[str, float]]
+
+
+class Observation(enum.Enum):
+    """What the tracking saw that matters to the session; the kiosk turns each into an engine event."""
+
+    FACE_FOUND = "face_found"
+    FACE_LOST = "face_lost"
+    CALIBRATED = "calibrated"
+    CALIBRATION_UNAVAILABLE = "calibration_unavailable"  # no camera or model: guide by time
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,15 @@ class RepStats:
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """A session's neutral baseline as numbers: the mm scale and each region's noise floor."""
+
+    mm_per_px: float | None
+    floors_mm: dict[str, float]  # "side.region" -> mm
+    frames: int = 0
+
+
+@dataclass(frozen=True)
 class HomeInfo:
     """What the home screen shows besides the start prompt."""
 
@@ -96,3 +115,17 @@ class PatternResult:
     reps_quiet: int = 0
     reps_scored: int = 0
     extra: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClinicianInfo:
+    """What the clinician info screen lists (opened by a long hold at home), as ready words."""
+
+    unit_id: str = ""
+    version: str = ""
+    model_sha256: str = ""  # empty: no model installed
+    camera: str = ""
+    free_storage: str = ""
+    prescription: str = ""
+    last_export: str = ""
+    extra: tuple[tuple[str, str], ...] = ()  # more (label, value) rows

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -49,10 +50,10 @@ def main() -> None:
                 outs = eng.handle(Event.LONG_PRESS, t)
             else:
                 outs = eng.tick(t)
-            for o in outs:
+            for i, o in enumerate(outs):
                 if isinstance(o, RepDone):
                     p = plan.items[o.pattern_index].pattern
-                    rec.add_rep_stats(RepStats(
+                    outs[i] = replace(o, stats=RepStats(
                         p.id, o.pattern_index, o.rep, p.target, 2.0, 2.5, 80.0,
                         dict.fromkeys(p.quiet, 0.3), dict.fromkeys(p.quiet, 0.35), 0.13, 1.0,
                         120, 0, 0.8, tuple((k / 10, {"left": {"eye": 0.1 * k}}) for k in range(40)),

@@ -13,6 +13,7 @@ import argparse
 import csv
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -27,9 +28,9 @@ from station.config import Settings
 from station.feedback import RepStats
 from station.kiosk.app import Station
 from station.kiosk.autoplay import Autoplay
+from station.kiosk.services import NullTracking
 from station.kiosk.wiring import build_station
 from station.practice.events import RepDone, SessionStarted, SessionStatus, State
-from station.records import store as records
 from station.records.recorder import SessionRecorder
 
 FRAME = 0.1  # seconds of fake time per loop step
@@ -43,8 +44,25 @@ def _kiosk(data_dir: Path, clock) -> Station:  # noqa: ANN001
     args = argparse.Namespace(no_tracking=True, command="run")
     station = build_station(args, Settings(), data_dir, clock=clock)
     assert isinstance(station.recorder, SessionRecorder)
+    station.tracking = MeasuringTracking(station)
     station.start()
     return station
+
+
+class MeasuringTracking(NullTracking):
+    """No camera, but each rep's numbers arrive on its RepDone as a tracker would put them."""
+
+    def __init__(self, station: Station) -> None:
+        self.station, self.n = station, 0
+
+    def follow(self, outputs: list) -> list:
+        out = []
+        for o in outputs:
+            if isinstance(o, RepDone):
+                self.n += 1
+                o = replace(o, stats=_stats(self.station, o, self.n))
+            out.append(o)
+        return out
 
 
 def _stats(station: Station, out: RepDone, n: int) -> RepStats:
@@ -68,14 +86,12 @@ def practise(station: Station, clock, marker: str | None = None) -> str:  # noqa
     station.buttons.insert(0, auto)
     session_id = None
     try:
-        for n in range(20_000):
+        for _n in range(20_000):
             for out in station.step(clock.advance(FRAME)):
                 if isinstance(out, SessionStarted):
                     session_id = recorder.session_id
                     if marker:
                         recorder.note(clock(), "clinic_note", marker)
-                elif isinstance(out, RepDone):
-                    recorder.add_rep_stats(_stats(station, out, n))
             if auto.stage == "done" and station.engine.state is State.HOME:
                 break
         else:
@@ -147,7 +163,7 @@ def provisioned(data_dir: Path, tmp_path: Path) -> tuple[str, Path, bytes]:
 
 def test_lifecycle_between_two_patients(data_dir: Path, tmp_path: Path, clock, provisioned):
     unit_id, clinic_key, secret = provisioned
-    assert records.unit_info(data_dir)["unit_id"] == unit.get_unit_id(data_dir) == unit_id
+    assert unit.unit_info(data_dir)["unit_id"] == unit.get_unit_id(data_dir) == unit_id
 
     # prescribe patient A (the clinic's command line)
     rx_a = _prescription(tmp_path, "a", ALIAS_A, "left", message=f"Hello {MARKER_A}")
@@ -226,7 +242,7 @@ def test_lifecycle_between_two_patients(data_dir: Path, tmp_path: Path, clock, p
     assert hits == []
     assert "records.sqlite3-wal" in scanned and "prescription.toml" in scanned
     # the unit's identity and key survived
-    assert unit.get_unit_id(data_dir) == unit_id == records.unit_info(data_dir)["unit_id"]
+    assert unit.get_unit_id(data_dir) == unit_id == unit.unit_info(data_dir)["unit_id"]
     assert unit.find_secret(data_dir) == secret
     station.stop()
     assert _scan(data_dir, [ALIAS_A.encode(), MARKER_A.encode()])[0] == []

@@ -18,11 +18,12 @@ from test_records import Wall, run_session
 
 from station import cli
 from station.clinic.export import MANIFEST, export_bundle, verify_bundle
+from station.clinic.unit import unit_info
 from station.devtools.recordgen import generate
 from station.paths import database_path, model_path
 from station.practice.plan import make_plan
 from station.records.recorder import SessionRecorder
-from station.records.store import Store, unit_info
+from station.records.store import Store
 from station.records.wipe import wipe
 
 END = datetime(2025, 3, 31, 20, 0, tzinfo=UTC)
@@ -260,7 +261,7 @@ def test_wipe_function_on_a_month(month, tmp_path):
     d = tmp_path / "copy"
     shutil.copytree(month[0], d)
     wipe(d)
-    assert sorted(p.name for p in d.iterdir()) == ["records.sqlite3", "unit.json"]
+    assert sorted(p.name for p in d.iterdir()) == ["records.sqlite3", "unit"]  # the unit id stays (unit/unit-id)
     conn = sqlite3.connect(d / "records.sqlite3")
     assert conn.execute("SELECT count(*) FROM reps").fetchone() == (0,)
     conn.close()

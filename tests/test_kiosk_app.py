@@ -9,16 +9,16 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from station.config import Settings
-from station.feedback import HomeInfo, LiveFeedback, PatternResult
+from station.feedback import HomeInfo, LiveFeedback, Observation, PatternResult
 from station.kiosk.app import Station
 from station.kiosk.audio import Audio
 from station.kiosk.button import GpioButton
+from station.kiosk.services import Services
 from station.practice import words  # noqa: E402
 from station.practice.events import (
     ACTIVE,
     BreakEnded,
     BreakStarted,
-    Event,
     PatternDone,
     Paused,
     PhaseStarted,
@@ -58,7 +58,8 @@ class Rig:
         self.pin = self.factory.pin(17)
         self.surface = pygame.display.set_mode((800, 480))
         self.audio = SpyAudio()
-        self.station = Station(Settings(), clock=clock, buttons=[self.button],
+        parts = {k: kw.pop(k) for k in ("tracking", "recorder", "chores", "watchdog") if k in kw}
+        self.station = Station(Settings(), None, Services(**parts), clock=clock, buttons=[self.button],
                                surface=self.surface, audio=self.audio, **kw)
         self.station.start()
         self.station.step(clock())
@@ -290,12 +291,15 @@ class BrokenTracking:
     def start(self) -> None:
         raise RuntimeError("camera exploded")
 
-    def poll(self, now, view):
+    def poll(self, now):
         self.calls += 1
         raise RuntimeError("no frames")
 
-    def on_outputs(self, outputs) -> None:
+    def follow(self, outputs):
         raise RuntimeError("also broken")
+
+    def set_plan(self, plan, side) -> None:
+        raise RuntimeError("no plans")
 
     def stop(self) -> None:
         raise RuntimeError("cannot stop")
@@ -310,6 +314,12 @@ class BrokenRecorder:
 
     def pattern_results(self):
         raise OSError("gone")
+
+    def notices(self):
+        return []
+
+    def set_plan(self, plan, side) -> None:
+        pass
 
     def stop(self) -> None:
         pass
@@ -339,17 +349,37 @@ class GoodServices:
         self.recorded: list = []
         self.beats = 0
         self.readies = 0
+        self.state, self.since = State.HOME, 0.0
 
     def start(self) -> None:
         pass
 
-    def poll(self, now, view):
-        settled = view.state is State.SETTLE and view.phase_elapsed_s > 2
-        events = [Event.CALIBRATED] if settled else []
-        return LiveFeedback("no_camera" if view.state is State.INTRO else "tracking"), events
+    def poll(self, now):
+        settled = self.state is State.SETTLE and now - self.since > 2
+        seen = [Observation.CALIBRATED] if settled else []
+        return LiveFeedback("no_camera" if self.state is State.INTRO else "tracking"), seen
 
-    def on_outputs(self, outputs, now=None) -> None:
-        (self.outputs if now is None else self.recorded).extend(outputs)
+    def follow(self, outputs):
+        for o in outputs:
+            if isinstance(o, PhaseStarted):
+                self.state, self.since = o.phase, o.at
+        self.outputs.extend(outputs)
+        return outputs
+
+    def on_outputs(self, outputs, now) -> None:
+        self.recorded.extend(outputs)
+
+    def notices(self):
+        return []
+
+    def set_plan(self, plan, side) -> None:
+        pass
+
+    def heartbeat(self) -> None:
+        self.beats += 1
+
+    def ready(self) -> None:
+        self.readies += 1
 
     def home_info(self, now):
         return HomeInfo(sessions_today=3)
@@ -363,14 +393,7 @@ class GoodServices:
 
 def test_services_plug_in_without_touching_the_loop(clock):
     svc = GoodServices()
-
-    def beat() -> None:
-        svc.beats += 1
-
-    def ready() -> None:
-        svc.readies += 1
-
-    r = Rig(clock, tracking=svc, recorder=svc, heartbeat=beat, ready=ready)
+    r = Rig(clock, tracking=svc, recorder=svc, watchdog=svc)
     assert r.station.timing.needs_calibration
     assert r.station.home.sessions_today == 3
     r.press()
@@ -380,6 +403,7 @@ def test_services_plug_in_without_touching_the_loop(clock):
     r.station.step(clock())
     assert words.CAMERA_MISSING in {n.text for n in r.station.notices.values()}
     r.until(lambda: r.engine.state is State.MOVE)
+    r.station.step(clock())  # the tracking hears of the move in the step that began it
     assert "no_camera" not in r.station.notices  # cleared when the camera is back
     r.until(lambda: r.engine.state is State.SUMMARY)
     assert r.station.screen_model(clock()).results[0].sentence == "Your mouth stayed quiet."

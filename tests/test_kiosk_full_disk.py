@@ -11,6 +11,7 @@ from station.config import Settings
 from station.kiosk.app import Station
 from station.kiosk.button import ScriptedButton
 from station.kiosk.housekeeping import Housekeeping
+from station.kiosk.services import Services
 from station.practice import words  # noqa: E402
 from station.practice.events import SessionFinished, SessionStatus, State
 from station.practice.plan import default_plan
@@ -28,8 +29,8 @@ def test_full_disk_warns_once_on_screen_and_the_session_completes(data_dir: Path
     rec = SessionRecorder(data_dir, plan, wall=Wall(clock), connection_factory=wrap)
     settings = Settings()
     button = ScriptedButton(settings.button.hold_time, clock)
-    station = Station(settings, plan, clock=clock, buttons=[button], recorder=rec,
-                      housekeeping=Housekeeping(data_dir, load_active(data_dir), rec))
+    station = Station(settings, plan, Services(recorder=rec, chores=Housekeeping(data_dir, load_active(data_dir), rec)),
+                      clock=clock, buttons=[button])
     wrappers[0].full = True  # the SD card is full from the start
     button.press_for(clock() + 0.1, 0.2)
     outs, shown = [], []

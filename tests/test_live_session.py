@@ -24,6 +24,7 @@ import warp as W  # noqa: E402
 from station.config import Settings  # noqa: E402
 from station.kiosk.app import Station  # noqa: E402
 from station.kiosk.button import ScriptedButton  # noqa: E402
+from station.kiosk.services import Services  # noqa: E402
 from station.paths import database_path  # noqa: E402
 from station.practice import words  # noqa: E402
 from station.practice.events import RepDone, SessionFinished, SessionStatus, State  # noqa: E402
@@ -70,6 +71,9 @@ class SteppedTracker:
     def latest(self):  # noqa: ANN201
         return self.tracker.latest()
 
+    def set_idle(self, idle: bool) -> None:
+        self.tracker.set_idle(idle)
+
     def stop(self) -> None:
         self.tracker.stop()
 
@@ -96,10 +100,10 @@ def _station(tmp_path, clock, model_file, faces, side):
     patient = Patient(neutral, smiling, clock)
     tracker = TrackerThread(model_file, lambda: patient, clock=clock, capture_thread=False)
     recorder = SessionRecorder(tmp_path, plan, affected_side=side)
-    live = LiveTracking(SteppedTracker(tracker), plan, side, Metrics(), on_rep=recorder.add_rep_stats)
+    live = LiveTracking(SteppedTracker(tracker), plan, side, Metrics())
     settings = Settings()
     button = ScriptedButton(settings.button.hold_time, clock)
-    station = Station(settings, plan, clock=clock, buttons=[button], tracking=live, recorder=recorder)
+    station = Station(settings, plan, Services(tracking=live, recorder=recorder), clock=clock, buttons=[button])
     button.press_for(clock() + DT, 0.2)  # the patient starts the session
     return station, tracker, patient, live
 
@@ -232,10 +236,10 @@ def test_inference_pauses_at_home_and_runs_during_a_session():
     live.start()
     assert tracker.calls == [True]  # at home: camera open, no inference
     eng = Engine(plan, Timing())
-    live.on_outputs(eng.handle(Event.SHORT_PRESS, 0.0))
+    live.follow(eng.handle(Event.SHORT_PRESS, 0.0))
     assert tracker.calls[-1] is False  # practising: inference on
     t = 0.0
     while eng.state is not State.SUMMARY:
         t += 0.5
-        live.on_outputs(eng.tick(t))
+        live.follow(eng.tick(t))
     assert tracker.calls[-1] is True  # finished: idle again

@@ -13,7 +13,7 @@ from station.tracking.metrics import (
     MSG_STILL,
     Calibrator,
     FaceGate,
-    Frame,
+    MetricFrame,
     Metrics,
     Smoother,
     make_baseline,
@@ -233,7 +233,7 @@ def _frame(t, values, scored=True, face=True):
     arr = np.zeros((2, 6))
     for (side, region), v in values.items():
         arr[side_index(side), region_index(region)] = v
-    return Frame(t=t, face=face, scored=scored, status="tracking", readings=arr, smoothed=arr)
+    return MetricFrame(t=t, face=face, scored=scored, status="tracking", readings=arr, smoothed=arr)
 
 
 def _baseline():
@@ -299,10 +299,10 @@ def test_live_feedback_meters_and_statuses():
     smile = live_feedback(_frame(0, {("left", "mouth_corner"): 1.5}), "mouth_corner", ["eye"],
                           "left", b)
     assert 0.3 < smile.meters[0].level < 1.0  # small movement shows well
-    gone = live_feedback(Frame(t=0, face=False, scored=False, status="no_face"), "eye", [],
+    gone = live_feedback(MetricFrame(t=0, face=False, scored=False, status="no_face"), "eye", [],
                          "left", b)
     assert gone.status == "no_face" and gone.message.startswith("Face not in view")
-    cal = live_feedback(Frame(t=0, face=True, scored=False, status="calibrating"), "eye", [],
+    cal = live_feedback(MetricFrame(t=0, face=True, scored=False, status="calibrating"), "eye", [],
                         "left", None, "Keep your head still for a moment.")
     assert cal.status == "calibrating" and "still" in cal.message
 

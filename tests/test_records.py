@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -39,7 +40,7 @@ def stats_for(plan, pi, rep, co=0.2, quiet_mm=0.2):
                     tuple((k / 10, {"left": {"eye": -0.1 * k}, "right": {}}) for k in range(30)))
 
 
-def run_session(rec, clock, plan=None, long_press_at=None, stats_first=True, stop_after=None):
+def run_session(rec, clock, plan=None, long_press_at=None, stop_after=None):
     """Drive one whole session (engine + fake clock) into ``rec``; returns engine outputs."""
     plan = plan or rec.plan
     eng = Engine(plan, Timing(settle_s=2, intro_s=1, break_s=3))
@@ -53,14 +54,9 @@ def run_session(rec, clock, plan=None, long_press_at=None, stats_first=True, sto
             return every
         ev = Event.LONG_PRESS if long_press_at == n else Event.TICK
         outs = eng.handle(ev, clock())
-        done = [o for o in outs if isinstance(o, RepDone)]
-        if stats_first:
-            for o in done:
-                rec.add_rep_stats(stats_for(plan, o.pattern_index, o.rep))
+        outs = [replace(o, stats=stats_for(plan, o.pattern_index, o.rep)) if isinstance(o, RepDone) else o
+                for o in outs]
         rec.on_outputs(outs, clock())
-        if not stats_first:
-            for o in done:
-                rec.add_rep_stats(stats_for(plan, o.pattern_index, o.rep))
         every += outs
     return every
 
@@ -86,12 +82,10 @@ def test_pragmas_and_schema(data_dir):
     store.close()
 
 
-@pytest.mark.parametrize("stats_first", [True, False])
-def test_a_whole_session_lands_as_rows(data_dir, clock, stats_first):
+def test_a_whole_session_lands_as_rows(data_dir, clock):
     plan = default_plan()
     rec = SessionRecorder(data_dir, plan, wall=Wall(clock), model_sha256="abc")
-    outs = run_session(rec, clock, stats_first=stats_first)
-    rec.add_calibration(clock(), 0.11, {"eye": 0.3})  # after the end: ignored, no crash
+    outs = run_session(rec, clock)
     assert any(isinstance(o, SessionFinished) for o in outs)
     rec.stop()
     (sid, status, src, model, started, ended), = rows(

@@ -80,7 +80,7 @@ def cmd_make_stick(args: argparse.Namespace) -> int:
         if found is None:
             raise UsageError("no clinic key here: give --secret-file")
         secret = found
-    unit_id = args.unit or (unit.get_unit_id(data_dir) if data_dir else None)
+    unit_id = args.unit or (unit.unit_id(data_dir) if data_dir else None)
     if not unit_id:
         raise UsageError("give --unit (the unit id shown on the unit's info screen)")
     stick = Path(args.dir)

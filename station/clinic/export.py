@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from station import __version__
+from station.clinic.unit import unit_info
 from station.files import fsync_dir, fsync_file, read_limited, write_synced
 from station.paths import model_path
 from station.practice.plan import REGIONS
-from station.records.store import SCHEMA_VERSION, Store, unit_info, utc_iso
+from station.records.store import SCHEMA_VERSION, Store, utc_iso
 from station.tracking.model import MODEL_SHA256, sha256_file
 
 log = logging.getLogger(__name__)

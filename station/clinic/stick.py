@@ -448,7 +448,7 @@ def _run_verified(folder_fd: int, data_dir: Path, exporter: Exporter | None,
                 bundle = Path(exp(data_dir, Path(tmp)))
                 files = _bundle_files(bundle)
                 say("Checking the copy on the stick.")
-                my_id = unit.get_unit_id(data_dir) or "unit"
+                my_id = unit.unit_id(data_dir)
                 stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now()))
                 name = _copy_verified(folder_fd, files, req, f"{my_id}-{stamp}")
         except OSError as exc:
@@ -488,7 +488,7 @@ def _run_verified(folder_fd: int, data_dir: Path, exporter: Exporter | None,
 
 def _leave_result(stick: Path, data_dir: Path, lines: list[str]) -> None:
     """Best effort: leave the status lines on the stick for the clinic (never trusted)."""
-    name = f"result-{unit.get_unit_id(data_dir) or 'unit'}.txt"
+    name = f"result-{unit.unit_id(data_dir)}.txt"
     try:
         top = _open_dir(stick)
         try:

@@ -18,18 +18,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import secrets
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from station import __version__
+from station.feedback import ClinicianInfo
 from station.files import atomic_write
 
 KEY_HEADER = "station-clinic-key-v1"
+log = logging.getLogger(__name__)
+UNIT_FILE = "unit.json"  # an older version kept the unit id here
 ETC_KEY = Path("/etc/station/clinic.key")
 ETC_UNIT_ID = Path("/etc/station/unit-id")  # written by deploy/provision.sh
 UNIT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{2,39}")
@@ -106,9 +110,50 @@ def get_unit_id(data_dir: Path) -> str | None:
     return None
 
 
-def provision(data_dir: Path, secret: bytes, unit_id: str | None = None) -> str:
-    """Give this unit its clinic secret and an id (a new random one unless given)."""
-    uid = unit_id or f"ms-{secrets.token_hex(4)}"
+def unit_id(data_dir: Path) -> str:
+    """The unit's one identity, used by exports, sticks, the info screen and ``make-stick``.
+
+    A provisioned unit has the id provisioning gave it. Any other unit (a laptop, a test
+    unit) gets one the same way, ``ms-`` and 8 hex digits, kept in the same file; an id an
+    older version kept in ``unit.json`` is adopted, so a unit never changes its name.
+    """
+    uid = get_unit_id(data_dir)
+    if uid:
+        return uid
+    legacy = _legacy_unit_json(data_dir).get("unit_id")
+    uid = legacy if isinstance(legacy, str) and UNIT_ID_RE.fullmatch(legacy) else f"ms-{secrets.token_hex(4)}"
+    try:
+        d = unit_dir(data_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        atomic_write(d / "unit-id", (uid + "\n").encode("ascii"))
+    except OSError as exc:  # a full disk must not stop anything; the id is asked again later
+        log.warning("could not save the unit id: %s", exc)
+    return uid
+
+
+def _legacy_unit_json(data_dir: Path) -> dict[str, Any]:
+    try:
+        loaded = json.loads((Path(data_dir) / UNIT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def unit_info(data_dir: Path) -> dict[str, Any]:
+    """What a bundle says about the unit that wrote it (``unit.json`` in the bundle)."""
+    info = _legacy_unit_json(data_dir)
+    info["unit_id"] = unit_id(data_dir)
+    return info
+
+
+def is_provisioned(data_dir: Path) -> bool:
+    """True when this unit has a clinic key (so it can take clinic sticks)."""
+    return find_secret(data_dir) is not None
+
+
+def provision(data_dir: Path, secret: bytes, given_id: str | None = None) -> str:
+    """Give this unit its clinic secret and an id (the given one, else the one it has)."""
+    uid = given_id or unit_id(data_dir)
     if not UNIT_ID_RE.fullmatch(uid):
         raise ValueError(f"unit id {uid!r}: use 3-40 letters, digits or -")
     d = unit_dir(data_dir)
@@ -153,45 +198,7 @@ def last_export(data_dir: Path) -> float | None:
         return None
 
 
-@dataclass(frozen=True)
-class ClinicianInfo:
-    """What the clinician info screen shows (the kiosk only draws it)."""
-
-    unit_id: str
-    version: str
-    model_sha256: str  # of the installed model file; "" when missing
-    model_ok: bool
-    camera: str
-    free_storage_mb: float
-    prescription: str
-    last_export: str
-
-    def lines(self) -> list[str]:
-        """Plain label: value lines, in screen order."""
-        model = (self.model_sha256[:12] + ("" if self.model_ok else " (not the pinned model)")
-                 if self.model_sha256 else "missing")
-        return [
-            f"Unit: {self.unit_id}",
-            f"Software: {self.version}",
-            f"Face model: {model}",
-            f"Camera: {self.camera}",
-            f"Free storage: {self.free_storage_mb:.0f} MB",
-            f"Prescription: {self.prescription}",
-            f"Last export: {self.last_export}",
-        ]
-
-
-def _unprovisioned_id(data_dir: Path) -> str:
-    """The id the record store gave an unprovisioned unit (so screen and exports agree)."""
-    try:
-        from station.records.store import unit_info
-
-        return f"{unit_info(data_dir)['unit_id']} (not provisioned)"
-    except Exception:  # noqa: BLE001 - the info screen must always open
-        return "not provisioned"
-
-
-def clinician_info(data_dir: Path, camera_status: str) -> ClinicianInfo:
+def clinician_info(data_dir: Path, camera: str, plan: str = "") -> ClinicianInfo:
     """Gather the clinician info; never raises (each part says 'unknown' when it fails)."""
     from station.clinic.prescription import load_active
     from station.paths import model_path
@@ -211,12 +218,11 @@ def clinician_info(data_dir: Path, camera_status: str) -> ClinicianInfo:
     when = last_export(data_dir)
     last = time.strftime("%Y-%m-%d %H:%M", time.localtime(when)) if when else "never"
     return ClinicianInfo(
-        unit_id=get_unit_id(data_dir) or _unprovisioned_id(data_dir),
+        unit_id=unit_id(data_dir) + ("" if is_provisioned(data_dir) else " (not provisioned)"),
         version=__version__,
-        model_sha256=digest,
-        model_ok=digest == MODEL_SHA256,
-        camera=camera_status,
-        free_storage_mb=free,
-        prescription=load_active(data_dir).summary(),
+        model_sha256=digest if digest in ("", MODEL_SHA256) else digest[:12] + " (not the pinned model)",
+        camera=camera,
+        free_storage=f"{free:.0f} MB free",
+        prescription=f"{load_active(data_dir).summary()} {plan}".strip(),
         last_export=last,
     )

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from station.feedback import RepStats
-from station.practice.events import Event, RepDone, State, Timing
+from station.feedback import Calibration, RepStats
+from station.practice.events import Event, RepDone, SettleEnded, State, Timing
 from station.practice.plan import REGIONS, Plan, default_plan, make_plan
 from station.practice.session import Engine
 from station.records.recorder import SessionRecorder
@@ -101,8 +101,7 @@ def _run_session(
     paused_for_good = ending == "abandoned"
     pause_at = t + rng.uniform(15, 60) if paused_for_good or rng.random() < 0.15 else None
     break_at = t + rng.uniform(20, 80) if rng.random() < 0.3 else None
-    rec.add_calibration(t + 8.0, 0.11 + rng.gauss(0, 0.005),
-                        {r: 0.3 + rng.uniform(0, 0.1) for r in REGIONS}, frames=30)
+    calibration = Calibration(0.11 + rng.gauss(0, 0.005), {r: 0.3 + rng.uniform(0, 0.1) for r in REGIONS}, 30)
     while eng.state is not State.HOME:
         deadline = eng.next_deadline()
         assert deadline is not None
@@ -127,10 +126,12 @@ def _run_session(
                 rec.on_outputs(outs, t)
             continue
         outs = eng.tick(t)
-        for o in outs:
+        for i, o in enumerate(outs):
             if isinstance(o, RepDone):
-                rec.add_rep_stats(_rep_stats(rng, plan, o.pattern_index, o.rep, progress))
+                outs[i] = replace(o, stats=_rep_stats(rng, plan, o.pattern_index, o.rep, progress))
                 summary.reps_done += 1
+            elif isinstance(o, SettleEnded):
+                outs[i] = replace(o, calibration=calibration)
         rec.on_outputs(outs, t)
         if eng.state is State.SUMMARY:
             t += rng.uniform(3, 10)

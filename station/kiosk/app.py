@@ -1,21 +1,16 @@
-"""The UI loop: engine + button + sound + screens, and ``station run`` / ``station demo``.
+"""The UI loop: engine + buttons + sound + screens, one :meth:`Station.step` at a time.
 
 :class:`Station` owns the session engine, an injectable clock, the button sources, the
-display surface and the audio cues. Other parts plug in as small services with null
-defaults, so the loop never changes when they arrive:
+display surface and the audio cues. Everything else is a service in
+:class:`~station.kiosk.services.Services` (tracking, recorder, chores, watchdog, info), each
+behind its Protocol with a null default, so the loop never changes when a service arrives.
 
-* ``tracking`` (:class:`TrackingService`): ``start()``; ``poll(now, view)`` returns the live
-  meters and engine events (CALIBRATED, FACE_LOST, FACE_FOUND); ``on_outputs(outputs)``;
-  ``stop()``. An optional attribute ``needs_calibration = True`` makes settle wait for it.
-* ``recorder`` (:class:`RecorderService`): ``on_outputs(outputs, now)``; ``home_info(now)``;
-  ``pattern_results()``; ``stop()``.
-* ``heartbeat()`` every loop iteration (the systemd watchdog) and ``ready()`` once after the
-  first frame is on screen.
-
-One :meth:`Station.step` is one iteration (buttons -> engine -> services -> sound -> draw),
-so tests drive the station with a fake clock and no real loop. Every exception raised by a
-service is caught, logged and shown as a calm notice; the kiosk keeps guiding by time.
-The real services are built in :mod:`station.kiosk.wiring`.
+One step is: buttons -> engine -> tracking poll (its observations become engine events) ->
+the engine's outputs through the tracking (which fills in what it measured) to the recorder
+-> sound -> draw. Tests drive the station with a fake clock and no real loop. Every exception
+raised by a service is caught, logged and shown as a calm notice; the kiosk keeps guiding by
+time. The real services are built in :mod:`station.kiosk.wiring`; the commands that start
+the loop are in :mod:`station.kiosk.commands`.
 """
 
 from __future__ import annotations
@@ -23,16 +18,13 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
-import shutil
-import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
-from station import __version__
 from station.config import Settings
-from station.feedback import HomeInfo, LiveFeedback, Notice, PatternResult
+from station.feedback import ClinicianInfo, HomeInfo, LiveFeedback, Notice, Observation, PatternResult
 from station.kiosk.audio import Audio
 from station.kiosk.button import (
     Button,
@@ -43,13 +35,15 @@ from station.kiosk.button import (
     Stuck,
     Unstuck,
 )
-from station.kiosk.view import ClinicianInfo, ScreenModel, screen_of
+from station.kiosk.services import Services
+from station.kiosk.view import ScreenModel, screen_of
 from station.practice import words
 from station.practice.events import (
     Event,
     Ignored,
     InvalidTime,
     Output,
+    PatternDone,
     Paused,
     PhaseStarted,
     SessionFinished,
@@ -57,7 +51,6 @@ from station.practice.events import (
     State,
     SummaryDismissed,
     Timing,
-    View,
 )
 from station.practice.plan import Plan, default_plan, release_prompts
 from station.practice.session import Engine
@@ -69,70 +62,12 @@ INFO_SCREEN_S = 120.0  # the clinician info screen closes by itself after this
 HOME_REFRESH_S = 60.0
 
 
-# ---- pluggable services --------------------------------------------------------------------
-
-
-class TrackingService(Protocol):
-    """Face tracking as the loop sees it."""
-
-    def start(self) -> None: ...
-
-    def poll(self, now: float, view: View) -> tuple[LiveFeedback, list[Event]]: ...
-
-    def on_outputs(self, outputs: list[Output]) -> None: ...
-
-    def stop(self) -> None: ...
-
-
-class RecorderService(Protocol):
-    """The record store as the loop sees it."""
-
-    def on_outputs(self, outputs: list[Output], now: float) -> None: ...
-
-    def home_info(self, now: float) -> HomeInfo: ...
-
-    def pattern_results(self) -> list[PatternResult]: ...
-
-    def stop(self) -> None: ...
-
-
-class NullTracking:
-    """No tracking: the station guides by time alone."""
-
-    needs_calibration = False
-
-    def start(self) -> None:
-        """Nothing to start."""
-
-    def poll(self, now: float, view: View) -> tuple[LiveFeedback, list[Event]]:
-        """Always 'off', no events."""
-        return LiveFeedback("off"), []
-
-    def on_outputs(self, outputs: list[Output]) -> None:
-        """Nothing to follow."""
-
-    def stop(self) -> None:
-        """Nothing to stop."""
-
-
-class NullRecorder:
-    """No record store: nothing kept, an empty home screen."""
-
-    def on_outputs(self, outputs: list[Output], now: float) -> None:
-        """Nothing recorded."""
-
-    def home_info(self, now: float) -> HomeInfo:
-        """No history."""
-        return HomeInfo()
-
-    def pattern_results(self) -> list[PatternResult]:
-        """No results without measurements."""
-        return []
-
-    def stop(self) -> None:
-        """Nothing to close."""
-
-
+_EVENT_OF: dict[Observation, Event] = {
+    Observation.FACE_FOUND: Event.FACE_FOUND,
+    Observation.FACE_LOST: Event.FACE_LOST,
+    Observation.CALIBRATED: Event.CALIBRATED,
+    Observation.CALIBRATION_UNAVAILABLE: Event.CALIBRATION_UNAVAILABLE,
+}
 _FAILED_TEXT = {"tracking": words.TRACKING_FAILED, "recorder": words.RECORDS_FAILED}
 _STATUS_NOTICES = {"no_camera": words.CAMERA_MISSING, "no_model": words.MODEL_MISSING}
 
@@ -147,41 +82,37 @@ class Station:
         self,
         settings: Settings | None = None,
         plan: Plan | None = None,
+        services: Services | None = None,
         *,
         clock: Clock = time.monotonic,
         buttons: Iterable[Button] = (),
         keyboard: KeyboardButton | None = None,
         surface: Any = None,
         audio: Audio | None = None,
-        tracking: TrackingService | None = None,
-        recorder: RecorderService | None = None,
-        heartbeat: Callable[[], None] | None = None,
-        ready: Callable[[], None] | None = None,
-        info: Callable[[], ClinicianInfo] | None = None,
         exit_after_summary: bool = False,
-        housekeeping: Any = None,
     ) -> None:
         self.settings = settings or Settings()
         self.plan = plan or default_plan()
         self.clock = clock
-        self.tracking: TrackingService = tracking or NullTracking()
-        self.recorder: RecorderService = recorder or NullRecorder()
+        services = services or Services()
+        self.services = services
+        self.tracking = services.tracking
+        self.recorder = services.recorder
+        self.housekeeping = services.chores
+        self.watchdog = services.watchdog
+        self.info_provider = services.info
         s = self.settings.session
         self.timing = Timing(
             settle_s=s.settle_s, settle_max_s=s.settle_max_s, intro_s=s.intro_s,
             break_s=s.break_s, pause_timeout_s=s.pause_timeout_s,
-            needs_calibration=bool(getattr(self.tracking, "needs_calibration", False)),
+            needs_calibration=self.tracking.needs_calibration,
         )
         self.engine = Engine(self.plan, self.timing)
         self.keyboard = keyboard
         self.buttons: list[Button] = list(buttons) + ([keyboard] if keyboard else [])
         self.surface = surface
         self.audio = audio or Audio(self.settings.audio.volume, self.settings.audio.enabled)
-        self.heartbeat = heartbeat
-        self.ready = ready
-        self.info_provider = info
         self.exit_after_summary = exit_after_summary
-        self.housekeeping = housekeeping
         self._chores_at = float("-inf")
 
         self.running = True
@@ -203,6 +134,7 @@ class Station:
         self._finished_pending = False
         self._failures: dict[tuple[str, str], tuple[int, float]] = {}
         self._failing: dict[str, set[str]] = {}
+        self._measured: list[PatternResult] = []
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -251,10 +183,9 @@ class Station:
         """One loop iteration at ``now``; returns the engine outputs it caused."""
         now = max(now, self._last_now)  # a clock that stutters backwards must not crash us
         self._last_now = now
-        if self.heartbeat is not None:
-            self._call("heartbeat", "beat", self.heartbeat)
+        self._call("heartbeat", "beat", self.watchdog.heartbeat)
         self._pump_pygame_events()
-        if self.housekeeping is not None and now - self._chores_at >= 1.0:
+        if now - self._chores_at >= 1.0:
             self._chores_at = now
             self._call("housekeeping", "tick", self.housekeeping.tick, self, now)
         outs: list[Output] = []
@@ -265,17 +196,16 @@ class Station:
         outs += self._engine(Event.TICK, now)
         if self.mode == "info" and now - self._info_opened_at >= INFO_SCREEN_S:
             self.mode = "session"
-        result = self._call("tracking", "poll", self.tracking.poll, now, self.engine.view(now),
-                            default=None)
+        result = self._call("tracking", "poll", self.tracking.poll, now, default=None)
         if result is not None:
-            fb, events = result
+            fb, seen = result
             self._set_feedback(fb)
-            for ev in events:
-                outs += self._engine(ev, now)
+            for observation in seen:
+                outs += self._engine(_EVENT_OF[observation], now)
         self._after(outs, now)
         self._draw(now)
-        if self.frames == 0 and self.ready is not None:
-            self._call("ready", "ready", self.ready)
+        if self.frames == 0:
+            self._call("ready", "ready", self.watchdog.ready)
         self.frames += 1
         return outs
 
@@ -320,7 +250,7 @@ class Station:
             if ev.duration >= self.settings.button.info_hold_time:
                 self._open_info(now)
                 return []
-        if self.engine.state is State.HOME and getattr(self.housekeeping, "busy", False):
+        if self.engine.state is State.HOME and self.housekeeping.busy:
             return []  # a clinic stick is being read: the practice starts after it
         event = Event.LONG_PRESS if isinstance(ev, LongPress) else Event.SHORT_PRESS
         assert isinstance(ev, LongPress | ShortPress)
@@ -329,8 +259,7 @@ class Station:
     def _open_info(self, now: float) -> None:
         self.mode = "info"
         self._info_opened_at = now
-        provider = self.info_provider or self._default_info
-        self._info = self._call("info", "provide", provider, default=ClinicianInfo())
+        self._info = self._call("info", "provide", self.info_provider, default=ClinicianInfo())
 
     def _after(self, outs: list[Output], now: float) -> None:
         """Follow what the engine did: log, sound, services, results, home info."""
@@ -349,10 +278,7 @@ class Station:
                 self.results = ()
             elif isinstance(o, SessionFinished):
                 self._finished_pending = True
-                if self.housekeeping is not None:
-                    import datetime as dt
-
-                    self.housekeeping.last_session_end = dt.datetime.now().astimezone()
+                self._call("housekeeping", "session_ended", self.housekeeping.session_ended)
             elif isinstance(o, SummaryDismissed):
                 self._home_at = None
                 if self.exit_after_summary:
@@ -363,27 +289,29 @@ class Station:
             self.audio.play_phase(cue)
         real = [o for o in outs if not isinstance(o, Ignored)]
         if real:
-            self._call("tracking", "on_outputs", self.tracking.on_outputs, real)
-            self._call("recorder", "on_outputs", self.recorder.on_outputs, real, now)
+            # One stream: the tracking fills in what it measured, then the store keeps it.
+            followed = self._call("tracking", "follow", self.tracking.follow, real, default=real)
+            for o in followed:
+                if isinstance(o, SessionStarted):
+                    self._measured = []
+                elif isinstance(o, PatternDone) and o.result is not None:
+                    self._measured.append(o.result)
+            self._call("recorder", "on_outputs", self.recorder.on_outputs, followed, now)
         if self._finished_pending:
-            # After the services saw the last rep and pattern: one sentence per pattern,
-            # from the tracking when it measured anything, else from the recorder.
+            # One sentence per pattern: as measured, else from the store's own numbers.
             self._finished_pending = False
-            res = self._call("tracking", "pattern_results",
-                             getattr(self.tracking, "pattern_results", list), default=[])
-            if not res:
-                res = self._call("recorder", "pattern_results", self.recorder.pattern_results,
-                                 default=[])
+            res = self._measured or self._call("recorder", "pattern_results",
+                                               self.recorder.pattern_results, default=[])
             self.results = tuple(res or ())
         if self.engine.state is State.HOME and (
             self._home_at is None or now - self._home_at >= HOME_REFRESH_S
         ):
             self._home_at = now
             info = self._call("recorder", "home_info", self.recorder.home_info, now, default=None)
-            if info is not None and self.housekeeping is not None:
+            if info is not None:
                 info = self._call("housekeeping", "home_info", self.housekeeping.home_info, info,
                                   default=info)
-                if getattr(self.housekeeping, "reminder_chime", False):
+                if self.housekeeping.reminder_chime:
                     self.audio.play("break")  # one soft chime when a reminder first shows
             if info is not None:
                 self.home = info
@@ -439,13 +367,9 @@ class Station:
                                                                    affected_side=affected_side))
         self.plan = plan
         self.engine = Engine(plan, self.timing)
-        for service in (self.tracking, self.recorder):
-            if hasattr(service, "plan"):
-                service.plan = plan
-        if affected_side and hasattr(self.tracking, "side"):
-            self.tracking.side = affected_side
-        if affected_side and hasattr(self.recorder, "affected_side"):
-            self.recorder.affected_side = affected_side  # sessions record the new patient's side
+        side = self.settings.patient.affected_side
+        self._call("tracking", "set_plan", self.tracking.set_plan, plan, side)
+        self._call("recorder", "set_plan", self.recorder.set_plan, plan, side)
         self._home_at = None
         log.info("plan now: %s", ", ".join(f"{it.pattern.id} x{it.reps}" for it in plan.items))
 
@@ -493,28 +417,3 @@ class Station:
             self._failing.setdefault(service, set()).add(what)
             text = _FAILED_TEXT.get(service, words.SERVICE_FAILED)
             self.post_notice(Notice(text, "attention", f"failed:{service}"))
-
-    def _default_info(self) -> ClinicianInfo:
-        from station.paths import model_path, resolve_data_dir
-
-        data = resolve_data_dir(None, self.settings.data_dir)
-        model = model_path(data)
-        sha = ""
-        if model.exists():
-            from station.tracking.model import sha256_file
-
-            sha = sha256_file(model)
-        usage = shutil.disk_usage(data)
-        items = ", ".join(f"{it.pattern.name} x{it.reps}" for it in self.plan.items)
-        return ClinicianInfo(
-            unit_id=socket.gethostname(), version=__version__, model_sha256=sha,
-            camera=self.feedback.status,
-            free_storage=f"{usage.free / 1e9:.1f} GB free of {usage.total / 1e9:.1f} GB",
-            prescription=f"{items} ({self.plan.source})", last_export="",
-        )
-
-
-# ---- autoplay --------------------------------------------------------------------------------
-
-
-# ---- commands --------------------------------------------------------------------------------

@@ -56,11 +56,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                                         settings.button.bounce_time, clock))
     except ButtonUnavailable as exc:
         log.warning("%s; using the keyboard space bar as the button", exc)
-    from station.kiosk.wiring import build_station, make_heartbeat
+    from station.kiosk.wiring import build_station
 
-    heartbeat, ready = make_heartbeat()
     station = build_station(args, settings, data_dir, clock=clock, buttons=buttons,
-                             keyboard=keyboard, surface=surface, heartbeat=heartbeat, ready=ready)
+                            keyboard=keyboard, surface=surface)
     station.run()
     return 0
 
@@ -87,12 +86,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         t0 = time.monotonic()
         clock = (lambda: t0 + (time.monotonic() - t0) * speed) if speed != 1.0 else time.monotonic
     keyboard = KeyboardButton(settings.button.hold_time, clock)
-    from station.kiosk.wiring import build_station, make_heartbeat
+    from station.kiosk.wiring import build_station
 
-    heartbeat, ready = make_heartbeat()  # no-ops unless run under systemd (or a test)
     station = build_station(args, settings, data_dir, clock=clock, keyboard=keyboard,
-                             surface=surface, exit_after_summary=args.autoplay,
-                             heartbeat=heartbeat, ready=ready)
+                            surface=surface, exit_after_summary=args.autoplay)
     if args.autoplay:
         station.buttons.insert(0, Autoplay(station.engine, settings.button.hold_time))
     # An autoplay session must end: give up after three times its planned length.

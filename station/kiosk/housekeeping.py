@@ -50,6 +50,10 @@ class Housekeeping:
 
     # -- the loop calls these --------------------------------------------------------------
 
+    def session_ended(self) -> None:
+        """Remember when practice last ended (reminders do not nag right after one)."""
+        self.last_session_end = self.wall()
+
     def tick(self, station: Any, now: float) -> None:
         """Do every chore once; the loop calls this about once a second."""
         from station.clinic import stick as clinic

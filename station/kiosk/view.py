@@ -11,22 +11,8 @@ from dataclasses import dataclass, field
 
 import pygame
 
-from station.feedback import HomeInfo, LiveFeedback, Notice, PatternResult
+from station.feedback import ClinicianInfo, HomeInfo, LiveFeedback, Notice, PatternResult
 from station.practice.events import State, View
-
-
-@dataclass(frozen=True)
-class ClinicianInfo:
-    """What the clinician info screen lists (opened by a long hold at home)."""
-
-    unit_id: str = ""
-    version: str = ""
-    model_sha256: str = ""  # empty: no model installed
-    camera: str = ""
-    free_storage: str = ""
-    prescription: str = ""
-    last_export: str = ""
-    extra: tuple[tuple[str, str], ...] = ()  # more (label, value) rows
 
 
 @dataclass(frozen=True)

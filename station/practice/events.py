@@ -1,7 +1,10 @@
 """What the session engine speaks: its states, the events it takes and the outputs it returns.
 
 These are the vocabulary shared by everything that follows a session (the kiosk loop, the
-tracking, the record store). Phases and statuses are enums end to end; their ``.value``
+tracking, the record store). The outputs form one stream: the kiosk hands the engine's outputs
+to the tracking, which fills in what it measured (a rep's numbers on ``RepDone``, the baseline
+on ``SettleEnded``, the sentence on ``PatternDone``), then to the record store. Phases and
+statuses are enums end to end; their ``.value``
 strings appear only where they are stored or written as JSON.
 """
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from station.feedback import Calibration, PatternResult, RepStats
 from station.practice.plan import Pattern
 
 
@@ -96,13 +100,19 @@ class PhaseStarted(Output):
 
 @dataclass(frozen=True)
 class SettleEnded(Output):
+    """Settle is over; ``calibration`` is filled in by the tracking when it measured one."""
+
     calibrated: bool
+    calibration: Calibration | None = None
 
 
 @dataclass(frozen=True)
 class RepDone(Output):
+    """A rep ended; ``stats`` (its numbers) is filled in by the tracking that measured it."""
+
     pattern_index: int
     rep: int
+    stats: RepStats | None = None
 
 
 @dataclass(frozen=True)
@@ -115,7 +125,10 @@ class RepInterrupted(Output):
 
 @dataclass(frozen=True)
 class PatternDone(Output):
+    """A pattern's reps are over; ``result`` is its sentence when the tracking measured it."""
+
     pattern_index: int
+    result: PatternResult | None = None
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ PHASE_WORDS: dict[str, str] = {
     "rest": "Rest",
 }
 
+RESTING_FACE_TAKEN = "Thank you. That's your resting face."
+
 # ---- notices (calm banners) -------------------------------------------------------------------
 
 CAMERA_MISSING = "Camera not available. Keep going by the guide."

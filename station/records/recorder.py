@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from station import __version__
-from station.feedback import HomeInfo, Notice, PatternResult, RepStats
+from station.feedback import Calibration, HomeInfo, Notice, PatternResult, RepStats
 from station.practice import words
 from station.practice.events import (
     BreakEnded,
@@ -76,7 +76,6 @@ class _LiveSession:
     open_rep: _OpenRep | None = None
     attempts: dict[tuple[int, int], int] = dataclasses.field(default_factory=dict)
     rep_ids: dict[tuple[int, int], str] = dataclasses.field(default_factory=dict)  # last attempt
-    stats_waiting: dict[tuple[int, int], RepStats] = dataclasses.field(default_factory=dict)
     stats: list[RepStats] = dataclasses.field(default_factory=list)
     reps_done: dict[int, int] = dataclasses.field(default_factory=dict)
 
@@ -90,11 +89,10 @@ BAD_ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.Inte
 
 
 class SessionRecorder:
-    """Turns engine outputs and per-rep metrics into committed rows.
+    """Turns engine outputs (with the numbers the tracking filled in) into committed rows.
 
-    The kiosk's recorder service: ``on_outputs(outputs, now)``, ``add_rep_stats(stats)``,
-    ``add_calibration(...)``, ``home_info(now)``, ``pattern_results()``, ``notices()``,
-    ``stop()``. Never raises on storage trouble: rows wait in memory until they can land.
+    The kiosk's recorder service (``station.kiosk.services.RecorderService``). Never raises on
+    storage trouble: rows wait in memory until they can land.
     """
 
     def __init__(
@@ -268,6 +266,8 @@ class SessionRecorder:
             self._end_rep(s, out)
         elif isinstance(out, SettleEnded):
             self._event(s, out.at, "settle_ended", value=float(out.calibrated))
+            if out.calibration is not None:
+                self._queue_calibration(s, out.at, out.calibration)
         elif isinstance(out, BreakStarted):
             self._event(s, out.at, "break_started", pattern_index=out.pattern_index,
                         requested=int(out.requested))
@@ -328,7 +328,7 @@ class SessionRecorder:
         started = s.open_rep.started_mono if s.open_rep and (
             s.open_rep.pattern_index, s.open_rep.rep) == key else None
         s.open_rep = None
-        stats = s.stats_waiting.pop(key, None) if status == "done" else None
+        stats = out.stats if isinstance(out, RepDone) else None
         values = dict.fromkeys(STATS_COLUMNS)
         if stats is not None:
             values.update(_stats_values(stats))
@@ -356,46 +356,19 @@ class SessionRecorder:
 
     # -- metrics ---------------------------------------------------------------------------
 
-    def add_rep_stats(self, stats: RepStats) -> None:
-        """Attach one rep's numbers: before its RepDone they wait, after it they update the row."""
-        with self._lock:
-            s = self._live or self._last
-            if s is None:
-                log.warning("rep stats with no session: dropped")
-                return
-            key = (stats.pattern_index, stats.rep)
-            rep_id = s.rep_ids.get(key)
-            if rep_id is None:
-                s.stats_waiting[key] = stats
-                return
-            if s.open_rep and (s.open_rep.pattern_index, s.open_rep.rep) == key:
-                s.stats_waiting[key] = stats  # a repeat of an interrupted rep is running
-                return
-            vals = _stats_values(stats)
-            self._queue(
-                f"UPDATE reps SET {','.join(f'{c}=?' for c in STATS_COLUMNS)} WHERE id=?",
-                [vals[c] for c in STATS_COLUMNS] + [rep_id],
-            )
-            if stats.series:
-                self._queue_series(rep_id, stats)
-            s.stats.append(stats)
-        self.flush()
-
-    def add_calibration(
-        self, now: float, mm_per_px: float | None, floors_mm: dict[str, float], frames: int = 0
-    ) -> None:
+    def _queue_calibration(self, s: _LiveSession, at: float, cal: Calibration) -> None:
         """Keep the session's neutral-baseline summary (scale and noise floors, numbers only)."""
+        floors = {str(k): float(v) for k, v in cal.floors_mm.items()}
+        self._queue(
+            "INSERT INTO calibrations (session_id, at_mono, at_utc, mm_per_px, frames,"
+            " floors_mm) VALUES (?,?,?,?,?,?)",
+            (s.id, at, s.utc(at), cal.mm_per_px, int(cal.frames), json.dumps(floors, sort_keys=True)),
+        )
+
+    def set_plan(self, plan: Plan, affected_side: str) -> None:
+        """Record the next sessions under ``plan`` and the new patient's side."""
         with self._lock:
-            s = self._live
-            if s is None:
-                return
-            floors = {str(k): float(v) for k, v in floors_mm.items()}
-            self._queue(
-                "INSERT INTO calibrations (session_id, at_mono, at_utc, mm_per_px, frames,"
-                " floors_mm) VALUES (?,?,?,?,?,?)",
-                (s.id, now, s.utc(now), mm_per_px, int(frames), json.dumps(floors, sort_keys=True)),
-            )
-        self.flush()
+            self.plan, self.affected_side = plan, affected_side
 
     def note(self, now: float, kind: str, text: str = "", value: float | None = None) -> None:
         """A free event for the current session (e.g. camera lost), numbers and short text."""

@@ -17,8 +17,8 @@ Opening the store marks any session still ``open`` (left by a crash or power cut
 ``interrupted``; everything committed stays. A file that is not a readable SQLite database is
 moved aside (kept for the clinic) and a fresh store starts, with a plain notice.
 
-Unit information (unit id and the like) is *not* kept in the database: it lives in
-``unit.json`` next to it, so a wipe can destroy the database files wholesale. Records hold
+Unit information (the unit id and the like) is *not* kept in the database: it belongs to
+``station.clinic.unit``, so a wipe can destroy the database files wholesale. Records hold
 numbers only: no camera frame, no image, ever.
 """
 
@@ -30,20 +30,17 @@ import json
 import logging
 import os
 import sqlite3
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from station.feedback import Notice
-from station.files import atomic_write, fsync_dir
+from station.files import fsync_dir
 from station.paths import database_path
 from station.practice import words
 from station.practice.plan import Plan
 
 log = logging.getLogger(__name__)
 
-UNIT_FILE = "unit.json"
 EXPORTS_DIR = "exports"
 
 
@@ -193,33 +190,6 @@ def plan_json(plan: Plan | None) -> str | None:
         },
         sort_keys=True,
     )
-
-
-# ---- unit info (outside the database) ----------------------------------------------------
-
-
-def unit_info(data_dir: Path) -> dict[str, Any]:
-    """The unit's own settings kept across wipes (``unit.json``); creates a unit id if none."""
-    path = Path(data_dir) / UNIT_FILE
-    info: dict[str, Any] = {}
-    try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(loaded, dict):
-            info = loaded
-    except (OSError, ValueError):
-        info = {}
-    from station.clinic.unit import get_unit_id
-
-    provisioned = get_unit_id(Path(data_dir))  # the id provisioning gave the unit wins
-    if provisioned:
-        info["unit_id"] = provisioned
-    elif not isinstance(info.get("unit_id"), str) or not info["unit_id"]:
-        info["unit_id"] = "unit-" + uuid.uuid4().hex[:10]
-        try:
-            atomic_write(path, json.dumps(info, indent=2, sort_keys=True).encode())
-        except OSError as exc:  # a full disk must not stop anything
-            log.warning("could not save %s: %s", path.name, exc)
-    return info
 
 
 # ---- the store ---------------------------------------------------------------------------

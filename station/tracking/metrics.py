@@ -397,7 +397,7 @@ class Smoother:
 
 
 @dataclass(frozen=True)
-class Frame:
+class MetricFrame:
     """What the metrics made of one face sample.
 
     ``status``: ``no_face`` | ``calibrating`` | ``turned`` | ``tracking``. ``scored`` is True
@@ -428,7 +428,7 @@ MSG_TURNED = "Turn to face the screen. Keep going by the guide."
 
 
 class Metrics:
-    """Face samples in, :class:`Frame` out: gating, calibration, readings, smoothing.
+    """Face samples in, :class:`MetricFrame` out: gating, calibration, readings, smoothing.
 
     One object per session. Call :meth:`start_calibration` when the session engine is
     calibrating (settle phase); :meth:`update` for every sample. Never raises on odd input:
@@ -463,7 +463,7 @@ class Metrics:
         self.calibrator.reset()
         self.smoother.reset()
 
-    def update(self, sample: FaceSample) -> Frame:
+    def update(self, sample: FaceSample) -> MetricFrame:
         """Process one sample (never raises for a missing face or odd landmarks)."""
         found = self.gate.update(sample.face)
         if not found:
@@ -472,12 +472,12 @@ class Metrics:
                 self.calibrator.feed(sample)
             status = "calibrating" if (self.baseline is None and sample.face) else "no_face"
             msg = MSG_NO_FACE if self.baseline is None else MSG_FACE_LOST
-            return Frame(t=sample.t, face=False, scored=False, status=status, message=msg,
+            return MetricFrame(t=sample.t, face=False, scored=False, status=status, message=msg,
                          reason="no_face", pose=sample.pose)
         if self.baseline is None:
             self.calibrator.feed(sample)
             if self.baseline is None:
-                return Frame(t=sample.t, face=True, scored=False, status="calibrating",
+                return MetricFrame(t=sample.t, face=True, scored=False, status="calibrating",
                              message=self.calibrator.message, reason="calibrating",
                              pose=sample.pose)
         base = self.baseline
@@ -485,10 +485,10 @@ class Metrics:
         try:
             vals, rms, scale = measure(sample.landmarks, base)
         except (np.linalg.LinAlgError, ValueError, IndexError):
-            return Frame(t=sample.t, face=True, scored=False, status="tracking",
+            return MetricFrame(t=sample.t, face=True, scored=False, status="tracking",
                          message=MSG_FACE_LOST, reason="landmarks", pose=sample.pose)
         if not np.all(np.isfinite(vals)):
-            return Frame(t=sample.t, face=True, scored=False, status="tracking",
+            return MetricFrame(t=sample.t, face=True, scored=False, status="tracking",
                          message=MSG_FACE_LOST, reason="landmarks", pose=sample.pose)
         turned = sample.pose is not None and sample.pose.distance(base.pose) > self.max_turn_rad
         jumped = rms > MAX_FIT_RMS_MM or abs(scale - 1.0) > MAX_SCALE_CHANGE
@@ -496,13 +496,13 @@ class Metrics:
         settling = self.gate.run <= self.settle_frames
         smoothed = self.smoother.update(vals, sample.t) if not (turned or jumped) else None
         if turned:
-            return Frame(t=sample.t, face=True, scored=False, status="turned", message=MSG_TURNED,
+            return MetricFrame(t=sample.t, face=True, scored=False, status="turned", message=MSG_TURNED,
                          reason="turned", readings=vals, pose=sample.pose)
         if jumped:
-            return Frame(t=sample.t, face=True, scored=False, status="tracking",
+            return MetricFrame(t=sample.t, face=True, scored=False, status="tracking",
                          message=MSG_FACE_LOST, reason="landmarks", readings=vals,
                          pose=sample.pose)
-        return Frame(t=sample.t, face=True, scored=not settling, status="tracking",
+        return MetricFrame(t=sample.t, face=True, scored=not settling, status="tracking",
                      reason="settling" if settling else "", readings=vals,
                      smoothed=None if smoothed is None else smoothed.copy(), pose=sample.pose)
 

@@ -31,7 +31,7 @@ from station.tracking.metrics import (
     MSG_FACE_LOST,
     MSG_TURNED,
     Baseline,
-    Frame,
+    MetricFrame,
     region_index,
     side_index,
     to_dict,
@@ -62,7 +62,7 @@ def other_side(side: str) -> str:
     return "right" if side == "left" else "left"
 
 
-def live_feedback(frame: Frame, target: str, quiet: Sequence[str], side: str,
+def live_feedback(frame: MetricFrame, target: str, quiet: Sequence[str], side: str,
                   baseline: Baseline | None, calibrating_message: str = "") -> LiveFeedback:
     """Meters for one frame: a calm target meter and one meter per quiet region.
 
@@ -117,7 +117,7 @@ class RepScorer:
         self._t0: float | None = None
         self._last_series_t = -1e9
 
-    def add(self, frame: Frame) -> None:
+    def add(self, frame: MetricFrame) -> None:
         """Take one frame of this rep."""
         if self._t0 is None:
             self._t0 = frame.t

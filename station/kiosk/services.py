@@ -1,0 +1,170 @@
+"""The kiosk's services, as the loop sees them: one Protocol each, with a null implementation.
+
+Theory of operation
+-------------------
+:class:`~station.kiosk.app.Station` is the loop; everything else plugs in through
+:class:`Services`, built in one place (:mod:`station.kiosk.wiring`) for ``station run`` and
+``station demo``, and by hand in tests. Each real service implements its Protocol below and
+each null service stands in when the real one is missing, so the loop never asks what a
+service can do. Data flows one way: the engine's outputs go to the tracking, which fills in
+what it measured (``follow``), then to the recorder; the tracking's observations come back to
+the loop, which turns them into engine events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from station import __version__
+from station.feedback import ClinicianInfo, HomeInfo, LiveFeedback, Notice, Observation, PatternResult
+from station.practice.events import Output
+from station.practice.plan import Plan
+
+
+class TrackingService(Protocol):
+    """Face tracking: frames in, meters and observations out; follows the session's outputs."""
+
+    needs_calibration: bool
+
+    def start(self) -> None: ...
+
+    def poll(self, now: float) -> tuple[LiveFeedback, list[Observation]]: ...
+
+    def follow(self, outputs: list[Output]) -> list[Output]: ...
+
+    def set_plan(self, plan: Plan, affected_side: str) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class RecorderService(Protocol):
+    """The record store: keeps the output stream, answers with home info and results."""
+
+    def on_outputs(self, outputs: list[Output], now: float) -> None: ...
+
+    def home_info(self, now: float) -> HomeInfo: ...
+
+    def pattern_results(self) -> list[PatternResult]: ...
+
+    def notices(self) -> list[Notice]: ...
+
+    def set_plan(self, plan: Plan, affected_side: str) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class ChoresService(Protocol):
+    """Once-a-second chores outside a session (clinic sticks, reminders, notices)."""
+
+    busy: bool  # a clinic stick is being read: a practice starts after it
+    reminder_chime: bool
+
+    def tick(self, station: Any, now: float) -> None: ...
+
+    def home_info(self, info: HomeInfo) -> HomeInfo: ...
+
+    def session_ended(self) -> None: ...
+
+
+class Watchdog(Protocol):
+    """The systemd watchdog: a heartbeat every loop, ready once the first frame is up."""
+
+    def heartbeat(self) -> None: ...
+
+    def ready(self) -> None: ...
+
+
+InfoProvider = Callable[[], ClinicianInfo]
+
+
+class NullTracking:
+    """No tracking: the station guides by time alone."""
+
+    needs_calibration = False
+
+    def start(self) -> None:
+        """Nothing to start."""
+
+    def poll(self, now: float) -> tuple[LiveFeedback, list[Observation]]:
+        """Always 'off', nothing seen."""
+        return LiveFeedback("off"), []
+
+    def follow(self, outputs: list[Output]) -> list[Output]:
+        """Nothing measured: the outputs pass unchanged."""
+        return outputs
+
+    def set_plan(self, plan: Plan, affected_side: str) -> None:
+        """Nothing to measure."""
+
+    def stop(self) -> None:
+        """Nothing to stop."""
+
+
+class NullRecorder:
+    """No record store: nothing kept, an empty home screen."""
+
+    def on_outputs(self, outputs: list[Output], now: float) -> None:
+        """Nothing recorded."""
+
+    def home_info(self, now: float) -> HomeInfo:
+        """No history."""
+        return HomeInfo()
+
+    def pattern_results(self) -> list[PatternResult]:
+        """No results without measurements."""
+        return []
+
+    def notices(self) -> list[Notice]:
+        """Nothing to tell."""
+        return []
+
+    def set_plan(self, plan: Plan, affected_side: str) -> None:
+        """Nothing to keep."""
+
+    def stop(self) -> None:
+        """Nothing to close."""
+
+
+class NullChores:
+    """No chores (tests, a bare station)."""
+
+    busy = False
+    reminder_chime = False
+
+    def tick(self, station: Any, now: float) -> None:
+        """Nothing to do."""
+
+    def home_info(self, info: HomeInfo) -> HomeInfo:
+        """Home info unchanged."""
+        return info
+
+    def session_ended(self) -> None:
+        """Nothing to remember."""
+
+
+class NullWatchdog:
+    """Not run by systemd: no heartbeats to send."""
+
+    def heartbeat(self) -> None:
+        """No-op."""
+
+    def ready(self) -> None:
+        """No-op."""
+
+
+def bare_info() -> ClinicianInfo:
+    """The info screen of a station built without the unit's wiring: the software only."""
+    return ClinicianInfo(version=__version__)
+
+
+@dataclass
+class Services:
+    """Everything the kiosk loop talks to besides the engine, the buttons and the screen."""
+
+    tracking: TrackingService = field(default_factory=NullTracking)
+    recorder: RecorderService = field(default_factory=NullRecorder)
+    chores: ChoresService = field(default_factory=NullChores)
+    watchdog: Watchdog = field(default_factory=NullWatchdog)
+    info: InfoProvider = bare_info
