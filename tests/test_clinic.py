@@ -14,8 +14,8 @@ from rx_helpers import VALID, dumps
 
 from station.cli import main
 from station.clinic import prescription as rx
+from station.clinic import spool, unit
 from station.clinic import stick as clinic
-from station.clinic import unit
 
 UNIT = "ms-unit01"
 
@@ -319,11 +319,11 @@ def test_hand_off_to_kiosk_relays_lines(unit_data: Path, stick: Path, secret: by
 
     def sleep(s: float) -> None:  # the kiosk loop runs while usb-sync waits
         clock.t += s
-        kiosk_lines.extend(clinic.process_pending_jobs(unit_data, fake_export, fake_wipe,
+        kiosk_lines.extend(spool.process_pending_jobs(unit_data, fake_export, fake_wipe,
                                                        now=clock))
 
     out: list[str] = []
-    code = clinic.hand_off(unit_data, stick, out.append, now=clock, sleep=sleep)
+    code = spool.hand_off(unit_data, stick, out.append, now=clock, sleep=sleep)
     assert code == 0
     assert out == kiosk_lines and out[-1] == "Safe to remove the stick."
     assert not list(clinic.spool_dir(unit_data).glob("job-*"))
@@ -338,7 +338,7 @@ def test_hand_off_runs_here_when_kiosk_does_not_answer(unit_data: Path, stick: P
     def sleep(s: float) -> None:
         clock.t += s
 
-    code = clinic.hand_off(unit_data, stick, out.append, now=clock, sleep=sleep, pickup_s=5,
+    code = spool.hand_off(unit_data, stick, out.append, now=clock, sleep=sleep, pickup_s=5,
                            exporter=fake_export, wiper=fake_wipe)
     assert code == 0 and "did not answer" in out[0] and out[-1] == clinic.SAFE
     assert clock.t - 1000.0 == pytest.approx(5.0, abs=0.3)
@@ -352,29 +352,29 @@ def test_hand_off_gives_up_when_kiosk_hangs(unit_data: Path, stick: Path, secret
         clock.t += s
         for job in clinic.spool_dir(unit_data).glob("job-*.json"):
             jid = job.name[4:-5]
-            clinic._claim(unit_data, jid)
+            spool._claim(unit_data, jid)
             (clinic.spool_dir(unit_data) / f"job-{jid}.status").write_text("Clinic stick found.\n")
 
     out: list[str] = []
-    code = clinic.hand_off(unit_data, stick, out.append, now=clock, sleep=sleep, total_s=30)
+    code = spool.hand_off(unit_data, stick, out.append, now=clock, sleep=sleep, total_s=30)
     assert code == 1
     assert out == ["Clinic stick found.",
                    "The station is still busy with the stick. Leave it in and wait."]
 
 
 def test_heartbeat_decides_direct_or_hand_off(unit_data: Path):
-    assert not clinic.kiosk_alive(unit_data, now=500.0)
-    clinic.kiosk_heartbeat(unit_data, now=500.0)
-    assert clinic.kiosk_alive(unit_data, now=505.0)
-    assert not clinic.kiosk_alive(unit_data, now=520.0)
+    assert not spool.kiosk_alive(unit_data, now=500.0)
+    spool.kiosk_heartbeat(unit_data, now=500.0)
+    assert spool.kiosk_alive(unit_data, now=505.0)
+    assert not spool.kiosk_alive(unit_data, now=520.0)
 
 
 def test_process_pending_jobs_survives_a_broken_job(unit_data: Path):
     (clinic.spool_dir(unit_data)).mkdir(exist_ok=True)
     (clinic.spool_dir(unit_data) / "job-x.json").write_text("not json")
-    lines = clinic.process_pending_jobs(unit_data, fake_export, fake_wipe)
+    lines = spool.process_pending_jobs(unit_data, fake_export, fake_wipe)
     assert "could not be handled" in lines[-1]
-    assert clinic.process_pending_jobs(unit_data) == []
+    assert spool.process_pending_jobs(unit_data) == []
 
 
 # ------------------------------------------------------------------ the commands

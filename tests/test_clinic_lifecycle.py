@@ -21,8 +21,8 @@ from rx_helpers import VALID, dumps
 
 from station.cli import main
 from station.clinic import prescription as rx
+from station.clinic import spool, unit
 from station.clinic import stick as clinic
-from station.clinic import unit
 from station.clinic.export import MANIFEST, verify_bundle
 from station.config import Settings
 from station.feedback import RepStats
@@ -105,7 +105,7 @@ def practise(station: Station, clock, marker: str | None = None) -> str:  # noqa
 def insert_stick(station: Station, data_dir: Path, stick: Path, clock) -> list[str]:  # noqa: ANN001
     """What ``station usb-sync`` does with a kiosk running: a spool job; the kiosk's chores
     take it on their worker thread. Waits for the worker (join, no sleeping); the lines shown."""
-    clinic.submit_job(data_dir, stick)
+    spool.submit_job(data_dir, stick)
     hk = station.housekeeping
     station.step(clock.advance(1.0))  # the once-a-second chores pick the job up
     worker = hk._worker

@@ -60,6 +60,7 @@ from station.config import Problem
 from station.feedback import Notice
 from station.files import atomic_write, read_limited
 from station.practice.plan import Plan, default_plan, library, make_plan
+from station.practice.reminders import clock_minutes, in_quiet_hours
 
 log = logging.getLogger(__name__)
 
@@ -231,21 +232,6 @@ class _Checker:
         return v
 
 
-def _minutes(hhmm: str) -> int:
-    h, m = hhmm.split(":")
-    return int(h) * 60 + int(m)
-
-
-def in_quiet_hours(minute_of_day: int, start: str | None, end: str | None) -> bool:
-    """True when ``minute_of_day`` falls in quiet hours (which may wrap past midnight)."""
-    if not start or not end:
-        return False
-    s, e = _minutes(start), _minutes(end)
-    if s == e:
-        return False
-    return s <= minute_of_day < e if s < e else minute_of_day >= s or minute_of_day < e
-
-
 def validate_bytes(data: bytes) -> Validation:
     """Check raw file bytes; never raises. Size, encoding and TOML are checked first."""
     if len(data) > MAX_BYTES:
@@ -335,7 +321,7 @@ def _validate_doc(raw: dict, text: str, digest: str) -> Validation:
             c.add("reminders", "quiet_end" if quiet["quiet_start"] else "quiet_start",
                   "nothing", "both quiet_start and quiet_end, or neither")
         for t in times:
-            if in_quiet_hours(_minutes(t), quiet["quiet_start"], quiet["quiet_end"]):
+            if in_quiet_hours(clock_minutes(t), quiet["quiet_start"], quiet["quiet_end"]):
                 warnings.append(f"reminder {t} falls in quiet hours and will not show")
 
     entries: list[PatternEntry] = []

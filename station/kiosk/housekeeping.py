@@ -56,7 +56,7 @@ class Housekeeping:
 
     def tick(self, station: Any, now: float) -> None:
         """Do every chore once; the loop calls this about once a second."""
-        from station.clinic import stick as clinic
+        from station.clinic import spool as clinic
 
         try:
             clinic.kiosk_heartbeat(self.data_dir)
@@ -102,7 +102,7 @@ class Housekeeping:
             return False
 
     def _start_job(self, station: Any) -> None:
-        from station.clinic.stick import process_pending_jobs
+        from station.clinic.spool import process_pending_jobs
 
         wiper = None
         if self.recorder is not None and hasattr(self.recorder, "wipe"):

@@ -16,8 +16,31 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from station.clinic.prescription import Prescription, in_quiet_hours
+
+class ReminderTimes(Protocol):
+    """What reminders need of a prescription (``station.clinic.prescription.Prescription``)."""
+
+    reminder_times: tuple[str, ...]
+    quiet_start: str | None
+    quiet_end: str | None
+
+
+def clock_minutes(hhmm: str) -> int:
+    """Minutes after midnight of an "HH:MM" time."""
+    h, m = hhmm.split(":")
+    return int(h) * 60 + int(m)
+
+
+def in_quiet_hours(minute_of_day: int, start: str | None, end: str | None) -> bool:
+    """True when ``minute_of_day`` falls in quiet hours (which may wrap past midnight)."""
+    if not start or not end:
+        return False
+    s, e = clock_minutes(start), clock_minutes(end)
+    if s == e:
+        return False
+    return s <= minute_of_day < e if s < e else minute_of_day >= s or minute_of_day < e
 
 PROMPT = "It's a good time for a short practice."
 WINDOW = dt.timedelta(minutes=60)
@@ -71,7 +94,7 @@ class ReminderState:
 
     chimed: set[tuple[str, str]] = field(default_factory=set)
 
-    def check(self, now: dt.datetime, prescription: Prescription,
+    def check(self, now: dt.datetime, prescription: ReminderTimes,
               last_session_end: dt.datetime | None) -> Reminder | None:
         """The reminder to show now (``chime`` True only the first time for its slot)."""
         r = due(now, prescription.reminder_times, last_session_end, prescription.quiet_start,

@@ -1,0 +1,124 @@
+"""The layout's rules, checked: imports flow one way with no cycles (imports inside functions
+count too), the pure packages load without hardware or vision libraries, and no module is a
+god file. Run ``python -m tests.test_architecture`` to print the import order and the largest
+modules."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / "station"
+# lower layers first; a module may import its own layer or any layer before it
+LAYERS = [
+    {"station", "station.errors", "station.paths", "station.files", "station.feedback", "station.config"},
+    {"station.practice"},
+    {"station.tracking", "station.records"},
+    {"station.clinic", "station.appliance"},
+    {"station.kiosk"},
+    {"station.devtools", "station.desk"},
+    {"station.cli", "station.__main__"},
+]
+PURE = ["station.practice", "station.records", "station.tracking.face", "station.tracking.landmarks",
+        "station.tracking.metrics", "station.tracking.scoring"]
+BLOCKED = ["pygame", "mediapipe", "cv2", "gpiozero", "picamera2"]
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def station_imports(path: Path) -> set[str]:
+    """Every station module this file imports, at the top or inside a function."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("station"):
+            found.add(node.module)
+            for alias in node.names:
+                candidate = f"{node.module}.{alias.name}"
+                if (PKG.parent / (candidate.replace(".", "/") + ".py")).exists():
+                    found.add(candidate)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("station")}
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    mods = {module_name(p): p for p in PKG.rglob("*.py")}
+    return {m: {i for i in station_imports(p) if i in mods and i != m} for m, p in mods.items()}
+
+
+def layer_of(module: str) -> int:
+    best, depth = -1, -1
+    for i, layer in enumerate(LAYERS):
+        for prefix in layer:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > depth:
+                best, depth = i, len(prefix)
+    return best
+
+
+def test_imports_flow_one_way():
+    wrong = [f"{m} imports {i}" for m, deps in graph().items() for i in deps
+             if layer_of(i) > layer_of(m) and not i == "station"]
+    assert wrong == []
+
+
+def test_no_import_cycles():
+    g = graph()
+    seen: dict[str, int] = {}
+    cycles: list[list[str]] = []
+
+    def visit(m: str, stack: list[str]) -> None:
+        seen[m] = 1
+        for d in g[m]:
+            if seen.get(d) == 1:
+                cycles.append(stack[stack.index(d):] + [d])
+            elif d not in seen:
+                visit(d, stack + [d])
+        seen[m] = 2
+
+    for m in sorted(g):
+        if m not in seen:
+            visit(m, [m])
+    # a package __init__ importing nothing is fine; a real cycle is a list of modules
+    assert [c for c in cycles if len(set(c)) > 1] == []
+
+
+def test_domain_code_never_imports_the_cli():
+    offenders = [m for m, deps in graph().items() if "station.cli" in deps and m != "station.__main__"]
+    assert offenders == []
+
+
+def test_no_god_files_and_few_loose_modules():
+    sizes = {module_name(p): len(p.read_text().splitlines()) for p in PKG.rglob("*.py")}
+    assert max(sizes.values()) <= 600, sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
+    loose = [p.name for p in PKG.glob("*.py")]
+    assert len(loose) <= 8, loose
+
+
+@pytest.mark.parametrize("module", PURE)
+def test_pure_packages_load_without_hardware_or_vision_libraries(module):
+    code = (
+        "import sys\n"
+        f"for name in {BLOCKED!r}:\n"
+        "    sys.modules[name] = None  # any import of it now fails\n"
+        f"import importlib; m = importlib.import_module({module!r})\n"
+        "import pkgutil\n"
+        "for info in pkgutil.walk_packages(getattr(m, '__path__', []), m.__name__ + '.'):\n"
+        "    importlib.import_module(info.name)\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+if __name__ == "__main__":
+    sizes = sorted(((len(p.read_text().splitlines()), module_name(p)) for p in PKG.rglob("*.py")), reverse=True)
+    for n, m in sizes[:5]:
+        print(f"{n:5d}  {m}")
