@@ -16,6 +16,19 @@ SIDES: tuple[str, str] = ("left", "right")  # the subject's own sides
 Readings = dict[str, dict[str, float]]
 
 
+class TrackingStatus(enum.Enum):
+    """The one vocabulary of what face tracking is doing (tracker, metrics and meters)."""
+
+    OFF = "off"  # tracking disabled
+    STARTING = "starting"  # camera and model starting
+    NO_CAMERA = "no_camera"
+    NO_MODEL = "no_model"
+    NO_FACE = "no_face"
+    CALIBRATING = "calibrating"
+    TURNED = "turned"  # head turned too far to measure
+    TRACKING = "tracking"
+
+
 class Observation(enum.Enum):
     """What the tracking saw that matters to the session; the kiosk turns each into an engine event."""
 
@@ -40,12 +53,10 @@ class RegionMeter:
 class LiveFeedback:
     """What the tracker says right now, for the meters.
 
-    ``status``: ``off`` (tracking disabled), ``no_model``, ``no_camera``, ``no_face``,
-    ``calibrating``, ``turned`` (head turned too far), ``tracking``.
     ``message`` is one short plain sentence for the patient (may be empty).
     """
 
-    status: str
+    status: TrackingStatus
     meters: tuple[RegionMeter, ...] = ()
     message: str = ""
     scoring: bool = False  # frames are being scored into the current rep

@@ -9,7 +9,7 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from station.config import Settings
-from station.feedback import HomeInfo, LiveFeedback, Observation, PatternResult
+from station.feedback import HomeInfo, LiveFeedback, Observation, PatternResult, TrackingStatus
 from station.kiosk.app import Station
 from station.kiosk.audio import Audio
 from station.kiosk.button import GpioButton
@@ -357,7 +357,7 @@ class GoodServices:
     def poll(self, now):
         settled = self.state is State.SETTLE and now - self.since > 2
         seen = [Observation.CALIBRATED] if settled else []
-        return LiveFeedback("no_camera" if self.state is State.INTRO else "tracking"), seen
+        return LiveFeedback(TrackingStatus.NO_CAMERA if self.state is State.INTRO else "tracking"), seen
 
     def follow(self, outputs):
         for o in outputs:

@@ -16,6 +16,8 @@ import sqlite3
 import numpy as np
 import pytest
 
+from station.feedback import TrackingStatus
+
 cv2 = pytest.importorskip("cv2")
 pytest.importorskip("mediapipe")
 
@@ -175,7 +177,7 @@ def test_camera_fault_mid_session_keeps_guiding_and_recovers(tmp_path, clock, mo
     assert {State.MOVE, State.HOLD, State.RELEASE} <= seen["states_while_broken"]  # guided by time
     assert any(isinstance(o, SessionFinished) and o.status is SessionStatus.COMPLETE for o in outs)
     assert not any(n.text == words.CAMERA_MISSING for n in station.notices.values())
-    assert tracker.latest().status == "ok"
+    assert tracker.latest().status is TrackingStatus.TRACKING
     assert live.rep_stats[-1].face_share == 1.0  # the last rep was tracked again
 
 

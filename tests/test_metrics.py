@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from station.feedback import RepStats
+from station.feedback import RepStats, TrackingStatus
 from station.tracking import landmarks as lm
 from station.tracking.face import FaceSample, Pose
 from station.tracking.metrics import (
@@ -207,11 +207,11 @@ def test_metrics_gates_turned_frames_and_lost_face():
     face = synthetic_face()
     m = Metrics()
     frames = [m.update(s) for s in read_samples(face, 40)]
-    assert m.calibrated and frames[-1].scored and frames[-1].status == "tracking"
+    assert m.calibrated and frames[-1].scored and frames[-1].status is TrackingStatus.TRACKING
     turned = m.update(FaceSample(t=2.0, landmarks=to_image(face), pose=Pose(yaw=0.3)))
-    assert turned.status == "turned" and not turned.scored
+    assert turned.status is TrackingStatus.TURNED and not turned.scored
     lost = m.update(FaceSample(t=2.1, landmarks=None))
-    assert lost.status == "no_face" and not lost.face and "Keep going" in lost.message
+    assert lost.status is TrackingStatus.NO_FACE and not lost.face and "Keep going" in lost.message
     # found again: needs 3 frames, then ~10 frames to settle before scoring resumes
     back = [m.update(s) for s in read_samples(face, 14, t0=3.0)]
     assert [f.face for f in back[:3]] == [False, False, True]
@@ -233,7 +233,7 @@ def _frame(t, values, scored=True, face=True):
     arr = np.zeros((2, 6))
     for (side, region), v in values.items():
         arr[side_index(side), region_index(region)] = v
-    return MetricFrame(t=t, face=face, scored=scored, status="tracking", readings=arr, smoothed=arr)
+    return MetricFrame(t=t, face=face, scored=scored, status=TrackingStatus.TRACKING, readings=arr, smoothed=arr)
 
 
 def _baseline():
@@ -293,18 +293,18 @@ def test_live_feedback_meters_and_statuses():
     b = _baseline()
     calm = live_feedback(_frame(0, {("left", "mouth_corner"): 0.3}), "mouth_corner",
                          ["eye", "brow"], "left", b)
-    assert calm.status == "tracking" and [m.role for m in calm.meters] == ["target", "quiet",
+    assert calm.status is TrackingStatus.TRACKING and [m.role for m in calm.meters] == ["target", "quiet",
                                                                            "quiet"]
     assert calm.meters[0].level == 0.0 and not any(m.warning for m in calm.meters)
     smile = live_feedback(_frame(0, {("left", "mouth_corner"): 1.5}), "mouth_corner", ["eye"],
                           "left", b)
     assert 0.3 < smile.meters[0].level < 1.0  # small movement shows well
-    gone = live_feedback(MetricFrame(t=0, face=False, scored=False, status="no_face"), "eye", [],
+    gone = live_feedback(MetricFrame(t=0, face=False, scored=False, status=TrackingStatus.NO_FACE), "eye", [],
                          "left", b)
-    assert gone.status == "no_face" and gone.message.startswith("Face not in view")
-    cal = live_feedback(MetricFrame(t=0, face=True, scored=False, status="calibrating"), "eye", [],
+    assert gone.status is TrackingStatus.NO_FACE and gone.message.startswith("Face not in view")
+    cal = live_feedback(MetricFrame(t=0, face=True, scored=False, status=TrackingStatus.CALIBRATING), "eye", [],
                         "left", None, "Keep your head still for a moment.")
-    assert cal.status == "calibrating" and "still" in cal.message
+    assert cal.status is TrackingStatus.CALIBRATING and "still" in cal.message
 
 
 def _rep(quiet_mm, frames=30, gated=0):

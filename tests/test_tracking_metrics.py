@@ -19,6 +19,7 @@ pytest.importorskip("mediapipe")
 import warp as W  # noqa: E402
 
 from station.devtools.track import found_mask, track_samples  # noqa: E402
+from station.feedback import TrackingStatus  # noqa: E402
 from station.tracking.metrics import Metrics, region_index, side_index  # noqa: E402
 from station.tracking.scoring import RepScorer, live_feedback  # noqa: E402
 from station.tracking.tracker import Landmarker  # noqa: E402
@@ -131,7 +132,7 @@ def test_specificity_mouth_only_keeps_eye_calm(ramps, face, side):
     assert np.abs(eye).max() <= 0.10 * mouth.max()
     for f in run["frames"]:
         fb = live_feedback(f, "mouth_corner", ["eye", "brow"], side, run["baseline"])
-        assert fb.status == "tracking"
+        assert fb.status is TrackingStatus.TRACKING
         assert not fb.meters[1].warning  # the eye's quiet meter stays calm
 
 
@@ -221,7 +222,7 @@ def test_no_rep_scored_without_a_face(model_file, media):
         f = metrics.update(s)
         rs.add(f)
         fb = live_feedback(f, "eye", ["mouth_corner"], "left", metrics.baseline)
-        assert not fb.scoring and fb.status == "no_face"
+        assert not fb.scoring and fb.status is TrackingStatus.NO_FACE
     st = rs.result()
     assert st.frames == len(samples) > 0 and st.frames_gated == st.frames
     assert st.coactivation is None and not metrics.calibrated

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from station.devtools.bench_kiosk import kiosk_figures, kiosk_run, pct
+from station.feedback import TrackingStatus
 from station.tracking.camera import MemorySource, OpenCVSource, decode_all, iter_frames
 from station.tracking.face import FaceSample
 from station.tracking.metrics import Metrics, make_baseline
@@ -122,10 +123,10 @@ def tracker_fps(frames: Sequence[np.ndarray], model: Path,
     tr.start()
     try:
         n = len(frames)
-        if not tr.wait_for(lambda s: s.frames_processed >= n or s.status == "no_model", 600):
+        if not tr.wait_for(lambda s: s.frames_processed >= n or s.status is TrackingStatus.NO_MODEL, 600):
             raise RuntimeError("the tracker did not finish the frames in time")
         state = tr.latest()
-        if state.status == "no_model":
+        if state.status is TrackingStatus.NO_MODEL:
             raise RuntimeError(state.message)
         elapsed = state.available_at - opened[0]
         return n / elapsed, statistics.median(tr.process_s), state.frames_dropped
@@ -142,7 +143,7 @@ def live_latency(frames: Sequence[np.ndarray], model: Path, fps: float,
                        clock=time.perf_counter, capture_thread=True)
     tr.start()
     try:
-        tr.wait_for(lambda s: s.frames_processed >= 1 or s.status == "no_model", 60)
+        tr.wait_for(lambda s: s.frames_processed >= 1 or s.status is TrackingStatus.NO_MODEL, 60)
         tr.latencies.clear()
         start = time.perf_counter()
         before = tr.latest()

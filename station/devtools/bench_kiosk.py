@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from station.feedback import TrackingStatus
+
 
 def pct(values: list[float], q: float) -> float:
     """The ``q`` quantile (0..1) of ``values`` (nearest rank; they need not be sorted)."""
@@ -127,7 +129,7 @@ def kiosk_run(model: Path, settings: Any, paced_s: float,
                           and bool(station.feedback.meters))
                 log_.meters.append(meters)
                 state = seen[-1] if seen else None
-                ok = state is not None and state.sample is not None and state.status == "ok"
+                ok = state is not None and state.sample is not None and state.status is TrackingStatus.TRACKING
                 log_.tracking.append(ok)
                 if log_.calibrated_at is None and getattr(station.tracking.metrics, "calibrated",
                                                           False):

@@ -24,7 +24,7 @@ from dataclasses import replace
 from typing import Any
 
 from station.config import Settings
-from station.feedback import ClinicianInfo, HomeInfo, LiveFeedback, Notice, Observation, PatternResult
+from station.feedback import ClinicianInfo, HomeInfo, LiveFeedback, Notice, Observation, PatternResult, TrackingStatus
 from station.kiosk.audio import Audio
 from station.kiosk.button import (
     Button,
@@ -69,7 +69,7 @@ _EVENT_OF: dict[Observation, Event] = {
     Observation.CALIBRATION_UNAVAILABLE: Event.CALIBRATION_UNAVAILABLE,
 }
 _FAILED_TEXT = {"tracking": words.TRACKING_FAILED, "recorder": words.RECORDS_FAILED}
-_STATUS_NOTICES = {"no_camera": words.CAMERA_MISSING, "no_model": words.MODEL_MISSING}
+_STATUS_NOTICES = {TrackingStatus.NO_CAMERA: words.CAMERA_MISSING, TrackingStatus.NO_MODEL: words.MODEL_MISSING}
 
 
 # ---- the loop ------------------------------------------------------------------------------
@@ -119,7 +119,7 @@ class Station:
         self.mode = "session"  # "session" | "info" | "returned"
         self.history: collections.deque[Output] = collections.deque(maxlen=10_000)
         self.notices: dict[str, Notice] = {}
-        self.feedback = LiveFeedback("off")
+        self.feedback = LiveFeedback(TrackingStatus.OFF)
         self.home = HomeInfo()
         self.results: tuple[PatternResult, ...] = ()
         self.release_prompt = ""
@@ -319,10 +319,10 @@ class Station:
     def _set_feedback(self, fb: LiveFeedback) -> None:
         self.feedback = fb
         for status, text in _STATUS_NOTICES.items():
-            if fb.status == status:
-                self.post_notice(Notice(text, "attention", status))
+            if fb.status is status:
+                self.post_notice(Notice(text, "attention", status.value))
             else:
-                self.clear_notice(status)
+                self.clear_notice(status.value)
 
     def screen_model(self, now: float) -> ScreenModel:
         """What the screen shows at ``now`` (pure data)."""

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pygame
 
-from station.feedback import HomeInfo, LiveFeedback, Notice, PatternResult, RegionMeter
+from station.feedback import HomeInfo, LiveFeedback, Notice, PatternResult, RegionMeter, TrackingStatus
 from station.kiosk import theme
 from station.kiosk.text import draw_text
 from station.kiosk.view import ClinicianInfo, ScreenModel, TextBlock
@@ -421,17 +421,17 @@ def sample_models() -> dict[str, ScreenModel]:
         therapist_message="Slow and small is right. See you on the 14th.",
         reminder="It is time for your afternoon practice.",
     )
-    tracking = LiveFeedback("tracking", (
+    tracking = LiveFeedback(TrackingStatus.TRACKING, (
         RegionMeter("mouth_corner", "target", 0.55, 1.2),
         RegionMeter("eye", "quiet", 0.12, 0.1),
         RegionMeter("brow", "quiet", 0.08, 0.05),
     ), "", True)
-    warning = LiveFeedback("tracking", (
+    warning = LiveFeedback(TrackingStatus.TRACKING, (
         RegionMeter("eye", "target", 0.7, 2.1),
         RegionMeter("mouth_corner", "quiet", 0.62, 0.9, warning=True),
         RegionMeter("lips", "quiet", 0.2, 0.2),
     ), "", True)
-    lost = LiveFeedback("no_face", (), "I can't see your face. Keep going by the guide.")
+    lost = LiveFeedback(TrackingStatus.NO_FACE, (), "I can't see your face. Keep going by the guide.")
     prompts = release_prompts()
     results = (
         PatternResult(0, "Your mouth stayed quiet in 2 of 3 eye closures.", 2, 3),
@@ -448,7 +448,7 @@ def sample_models() -> dict[str, ScreenModel]:
     disk = Notice(words.STORAGE_FULL, "attention", "storage")
     model_missing = Notice(words.MODEL_MISSING, "attention", "model")
     stuck = Notice(words.BUTTON_STUCK, "attention", "button")
-    calib = LiveFeedback("calibrating", (), "Hold still for a moment while I learn your face.")
+    calib = LiveFeedback(TrackingStatus.CALIBRATING, (), "Hold still for a moment while I learn your face.")
     return {
         "01_home": ScreenModel("home", home=home),
         "02_home_first_day": ScreenModel("home"),
@@ -461,7 +461,7 @@ def sample_models() -> dict[str, ScreenModel]:
         "09_release": ScreenModel("release", views["release"]),
         "10_rest_face_lost": ScreenModel("rest", views["rest"], lost),
         "11_move_camera_missing": ScreenModel("move", views["move"],
-                                              LiveFeedback("no_camera"), notices=(cam,)),
+                                              LiveFeedback(TrackingStatus.NO_CAMERA), notices=(cam,)),
         "12_break": ScreenModel("break", views["break"], release_prompt=prompts[0], t=3.0),
         "13_break_requested": ScreenModel("break", views["break_requested"],
                                           release_prompt=prompts[1], t=5.0),

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from station import __version__
-from station.feedback import ClinicianInfo, HomeInfo, LiveFeedback, Notice, Observation, PatternResult
+from station.feedback import ClinicianInfo, HomeInfo, LiveFeedback, Notice, Observation, PatternResult, TrackingStatus
 from station.practice.events import Output
 from station.practice.plan import Plan
 
@@ -89,7 +89,7 @@ class NullTracking:
 
     def poll(self, now: float) -> tuple[LiveFeedback, list[Observation]]:
         """Always 'off', nothing seen."""
-        return LiveFeedback("off"), []
+        return LiveFeedback(TrackingStatus.OFF), []
 
     def follow(self, outputs: list[Output]) -> list[Output]:
         """Nothing measured: the outputs pass unchanged."""

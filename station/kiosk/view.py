@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pygame
 
-from station.feedback import ClinicianInfo, HomeInfo, LiveFeedback, Notice, PatternResult
+from station.feedback import ClinicianInfo, HomeInfo, LiveFeedback, Notice, PatternResult, TrackingStatus
 from station.practice.events import State, View
 
 
@@ -25,7 +25,7 @@ class ScreenModel:
 
     screen: str
     view: View | None = None
-    feedback: LiveFeedback = field(default_factory=lambda: LiveFeedback("off"))
+    feedback: LiveFeedback = field(default_factory=lambda: LiveFeedback(TrackingStatus.OFF))
     home: HomeInfo = field(default_factory=HomeInfo)
     notices: tuple[Notice, ...] = ()
     results: tuple[PatternResult, ...] = ()

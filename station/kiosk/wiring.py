@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from station.config import Settings
-from station.feedback import ClinicianInfo, Notice
+from station.feedback import ClinicianInfo, Notice, TrackingStatus
 from station.kiosk.app import Clock, Station
 from station.kiosk.services import NullRecorder, NullTracking, RecorderService, Services, TrackingService
 from station.practice.plan import Plan
@@ -28,14 +28,15 @@ from station.practice.plan import Plan
 log = logging.getLogger(__name__)
 
 # LiveFeedback.status -> plain words for the clinician info screen's camera line
-CAMERA_WORDS = {
-    "off": "tracking off",
-    "no_camera": "not available",
-    "no_model": "face model missing",
-    "no_face": "working, no face in view",
-    "calibrating": "working",
-    "turned": "working",
-    "tracking": "working",
+CAMERA_WORDS: dict[TrackingStatus, str] = {
+    TrackingStatus.OFF: "tracking off",
+    TrackingStatus.STARTING: "starting",
+    TrackingStatus.NO_CAMERA: "not available",
+    TrackingStatus.NO_MODEL: "face model missing",
+    TrackingStatus.NO_FACE: "working, no face in view",
+    TrackingStatus.CALIBRATING: "working",
+    TrackingStatus.TURNED: "working",
+    TrackingStatus.TRACKING: "working",
 }
 
 
@@ -108,9 +109,9 @@ def _info_provider(station_ref: list[Any], data_dir: Path) -> Callable[[], Clini
         from station.clinic.unit import clinician_info
 
         st = station_ref[0]
-        status = st.feedback.status if st is not None else "unknown"
+        camera = CAMERA_WORDS[st.feedback.status] if st is not None else "unknown"
         items = ", ".join(f"{it.pattern.name} x{it.reps}" for it in st.plan.items) if st else ""
-        return clinician_info(data_dir, CAMERA_WORDS.get(status, status), items)
+        return clinician_info(data_dir, camera, items)
 
     return info
 

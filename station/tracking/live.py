@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from station.config import Settings
-from station.feedback import SIDES, Calibration, LiveFeedback, Observation, RepStats
+from station.feedback import SIDES, Calibration, LiveFeedback, Observation, RepStats, TrackingStatus
 from station.practice import words
 from station.practice.events import (
     Output,
@@ -42,7 +42,7 @@ from station.tracking.tracker import NO_CAMERA, NO_MODEL, OK, TrackerThread
 log = logging.getLogger(__name__)
 
 SCORED_PHASES = frozenset({State.MOVE, State.HOLD, State.RELEASE})
-_STATUS_OF_TRACKER = {NO_CAMERA: "no_camera", NO_MODEL: "no_model"}
+_TRACKER_TROUBLE = frozenset({NO_CAMERA, NO_MODEL})
 
 
 class LiveTracking:
@@ -91,17 +91,17 @@ class LiveTracking:
         """Consume the newest face sample (once) and say what the meters show and what was seen."""
         state = self.tracker.latest()
         seen: list[Observation] = []
-        if state.status != OK or state.sample is None:
-            status = _STATUS_OF_TRACKER.get(state.status, "no_camera" if state.status != "starting" else "off")
+        if state.status is not OK or state.sample is None:
+            status = state.status if state.status is not OK else TrackingStatus.NO_CAMERA
             if self._face_visible:
                 self._face_visible = False
                 seen.append(Observation.FACE_LOST)
-            if state.status in _STATUS_OF_TRACKER and self._state is State.SETTLE:
+            if state.status in _TRACKER_TROUBLE and self._state is State.SETTLE:
                 seen.append(Observation.CALIBRATION_UNAVAILABLE)  # guide by time, don't wait
             self._frame = None
             # The kiosk shows its own calm notice for a missing camera or model; the
             # tracker's technical wording (commands to run) stays in the log.
-            message = "" if state.status in _STATUS_OF_TRACKER else state.message
+            message = "" if state.status in _TRACKER_TROUBLE else state.message
             return LiveFeedback(status=status, message=message), seen
         if state.seq != self._seq:
             self._seq = state.seq
@@ -183,13 +183,14 @@ class LiveTracking:
     def _feedback(self) -> LiveFeedback:
         frame = self._frame
         if frame is None:
-            return LiveFeedback(status="no_face", message="")
+            return LiveFeedback(status=TrackingStatus.NO_FACE, message="")
         settling = self._state is State.SETTLE
         if settling or not self.metrics.calibrated:
             if settling and self.metrics.calibrated:
-                return LiveFeedback(status="tracking", message=words.RESTING_FACE_TAKEN)
+                return LiveFeedback(status=TrackingStatus.TRACKING, message=words.RESTING_FACE_TAKEN)
             msg = self.metrics.calibrator.message or frame.message
-            return LiveFeedback(status="no_face" if frame.status == "no_face" else "calibrating", message=msg)
+            status = TrackingStatus.NO_FACE if frame.status is TrackingStatus.NO_FACE else TrackingStatus.CALIBRATING
+            return LiveFeedback(status=status, message=msg)
         if self._pattern_index is None or self._state in (State.HOME, State.SUMMARY):
             return LiveFeedback(status=frame.status, message=frame.message)
         pattern = self.plan.items[self._pattern_index].pattern

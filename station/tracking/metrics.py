@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from station.feedback import SIDES, Readings
+from station.feedback import SIDES, Readings, TrackingStatus
 from station.practice.plan import REGIONS
 from station.tracking import landmarks as lm
 from station.tracking.face import FaceSample, Pose
@@ -408,7 +408,7 @@ class MetricFrame:
     t: float
     face: bool
     scored: bool
-    status: str
+    status: TrackingStatus
     message: str = ""
     reason: str = ""
     readings: np.ndarray | None = None  # (2, 6) raw mm, when a baseline and a face exist
@@ -470,14 +470,14 @@ class Metrics:
             self.smoother.reset()
             if self.baseline is None:
                 self.calibrator.feed(sample)
-            status = "calibrating" if (self.baseline is None and sample.face) else "no_face"
+            status = TrackingStatus.CALIBRATING if (self.baseline is None and sample.face) else TrackingStatus.NO_FACE
             msg = MSG_NO_FACE if self.baseline is None else MSG_FACE_LOST
             return MetricFrame(t=sample.t, face=False, scored=False, status=status, message=msg,
                          reason="no_face", pose=sample.pose)
         if self.baseline is None:
             self.calibrator.feed(sample)
             if self.baseline is None:
-                return MetricFrame(t=sample.t, face=True, scored=False, status="calibrating",
+                return MetricFrame(t=sample.t, face=True, scored=False, status=TrackingStatus.CALIBRATING,
                              message=self.calibrator.message, reason="calibrating",
                              pose=sample.pose)
         base = self.baseline
@@ -485,10 +485,10 @@ class Metrics:
         try:
             vals, rms, scale = measure(sample.landmarks, base)
         except (np.linalg.LinAlgError, ValueError, IndexError):
-            return MetricFrame(t=sample.t, face=True, scored=False, status="tracking",
+            return MetricFrame(t=sample.t, face=True, scored=False, status=TrackingStatus.TRACKING,
                          message=MSG_FACE_LOST, reason="landmarks", pose=sample.pose)
         if not np.all(np.isfinite(vals)):
-            return MetricFrame(t=sample.t, face=True, scored=False, status="tracking",
+            return MetricFrame(t=sample.t, face=True, scored=False, status=TrackingStatus.TRACKING,
                          message=MSG_FACE_LOST, reason="landmarks", pose=sample.pose)
         turned = sample.pose is not None and sample.pose.distance(base.pose) > self.max_turn_rad
         jumped = rms > MAX_FIT_RMS_MM or abs(scale - 1.0) > MAX_SCALE_CHANGE
@@ -496,13 +496,13 @@ class Metrics:
         settling = self.gate.run <= self.settle_frames
         smoothed = self.smoother.update(vals, sample.t) if not (turned or jumped) else None
         if turned:
-            return MetricFrame(t=sample.t, face=True, scored=False, status="turned", message=MSG_TURNED,
+            return MetricFrame(t=sample.t, face=True, scored=False, status=TrackingStatus.TURNED, message=MSG_TURNED,
                          reason="turned", readings=vals, pose=sample.pose)
         if jumped:
-            return MetricFrame(t=sample.t, face=True, scored=False, status="tracking",
+            return MetricFrame(t=sample.t, face=True, scored=False, status=TrackingStatus.TRACKING,
                          message=MSG_FACE_LOST, reason="landmarks", readings=vals,
                          pose=sample.pose)
-        return MetricFrame(t=sample.t, face=True, scored=not settling, status="tracking",
+        return MetricFrame(t=sample.t, face=True, scored=not settling, status=TrackingStatus.TRACKING,
                      reason="settling" if settling else "", readings=vals,
                      smoothed=None if smoothed is None else smoothed.copy(), pose=sample.pose)
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from station.feedback import LiveFeedback, PatternResult, RegionMeter, RepStats
+from station.feedback import LiveFeedback, PatternResult, RegionMeter, RepStats, TrackingStatus
 from station.practice.words import REGION_NOUN
 from station.tracking.metrics import (
     MSG_FACE_LOST,
@@ -69,16 +69,16 @@ def live_feedback(frame: MetricFrame, target: str, quiet: Sequence[str], side: s
     ``side`` is the patient's affected side (their own left or right, whatever the image
     shows). A quiet meter warns when its region moves beyond its threshold.
     """
-    if frame.status == "calibrating" or baseline is None:
+    if frame.status is TrackingStatus.CALIBRATING or baseline is None:
         msg = calibrating_message or frame.message or "Relax your face and look at the screen."
-        status = "no_face" if frame.status == "no_face" else "calibrating"
+        status = TrackingStatus.NO_FACE if frame.status is TrackingStatus.NO_FACE else TrackingStatus.CALIBRATING
         return LiveFeedback(status=status, message=msg, scoring=False)
-    if frame.status == "no_face":
-        return LiveFeedback(status="no_face", message=MSG_FACE_LOST, scoring=False)
-    if frame.status == "turned":
-        return LiveFeedback(status="turned", message=MSG_TURNED, scoring=False)
+    if frame.status is TrackingStatus.NO_FACE:
+        return LiveFeedback(status=TrackingStatus.NO_FACE, message=MSG_FACE_LOST, scoring=False)
+    if frame.status is TrackingStatus.TURNED:
+        return LiveFeedback(status=TrackingStatus.TURNED, message=MSG_TURNED, scoring=False)
     if frame.smoothed is None:  # landmarks jumped (a hand over the face): pause scoring
-        return LiveFeedback(status="tracking", message=MSG_FACE_LOST, scoring=False)
+        return LiveFeedback(status=TrackingStatus.TRACKING, message=MSG_FACE_LOST, scoring=False)
     s = side_index(side)
     thr = baseline.thresholds
     meters = []
@@ -92,7 +92,7 @@ def live_feedback(frame: MetricFrame, target: str, quiet: Sequence[str], side: s
         level = float(np.clip(mm / (2.0 * thr[s, q]), 0.0, 1.0))
         meters.append(RegionMeter(region=region, role="quiet", level=level, mm=mm,
                                   warning=bool(mm > thr[s, q])))
-    return LiveFeedback(status="tracking", meters=tuple(meters), scoring=frame.scored)
+    return LiveFeedback(status=TrackingStatus.TRACKING, meters=tuple(meters), scoring=frame.scored)
 
 
 class RepScorer:

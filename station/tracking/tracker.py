@@ -21,6 +21,7 @@ from types import TracebackType
 
 import numpy as np
 
+from station.feedback import TrackingStatus
 from station.tracking.camera import Frame, FrameSource, SourceEnded
 from station.tracking.face import FaceSample, pose_from_matrix
 from station.tracking.model import ModelError, verify
@@ -93,10 +94,10 @@ class Landmarker:
 # --------------------------------------------------------------------------------------------
 # Live tracking
 
-STARTING = "starting"
-OK = "ok"
-NO_CAMERA = "no_camera"
-NO_MODEL = "no_model"
+STARTING = TrackingStatus.STARTING
+OK = TrackingStatus.TRACKING  # frames flow and faces are looked for
+NO_CAMERA = TrackingStatus.NO_CAMERA
+NO_MODEL = TrackingStatus.NO_MODEL
 
 MESSAGES = {
     STARTING: "Starting the camera.",
@@ -119,7 +120,7 @@ class TrackerState:
     published (both on the tracker's clock): their difference is capture-to-sample latency.
     """
 
-    status: str = STARTING
+    status: TrackingStatus = STARTING
     message: str = MESSAGES[STARTING]
     sample: FaceSample | None = None
     seq: int = 0
@@ -132,7 +133,7 @@ class TrackerState:
 
     @property
     def ok(self) -> bool:
-        return self.status == OK
+        return self.status is OK
 
 
 class LatestFrame:
