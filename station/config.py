@@ -15,11 +15,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from station.files import read_limited
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +287,7 @@ def load_settings(path: str | os.PathLike[str] | None = None,
                 _log(problems, log_problems)
                 return Settings(), problems
             return Settings(), []
-        text = read_bounded(p, MAX_SETTINGS_BYTES).decode("utf-8")
+        text = read_limited(p, MAX_SETTINGS_BYTES).decode("utf-8")
     except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: a NUL in the path
         problems = [Problem(f"settings file {str(p)[:200]!r}", f"unreadable ({exc})",
                             f"a regular UTF-8 TOML file up to {MAX_SETTINGS_BYTES // 1024} KiB")]
@@ -298,27 +299,6 @@ def load_settings(path: str | os.PathLike[str] | None = None,
 
 
 MAX_SETTINGS_BYTES = 256 * 1024
-
-
-def read_bounded(path: Path, limit: int) -> bytes:
-    """Read a regular file of at most ``limit`` bytes without blocking on a FIFO or device.
-
-    Raises OSError with a plain message for anything else.
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise OSError(f"{path.name} is not a regular file")
-        chunks, total = [], 0
-        while chunk := os.read(fd, 65536):
-            total += len(chunk)
-            if total > limit:
-                raise OSError(f"{path.name} is more than {limit // 1024} KiB")
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
 
 
 def _log(problems: list[Problem], enabled: bool = True) -> None:

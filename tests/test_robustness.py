@@ -17,9 +17,8 @@ from test_records import Wall, rows, run_session
 from station import config
 from station.cli import build_parser, main
 from station.clinic import prescription as rx
-from station.clinic import spool
+from station.clinic import spool, unit
 from station.clinic import stick as clinic
-from station.clinic import unit
 from station.paths import database_path, resolve_data_dir
 from station.practice import words
 from station.practice.events import SessionStarted
