@@ -10,6 +10,9 @@ export SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy PYGAME_HIDE_SUPPORT_PROMPT=1
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off
 export STATION_TEST_CACHE="${STATION_TEST_CACHE:-$PWD/.cache}"
 
+echo "== system tools (apt, when root)"
+scripts/system-deps.sh
+
 echo "== environment 1: mediapipe 1.x, numpy 2"
 "$PY" -m venv .venv-test
 .venv-test/bin/python -m pip install -q --upgrade pip

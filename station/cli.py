@@ -32,6 +32,7 @@ HANDLERS: dict[str, str] = {
     "prescribe": "station.clinic.commands:cmd_prescribe",
     "clinic make-stick": "station.clinic.commands:cmd_make_stick",
     "clinic new-key": "station.clinic.commands:cmd_new_key",
+    "clinic provision": "station.clinic.commands:cmd_provision",
     "usb-sync": "station.clinic.commands:cmd_usb_sync",
     "doctor": "station.appliance.commands:cmd_doctor",
     "halted": "station.appliance.commands:cmd_halted",
@@ -52,9 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the full argument parser (used by ``main`` and by the tests)."""
     p = argparse.ArgumentParser(prog="station", description="Mirror-station: guided synkinesis practice.")
     p.add_argument("--version", action="version", version=f"station {__version__}")
-    p.add_argument("--config", help="unit settings file (default /etc/station/station.toml if present)")
-    p.add_argument("--data-dir", help="data directory (overrides settings and STATION_DATA)")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    _global_options(p)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("run", help="the kiosk as on the Pi: full screen, Pi camera, GPIO button")
@@ -80,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     msub.add_parser("verify", help="check the installed face model against the pin")
 
     t = sub.add_parser("track", help="offline: per-frame region readings of a video, as JSON")
-    t.add_argument("video")
+    t.add_argument("video", help="the video file to track (mp4, mkv, ...)")
     t.add_argument("--json", required=True, dest="json_out", help="output JSON file")
     t.add_argument("--side", choices=["left", "right"], help="affected side (subject's own)")
 
@@ -97,31 +96,58 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("prescription", help="prescription files")
     prsub = pr.add_subparsers(dest="prescription_command", required=True, metavar="ACTION")
     pc = prsub.add_parser("check", help="validate a prescription file")
-    pc.add_argument("file")
+    pc.add_argument("file", help="the prescription.toml to check")
     pa = sub.add_parser("prescribe", help="validate and apply a prescription file")
-    pa.add_argument("file")
+    pa.add_argument("file", help="the prescription.toml to apply on this unit")
 
     c = sub.add_parser("clinic", help="clinic tools")
     csub = c.add_subparsers(dest="clinic_command", required=True, metavar="ACTION")
     ms = csub.add_parser("make-stick", help="prepare a clinic USB stick folder")
-    ms.add_argument("dir")
+    ms.add_argument("dir", help="the mounted stick (its top folder)")
     ms.add_argument("--secret-file", help="the clinic secret (default: this unit's)")
     ms.add_argument("--unit", help="unit id the stick is for")
     ms.add_argument("--prescription", help="prescription.toml to put on the stick")
     ms.add_argument("--wipe-after-export", action="store_true", help="ask the unit to wipe after export")
 
     nk = csub.add_parser("new-key", help="make a new clinic key file (once per clinic)")
-    nk.add_argument("file")
+    nk.add_argument("file", help="where to write the new key (must not exist)")
+    pv = csub.add_parser("provision", help="give this unit (a laptop, a test unit) a clinic key and an id")
+    pv.add_argument("--secret-file", required=True, help="the clinic key file (from clinic new-key)")
+    pv.add_argument("--unit", help="the unit id to give it (default: a new ms-... id)")
 
     u = sub.add_parser("usb-sync", help="run the clinic stick flow on a mounted folder")
-    u.add_argument("dir")
+    u.add_argument("dir", help="the mounted stick (its top folder)")
     u.add_argument("--direct", action="store_true", help="do the work here, not via the running kiosk")
 
     sub.add_parser("doctor", help="plain-language self-check")
 
     h = sub.add_parser("halted", help="still screen: please return this unit to the clinic")
     h.add_argument("--once", action="store_true", help="draw once and exit (for checks)")
+    _everywhere(p, sub)
     return p
+
+
+def _global_options(p: argparse.ArgumentParser, default: object = None) -> None:
+    """--config, --data-dir and -v (given before or after the subcommand)."""
+    p.add_argument("--config", default=default,
+                   help="unit settings file (default /etc/station/station.toml if present)")
+    p.add_argument("--data-dir", default=default,
+                   help="data directory (overrides settings and STATION_DATA)")
+    p.add_argument("-v", "--verbose", action="store_true", default=default or False,
+                   help="debug logging")
+
+
+def _everywhere(top: argparse.ArgumentParser, sub: argparse._SubParsersAction) -> None:
+    """Every subcommand takes the global options too (not overriding ones given before it),
+    and its help page starts with the one-line summary shown in ``station --help``."""
+    summaries = {a.dest: a.help for a in sub._choices_actions}
+    for name, parser in sub.choices.items():
+        if parser.description is None:
+            parser.description = summaries.get(name)
+        _global_options(parser, argparse.SUPPRESS)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _everywhere(parser, action)
 
 
 def _handler_key(args: argparse.Namespace) -> str:
@@ -130,6 +156,22 @@ def _handler_key(args: argparse.Namespace) -> str:
         if value:
             return f"{args.command} {value}"
     return args.command
+
+
+def _finish_interrupted_work(args: argparse.Namespace) -> None:
+    """Finish a wipe a power cut interrupted and remove half-written exports, whatever the
+    command (so a unit is only ever fully wiped or not at all). Never stops the command."""
+    from station.config import load_settings
+    from station.paths import find_data_dir
+    from station.records.wipe import finish_interrupted_work
+
+    log = logging.getLogger("station")
+    try:
+        settings, _ = load_settings(args.config, log_problems=False)
+        for line in finish_interrupted_work(find_data_dir(args.data_dir, settings.data_dir)):
+            log.warning("%s", line)
+    except Exception:  # noqa: BLE001 - the command itself must still run
+        log.exception("could not check for interrupted work")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -141,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     module_name, func_name = HANDLERS[_handler_key(args)].split(":")
+    _finish_interrupted_work(args)
     try:
         func = getattr(importlib.import_module(module_name), func_name)
         return int(func(args) or 0)

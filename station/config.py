@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from station.files import read_limited
+
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_PATH = Path("/etc/station/station.toml")
@@ -150,7 +152,7 @@ def _is_bool(v: Any) -> str | None:
 
 
 def _is_str(v: Any) -> str | None:
-    return None if isinstance(v, str) and len(v) < 4096 else "a text value"
+    return None if isinstance(v, str) and len(v) < 4096 and "\0" not in v else "a text value"
 
 
 RULES: dict[str, dict[str, Any]] = {
@@ -221,10 +223,16 @@ def _line_of(text: str, section: str, key: str) -> int | None:
 def load_settings_text(text: str) -> tuple[Settings, list[Problem]]:
     """Parse settings from TOML text; returns the settings and every problem found."""
     problems: list[Problem] = []
+    text = text.removeprefix("\ufeff")  # a byte-order mark some editors add is fine
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return Settings(), [Problem("settings file", f"not valid TOML ({exc})", "TOML text")]
+    except RecursionError:
+        return Settings(), [Problem("settings file", "values nested too deeply", "a flat TOML file")]
+    except ValueError as exc:  # e.g. a number with thousands of digits
+        return Settings(), [Problem("settings file", f"unreadable TOML ({str(exc)[:80]})",
+                                    "TOML text with small numbers")]
     sections: dict[str, dict[str, Any]] = {}
     for section, body in raw.items():
         if section not in RULES:
@@ -264,34 +272,35 @@ def load_settings_text(text: str) -> tuple[Settings, list[Problem]]:
     return settings, problems
 
 
-def load_settings(path: str | os.PathLike[str] | None = None) -> tuple[Settings, list[Problem]]:
+def load_settings(path: str | os.PathLike[str] | None = None,
+                  log_problems: bool = True) -> tuple[Settings, list[Problem]]:
     """Load the unit settings file; a missing default file is fine, an unreadable one a problem.
 
     Every problem is also logged, so a technician finds it in the journal.
     """
     explicit = path is not None
     p = Path(path) if path is not None else DEFAULT_CONFIG_PATH
-    if not p.exists():
-        if explicit:
-            problems = [Problem("settings file", f"no file at {p}", "an existing file")]
-            _log(problems)
-            return Settings(), problems
-        return Settings(), []
     try:
-        if p.stat().st_size > 256 * 1024:
-            problems = [Problem("settings file", "a file over 256 KiB", "a small TOML file")]
-            _log(problems)
-            return Settings(), problems
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems = [Problem("settings file", f"unreadable ({exc})", "a UTF-8 TOML file")]
-        _log(problems)
+        if not p.exists():
+            if explicit:
+                problems = [Problem("settings file", f"no file at {p}", "an existing file")]
+                _log(problems, log_problems)
+                return Settings(), problems
+            return Settings(), []
+        text = read_limited(p, MAX_SETTINGS_BYTES).decode("utf-8")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: a NUL in the path
+        problems = [Problem(f"settings file {str(p)[:200]!r}", f"unreadable ({exc})",
+                            f"a regular UTF-8 TOML file up to {MAX_SETTINGS_BYTES // 1024} KiB")]
+        _log(problems, log_problems)
         return Settings(), problems
     settings, problems = load_settings_text(text)
-    _log(problems)
+    _log(problems, log_problems)
     return settings, problems
 
 
-def _log(problems: list[Problem]) -> None:
-    for pr in problems:
+MAX_SETTINGS_BYTES = 256 * 1024
+
+
+def _log(problems: list[Problem], enabled: bool = True) -> None:
+    for pr in problems if enabled else ():
         log.warning("settings: %s; using the default", pr)

@@ -7,9 +7,14 @@ Order: ``--data-dir``, then ``STATION_DATA``, then the settings file's ``[data] 
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
+
+from station.errors import UsageError
+
+log = logging.getLogger(__name__)
 
 PI_DATA_DIR = Path("/var/lib/station")
 
@@ -24,15 +29,30 @@ def user_data_dir() -> Path:
     return Path(base) / "station"
 
 
-def resolve_data_dir(cli_value: str | None = None, settings_value: str = "") -> Path:
-    """Pick the data directory (see module docstring) and make sure it exists."""
+def find_data_dir(cli_value: str | None = None, settings_value: str = "") -> Path:
+    """The data directory the order above picks (not created)."""
     for candidate in (cli_value, os.environ.get("STATION_DATA"), settings_value):
         if candidate:
-            path = Path(candidate).expanduser()
-            break
-    else:
-        path = PI_DATA_DIR if PI_DATA_DIR.is_dir() else user_data_dir()
-    path.mkdir(parents=True, exist_ok=True)
+            return Path(candidate).expanduser()
+    return PI_DATA_DIR if PI_DATA_DIR.is_dir() else user_data_dir()
+
+
+def resolve_data_dir(cli_value: str | None = None, settings_value: str = "") -> Path:
+    """Pick the data directory (see module docstring) and make sure it exists.
+
+    A settings-file folder that cannot be made is logged and the next choice used (the kiosk
+    must start); a folder given on the command line or in STATION_DATA that cannot be made is
+    a :class:`~station.errors.UsageError` naming it.
+    """
+    path = find_data_dir(cli_value, settings_value)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (OSError, ValueError) as exc:
+        if cli_value or os.environ.get("STATION_DATA") or not settings_value:
+            raise UsageError(f"the data folder {str(path)[:200]!r} cannot be made ({exc})") from None
+        log.warning("settings: data.dir %r cannot be made (%s); using the default", str(path)[:200], exc)
+        path = find_data_dir()
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

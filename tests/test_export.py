@@ -226,6 +226,7 @@ def test_wipe_leaves_no_patient_record_anywhere(data_dir, clock, monkeypatch, ca
     (data_dir / "records.sqlite3.corrupt-20250101T000000Z").write_bytes(MARKER.encode() * 3)
     assert len(scan_for(data_dir, MARKER.encode())) >= 3
     rec.store.conn.close()  # the kiosk is gone (power off), files as they are
+    rec._session_lock.release()  # and the kernel drops a dead process's session lock
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     assert cli.main(["wipe", "--yes"]) == 0
     assert "removed" in capsys.readouterr().out
@@ -261,7 +262,8 @@ def test_wipe_function_on_a_month(month, tmp_path):
     d = tmp_path / "copy"
     shutil.copytree(month[0], d)
     wipe(d)
-    assert sorted(p.name for p in d.iterdir()) == ["records.sqlite3", "unit"]  # the unit id stays (unit/unit-id)
+    # the unit id stays (unit/unit-id); spool holds the session lock
+    assert sorted(p.name for p in d.iterdir()) == ["records.sqlite3", "spool", "unit"]
     conn = sqlite3.connect(d / "records.sqlite3")
     assert conn.execute("SELECT count(*) FROM reps").fetchone() == (0,)
     conn.close()

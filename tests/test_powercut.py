@@ -70,3 +70,53 @@ def test_kill_minus_nine_never_loses_a_committed_rep(tmp_path):
         assert len(status) >= 30
     finally:
         store.close()
+
+
+WIPE_KILLS = 10  # kill -9 of a real `station wipe` at random moments, on a seeded month
+
+
+def test_kill_minus_nine_during_wipe_leaves_a_unit_wiped_or_untouched(tmp_path):
+    """A wipe is recorded before it starts; the next command of any kind finishes it."""
+    import shutil
+
+    from rx_helpers import VALID, dumps
+
+    from station.clinic import prescription as rx
+    from station.devtools.recordgen import generate
+
+    seed = tmp_path / "seed"
+    generate(seed, days=30, seed=5, synchronous="OFF")
+    assert rx.apply_bytes(seed, dumps(VALID).encode()).ok
+    with sqlite3.connect(database_path(seed)) as db:
+        total = db.execute("SELECT count(*) FROM sessions").fetchone()[0]
+    check = tmp_path / "p.toml"
+    check.write_text(dumps(VALID))
+    rng = random.Random(20260504)
+    outcomes = {"wiped": 0, "untouched": 0, "cut mid-wipe": 0}
+    for i in range(WIPE_KILLS):
+        d = tmp_path / f"d{i}"
+        shutil.copytree(seed, d)
+        proc = subprocess.Popen([sys.executable, "-m", "station", "--data-dir", str(d), "wipe",
+                                 "--yes"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        marker, limit = d / ".wipe-pending", time.monotonic() + 30
+        while not marker.exists() and proc.poll() is None and time.monotonic() < limit:
+            time.sleep(0.001)  # bounded polling until the wipe has started
+        time.sleep(rng.uniform(0.0, 0.03))  # the random moment of the power cut within it
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        outcomes["cut mid-wipe"] += (d / ".wipe-pending").exists()
+        # the next start of any command finishes what the cut left
+        r = subprocess.run([sys.executable, "-m", "station", "--data-dir", str(d), "prescription",
+                            "check", str(check)], capture_output=True, timeout=120)
+        assert r.returncode == 0, r.stderr[-500:]
+        with sqlite3.connect(database_path(d)) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            n = db.execute("SELECT count(*) FROM sessions").fetchone()[0]
+        has_rx = rx.active_path(d).exists()
+        assert (n, has_rx) in ((0, False), (total, True)), (i, n, has_rx)  # never half-wiped
+        outcomes["wiped" if n == 0 else "untouched"] += 1
+        assert not list(d.glob("records.sqlite3.corrupt-*")) and not (d / ".wipe-pending").exists()
+        assert not (d / "tmp").exists() or list((d / "tmp").iterdir()) == []
+    print(f"wipe kills: {WIPE_KILLS}, outcomes {outcomes}")
+    assert outcomes["wiped"] >= 1

@@ -205,7 +205,8 @@ def valid_docs(draw: st.DrawFn) -> dict[str, Any]:
     ids = draw(st.lists(st.sampled_from(LIB), min_size=1, max_size=len(LIB), unique=True))
     patterns = []
     for pid in ids:
-        entry: dict[str, Any] = {"id": pid, "reps": draw(st.integers(1, 10))}
+        # at most about 18 reps in all, so even the slowest pacing fits the 15-minute bound
+        entry: dict[str, Any] = {"id": pid, "reps": draw(st.integers(1, min(10, 18 // len(ids))))}
         for key, (lo, hi) in rx.PACING_BOUNDS.items():
             if draw(st.booleans()):
                 entry[key] = draw(st.one_of(st.integers(int(lo), int(hi)),
@@ -225,8 +226,10 @@ def valid_docs(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         # printable text: letters, numbers, punctuation and plain spaces (a no-break space
         # is not printable to Python and is refused with a message, tested above)
+        # ... and only what the kiosk font can draw (the rest is refused, tested elsewhere)
         doc["message"] = draw(st.text(st.characters(codec="utf-8", categories=["L", "N", "P"],
-                                                    include_characters=" "),
+                                                    include_characters=" ").filter(
+                                                        lambda c: not rx.undrawable(c)),
                                       max_size=rx.MAX_MESSAGE_CHARS))
     return doc
 

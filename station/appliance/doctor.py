@@ -51,6 +51,9 @@ class Check:
 
     def line(self) -> str:
         """The report line: status, check, what was found, what to do."""
+        if self.status == "PROBLEM" and not self.essential:  # e.g. no camera on a laptop
+            return (f"{'NOTE':<8} {self.name:<8} {self.detail} (not needed here: the kiosk "
+                    "on a Raspberry Pi needs it, station demo works without it)")
         text = f"{self.status:<8} {self.name:<8} {self.detail}"
         if self.action and self.status == "PROBLEM":
             text += f" -> {self.action}"

@@ -17,6 +17,7 @@ from station.clinic.prescription import Validation, apply_bytes, validate_file
 from station.clinic.spool import hand_off, kiosk_alive
 from station.clinic.stick import make_stick, run_stick
 from station.files import read_limited
+from station.records.sessionlock import SessionInProgress, no_session
 from station.records.wipe import wipe
 
 
@@ -97,6 +98,27 @@ def cmd_make_stick(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_provision(args: argparse.Namespace) -> int:
+    """``station clinic provision --secret-file F [--unit ID]``: give this unit (a laptop or a
+    test unit) the clinic key and an id, as ``deploy/provision.sh`` does on a Pi."""
+    from station.errors import UsageError
+
+    try:
+        secret = unit.read_secret(Path(args.secret_file))
+    except unit.ClinicKeyError as exc:
+        raise UsageError(str(exc)) from None
+    data_dir = _data_dir(args)
+    current = unit.get_unit_id(data_dir)
+    if args.unit and current and current != args.unit:
+        raise UsageError(f"this unit is {current} already; it keeps its id")
+    try:
+        uid = unit.provision(data_dir, secret, args.unit or current)
+    except ValueError as exc:
+        raise UsageError(f"--unit: {exc}") from None
+    print(f"This unit is {uid}, with the clinic key {unit.key_id(secret)}.")
+    return 0
+
+
 def cmd_new_key(args: argparse.Namespace) -> int:
     """``station clinic new-key FILE``: a new clinic secret, once per clinic, kept safe.
 
@@ -136,7 +158,11 @@ def cmd_export(args: Any) -> int:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a folder")
     try:
-        bundle = export_bundle(data_dir, out)
+        with no_session(data_dir):
+            bundle = export_bundle(data_dir, out)
+    except SessionInProgress as exc:
+        print(f"station: {exc}")
+        return 1
     except OSError as exc:
         print(f"station: could not write the export to {out}: {exc.strerror or exc}")
         return 1
@@ -159,6 +185,10 @@ def cmd_wipe(args: Any) -> int:
         if answer.strip().lower() != "yes":
             print("Nothing was removed.")
             return 1
-    wipe(data_dir)
+    try:
+        wipe(data_dir)
+    except SessionInProgress as exc:
+        print(f"station: {exc}")
+        return 1
     print("Every patient record was removed. Unit settings were kept.")
     return 0

@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import sqlite3
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from station.files import fsync_dir, fsync_file, read_limited, write_synced
 from station.paths import model_path
 from station.practice.plan import REGIONS
 from station.records.store import SCHEMA_VERSION, Store, utc_iso
+from station.records.wipe import tmp_dir
 from station.tracking.model import MODEL_SHA256, sha256_file
 
 log = logging.getLogger(__name__)
@@ -135,9 +137,8 @@ def export_bundle(data_dir: Path, out_dir: Path, *, png_dir: Path | None = None)
     while final.exists():
         final = out_dir / f"{name}-{n}"
         n += 1
-    tmp = out_dir / f".{final.name}.export-tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    # built inside the data dir (a kill leaves it where the next start or a wipe removes it)
+    tmp = Path(tempfile.mkdtemp(prefix="export-", dir=tmp_dir(data_dir)))
     try:
         store = Store.open(data_dir, recover=False)
         try:
@@ -193,13 +194,40 @@ def export_bundle(data_dir: Path, out_dir: Path, *, png_dir: Path | None = None)
         }
         write_synced(tmp / MANIFEST, json.dumps(manifest, indent=2).encode())
         fsync_dir(tmp)
-        os.rename(tmp, final)
-        fsync_dir(out_dir)
+        _place(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     log.info("export written: %s (%d sessions)", final.name, counts["sessions"])
     return final
+
+
+def _place(built: Path, final: Path) -> None:
+    """Move a finished bundle to ``final``: a rename on the same disk; else a copy into a
+    hidden folder next to it, renamed when whole. That folder's path is noted in the data
+    dir first, so the next start removes it if a kill lands mid-copy."""
+    out_dir = final.parent
+    if os.stat(built).st_dev == os.stat(out_dir).st_dev:
+        os.rename(built, final)
+        fsync_dir(out_dir)
+        return
+    partial = out_dir / f".{final.name}.export-tmp"
+    note = built.with_name(built.name + ".out")
+    write_synced(note, str(partial.resolve()).encode())
+    try:
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(built, partial)
+        for p in partial.iterdir():
+            fsync_file(p)
+        fsync_dir(partial)
+        os.rename(partial, final)
+        fsync_dir(out_dir)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    finally:
+        note.unlink(missing_ok=True)
+        shutil.rmtree(built, ignore_errors=True)
 
 
 def _active_prescription(data_dir: Path) -> tuple[str, bytes] | None:

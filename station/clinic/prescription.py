@@ -78,6 +78,13 @@ PACING_BOUNDS: dict[str, tuple[float, float]] = {
 }
 REPS_BOUNDS = (1, 10)
 TARGET_MINUTES_BOUNDS = (1.0, 15.0)
+MAX_PLANNED_MINUTES = 15.0  # a hard bound on one session's planned length
+#: What the kiosk font (pygame's bundled FreeSans) draws: Basic Latin, Latin-1, Latin
+#: Extended-A and common punctuation (a test checks the font covers every one of them).
+DRAWABLE_RANGES: tuple[tuple[int, int], ...] = (
+    (0x20, 0x7E), (0xA0, 0x17F), (0x2013, 0x2014), (0x2018, 0x201A), (0x201C, 0x201E), (0x2022, 0x2022),
+    (0x2026, 0x2026), (0x20AC, 0x20AC),
+)
 SESSIONS_PER_DAY_BOUNDS = (1, 8)
 MAX_REMINDERS = 8
 MAX_MESSAGE_CHARS = 160
@@ -154,6 +161,8 @@ class Validation:
 
 
 def _short(v: Any) -> str:
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 10**60:
+        return f"a number with {len(str(abs(v)))} digits" if abs(v) < 10**4000 else "a huge number"
     text = repr(v)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -208,7 +217,9 @@ class _Checker:
             return None
         v = body[key]
         ok_type = isinstance(v, int) if integer else isinstance(v, int | float)
-        if isinstance(v, bool) or not ok_type or not math.isfinite(v) or not lo <= v <= hi:
+        # compare before any float(): a 4,000-digit integer must not overflow
+        if isinstance(v, bool) or not ok_type or (isinstance(v, float) and not math.isfinite(v)) \
+                or not lo <= v <= hi:
             kind = "a whole number" if integer else "a number"
             self.add(table, key, _short(v), f"{kind} from {lo:g} to {hi:g}")
             return None
@@ -232,6 +243,15 @@ class _Checker:
         return v
 
 
+def undrawable(text: str) -> list[str]:
+    """The characters of ``text`` the kiosk font cannot draw (each once, in order)."""
+    out: list[str] = []
+    for ch in text:
+        if not any(lo <= ord(ch) <= hi for lo, hi in DRAWABLE_RANGES) and ch not in out:
+            out.append(ch)
+    return out
+
+
 def validate_bytes(data: bytes) -> Validation:
     """Check raw file bytes; never raises. Size, encoding and TOML are checked first."""
     if len(data) > MAX_BYTES:
@@ -241,7 +261,7 @@ def validate_bytes(data: bytes) -> Validation:
         return Validation(None, [Problem("prescription file", "binary data (NUL bytes)",
                                          "a UTF-8 TOML text file")], [])
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8").removeprefix("\ufeff")  # a BOM (some editors add one) is fine
     except UnicodeDecodeError as exc:
         return Validation(None, [Problem("prescription file", f"bytes that are not UTF-8 "
                                          f"(at byte {exc.start})", "a UTF-8 TOML text file")], [])
@@ -251,10 +271,24 @@ def validate_bytes(data: bytes) -> Validation:
         m = re.search(r"line (\d+)", str(exc))
         return Validation(None, [Problem("prescription file", f"broken TOML ({exc})",
                                          "valid TOML", int(m.group(1)) if m else None)], [])
-    except (RecursionError, ValueError) as exc:  # pathological nesting
-        return Validation(None, [Problem("prescription file", f"unreadable TOML ({exc})",
-                                         "valid TOML")], [])
+    except (RecursionError, ValueError) as exc:  # pathological nesting, a 5,000-digit number
+        return Validation(None, [_unparsable(text, exc)], [])
     return _validate_doc(raw, text, hashlib.sha256(data).hexdigest())
+
+
+_HUGE_NUMBER = re.compile(r"^\s*([A-Za-z0-9_.\"'-]+)\s*=\s*[+-]?[0-9_]{300,}", re.M)
+
+
+def _unparsable(text: str, exc: BaseException) -> Problem:
+    """A problem for TOML that Python's parser gives up on, naming the key when it can."""
+    m = _HUGE_NUMBER.search(text)
+    if m:
+        line = text.count("\n", 0, m.start()) + 1
+        return Problem(m.group(1).strip("\"'"), "a number with thousands of digits",
+                       "a small number (see the allowed range for this key)", line)
+    if isinstance(exc, RecursionError):
+        return Problem("prescription file", "values nested too deeply", "a flat TOML file")
+    return Problem("prescription file", f"unreadable TOML ({str(exc)[:80]})", "valid TOML")
 
 
 def _validate_doc(raw: dict, text: str, digest: str) -> Validation:
@@ -262,7 +296,7 @@ def _validate_doc(raw: dict, text: str, digest: str) -> Validation:
     warnings: list[str] = []
     c.unknown("", raw, TOP_KEYS)
     schema = raw.get("schema")
-    if schema != SCHEMA or isinstance(schema, bool):
+    if type(schema) is not int or schema != SCHEMA:  # 1.0 and true are not 1
         c.add("", "schema", "nothing" if schema is None else _short(schema), f"schema = {SCHEMA}")
 
     message = raw.get("message", "")
@@ -271,6 +305,11 @@ def _validate_doc(raw: dict, text: str, digest: str) -> Validation:
     ):
         c.add("", "message", _short(message),
               f"one line of printable text, at most {MAX_MESSAGE_CHARS} characters")
+        message = ""
+    elif bad := undrawable(message):
+        c.add("", "message", "characters the unit's screen cannot show: " + " ".join(
+              f"U+{ord(ch):04X}" for ch in bad[:5]), "letters, digits and punctuation of "
+              "Western European languages (no emoji)")
         message = ""
 
     alias, side = "", None
@@ -320,6 +359,9 @@ def _validate_doc(raw: dict, text: str, digest: str) -> Validation:
         ):
             c.add("reminders", "quiet_end" if quiet["quiet_start"] else "quiet_start",
                   "nothing", "both quiet_start and quiet_end, or neither")
+        if quiet["quiet_start"] is not None and quiet["quiet_start"] == quiet["quiet_end"]:
+            c.add("reminders", "quiet_end", f"{quiet['quiet_end']!r}, the same as quiet_start",
+                  "a different time from quiet_start (or leave both out for no quiet hours)")
         for t in times:
             if in_quiet_hours(clock_minutes(t), quiet["quiet_start"], quiet["quiet_end"]):
                 warnings.append(f"reminder {t} falls in quiet hours and will not show")
@@ -363,6 +405,10 @@ def _validate_doc(raw: dict, text: str, digest: str) -> Validation:
         source="prescription", sha256=digest,
     )
     planned = rx.plan().duration_s(SETTLE_S, INTRO_S, BREAK_S) / 60.0
+    if planned > MAX_PLANNED_MINUTES:
+        c.add("pattern", "", f"patterns that take about {planned:.0f} min",
+              f"a session of at most {MAX_PLANNED_MINUTES:g} min (fewer reps or patterns)")
+        return Validation(None, c.problems, warnings)
     if planned > target * 1.25:
         warnings.append(f"the patterns take about {planned:.1f} min, longer than the "
                         f"{target:g} min target")

@@ -112,7 +112,12 @@ def _pattern_name(pid: str) -> str:
 
 def render_pdf(data: ReportData, path: Path, png_dir: Path | None = None) -> int:
     """Draw the report into ``path`` (and each page as PNG into ``png_dir``); returns pages."""
+    import logging
+
     import matplotlib
+
+    # the PDF backend subsets fonts with fontTools, which logs ~160 INFO lines per report
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
 
     matplotlib.use("Agg", force=False)
     from matplotlib import pyplot as plt

@@ -26,12 +26,15 @@ HEARTBEAT_FRESH_S = 10.0
 END = "END"
 
 
-def kiosk_heartbeat(data_dir: Path, now: float | None = None) -> None:
-    """Called by the kiosk loop (about once a second): 'I am here to take stick jobs'."""
+def kiosk_heartbeat(data_dir: Path, now: float | None = None, practising: bool = False) -> None:
+    """Called by the kiosk loop (about once a second): 'I am here to take stick jobs'
+    (``practising``: a session runs, the job waits until it ends)."""
     d = spool_dir(data_dir)
     d.mkdir(parents=True, exist_ok=True)
     tmp = d / f".{HEARTBEAT}.tmp"
-    tmp.write_text(f"{time.time() if now is None else now:.3f} {os.getpid()}\n", encoding="ascii")
+    state = "practising" if practising else "ready"
+    tmp.write_text(f"{time.time() if now is None else now:.3f} {os.getpid()} {state}\n",
+                   encoding="ascii")
     os.replace(tmp, d / HEARTBEAT)
 
 
@@ -42,6 +45,14 @@ def kiosk_alive(data_dir: Path, now: float | None = None) -> bool:
     except (OSError, ValueError, IndexError):
         return False
     return abs((time.time() if now is None else now) - stamp) <= HEARTBEAT_FRESH_S
+
+
+def kiosk_practising(data_dir: Path) -> bool:
+    """True when the kiosk's last heartbeat says a session is running."""
+    try:
+        return (spool_dir(data_dir) / HEARTBEAT).read_text("ascii").split()[2:3] == ["practising"]
+    except (OSError, ValueError):
+        return False
 
 
 def submit_job(data_dir: Path, stick: Path) -> str:
@@ -131,7 +142,7 @@ def hand_off(data_dir: Path, stick: Path, out: Report, now: Callable[[], float] 
     kiosk does not take the job within ``pickup_s``. Returns the flow's exit code."""
     job_id = submit_job(data_dir, stick)
     status = spool_dir(data_dir) / f"job-{job_id}.status"
-    start, shown = now(), 0
+    start, shown, told = now(), 0, False
     while True:
         text = status.read_text("utf-8") if status.exists() else ""
         lines = text.splitlines() if text.endswith("\n") else text.splitlines()[:-1]
@@ -142,7 +153,13 @@ def hand_off(data_dir: Path, stick: Path, out: Report, now: Callable[[], float] 
             out(line)
             shown += 1
         waited = now() - start
-        if not status.exists() and waited >= pickup_s:
+        alive = kiosk_alive(data_dir, now())
+        if not told and not status.exists() and alive and kiosk_practising(data_dir):
+            told = True
+            out("The station is in a practice session. The stick will be read when it ends; "
+                "leave it in.")
+        # take the job over only from a kiosk that is gone, never from one that is practising
+        if not status.exists() and waited >= pickup_s and not alive:
             claimed = _claim(data_dir, job_id)
             if claimed is not None:
                 out("The station screen did not answer; doing it here.")

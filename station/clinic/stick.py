@@ -42,6 +42,7 @@ The exporter and wiper are injected (``exporter=``/``wiper=``); by default they 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import fcntl
 import hashlib
 import hmac
@@ -209,14 +210,18 @@ def make_stick(stick: Path, secret: bytes, unit_id: str, prescription: Path | No
 
 def _parse_request(payload: bytes) -> Request:
     try:
-        d = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        text = payload.decode("utf-8")
+        if _nesting(text) > MAX_REQUEST_NESTING:
+            raise ValueError("nested too deeply")
+        d = json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise StickRefused("The clinic request on this stick is damaged. It was ignored.") from None
     ok = (
-        isinstance(d, dict) and d.get("format") == 1
+        isinstance(d, dict) and type(d.get("format")) is int and d["format"] == 1
         and isinstance(d.get("unit"), str) and isinstance(d.get("created"), str)
         and isinstance(d.get("nonce"), str) and re.fullmatch(r"[0-9a-f]{16,64}", d["nonce"])
-        and isinstance(d.get("actions"), list) and all(a in ACTIONS for a in d["actions"])
+        and isinstance(d.get("actions"), list)
+        and all(isinstance(a, str) and a in ACTIONS for a in d["actions"])
         and (d.get("prescription_sha256") is None
              or (isinstance(d["prescription_sha256"], str)
                  and re.fullmatch(r"[0-9a-f]{64}", d["prescription_sha256"])))
@@ -229,6 +234,31 @@ def _parse_request(payload: bytes) -> Request:
     if "import_prescription" in actions and d.get("prescription_sha256") is None:
         raise StickRefused("The clinic request on this stick is damaged. It was ignored.")
     return Request(d["unit"], d["nonce"], d["created"], actions, d.get("prescription_sha256"))
+
+
+MAX_REQUEST_NESTING = 4
+
+
+def _nesting(text: str) -> int:
+    """How deep ``[`` and ``{`` nest in JSON text (brackets inside strings not counted)."""
+    depth = deepest = 0
+    in_str = escaped = False
+    for ch in text:
+        if in_str:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
 
 
 def verify_request(folder_fd: int, data_dir: Path) -> Request:
@@ -250,7 +280,8 @@ def verify_request(folder_fd: int, data_dir: Path) -> Request:
         raise StickRefused("This stick is not signed by this unit's clinic. It was ignored.")
     req = _parse_request(payload)
     if req.unit != my_id:
-        raise StickRefused("This stick was made for another unit. It was ignored.")
+        raise StickRefused(f"This stick was made for unit {req.unit[:40]}, and this is unit "
+                           f"{my_id}. It was ignored.")
     if unit.nonce_used(data_dir, req.nonce):
         raise StickRefused("This stick was already used on this unit. It was ignored. "
                            "Make a new stick to do it again.")
@@ -420,9 +451,9 @@ def _run_verified(folder_fd: int, data_dir: Path, exporter: Exporter | None,
             data = read_limited(PRESCRIPTION, rx.MAX_BYTES, dir_fd=folder_fd)
         except OSError:
             data = None
-            say("The new prescription could not be read, so the current one stays.")
+            say("The new prescription could not be read.")
         if data is not None and hashlib.sha256(data).hexdigest() != req.prescription_sha256:
-            say("The new prescription is not the one the clinic signed, so the current one stays.")
+            say("The new prescription is not the one the clinic signed.")
             data = None
         if data is not None:
             result = rx.validate_bytes(data)
@@ -430,11 +461,32 @@ def _run_verified(folder_fd: int, data_dir: Path, exporter: Exporter | None,
                 new_rx = data
                 say("The new prescription is fine.")
             else:
-                say("The new prescription has a problem, so the current one stays:")
+                say("The new prescription has a problem:")
                 for pr in result.problems[:5]:
                     say(f"  {pr}")
         rx_failed = new_rx is None
+        if rx_failed:  # refuse the whole request: no export, no wipe, the stick stays usable
+            say("Nothing was done: the records and the current prescription stay on this "
+                "unit. Make a new stick with a good prescription.")
+            return 1
 
+    from station.records.sessionlock import SessionInProgress, no_session
+
+    try:
+        with no_session(data_dir):  # held through export and wipe: no session starts meanwhile
+            return _export_wipe_apply(folder_fd, data_dir, exporter, wiper, say, now, tmp_root,
+                                      req, new_rx)
+    except SessionInProgress:
+        say("The station is in the middle of a practice session, so nothing was done. "
+            "Put the stick in again when the session has ended.")
+        return 1
+
+
+def _export_wipe_apply(folder_fd: int, data_dir: Path, exporter: Exporter | None,
+                       wiper: Wiper | None, say: Report, now: Callable[[], float],
+                       tmp_root: Path | None, req: Request, new_rx: bytes | None) -> int:
+    """The stick's work once it is verified: export, wipe, new prescription, nonce."""
+    rx_failed = False
     exported = False
     if req.wants("export"):
         say("Copying the records to the stick.")
@@ -444,7 +496,10 @@ def _run_verified(folder_fd: int, data_dir: Path, exporter: Exporter | None,
             say("This unit cannot export yet (a software part is missing). Nothing was changed.")
             return 1
         try:
-            with tempfile.TemporaryDirectory(prefix="station-export-", dir=tmp_root) as tmp:
+            from station.records.wipe import tmp_dir
+
+            root = tmp_root if tmp_root is not None else tmp_dir(data_dir)  # wiped with the data
+            with tempfile.TemporaryDirectory(prefix="stick-export-", dir=root) as tmp:
                 bundle = Path(exp(data_dir, Path(tmp)))
                 files = _bundle_files(bundle)
                 say("Checking the copy on the stick.")
@@ -453,7 +508,7 @@ def _run_verified(folder_fd: int, data_dir: Path, exporter: Exporter | None,
                 name = _copy_verified(folder_fd, files, req, f"{my_id}-{stamp}")
         except OSError as exc:
             log.warning("stick export failed: %s", exc)
-            say(PULLED)
+            say(_why_not_copied(exc))
             return 1
         unit.note_export(data_dir, now())
         exported = True
@@ -484,6 +539,25 @@ def _run_verified(folder_fd: int, data_dir: Path, exporter: Exporter | None,
     unit.mark_nonce_used(data_dir, req.nonce)
     say("Finished, with a problem in the prescription." if rx_failed else "All done.")
     return 1 if rx_failed else 0
+
+
+STICK_FULL = ("The stick is full. Nothing on this unit was changed. Make room on the stick "
+              "(or use a bigger one) and put it in again.")
+STICK_READ_ONLY = ("The stick cannot be written (it is read-only). Nothing on this unit was "
+                   "changed. Use a stick that can be written.")
+STICK_BAD_FOLDER = ("The stick's station-clinic/export is not a folder. Nothing on this unit "
+                    "was changed. Remove it from the stick and put the stick in again.")
+
+
+def _why_not_copied(exc: OSError) -> str:
+    """The plain sentence for an export that could not be written to the stick."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or "stick is full" in str(exc):
+        return STICK_FULL
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return STICK_READ_ONLY
+    if exc.errno in (errno.ENOTDIR, errno.ELOOP, errno.EEXIST):
+        return STICK_BAD_FOLDER
+    return PULLED
 
 
 def _leave_result(stick: Path, data_dir: Path, lines: list[str]) -> None:

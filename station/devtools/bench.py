@@ -81,6 +81,9 @@ def peak_rss_mb() -> float:
 
 def bare_fps(frames: Sequence[np.ndarray], model: Path, fps: float) -> tuple[float, float]:
     """(fps, median s/frame) of mediapipe's own FaceLandmarker loop (same options as ours)."""
+    from station.tracking.nonet import deny_ip_networking
+
+    deny_ip_networking()
     import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions, vision
 
@@ -523,6 +526,9 @@ def format_table(rows: Sequence[Row]) -> str:
 
 def mediapipe_version() -> str:
     try:
+        from station.tracking.nonet import deny_ip_networking
+
+        deny_ip_networking()
         import mediapipe
 
         return str(getattr(mediapipe, "__version__", "?"))

@@ -59,7 +59,8 @@ class Housekeeping:
         from station.clinic import spool as clinic
 
         try:
-            clinic.kiosk_heartbeat(self.data_dir)
+            clinic.kiosk_heartbeat(self.data_dir, practising=station.engine.state not in (
+                State.HOME, State.SUMMARY))
         except OSError as exc:  # a full or read-only disk must not stop the kiosk
             log.debug("kiosk heartbeat not written: %s", exc)
         self._drain_stick_lines(station, now)

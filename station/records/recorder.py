@@ -46,11 +46,13 @@ from station.practice.events import (
 )
 from station.practice.plan import Plan
 from station.records.series import SERIES_COLUMNS, pack_series
+from station.records.sessionlock import SessionLock
 from station.records.store import (
     REP_COLUMNS,
     STATS_COLUMNS,
     Store,
     StoreError,
+    inode_of,
     is_disk_full,
     now_utc,
     plan_json,
@@ -78,6 +80,7 @@ class _LiveSession:
     rep_ids: dict[tuple[int, int], str] = dataclasses.field(default_factory=dict)  # last attempt
     stats: list[RepStats] = dataclasses.field(default_factory=list)
     reps_done: dict[int, int] = dataclasses.field(default_factory=dict)
+    start_ops: list[tuple[str, tuple[Any, ...]]] = dataclasses.field(default_factory=list)
 
     def utc(self, mono: float) -> str:
         return utc_iso(self.started_utc + timedelta(seconds=mono - self.started_mono))
@@ -125,6 +128,9 @@ class SessionRecorder:
         self._last: _LiveSession | None = None
         self.store: Store | None = None
         self._conn: Any = None
+        self._inode: int | None = None
+        self._session_lock = SessionLock(self.data_dir)
+        self._release_after_flush = False
         self._open_store()
 
     # -- storage plumbing ------------------------------------------------------------------
@@ -139,7 +145,20 @@ class SessionRecorder:
             return False
         self._notices.extend(self.store.notices)
         self._conn = self._wrap(self.store.conn) if self._wrap else self.store.conn
+        self._inode = inode_of(self.store.path)
         return True
+
+    def _reopen_if_replaced(self) -> None:
+        """A wipe by another process put a new file in place: reopen it (never keep writing
+        into the old, deleted one), and re-queue the running session's first rows there."""
+        if self.store is None or self._inode is None or inode_of(self.store.path) == self._inode:
+            return
+        log.warning("the record store was replaced under the kiosk; opening the new one")
+        self.store.close()
+        self.store, self._conn, self._inode = None, None, None
+        if self._live is not None:
+            self._pending[:0] = [op for op in self._live.start_ops if op not in self._pending]
+        self._open_store()
 
     def _storage_trouble(self, exc: BaseException) -> None:
         if is_disk_full(exc):
@@ -156,6 +175,7 @@ class SessionRecorder:
         with self._lock:
             if not self._pending:
                 return True
+            self._reopen_if_replaced()
             if self._conn is None and not self._open_store():
                 return False
             conn = self._conn
@@ -171,6 +191,7 @@ class SessionRecorder:
                 return False
             committed = self._pending_reps
             self._pending = []
+            self._maybe_release()
             self._pending_reps = []
             if self._full:
                 self._full = False
@@ -225,8 +246,10 @@ class SessionRecorder:
             out, self._notices = self._notices, []
         return out
 
-    def _queue(self, sql: str, params: Iterable[Any]) -> None:
-        self._pending.append((sql, tuple(params)))
+    def _queue(self, sql: str, params: Iterable[Any]) -> Op:
+        op = (sql, tuple(params))
+        self._pending.append(op)
+        return op
 
     # -- engine outputs --------------------------------------------------------------------
 
@@ -240,6 +263,13 @@ class SessionRecorder:
                     log.exception("could not record %r", out)
         if self._pending:
             self.flush()
+        self._maybe_release()
+
+    def _maybe_release(self) -> None:
+        """Let clinic work run once the ended session's last rows are on disk."""
+        if self._release_after_flush and self._live is None and not self._pending:
+            self._release_after_flush = False
+            self._session_lock.release()
 
     def _event(self, s: _LiveSession, at: float, kind: str, **cols: Any) -> None:
         self._queue(
@@ -287,6 +317,7 @@ class SessionRecorder:
             self._queue("UPDATE sessions SET status=?, ended_utc=?, ended_mono=? WHERE id=?",
                         (out.status.value, s.utc(out.at), out.at, s.id))
             self._last, self._live = s, None
+            self._release_after_flush = True
         elif isinstance(out, SummaryDismissed):
             pass  # after the session: nothing to keep
 
@@ -297,20 +328,21 @@ class SessionRecorder:
                         "WHERE id=?", (old.utc(out.at), out.at, old.id))
         s = _LiveSession(uuid.uuid4().hex, out.at, self._wall(), self.plan)
         self._live = s
-        self._queue(
-            "INSERT INTO sessions (id, started_utc, started_mono, status, plan_source, plan_json,"
+        self._session_lock.hold()
+        s.start_ops.append(self._queue(
+            "INSERT OR IGNORE INTO sessions (id, started_utc, started_mono, status, plan_source, plan_json,"
             " affected_side, software_version, model_sha256, planned_s)"
             " VALUES (?,?,?,'open',?,?,?,?,?,?)",
             (s.id, utc_iso(s.started_utc), out.at, out.plan_source, plan_json(self.plan),
              self.affected_side, __version__, self.model_sha256, out.planned_s),
-        )
+        ))
         if self.plan is not None:
             for i, item in enumerate(self.plan.items):
-                self._queue(
-                    "INSERT INTO patterns VALUES (?,?,?,?,?,?)",
+                s.start_ops.append(self._queue(
+                    "INSERT OR IGNORE INTO patterns VALUES (?,?,?,?,?,?)",
                     (s.id, i, item.pattern.id, item.pattern.target, ",".join(item.pattern.quiet),
                      item.reps),
-                )
+                ))
         self._event(s, out.at, "session_started", note=out.plan_source, value=out.planned_s)
 
     def _pattern_id(self, s: _LiveSession, index: int) -> str | None:
@@ -426,6 +458,7 @@ class SessionRecorder:
                 self.store.close()
             self.store = None
             self._conn = None
+            self._session_lock.release()
 
     def wipe(self) -> None:
         """Wipe every patient record (see :func:`wipe`) and carry on with a fresh store."""
@@ -435,6 +468,7 @@ class SessionRecorder:
             self.store, self._conn = None, None
             self._pending, self._pending_reps = [], []
             self._live = self._last = None
+            self._session_lock.release()
             wipe(self.data_dir)
             self._open_store()
 

@@ -223,9 +223,18 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
             conn.execute(f"PRAGMA user_version = {version + 1}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
     return found
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open; a failed COMMIT may have ended it already."""
+    try:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        log.warning("rollback failed: %s", exc)
 
 
 class Store:
@@ -306,7 +315,7 @@ class Store:
                 )
             self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            _rollback(self.conn)  # never hide the real error (a full disk) behind ROLLBACK's
             raise
         log.warning("marked %d session(s) left open as interrupted", len(rows))
         return len(rows)
@@ -346,6 +355,14 @@ class Store:
             (since_utc,),
         ).fetchall()
         return [r[0] for r in rows]
+
+
+def inode_of(path: Path) -> int | None:
+    """The file's inode (None when it is gone): tells a replaced store from the open one."""
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
 
 
 def _move_aside(path: Path) -> Path | None:

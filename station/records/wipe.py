@@ -10,7 +10,8 @@ import logging
 import shutil
 from pathlib import Path
 
-from station.files import fsync_dir, shred
+from station.files import atomic_write, fsync_dir, shred
+from station.records.sessionlock import SessionInProgress, no_session
 from station.records.store import EXPORTS_DIR, Store
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,13 @@ PATIENT_GLOBS: tuple[str, ...] = (
     "*.export-tmp*",
     "prescription.toml",  # holds the patient's alias and the therapist's message
     ".prescription.toml.tmp*",  # a copy a power cut left half-way through a prescribe
+    "tmp",  # exports being written (CSV, the prescription with its alias)
 )
+#: Written (synced) before a wipe touches anything, removed when it is complete: any later
+#: start of a station command that finds it finishes the wipe.
+WIPE_MARKER = ".wipe-pending"
+#: Where exports are built before they are copied out (inside the data dir, wiped with it).
+TMP_DIR = "tmp"
 
 
 def wipe(data_dir: Path) -> None:
@@ -37,6 +44,16 @@ def wipe(data_dir: Path) -> None:
     first (or use :meth:`SessionRecorder.wipe`).
     """
     data_dir = Path(data_dir)
+    with no_session(data_dir):
+        _wipe_unlocked(data_dir)
+
+
+def _wipe_unlocked(data_dir: Path) -> None:
+    marker = data_dir / WIPE_MARKER
+    try:
+        atomic_write(marker, b"a wipe was started; any station command finishes it\n")
+    except OSError as exc:  # a full disk: deleting is still possible, and frees room
+        log.warning("could not record the wipe before starting it: %s", exc)
     seen: set[Path] = set()
     for pattern in PATIENT_GLOBS:
         for path in sorted(data_dir.glob(pattern)):
@@ -55,4 +72,68 @@ def wipe(data_dir: Path) -> None:
     fsync_dir(data_dir)
     store = Store.open(data_dir)
     store.close()
+    marker.unlink(missing_ok=True)
+    fsync_dir(data_dir)
     log.info("wiped every patient record in the data directory")
+
+
+def tmp_dir(data_dir: Path) -> Path:
+    """The data dir's folder for exports in progress (created on demand)."""
+    d = Path(data_dir) / TMP_DIR
+    d.mkdir(mode=0o700, exist_ok=True)
+    return d
+
+
+def finish_interrupted_work(data_dir: Path) -> list[str]:
+    """At the start of any station command: finish a wipe a power cut stopped half-way, and
+    remove exports a kill left half-written. Returns what was done (plain words); does
+    nothing while a session runs (the kiosk did this at its own start) or without a data dir."""
+    data_dir = Path(data_dir)
+    done: list[str] = []
+    if not data_dir.is_dir():
+        return done
+    try:
+        with no_session(data_dir):
+            if (data_dir / WIPE_MARKER).exists():
+                log.warning("a wipe was interrupted; finishing it")
+                _wipe_unlocked(data_dir)
+                done.append("finished an interrupted wipe")
+            done += _remove_stale_exports(data_dir)
+    except SessionInProgress:
+        pass
+    return done
+
+
+def _remove_stale_exports(data_dir: Path) -> list[str]:
+    """Shred exports left in the data dir's tmp folder and the out-folder copies they name."""
+    tmp = data_dir / TMP_DIR
+    if not tmp.is_dir() or tmp.is_symlink():
+        return []
+    done = []
+    for note in sorted(tmp.glob("*.out")):  # "an export was being copied to <path>"
+        try:
+            target = Path(note.read_text("utf-8").strip())
+        except (OSError, UnicodeDecodeError):
+            target = None
+        if target is not None and target.name.endswith(".export-tmp") and target.is_dir() \
+                and not target.is_symlink():
+            _shred_tree(target)
+            done.append(f"removed a half-written export at {target}")
+    left = sorted(tmp.iterdir())
+    for p in left:
+        if p.is_dir() and not p.is_symlink():
+            _shred_tree(p)
+        elif p.is_file() and not p.is_symlink():
+            shred(p)
+        else:
+            p.unlink(missing_ok=True)
+    if left:
+        done.append(f"removed {len(left)} half-written export file(s) from the data folder")
+    return done
+
+
+def _shred_tree(path: Path) -> None:
+    for sub in sorted(path.rglob("*")):
+        if sub.is_file() and not sub.is_symlink():
+            shred(sub)
+    shutil.rmtree(path, ignore_errors=True)

@@ -25,6 +25,7 @@ from station.feedback import TrackingStatus
 from station.tracking.camera import Frame, FrameSource, SourceEnded
 from station.tracking.face import FaceSample, pose_from_matrix
 from station.tracking.model import ModelError, verify
+from station.tracking.nonet import deny_ip_networking
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class Landmarker:
 
     def __init__(self, model_path: Path, blendshapes: bool = False) -> None:
         verify(Path(model_path))  # never load a model that is not the pinned one
+        deny_ip_networking()  # mediapipe's usage logging must never leave the device
         from mediapipe.tasks.python import BaseOptions, vision
 
         options = vision.FaceLandmarkerOptions(
