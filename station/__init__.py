@@ -1,20 +1,19 @@
 """Mirror-station: a bedside synkinesis retraining appliance.
 
-The package is a functional core with thin adapters around it:
+The package is grouped by domain, one folder each; imports flow one way, in this order:
 
-core (no pygame, mediapipe, picamera2 or gpiozero imports):
-    ``plan``      patterns and plans, as data
-    ``session``   the guided-session state machine (sans-I/O, no clock of its own)
-    ``metrics``   per-side region readings in millimetres
-    ``records``   the SQLite record store
-    ``config``    unit settings
+``station`` top level  the seams: ``errors``, ``paths``, ``files``, ``config``, ``feedback``
+``practice``   patterns and plans, the session engine and its events, every patient sentence
+``tracking``   frames to millimetres and per-rep scores (pure), camera / tracker / model adapters
+``records``    the SQLite record store, the recorder, progress, wipe
+``clinic``     prescription validator, unit identity, clinic stick, export bundle, PDF report
+``appliance``  systemd watchdog, self-check, the still "please return" screen
+``kiosk``      the pygame loop, its service Protocols and wiring, screens, button, sound
+``devtools``   benchmarks, offline tracking, record generator (never imported by the kiosk)
+``cli``        the parser and a table of each package's ``commands``
 
-adapters (each wraps one real library):
-    ``camera``    frame sources (picamera2, OpenCV webcam or video file)
-    ``tracker``   MediaPipe FaceLandmarker on its own thread
-    ``button``    gpiozero button and keyboard, both posting the same press events
-    ``audio``     synthesized cues through pygame.mixer
-    ``kiosk``     the pygame screens and the UI loop
+``practice``, ``records`` and the pure half of ``tracking`` import no pygame, mediapipe, cv2,
+gpiozero or picamera2. ``tests/test_architecture.py`` checks these rules.
 """
 
 __version__ = "0.1.0"

@@ -118,6 +118,18 @@ def test_pure_packages_load_without_hardware_or_vision_libraries(module):
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
 
 
+def test_readme_layout_and_package_docstring_name_every_package_and_module():
+    readme = (ROOT / "README.md").read_text()
+    layout = readme[readme.index("## Layout"):]
+    top_doc = (PKG / "__init__.py").read_text()
+    for pkg in sorted(p for p in PKG.iterdir() if (p / "__init__.py").exists() and p.name != "fakes"):
+        assert f"`station/{pkg.name}/`" in layout, pkg.name
+        assert f"``{pkg.name}``" in top_doc, pkg.name
+        for mod in pkg.rglob("*.py"):
+            if mod.name != "__init__.py":
+                assert f"`{mod.stem}`" in layout, f"{pkg.name}/{mod.name} missing from the README layout"
+
+
 if __name__ == "__main__":
     sizes = sorted(((len(p.read_text().splitlines()), module_name(p)) for p in PKG.rglob("*.py")), reverse=True)
     for n, m in sizes[:5]:

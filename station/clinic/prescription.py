@@ -59,6 +59,7 @@ from typing import Any
 from station.config import Problem
 from station.feedback import Notice
 from station.files import atomic_write, read_limited
+from station.practice.events import Timing
 from station.practice.plan import Plan, default_plan, library, make_plan
 from station.practice.reminders import clock_minutes, in_quiet_hours
 
@@ -91,7 +92,6 @@ MAX_MESSAGE_CHARS = 160
 ALIAS_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 TIME_RE = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 # Session pieces outside the patterns, for the "does it fit" check (station.config defaults).
-SETTLE_S, INTRO_S, BREAK_S = 8.0, 4.0, 20.0
 
 TOP_KEYS = {"schema", "message", "patient", "session", "reminders", "pattern"}
 PATIENT_KEYS = {"alias", "affected_side"}
@@ -404,7 +404,8 @@ def _validate_doc(raw: dict, text: str, digest: str) -> Validation:
         quiet_start=quiet["quiet_start"], quiet_end=quiet["quiet_end"], message=message,
         source="prescription", sha256=digest,
     )
-    planned = rx.plan().duration_s(SETTLE_S, INTRO_S, BREAK_S) / 60.0
+    t = Timing()
+    planned = rx.plan().duration_s(t.settle_s, t.intro_s, t.break_s) / 60.0
     if planned > MAX_PLANNED_MINUTES:
         c.add("pattern", "", f"patterns that take about {planned:.0f} min",
               f"a session of at most {MAX_PLANNED_MINUTES:g} min (fewer reps or patterns)")

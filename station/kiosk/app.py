@@ -101,12 +101,7 @@ class Station:
         self.housekeeping = services.chores
         self.watchdog = services.watchdog
         self.info_provider = services.info
-        s = self.settings.session
-        self.timing = Timing(
-            settle_s=s.settle_s, settle_max_s=s.settle_max_s, intro_s=s.intro_s,
-            break_s=s.break_s, pause_timeout_s=s.pause_timeout_s,
-            needs_calibration=self.tracking.needs_calibration,
-        )
+        self.timing = Timing.from_settings(self.settings.session, self.tracking.needs_calibration)
         self.engine = Engine(self.plan, self.timing)
         self.keyboard = keyboard
         self.buttons: list[Button] = list(buttons) + ([keyboard] if keyboard else [])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from station.config import SessionSettings
 from station.feedback import Calibration, PatternResult, RepStats
 from station.practice.plan import Pattern
 
@@ -58,17 +59,27 @@ class Event(enum.Enum):
     FACE_FOUND = "face_found"
 
 
+_PACING = SessionSettings()  # the one set of defaults lives in station.config
+
+
 @dataclass(frozen=True)
 class Timing:
-    """Session pacing outside the patterns (seconds)."""
+    """Session pacing outside the patterns (seconds); defaults from ``station.config``."""
 
-    settle_s: float = 8.0
-    settle_max_s: float = 40.0  # waiting for calibration never takes longer than this
-    intro_s: float = 4.0
-    break_s: float = 20.0
-    pause_timeout_s: float = 600.0  # a pause this long ends the session as abandoned
+    settle_s: float = _PACING.settle_s
+    settle_max_s: float = _PACING.settle_max_s  # waiting for calibration never takes longer
+    intro_s: float = _PACING.intro_s
+    break_s: float = _PACING.break_s
+    pause_timeout_s: float = _PACING.pause_timeout_s  # a pause this long abandons the session
     summary_s: float = 120.0  # the summary goes home by itself after this
     needs_calibration: bool = False  # wait in settle for a CALIBRATED event
+
+    @classmethod
+    def from_settings(cls, s: SessionSettings, needs_calibration: bool = False) -> Timing:
+        """The unit's configured pacing."""
+        return cls(settle_s=s.settle_s, settle_max_s=s.settle_max_s, intro_s=s.intro_s,
+                   break_s=s.break_s, pause_timeout_s=s.pause_timeout_s,
+                   needs_calibration=needs_calibration)
 
 
 # ---- outputs -----------------------------------------------------------------------------
