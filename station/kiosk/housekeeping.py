@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from station.feedback import HomeInfo, Notice
+from station.kiosk.services import NullRecorder, RecorderService
 from station.practice.events import State
 
 log = logging.getLogger(__name__)
@@ -33,13 +34,13 @@ STICK_NOTICE_S = 60.0  # the last stick line stays this long on screen
 class Housekeeping:
     """Called by the kiosk loop with ``tick(station, now)``; never raises into the loop."""
 
-    def __init__(self, data_dir: Path, prescription: Any, recorder: Any = None,
+    def __init__(self, data_dir: Path, prescription: Any, recorder: RecorderService | None = None,
                  wall: Callable[[], dt.datetime] = lambda: dt.datetime.now().astimezone()) -> None:
         from station.practice.reminders import ReminderState
 
         self.data_dir = data_dir
         self.prescription = prescription
-        self.recorder = recorder
+        self.recorder: RecorderService = recorder if recorder is not None else NullRecorder(data_dir)
         self.wall = wall
         self.reminders = ReminderState()
         self._lines: queue.Queue[str | None] = queue.Queue()
@@ -67,10 +68,8 @@ class Housekeeping:
         if self._worker is None and station.engine.state in (State.HOME, State.SUMMARY):
             if self._jobs_waiting():
                 self._start_job(station)
-        notices = getattr(self.recorder, "notices", None)
-        if notices is not None:
-            for n in notices():
-                station.post_notice(n)
+        for n in self.recorder.notices():
+            station.post_notice(n)
 
     def home_info(self, info: HomeInfo) -> HomeInfo:
         """Add the therapist's message and a due reminder to the record store's home info."""
@@ -105,10 +104,8 @@ class Housekeeping:
     def _start_job(self, station: Any) -> None:
         from station.clinic.spool import process_pending_jobs
 
-        wiper = None
-        if self.recorder is not None and hasattr(self.recorder, "wipe"):
-            def wiper(_data_dir: Path) -> None:
-                self.recorder.wipe()
+        def wiper(_data_dir: Path) -> None:
+            self.recorder.wipe()  # the store closes, the files go, a fresh store opens
 
         def work() -> None:
             try:

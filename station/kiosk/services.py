@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from station import __version__
@@ -51,6 +52,8 @@ class RecorderService(Protocol):
     def notices(self) -> list[Notice]: ...
 
     def set_plan(self, plan: Plan, affected_side: str) -> None: ...
+
+    def wipe(self) -> None: ...
 
     def stop(self) -> None: ...
 
@@ -103,7 +106,14 @@ class NullTracking:
 
 
 class NullRecorder:
-    """No record store: nothing kept, an empty home screen."""
+    """No record store: nothing kept, an empty home screen.
+
+    ``data_dir``: where a clinic stick's wipe still removes patient files when the store
+    itself could not be opened.
+    """
+
+    def __init__(self, data_dir: Path | None = None) -> None:
+        self.data_dir = data_dir
 
     def on_outputs(self, outputs: list[Output], now: float) -> None:
         """Nothing recorded."""
@@ -122,6 +132,13 @@ class NullRecorder:
 
     def set_plan(self, plan: Plan, affected_side: str) -> None:
         """Nothing to keep."""
+
+    def wipe(self) -> None:
+        """No store open, but a clinic wipe still removes the patient files on disk."""
+        if self.data_dir is not None:
+            from station.records.wipe import wipe
+
+            wipe(self.data_dir)
 
     def stop(self) -> None:
         """Nothing to close."""

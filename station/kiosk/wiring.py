@@ -78,7 +78,7 @@ def make_recorder(settings: Settings, data_dir: Path,
                                model_sha256=MODEL_SHA256 if model_path(data_dir).is_file() else "")
     except Exception:  # noqa: BLE001 - no records is bad, no practice is worse
         log.exception("record store could not open; practising without records")
-        return NullRecorder()
+        return NullRecorder(data_dir)
 
 
 def make_watchdog() -> Any:

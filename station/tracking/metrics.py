@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from station.config import TrackingSettings
 from station.feedback import SIDES, Readings, TrackingStatus
 from station.practice.plan import REGIONS
 from station.tracking import landmarks as lm
@@ -445,10 +446,9 @@ class Metrics:
         self.settle_frames = settle_frames
 
     @classmethod
-    def from_settings(cls, tracking: object) -> Metrics:
-        """Build from ``station.config.TrackingSettings``."""
-        return cls(calibration_frames=int(getattr(tracking, "calibration_frames", 24)),
-                   max_turn_rad=float(getattr(tracking, "max_turn_rad", 0.20)))
+    def from_settings(cls, tracking: TrackingSettings) -> Metrics:
+        """Build from the unit's tracking settings."""
+        return cls(calibration_frames=tracking.calibration_frames, max_turn_rad=tracking.max_turn_rad)
 
     @property
     def baseline(self) -> Baseline | None:
