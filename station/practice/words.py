@@ -98,7 +98,8 @@ def release_note(pattern: Pattern) -> str:
 
 def _flag(rep: RepStats, name: str) -> bool | None:
     value = getattr(rep, name)
-    if value is None and name == "quiet":  # numbers from before the quality model
+    if value is None and name == "quiet" and rep.gentle_max_mm is None:  # numbers from before
+        # the quality model (no gentle range): quiet as the peaks say
         scored = rep.frames - rep.frames_gated
         if scored >= 5 and scored >= 0.3 * max(rep.frames, 1):
             return not rep.quiet_moved
