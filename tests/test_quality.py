@@ -222,6 +222,15 @@ def test_quiet_meter_ignores_a_blink_but_not_a_squint():
     assert later.warning
     one_eye = _live(1.0, {("left", "eye"): -1.5}, blink=blink).meters[1]
     assert one_eye.warning  # the affected eye alone is never a blink
+    # the lids of a blink do not move in the same frame: the leading and trailing frame of the
+    # affected eye alone are ignored, a narrowing that stays shows after LIVE_ONSET_S
+    fresh = Q.LiveBlink()
+    assert not _live(0.0, {("left", "eye"): -3.0}, blink=fresh).meters[1].warning
+    assert not _live(0.07, closed, blink=fresh).meters[1].warning
+    assert not _live(0.15, {("left", "eye"): -3.0}, blink=fresh).meters[1].warning
+    assert not _live(0.40, {}, blink=fresh).meters[1].warning
+    assert not _live(1.00, {("left", "eye"): -1.5}, blink=fresh).meters[1].warning
+    assert _live(1.12, {("left", "eye"): -1.5}, blink=fresh).meters[1].warning
 
 
 # ---- sentences, prescription, engine, records ----------------------------------------------

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from station.config import Settings
-from station.feedback import RepStats
+from station.feedback import LiveFeedback, RepStats
 from station.practice.events import (
     Event,
     Output,
@@ -71,6 +71,7 @@ class _Phase:
     phase: str
     pattern: str | None
     rep: int | None
+    pattern_index: int | None
     start_s: float
     end_s: float | None = None
 
@@ -93,6 +94,24 @@ def rep_json(stats: RepStats) -> dict[str, Any]:
     }
 
 
+def _note_meter(meters: dict[tuple[int, int], dict[str, Any]], phase: _Phase | None,
+                fb: LiveFeedback) -> None:
+    """Keep, per rep, the target meter's highest level and how often each hint showed."""
+    if phase is None or phase.rep is None or phase.pattern_index is None:
+        return
+    target = next((m for m in fb.meters if m.role == "target"), None)
+    if target is None:
+        return
+    m = meters.setdefault((phase.pattern_index, phase.rep),
+                          {"max_level": 0.0, "gentle_to": target.gentle_to, "hints": {}})
+    m["max_level"] = round(max(m["max_level"], target.level), 3)
+    if target.hint:
+        m["hints"][target.hint] = m["hints"].get(target.hint, 0) + 1
+    warned = [q.region for q in fb.meters if q.role == "quiet" and q.warning]
+    for region in warned:
+        m.setdefault("quiet_warnings", {})[region] = m.get("quiet_warnings", {}).get(region, 0) + 1
+
+
 def replay_samples(samples: Iterable[tuple[float, FaceSample]], plan: Plan, side: str,
                    settings: Settings | None = None) -> dict[str, Any]:
     """Run one session over timestamped face samples; the JSON-able result (no I/O).
@@ -109,6 +128,7 @@ def replay_samples(samples: Iterable[tuple[float, FaceSample]], plan: Plan, side
                                  needs_calibration=True))
     phases: list[_Phase] = []
     sentences: list[str] = []
+    meters: dict[tuple[int, int], dict[str, Any]] = {}  # what the target meter did per rep
     finished = False
     frames = 0
     t = 0.0
@@ -124,7 +144,7 @@ def replay_samples(samples: Iterable[tuple[float, FaceSample]], plan: Plan, side
                 if o.phase is State.SUMMARY:
                     continue
                 pid = plan.items[o.pattern_index].pattern.id if o.pattern_index is not None else None
-                phases.append(_Phase(o.phase.value, pid, o.rep, o.at))
+                phases.append(_Phase(o.phase.value, pid, o.rep, o.pattern_index, o.at))
             elif isinstance(o, SessionFinished):
                 finished = True
                 if phases and phases[-1].end_s is None:
@@ -140,7 +160,8 @@ def replay_samples(samples: Iterable[tuple[float, FaceSample]], plan: Plan, side
         if finished:
             break
         tracker.push(sample, t)
-        _fb, seen = live.poll(t)
+        fb, seen = live.poll(t)
+        _note_meter(meters, phases[-1] if phases else None, fb)
         for obs in seen:  # the kiosk's mapping: each observation is the engine event of that name
             follow(engine.handle(Event(obs.value), t))
     live.stop()
@@ -154,7 +175,8 @@ def replay_samples(samples: Iterable[tuple[float, FaceSample]], plan: Plan, side
         "phases": [{"phase": p.phase, "pattern": p.pattern, "rep": p.rep,
                     "start_s": round(p.start_s, 3), "end_s": round(float(p.end_s or p.start_s), 3)}
                    for p in phases],
-        "reps": [rep_json(r) for r in live.rep_stats],
+        "reps": [{**rep_json(r), "meter": meters.get((r.pattern_index, r.rep))}
+                 for r in live.rep_stats],
         "sentences": sentences,
     }
 

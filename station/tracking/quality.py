@@ -92,6 +92,8 @@ GENTLE_LEVEL = 0.8
 # Live: "slower" when, at fraction f of move, the target exceeds its threshold plus
 # (f + AHEAD_MARGIN) x gentle_max: clearly ahead of an even rise to the gentle range's end.
 AHEAD_MARGIN = 0.25
+# Live: a narrowing of the affected eye shows after this long (one lid of a blink leads a frame).
+LIVE_ONSET_S = 0.1
 
 _COL = {r: i for i, r in enumerate(REGIONS)}
 _EYE = _COL["eye"]
@@ -337,23 +339,37 @@ def ahead_of_guide(target_mm: float, threshold_mm: float, move_fraction: float,
 
 
 class LiveBlink:
-    """Live blink gate: while both eyes are briefly narrowed, the eye meter holds still.
+    """Live blink gate: the eye meter ignores a blink (both eyes briefly narrowed).
 
     ``update(t, eye_affected, eye_other, thr_affected, thr_other)`` returns True while the
-    frame is treated as part of a blink: both eyes narrowed beyond their thresholds for at most
-    BLINK_MAX_S so far. Longer than that, it is not a blink and the eye meter shows it.
+    affected eye's reading should be ignored: both eyes narrowed beyond their thresholds for at
+    most BLINK_MAX_S so far, within BLINK_MARGIN_S after such a blink (one lid reopens a frame
+    later than the other), or during the first LIVE_ONSET_S of a narrowing (one lid closes a
+    frame earlier; a real narrowing shows that much later). Longer than a blink, it shows.
     """
 
     def __init__(self) -> None:
-        self._since: float | None = None
+        self._both_since: float | None = None
+        self._blink_end = -math.inf
+        self._narrow_since: float | None = None
 
     def update(self, t: float, eye_affected: float, eye_other: float, thr_affected: float,
                thr_other: float) -> bool:
         """Feed one frame; True when the eye reading should be ignored (a blink)."""
-        both = eye_affected < -thr_affected and eye_other < -thr_other
-        if not both or not (math.isfinite(eye_affected) and math.isfinite(eye_other)):
-            self._since = None
+        if not (math.isfinite(eye_affected) and math.isfinite(eye_other)):
+            self._both_since = self._narrow_since = None
             return False
-        if self._since is None:
-            self._since = t
-        return t - self._since <= BLINK_MAX_S
+        narrow = eye_affected < -thr_affected
+        self._narrow_since = (self._narrow_since if self._narrow_since is not None else t) \
+            if narrow else None
+        if narrow and eye_other < -thr_other:
+            if self._both_since is None:
+                self._both_since = t
+            if t - self._both_since <= BLINK_MAX_S:
+                self._blink_end = t
+                return True
+            return False
+        self._both_since = None
+        if t - self._blink_end <= BLINK_MARGIN_S + 1e-9:
+            return True
+        return self._narrow_since is not None and t - self._narrow_since < LIVE_ONSET_S

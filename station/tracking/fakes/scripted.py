@@ -9,7 +9,8 @@ session's single pattern (a small smile):
 * ``big``: follows the guide, but :data:`BIG_AMOUNT` times as far (past the gentle range);
 * ``eye``: a good smile while the same-side eye narrows with it (ocular synkinesis; not quiet);
 * ``tight``: a good smile that lets go only part of the way (not released);
-* ``blinks``: a good smile with normal two-eyed blinks in move, hold and rest (all four hold).
+* ``blinks``: a good smile with normal two-eyed blinks in move, hold and rest (all four hold);
+* ``fastbig``: fast and big at once (for demonstrations of the live meter).
 
 The face follows the session's own timeline (:func:`timeline`: the engine's schedule, with the
 calibration a still face gives within settle), so a replay of the written video lines up with
@@ -30,7 +31,7 @@ from station.practice.plan import Plan, make_plan
 from station.practice.session import Engine
 from station.tracking.fakes.patient import combine, eye_field, mouth_field, warp
 
-KINDS: tuple[str, ...] = ("good", "fast", "big", "eye", "tight", "blinks")
+KINDS: tuple[str, ...] = ("good", "fast", "big", "eye", "tight", "blinks", "fastbig")
 GOOD_AMOUNT = 0.6  # share of the simulated patient's smile (about 2.7-3.2 mm of excursion)
 BIG_AMOUNT = 2.0  # times a good smile (about 5.1-5.5 mm): past a 4 mm prescribed gentle range
 # The scripted prescription's gentle range. Smiles much bigger than 5 mm make the detector move
@@ -91,14 +92,14 @@ def timeline(plan: Plan, timing: Timing | None = None,
 def _amounts(kind: str, state: State, f: float) -> tuple[float, float]:
     """(smile amount, same-side eye narrowing) at fraction ``f`` of a rep phase."""
     if state is State.MOVE:
-        a = min(1.0, f / FAST_SHARE) if kind == "fast" else f
+        a = min(1.0, f / FAST_SHARE) if kind in ("fast", "fastbig") else f
     elif state is State.HOLD:
         a = 1.0
     elif state is State.RELEASE:
         a = 1.0 - (1.0 - TIGHT_LEFT) * f if kind == "tight" else 1.0 - f
     else:
         a = TIGHT_LEFT if kind == "tight" else 0.0
-    size = BIG_AMOUNT * GOOD_AMOUNT if kind == "big" else GOOD_AMOUNT
+    size = BIG_AMOUNT * GOOD_AMOUNT if kind in ("big", "fastbig") else GOOD_AMOUNT
     return a * size, (EYE_NARROW_F * a if kind == "eye" else 0.0)
 
 
