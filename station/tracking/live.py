@@ -172,8 +172,8 @@ class LiveTracking:
             p = item.pattern
             self._scorer = RepScorer(p.id, o.pattern_index, o.rep, p.target, p.quiet, self.side,
                                      self.metrics.baseline, spec=QualitySpec.of(p, item.pacing.move_s))
-        if self._scorer is not None and o.phase in SCORED_PHASES:
-            self._scorer.begin(o.phase, o.at)
+        # The pace is timed from the first move frame, not from ``o.at``: samples carry the
+        # tracker's clock, which is not the engine's in a sped-up demo.
 
     def _calibration(self) -> Calibration | None:
         baseline = self.metrics.baseline

@@ -161,7 +161,8 @@ class RepScorer:
         self._move_start: float | None = None
 
     def begin(self, phase: State, at: float) -> None:
-        """A phase of this rep started at ``at`` (engine time); the move start times the pace."""
+        """A phase of this rep started at ``at`` (on the frames' clock); the move start times the
+        pace (without it, the first move frame does)."""
         if phase is State.MOVE and self._move_start is None:
             self._move_start = at
 
