@@ -20,7 +20,8 @@ pucker, an eye opening wider) is not the target and never fills the target meter
 **slow** -- the pacing guide grows evenly through the move phase, so a patient following it
 reaches 80 % of the rep's peak at about 0.8 of the move phase. ``t80_share`` is the time from
 the start of move until the target first reaches 80 % of its peak (peak over move and hold),
-as a share of the move phase; more than 1 means the peak came during hold (slow, fine).
+as a share of the move phase (both measured on the frames' own clock: first move frame to
+first hold frame); more than 1 means the peak came during hold (slow, fine).
 80 % rather than 100 % because the last few tenths of a millimetre of a plateau are noise.
 A rep is *not slow* when ``t80_share < SLOW_MIN_T80`` (0.4: the movement arrived more than
 twice as fast as the guide; the issue's example "80 % within the first quarter" is well
@@ -282,8 +283,14 @@ def judge(t: Sequence[float], phases: Sequence[str], readings: np.ndarray, side:
     # slow: when the target got most of the way there, and whether it jumped
     slow = share = step = None
     if peak is not None and peak > t_thr and enough(move, (MOVE,)):
+        # Timed on the frames' own clock: from the first move frame to the first hold frame
+        # (the engine's clock may run at another speed, e.g. a sped-up demo).
         start = float(move_start) if move_start is not None else float(t[move][0])
-        share = t80_share(t, d, start, spec.move_s, peak)
+        span = spec.move_s
+        hold_t = t[ph == HOLD]
+        if move_start is None and len(hold_t) and hold_t[0] > start:
+            span = float(hold_t[0]) - start
+        share = t80_share(t, d, start, span, peak)
         step = step_share(t, d, peak)
         if share is not None:
             slow = bool(share >= SLOW_MIN_T80 and step <= STEP_MAX_SHARE)
