@@ -25,6 +25,7 @@ HANDLERS: dict[str, str] = {
     "model fetch": "station.tracking.commands:cmd_fetch",
     "model verify": "station.tracking.commands:cmd_verify",
     "track": "station.devtools.commands:cmd_track",
+    "replay": "station.devtools.commands:cmd_replay",
     "bench": "station.devtools.commands:cmd_bench",
     "export": "station.clinic.commands:cmd_export",
     "wipe": "station.clinic.commands:cmd_wipe",
@@ -82,6 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("video", help="the video file to track (mp4, mkv, ...)")
     t.add_argument("--json", required=True, dest="json_out", help="output JSON file")
     t.add_argument("--side", choices=["left", "right"], help="affected side (subject's own)")
+
+    rp = sub.add_parser("replay", help="offline: a whole guided session on a video; phases, rep qualities, "
+                        "sentences as JSON")
+    rp.add_argument("video", help="the video file to replay (its timestamps are the session clock)")
+    rp.add_argument("--prescription", required=True, help="prescription file (the plan to play)")
+    rp.add_argument("--json", required=True, dest="json_out", help="output JSON file")
+    rp.add_argument("--side", choices=["left", "right"], help="affected side (overrides the prescription)")
 
     b = sub.add_parser("bench", help="print the performance table")
     b.add_argument("--video", help="face video to measure on (default: the demo video)")

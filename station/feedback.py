@@ -47,6 +47,13 @@ class RegionMeter:
     level: float  # 0..1, how full the meter is drawn
     mm: float  # movement from neutral, absolute, affected side
     warning: bool = False  # a quiet region moved beyond its noise floor
+    # Target meter only (practice quality): the gentle zone as bar levels (0..1; to == 0 means
+    # no zone), past_gentle when the movement is bigger than the zone (the bar then stays at
+    # the zone's end: bigger never fills further), and a calm hint ("smaller", "slower").
+    gentle_from: float = 0.0
+    gentle_to: float = 0.0
+    past_gentle: bool = False
+    hint: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,7 @@ class LiveFeedback:
     meters: tuple[RegionMeter, ...] = ()
     message: str = ""
     scoring: bool = False  # frames are being scored into the current rep
+    release_note: str = ""  # in a release break: the face did not let go in the last reps
 
 
 @dataclass(frozen=True)
@@ -81,11 +89,30 @@ class RepStats:
     frames_gated: int  # frames not scored (turned head, no face)
     eye_ratio: float | None = None  # affected / unaffected palpebral fissure during the rep
     series: tuple[tuple[float, Readings], ...] = ()  # ~10 Hz (t from rep start, readings)
+    # Practice quality (station.tracking.quality): None = could not be judged.
+    slow: bool | None = None
+    small: bool | None = None
+    quiet: bool | None = None
+    released: bool | None = None
+    t80_share: float | None = None  # time to 80 % of the peak, share of the move phase
+    target_peak_mm: float | None = None  # peak in the pattern's own direction
+    quiet_excess_mm: float | None = None  # largest quiet excess over threshold, blinks excluded
+    residual_mm: float | None = None  # largest reading left at the end of release and rest
+    gentle_max_mm: float | None = None  # the gentle range this rep was judged against
+    blinks: int = 0
 
     @property
     def quiet_moved(self) -> bool:
-        """True when any quiet region moved beyond its noise floor."""
+        """True when any quiet region moved beyond its noise floor (blinks excluded)."""
+        if self.quiet is not None:
+            return not self.quiet
         return any(mm > self.quiet_floor_mm.get(r, 0.0) for r, mm in self.quiet_mm.items())
+
+    @property
+    def flags(self) -> dict[str, bool | None]:
+        """The four qualities by name."""
+        return {"slow": self.slow, "small": self.small, "quiet": self.quiet,
+                "released": self.released}
 
 
 @dataclass(frozen=True)

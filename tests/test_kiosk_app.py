@@ -135,8 +135,8 @@ def test_full_session_by_mock_pin_with_pause_and_requested_break(rig, clock):
 
     outs = list(rig.station.history)
     names = [_name(o) for o in outs]
-    rep = ["move", "hold", "release", "RepDone", "rest"]
-    first_rep = ["move", "hold", "Paused", "Resumed", "release", "RepDone", "rest"]
+    rep = ["move", "hold", "release", "rest", "RepDone"]  # a rep is done at the end of its rest
+    first_rep = ["move", "hold", "Paused", "Resumed", "release", "rest", "RepDone"]
     pattern_end = ["break", "BreakStarted(False)", "BreakEnded(False)", "PatternDone"]
     expected = (
         ["SessionStarted", "settle", "SettleEnded", "intro"]

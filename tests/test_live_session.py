@@ -138,8 +138,13 @@ def test_smile_on_affected_side_scored_and_recorded(tmp_path, clock, model_file,
         assert r.target_mm > 2.0, r  # the warped corner moved ~4 mm
         assert not r.quiet_moved, r.quiet_mm  # eye and brow stayed within their floors
         assert r.coactivation == 0.0
-    assert station.results[0].sentence == "Your eye and brow stayed quiet in 2 of 2 smiles."
+        # this patient smiles all at once at the start of move (a step, not slow), gently,
+        # and lets go fully: the flags say exactly that
+        assert (r.slow, r.small, r.quiet, r.released) == (False, True, True, True), r
+    assert station.results[0].sentence == "Try moving even more slowly: the smile arrived before the guide."
     db = sqlite3.connect(database_path(tmp_path))
+    flags = db.execute("SELECT slow, small, quiet, released FROM reps ORDER BY rep").fetchall()
+    assert flags == [(0, 1, 1, 1)] * 2
     rows = db.execute("SELECT target_mm, coactivation FROM reps ORDER BY rep").fetchall()
     assert len(rows) == 2 and all(t > 2.0 and c == 0.0 for t, c in rows)
     assert db.execute("SELECT status FROM sessions").fetchone()[0] == "complete"

@@ -295,8 +295,8 @@ def test_home_info_counts_and_trends(data_dir, clock):
     assert info.trend_sentences[1] == "Your eye and brow stayed quiet in 6 of 6 smiles this week."
     results = rec.pattern_results()
     assert [r.sentence for r in results] == [
-        "Your mouth corner and lips stayed quiet in 3 of 3 eye closures.",
-        "Your eye and brow stayed quiet in 3 of 3 smiles."]
+        "Your mouth stayed soft in 3 of 3 eye closures.",
+        "Your eye and brow stayed soft in 3 of 3 smiles."]
     rec.stop()
 
 

@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import sqlite3
+import statistics
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +30,7 @@ from station.clinic.unit import unit_info
 from station.files import fsync_dir, fsync_file, read_limited, write_synced
 from station.paths import model_path
 from station.practice.plan import REGIONS
-from station.records.store import SCHEMA_VERSION, Store, utc_iso
+from station.records.store import QUALITY_FLAGS, SCHEMA_VERSION, Store, utc_iso
 from station.records.wipe import tmp_dir
 from station.tracking.model import MODEL_SHA256, sha256_file
 
@@ -47,6 +48,9 @@ REP_EXPORT_COLUMNS = (
     "coactivation", "eye_ratio", "quiet_moved", "quiet_max_mm",
     *(f"quiet_{r}_mm" for r in REGIONS), *(f"floor_{r}_mm" for r in REGIONS),
     "face_share", "frames", "frames_gated",
+    # practice quality (station.tracking.quality): flags 1/0, empty when not judgeable
+    "slow", "small", "quiet", "released", "t80_share", "target_peak_mm", "quiet_excess_mm",
+    "residual_mm", "gentle_max_mm",
 )
 EVENT_COLUMNS = (
     "session_id", "at_utc", "kind", "phase", "pattern_index", "rep", "requested", "value", "note",
@@ -122,6 +126,22 @@ def _read_all(conn: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
     return {"sessions": sessions, "reps": reps, "events": events, "calibrations": calibrations}
 
 
+def quality_summary(reps: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per pattern: reps judged and held for each quality, and the median numbers behind them."""
+    out: dict[str, Any] = {}
+    for pid in sorted({r["pattern_id"] for r in reps if r.get("pattern_id")}):
+        mine = [r for r in reps if r.get("pattern_id") == pid and r["status"] == "done"]
+        entry: dict[str, Any] = {"reps": len(mine)}
+        for flag in QUALITY_FLAGS:
+            judged = [r[flag] for r in mine if r.get(flag) is not None]
+            entry[flag] = {"judged": len(judged), "held": int(sum(judged))}
+        for key in ("t80_share", "target_peak_mm", "quiet_excess_mm", "residual_mm"):
+            vals = [float(r[key]) for r in mine if r.get(key) is not None]
+            entry[f"{key}_median"] = round(statistics.median(vals), 4) if vals else None
+        out[pid] = entry
+    return out
+
+
 def export_bundle(data_dir: Path, out_dir: Path, *, png_dir: Path | None = None) -> Path:
     """Write a clinic bundle folder into ``out_dir``; returns it (``manifest.json`` inside)."""
     from station.clinic.report import render_pdf, report_data
@@ -178,6 +198,7 @@ def export_bundle(data_dir: Path, out_dir: Path, *, png_dir: Path | None = None)
                 "sessions_abandoned": sum(s["status"] == "abandoned" for s in sessions),
                 "reps_done": sum(r["status"] == "done" for r in rows["reps"]),
             },
+            "quality": quality_summary(rows["reps"]),
         }
         write_synced(tmp / "unit.json", json.dumps(info, indent=2, sort_keys=True).encode())
         breaks = [e for e in rows["events"] if e["kind"] == "break_started"]

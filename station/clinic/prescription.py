@@ -30,6 +30,7 @@ message shown on the home screen. Example::
     id = "small_smile"
     reps = 4
     hold_s = 5
+    gentle_max_mm = 4.0    # the gentle range's end (mm), within the pattern's safe bounds
 
 Validation never raises: :func:`validate_bytes` returns every :class:`~station.config.Problem`
 (key, line where known, what was found, what is allowed). Applying writes the validated bytes
@@ -60,7 +61,7 @@ from station.config import Problem
 from station.feedback import Notice
 from station.files import atomic_write, read_limited
 from station.practice.events import Timing
-from station.practice.plan import Plan, default_plan, library, make_plan
+from station.practice.plan import GENTLE_MIN_MM, Plan, default_plan, library, make_plan
 from station.practice.reminders import clock_minutes, in_quiet_hours
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ TOP_KEYS = {"schema", "message", "patient", "session", "reminders", "pattern"}
 PATIENT_KEYS = {"alias", "affected_side"}
 SESSION_KEYS = {"target_minutes", "sessions_per_day"}
 REMINDER_KEYS = {"times", "quiet_start", "quiet_end"}
-PATTERN_KEYS = {"id", "reps", *PACING_BOUNDS}
+PATTERN_KEYS = {"id", "reps", "gentle_max_mm", *PACING_BOUNDS}
 
 
 @dataclass(frozen=True)
@@ -393,6 +394,11 @@ def _validate_doc(raw: dict, text: str, digest: str) -> Validation:
                 v = c.number(table, body, key, lo, hi, required=False)
                 if v is not None:
                     overrides[key] = float(v)
+            if pid is not None:  # the gentle range: from GENTLE_MIN_MM to the pattern's own limit
+                v = c.number(table, body, "gentle_max_mm", GENTLE_MIN_MM,
+                             lib[pid].gentle_limit_mm, required=False)
+                if v is not None:
+                    overrides["gentle_max_mm"] = float(v)
             if pid is not None and reps is not None:
                 entries.append(PatternEntry(pid, int(reps), overrides))
 

@@ -1,4 +1,4 @@
-"""Command-line entry points of the developer tools: ``station bench`` and ``station track``."""
+"""Command-line entry points of the developer tools: ``station bench``, ``track`` and ``replay``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from station.devtools.bench import bench_table, format_table, mediapipe_version
+from station.devtools.replay import replay_samples, video_samples
 from station.devtools.track import read_samples, track_samples
 
 
@@ -70,4 +71,43 @@ def cmd_track(args: argparse.Namespace) -> int:
     n_face = sum(f["face"] for f in result["frames"])
     print(f"{video.name}: {len(samples)} frames, face in {n_face}, "
           f"baseline {'found' if result['baseline'] else 'not found'}; wrote {out}")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """``station replay``: write a session on ``args.video`` as JSON to ``args.json_out``."""
+    from station.clinic.prescription import validate_file
+    from station.config import load_settings
+    from station.errors import UsageError
+    from station.paths import model_path, resolve_data_dir
+    from station.tracking.model import ModelError, verify
+
+    video = Path(args.video)
+    if not video.is_file():
+        raise UsageError(f"no video file at {video}")
+    result = validate_file(Path(args.prescription))
+    if result.prescription is None:
+        problems = "; ".join(str(p) for p in result.problems)
+        raise UsageError(f"the prescription {args.prescription} is not valid: {problems}")
+    rx = result.prescription
+    settings, _ = load_settings(getattr(args, "config", None))
+    side = getattr(args, "side", None) or rx.affected_side or settings.patient.affected_side
+    model = model_path(resolve_data_dir(getattr(args, "data_dir", None), settings.data_dir))
+    try:
+        verify(model)
+    except ModelError as exc:
+        raise UsageError(str(exc)) from exc
+    doc = {"source": video.name,
+           **replay_samples(video_samples(video, model), rx.plan(), side, settings)}
+    out = Path(args.json_out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    os.replace(tmp, out)
+    flags = " ".join(
+        f"{r['pattern']}#{r['rep']}:" + "".join(k[0] if r[k] else ("-" if r[k] is False else "?")
+                                                for k in ("slow", "small", "quiet", "released"))
+        for r in doc["reps"])
+    print(f"{video.name}: {doc['frames']} frames, side {side}, "
+          f"{'completed' if doc['completed'] else 'not completed'}; reps {flags}; wrote {out}")
     return 0

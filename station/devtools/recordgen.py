@@ -18,7 +18,7 @@ from pathlib import Path
 
 from station.feedback import Calibration, RepStats
 from station.practice.events import Event, RepDone, SettleEnded, State, Timing
-from station.practice.plan import REGIONS, Plan, default_plan, make_plan
+from station.practice.plan import REGIONS, Pattern, Plan, default_plan, make_plan
 from station.practice.session import Engine
 from station.records.recorder import SessionRecorder
 
@@ -85,7 +85,22 @@ def _rep_stats(rng: random.Random, plan: Plan, pi: int, rep: int, progress: floa
         target_mm=target, target_other_side_mm=target * 1.3, target_pct_of_other=100 / 1.3,
         quiet_mm=quiet, quiet_floor_mm=floors, coactivation=co, face_share=1 - gated / frames,
         frames=frames, frames_gated=gated, eye_ratio=eye_ratio, series=tuple(series),
+        **_quality(pattern, quiet, floors, target, progress, f"{pi}-{rep}-{progress:.6f}"),
     )
+
+
+def _quality(pattern: Pattern, quiet: dict[str, float], floors: dict[str, float], target: float,
+             progress: float, seed: str) -> dict:
+    """Practice-quality fields consistent with the numbers (own random stream: the main one,
+    and so the generated sessions, stay as they were)."""
+    q = random.Random(seed)
+    excess = max(0.0, *(mm - floors[r] for r, mm in quiet.items()))
+    t80 = max(0.05, q.gauss(0.55 + 0.25 * progress, 0.2))
+    residual = max(0.0, q.gauss(0.4 - 0.2 * progress, 0.25))
+    return {"slow": t80 >= 0.4, "small": target <= pattern.gentle_max_mm, "quiet": excess <= 0.0,
+            "released": residual <= 0.6, "t80_share": t80, "target_peak_mm": target,
+            "quiet_excess_mm": excess, "residual_mm": residual,
+            "gentle_max_mm": pattern.gentle_max_mm}
 
 
 def _run_session(
@@ -102,6 +117,15 @@ def _run_session(
     pause_at = t + rng.uniform(15, 60) if paused_for_good or rng.random() < 0.15 else None
     break_at = t + rng.uniform(20, 80) if rng.random() < 0.3 else None
     calibration = Calibration(0.11 + rng.gauss(0, 0.005), {r: 0.3 + rng.uniform(0, 0.1) for r in REGIONS}, 30)
+    def _fill(outs: list) -> None:
+        """What the tracking would have written onto the outputs: rep numbers, calibration."""
+        for i, o in enumerate(outs):
+            if isinstance(o, RepDone):
+                outs[i] = replace(o, stats=_rep_stats(rng, plan, o.pattern_index, o.rep, progress))
+                summary.reps_done += 1
+            elif isinstance(o, SettleEnded):
+                outs[i] = replace(o, calibration=calibration)
+
     while eng.state is not State.HOME:
         deadline = eng.next_deadline()
         assert deadline is not None
@@ -123,15 +147,11 @@ def _run_session(
             if eng.state in (State.MOVE, State.HOLD, State.RELEASE, State.REST):
                 summary.requested_breaks += 1
                 outs = eng.handle(Event.LONG_PRESS, t)
+                _fill(outs)  # a break taken in rest ends that rep as done
                 rec.on_outputs(outs, t)
             continue
         outs = eng.tick(t)
-        for i, o in enumerate(outs):
-            if isinstance(o, RepDone):
-                outs[i] = replace(o, stats=_rep_stats(rng, plan, o.pattern_index, o.rep, progress))
-                summary.reps_done += 1
-            elif isinstance(o, SettleEnded):
-                outs[i] = replace(o, calibration=calibration)
+        _fill(outs)
         rec.on_outputs(outs, t)
         if eng.state is State.SUMMARY:
             t += rng.uniform(3, 10)

@@ -126,7 +126,7 @@ def _meter(c: _Canvas, area: pygame.Rect, m: RegionMeter) -> None:
     """One meter: a label line and a bar. Target: teal; quiet: sage, soft amber on warning."""
     name = words.REGION_NAMES.get(m.region, m.region)
     if m.role == "target":
-        label, color = f"{name}: small and slow is right", theme.TEAL
+        label, color = f"{name}: {m.hint or words.TARGET_LABEL}", theme.TEAL
     else:
         label = f"{name}: let it soften" if m.warning else f"{name}: stays quiet"
         color = theme.AMBER if m.warning else theme.SAGE
@@ -135,6 +135,10 @@ def _meter(c: _Canvas, area: pygame.Rect, m: RegionMeter) -> None:
            valign="bottom")
     bar = pygame.Rect(area.x, area.y + area.h * 62 // 100, area.w, max(4, area.h * 28 // 100))
     pygame.draw.rect(c.s, theme.TRACK, bar, border_radius=bar.h // 2)
+    if m.gentle_to > m.gentle_from:  # the gentle zone, marked; the bar never fills past it
+        zone = pygame.Rect(bar.x + round(bar.w * m.gentle_from), bar.y,
+                           max(1, round(bar.w * (m.gentle_to - m.gentle_from))), bar.h)
+        pygame.draw.rect(c.s, theme.TEAL_SOFT, zone, max(1, c.px(2)), border_radius=bar.h // 2)
     fill = bar.copy()
     fill.w = round(bar.w * min(1.0, max(0.0, m.level)))
     if fill.w > 0:
@@ -286,7 +290,8 @@ def _break(c: _Canvas, m: ScreenModel) -> None:
     _top_line(c, "You asked for a break" if v and v.break_requested else "Time to release", "")
     c.text("Release break", c.box(x, 0.12, 0.97 - x, 0.14), theme.TITLE, valign="middle",
            max_lines=1)
-    c.text(m.release_prompt, c.box(x, 0.28, 0.97 - x, 0.26), theme.BODY)
+    prompt = f"{m.feedback.release_note} {m.release_prompt}".strip()
+    c.text(prompt, c.box(x, 0.28, 0.97 - x, 0.26), theme.BODY)
     if v is not None:
         c.text(f"{_seconds(v.phase_remaining_s)} left", c.box(x, 0.56, 0.97 - x, 0.1),
                theme.SMALL, theme.DIM)

@@ -23,6 +23,8 @@ from importlib import resources
 
 REGIONS: tuple[str, ...] = ("eye", "brow", "mouth_corner", "lips", "nose_cheek", "chin")
 PHASES: tuple[str, ...] = ("move", "hold", "release", "rest")
+# A gentle range narrower than this (mm) would sit inside the readings' quiet floors.
+GENTLE_MIN_MM = 1.0
 
 #: Plain nouns for the regions, for patient sentences ("Your eye stayed quiet ...").
 
@@ -62,6 +64,13 @@ class Pattern:
     rest: str
     quiet_hint: str
     pacing: Pacing
+    # Practice quality (see station.tracking.quality): the reading that shows this movement in
+    # its own direction and the sign of that movement, and the gentle range's end (mm), which a
+    # prescription may tune between GENTLE_MIN_MM and ``gentle_limit_mm``.
+    target_reading: str = ""
+    target_sign: float = 1.0
+    gentle_max_mm: float = 5.0
+    gentle_limit_mm: float = 8.0
 
     def text(self, phase: str) -> str:
         """The plain sentence shown (and meant) during ``phase``."""
@@ -95,17 +104,24 @@ class PatternError(ValueError):
 
 def _pattern_from_dict(d: dict) -> Pattern:
     try:
+        q = d["quality"]
         pacing = Pacing(**{k: float(v) for k, v in d["pacing"].items()})
         pattern = Pattern(
             id=d["id"], name=d["name"], target=d["target"], quiet=tuple(d["quiet"]),
             touch_hint=d["touch_hint"], intro=d["intro"], move=d["move"], hold=d["hold"],
             release=d["release"], rest=d["rest"], quiet_hint=d["quiet_hint"], pacing=pacing,
+            target_reading=q.get("target_reading", d["target"]),
+            target_sign=float(q.get("target_sign", 1.0)),
+            gentle_max_mm=float(q["gentle_max_mm"]), gentle_limit_mm=float(q["gentle_limit_mm"]),
         )
     except (KeyError, TypeError) as exc:
         raise PatternError(f"pattern {d.get('id', '?')}: {exc}") from exc
     regions = (pattern.target, *pattern.quiet)
     if any(r not in REGIONS for r in regions) or pattern.target in pattern.quiet:
         raise PatternError(f"pattern {pattern.id}: bad regions {regions}")
+    if pattern.target_reading not in REGIONS or pattern.target_sign not in (1.0, -1.0) or not (
+            0 < pattern.gentle_max_mm <= pattern.gentle_limit_mm):
+        raise PatternError(f"pattern {pattern.id}: bad [quality] table")
     return pattern
 
 
@@ -143,10 +159,16 @@ def default_plan() -> Plan:
 
 
 def make_plan(entries: list[tuple[str, int, dict[str, float]]], source: str) -> Plan:
-    """Build a plan from (pattern id, reps, pacing overrides) triples (already validated)."""
+    """Build a plan from (pattern id, reps, overrides) triples (already validated).
+
+    Overrides are pacing (``move_s`` ...) and ``gentle_max_mm`` (the pattern's gentle range).
+    """
     lib = library()
     items = []
     for pid, reps, overrides in entries:
+        pacing = {k: v for k, v in overrides.items() if k != "gentle_max_mm"}
         pattern = lib[pid]
-        items.append(PlanItem(pattern, reps, replace(pattern.pacing, **overrides)))
+        if "gentle_max_mm" in overrides:
+            pattern = replace(pattern, gentle_max_mm=float(overrides["gentle_max_mm"]))
+        items.append(PlanItem(pattern, reps, replace(pattern.pacing, **pacing)))
     return Plan(items=tuple(items), source=source)

@@ -22,9 +22,11 @@ An event that does not fit the current state is not an error in the kiosk: it pr
 :class:`Ignored` output, which the caller logs.
 
 The whole behaviour is the table :data:`TRANSITIONS` (state x event -> handler). Pausing keeps
-the remaining time of the interrupted step; resuming continues it. A requested break in the
-middle of a rep abandons that rep (it is repeated after the break); a requested break during
-rest replaces the end-of-pattern break when it is the pattern's last rest.
+the remaining time of the interrupted step; resuming continues it. A rep is done (``RepDone``)
+at the end of its rest, so that what follows it (the record, the rep's numbers) can judge
+whether the face let go. A requested break in the middle of a rep's move, hold or release
+abandons that rep (it is repeated after the break); a requested break during rest ends the
+rep there (done) and replaces the end-of-pattern break when it is the pattern's last rest.
 
 >>> from station.practice.plan import default_plan
 >>> eng = Engine(default_plan(), Timing(settle_s=8))
@@ -267,7 +269,7 @@ class Engine:
         if st is State.SETTLE:
             out.append(SettleEnded(at, self._calibrated_at is not None or not self.timing.needs_calibration))
         step = self.schedule[self._cur.pos]
-        if st is State.RELEASE:
+        if st is State.REST:  # a rep is move, hold, release and rest: released is judged at its end
             self.counters.reps_done += 1
             out.append(RepDone(at, step.pattern_index, step.rep))
         if st is State.BREAK:
@@ -327,7 +329,9 @@ class Engine:
             out.append(RepInterrupted(now, step.pattern_index, step.rep))
             back = REP_PHASES.index(st)
             ret = self._cur.pos - back
-        elif st is State.REST:
+        elif st is State.REST:  # the rep is done, only its rest is cut short
+            self.counters.reps_done += 1
+            out.append(RepDone(now, step.pattern_index, step.rep))
             ret = self._cur.pos + 1
             if ret < len(self.schedule) and self.schedule[ret].state is State.BREAK:
                 out.append(PatternDone(now, step.pattern_index))

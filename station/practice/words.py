@@ -8,6 +8,12 @@ own. Log lines and clinician-facing text are not patient words and stay with the
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Sequence
+
+from station.feedback import PatternResult, RepStats
+from station.practice.plan import Pattern
+
 # How the patient hears each face region named.
 REGION_NOUN: dict[str, str] = {
     "eye": "eye",
@@ -39,3 +45,110 @@ RECORDS_FAILED = "Practice could not be saved just now. Keep going. Please tell 
 STORAGE_FULL = "Storage is full. Your practice still counts today, but please tell the clinic."
 STORAGE_OK = "Storage has room again. Your practice is saved."
 RECORDS_CORRUPT = "The old records file could not be read. It was kept for the clinic and a new one was started."
+
+# ---- practice quality: live hints and the sentence after each pattern ----------------------
+# Kind and plain; bigger is never praised. Priority after a pattern: quiet, slow, small,
+# released (the single most useful thing); "well done" only when all four held.
+
+HINT_SMALLER = "Smaller is plenty"
+HINT_SLOWER = "Slower: follow the guide"
+TARGET_LABEL = "small and slow"
+CAMERA_COULD_NOT_FOLLOW = "The camera could not follow this one. Your practice still counts."
+
+# pattern id -> (one, many), as a patient says them
+PATTERN_NOUNS: dict[str, tuple[str, str]] = {
+    "eye_closure": ("eye closure", "eye closures"),
+    "small_smile": ("smile", "smiles"),
+    "pucker": ("pucker", "puckers"),
+    "ee": ("'ee'", "'ee' movements"),
+    "brow_lift": ("brow lift", "brow lifts"),
+    "snarl": ("nose wrinkle", "nose wrinkles"),
+}
+# Quiet regions named together ("mouth" for its corner and lips).
+QUIET_NOUN: dict[str, str] = {**REGION_NOUN, "mouth_corner": "mouth", "lips": "mouth",
+                              "nose_cheek": "nose"}
+QUALITIES: tuple[str, ...] = ("quiet", "slow", "small", "released")
+
+
+def pattern_nouns(pattern: Pattern) -> tuple[str, str]:
+    """Singular and plural plain words for a pattern."""
+    if pattern.id in PATTERN_NOUNS:
+        return PATTERN_NOUNS[pattern.id]
+    name = pattern.name.lower()
+    return name, f"{name} movements"
+
+
+def quiet_noun(pattern: Pattern) -> str:
+    """The quiet regions in words, e.g. "eye and brow"."""
+    nouns: list[str] = []
+    for region in pattern.quiet:
+        noun = QUIET_NOUN.get(region, region.replace("_", " "))
+        if noun not in nouns:
+            nouns.append(noun)
+    if not nouns:
+        return "face"
+    return nouns[0] if len(nouns) == 1 else ", ".join(nouns[:-1]) + " and " + nouns[-1]
+
+
+def release_note(pattern: Pattern) -> str:
+    """For the release break when the face did not let go in the last reps."""
+    return f"Your face stayed a little tight after the last {pattern_nouns(pattern)[1]}. " \
+           "Let it go fully now."
+
+
+def _flag(rep: RepStats, name: str) -> bool | None:
+    value = getattr(rep, name)
+    if value is None and name == "quiet" and rep.gentle_max_mm is None:  # numbers from before
+        # the quality model (no gentle range): quiet as the peaks say
+        scored = rep.frames - rep.frames_gated
+        if scored >= 5 and scored >= 0.3 * max(rep.frames, 1):
+            return not rep.quiet_moved
+    return value
+
+
+def pattern_result(pattern_index: int, pattern: Pattern, reps: Sequence[RepStats],
+                   reps_done: int = 0) -> PatternResult:
+    """The one sentence after a pattern, from its reps' qualities.
+
+    >>> from station.practice.plan import library
+    >>> pattern_result(0, library()["small_smile"], []).sentence
+    ''
+    """
+    one, many = pattern_nouns(pattern)
+    flags = {k: [f for f in (_flag(r, k) for r in reps) if f is not None] for k in QUALITIES}
+    quiet = flags["quiet"]
+    q, n = sum(quiet), len(quiet)
+    count = f"{n} {one if n == 1 else many}"
+    who = quiet_noun(pattern)
+    if not any(flags.values()):
+        if reps:
+            sentence = CAMERA_COULD_NOT_FOLLOW
+        elif reps_done:
+            sentence = f"You did {reps_done} slow {one if reps_done == 1 else many}. Well done."
+        else:
+            sentence = ""
+    elif q < n:
+        sentence = f"Your {who} stayed soft in {q} of {count}."
+    elif False in flags["slow"]:
+        sentence = f"Try moving even more slowly: the {one} arrived before the guide."
+    elif False in flags["small"]:
+        sentence = f"Try an even smaller {one}: a little movement is plenty."
+    elif False in flags["released"]:
+        sentence = f"After each {one}, let your face go fully soft before the next."
+    elif all(flags.values()):  # every quality judged somewhere, and all held
+        sentence = f"Well done: your {who} stayed soft in {q} of {count}."
+    elif n:
+        sentence = f"Your {who} stayed soft in {q} of {count}."
+    else:
+        sentence = f"You did {len(reps)} slow {one if len(reps) == 1 else many}."
+    extra: dict[str, float] = {}
+    coacts = sorted(r.coactivation for r in reps if r.coactivation is not None)
+    if coacts:
+        extra["coactivation_median"] = float(statistics.median(coacts))
+    if reps:
+        extra["target_mm_median"] = float(statistics.median(r.target_mm for r in reps))
+    for k, v in flags.items():
+        if v:
+            extra[f"{k}_share"] = sum(v) / len(v)
+    return PatternResult(pattern_index=pattern_index, sentence=sentence, reps_quiet=q,
+                         reps_scored=n, extra=extra)

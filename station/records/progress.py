@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from station.feedback import HomeInfo, PatternResult, RepStats
+from station.practice import words
 from station.practice.plan import Pattern, Plan
 from station.practice.words import REGION_NOUN
 
@@ -28,23 +29,9 @@ BETTER_ABS = 0.03  # a change in median coactivation smaller than this is "about
 BETTER_REL = 0.10
 
 
-# pattern id -> (one, many) as a patient says them
-PATTERN_WORDS: dict[str, tuple[str, str]] = {
-    "eye_closure": ("eye closure", "eye closures"),
-    "small_smile": ("smile", "smiles"),
-    "pucker": ("pucker", "puckers"),
-    "ee": ("'ee'", "'ee' movements"),
-    "brow_lift": ("brow lift", "brow lifts"),
-    "snarl": ("nose wrinkle", "nose wrinkles"),
-}
-
-
 def pattern_words(pattern: Pattern) -> tuple[str, str]:
-    """Singular and plural plain words for a pattern."""
-    if pattern.id in PATTERN_WORDS:
-        return PATTERN_WORDS[pattern.id]
-    name = pattern.name.lower()
-    return name, f"{name} movements"
+    """Singular and plural plain words for a pattern (one table: the words module)."""
+    return words.pattern_nouns(pattern)
 
 
 def quiet_words(pattern: Pattern) -> tuple[str, bool]:
@@ -158,23 +145,13 @@ def home_info_from_rows(
 def pattern_results(
     plan: Plan | None, stats: Sequence[RepStats], reps_done: Mapping[int, int]
 ) -> list[PatternResult]:
-    """After a session: per pattern, how many reps kept the quiet regions quiet."""
+    """After a session: one sentence per pattern played (:func:`words.pattern_result`)."""
     if plan is None:
         return []
     results = []
     for index, item in enumerate(plan.items):
-        one, many = pattern_words(item.pattern)
-        quiet, _plural = quiet_words(item.pattern)
-        mine = [s for s in stats if s.pattern_index == index and s.coactivation is not None]
+        mine = [s for s in stats if s.pattern_index == index]
         done = reps_done.get(index, 0)
-        if mine:
-            q = sum(not s.quiet_moved for s in mine)
-            n = len(mine)
-            word = one if n == 1 else many
-            sentence = f"Your {quiet} stayed quiet in {q} of {n} {word}."
-            extra = {"coactivation_median": statistics.median(s.coactivation for s in mine)}
-            results.append(PatternResult(index, sentence, q, n, extra))
-        elif done:
-            word = one if done == 1 else many
-            results.append(PatternResult(index, f"You did {done} slow {word}. Well done."))
+        if mine or done:
+            results.append(words.pattern_result(index, item.pattern, mine, done))
     return results

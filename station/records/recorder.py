@@ -490,4 +490,10 @@ def _stats_values(stats: RepStats) -> dict[str, Any]:
         "eye_ratio": stats.eye_ratio,
         "quiet_moved": int(stats.quiet_moved),
         "quiet_max_mm": max(quiet.values()) if quiet else None,
+        **{k: None if v is None else int(v) for k, v in stats.flags.items()},
+        "t80_share": stats.t80_share,
+        "target_peak_mm": stats.target_peak_mm,
+        "quiet_excess_mm": stats.quiet_excess_mm,
+        "residual_mm": stats.residual_mm,
+        "gentle_max_mm": stats.gentle_max_mm,
     }

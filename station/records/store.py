@@ -133,14 +133,31 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX events_session ON events(session_id);
     CREATE INDEX sessions_started ON sessions(started_utc);
     """,
+    # 2 -> 3: practice quality per rep (station.tracking.quality): the four flags (1/0, NULL when
+    # not judgeable) and the numbers behind them
+    """
+    ALTER TABLE reps ADD COLUMN slow INTEGER;
+    ALTER TABLE reps ADD COLUMN small INTEGER;
+    ALTER TABLE reps ADD COLUMN quiet INTEGER;
+    ALTER TABLE reps ADD COLUMN released INTEGER;
+    ALTER TABLE reps ADD COLUMN t80_share REAL;
+    ALTER TABLE reps ADD COLUMN target_peak_mm REAL;
+    ALTER TABLE reps ADD COLUMN quiet_excess_mm REAL;
+    ALTER TABLE reps ADD COLUMN residual_mm REAL;
+    ALTER TABLE reps ADD COLUMN gentle_max_mm REAL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
+QUALITY_FLAGS: tuple[str, ...] = ("slow", "small", "quiet", "released")
+QUALITY_COLUMNS: tuple[str, ...] = (*QUALITY_FLAGS, "t80_share", "target_peak_mm",
+                                    "quiet_excess_mm", "residual_mm", "gentle_max_mm")
 REP_COLUMNS: tuple[str, ...] = (
     "id", "session_id", "pattern_index", "pattern_id", "rep", "status", "started_mono",
     "ended_mono", "ended_utc", "target_region", "target_mm", "target_other_side_mm",
     "target_pct_of_other", "quiet_mm", "quiet_floor_mm", "coactivation", "face_share", "frames",
     "frames_gated", "eye_ratio", "quiet_moved", "quiet_max_mm",
+    *QUALITY_COLUMNS,
 )
 STATS_COLUMNS: tuple[str, ...] = REP_COLUMNS[9:]
 

@@ -4,8 +4,9 @@ The kiosk loop calls :meth:`LiveTracking.poll` every frame and :meth:`LiveTracki
 what the session engine did. This module is the glue between the adapters (camera, tracker)
 and the pure core (metrics, scoring): it feeds each new face sample to the metrics once, says
 when calibration is done and when the face comes and goes, scores each rep's move, hold and
-release on the affected side, and writes the rep's numbers onto the rep's own ``RepDone``
-output, which the record store then keeps: one stream, no second path.
+release on the affected side (and its rest, where release is judged), and writes the rep's
+numbers onto the rep's own ``RepDone`` output, which the record store then keeps: one stream,
+no second path.
 It never stops the session: no camera, no model or no face only pause scoring.
 """
 
@@ -20,6 +21,7 @@ from station.config import Settings
 from station.feedback import SIDES, Calibration, LiveFeedback, Observation, RepStats, TrackingStatus
 from station.practice import words
 from station.practice.events import (
+    REP_PHASES,
     Output,
     PatternDone,
     Paused,
@@ -36,12 +38,15 @@ from station.practice.events import (
 from station.practice.plan import REGIONS, Plan
 from station.tracking.camera import FrameSource
 from station.tracking.metrics import MetricFrame, Metrics
+from station.tracking.quality import LiveBlink, QualitySpec
 from station.tracking.scoring import RepScorer, live_feedback, pattern_result
 from station.tracking.tracker import NO_CAMERA, NO_MODEL, OK, TrackerThread
 
 log = logging.getLogger(__name__)
 
-SCORED_PHASES = frozenset({State.MOVE, State.HOLD, State.RELEASE})
+SCORED_PHASES = frozenset(REP_PHASES)  # release is judged at the end of rest
+# The release break says so when the face did not let go in any of the pattern's last reps.
+RELEASE_NOTE_REPS = 2
 _TRACKER_TROUBLE = frozenset({NO_CAMERA, NO_MODEL})
 
 
@@ -71,6 +76,8 @@ class LiveTracking:
         self._scorer: RepScorer | None = None
         self._reps: dict[int, list[RepStats]] = {}
         self.rep_stats: list[RepStats] = []
+        self._blink = LiveBlink()
+        self._phase_at, self._phase_s = 0.0, 0.0  # when the current phase started, its length
 
     # -- service protocol ------------------------------------------------------------------
 
@@ -111,11 +118,11 @@ class LiveTracking:
                 self._face_visible = frame.face
                 seen.append(Observation.FACE_FOUND if frame.face else Observation.FACE_LOST)
             if self._scorer is not None and self._state in SCORED_PHASES:
-                self._scorer.add(frame)  # not while paused: the patient may move freely then
+                self._scorer.add(frame, self._state)  # not while paused: the patient may move freely
             if self.metrics.calibrated and not self._calibration_sent and self._state is State.SETTLE:
                 self._calibration_sent = True
                 seen.append(Observation.CALIBRATED)
-        return self._feedback(), seen
+        return self._feedback(now), seen
 
     def follow(self, outputs: list[Output]) -> list[Output]:
         """Follow the session and fill in what was measured: a rep's numbers on its
@@ -128,7 +135,10 @@ class LiveTracking:
                 self.rep_stats.clear()
             elif isinstance(o, PhaseStarted | Resumed):
                 self._state = o.phase
+                if isinstance(o, Resumed):
+                    self._phase_at = o.at - max(0.0, self._phase_s - o.remaining_s)
                 if isinstance(o, PhaseStarted):
+                    self._phase_at, self._phase_s = o.at, o.duration_s
                     self._pattern_index = o.pattern_index
                     self._phase_started(o)
             elif isinstance(o, Paused):
@@ -146,8 +156,8 @@ class LiveTracking:
                 self._state = State.HOME
             elif isinstance(o, PatternDone):
                 p = self.plan.items[o.pattern_index].pattern
-                o = replace(o, result=pattern_result(o.pattern_index, p.id, p.quiet,
-                                                     self._reps.get(o.pattern_index, [])))
+                o = replace(o, result=pattern_result(o.pattern_index, p,
+                                                     reps=self._reps.get(o.pattern_index, [])))
             followed.append(o)
         return followed
 
@@ -158,9 +168,12 @@ class LiveTracking:
             self.metrics.start_calibration()
             self._calibration_sent = False
         elif o.phase is State.MOVE and o.pattern_index is not None and o.rep is not None:
-            p = self.plan.items[o.pattern_index].pattern
+            item = self.plan.items[o.pattern_index]
+            p = item.pattern
             self._scorer = RepScorer(p.id, o.pattern_index, o.rep, p.target, p.quiet, self.side,
-                                     self.metrics.baseline)
+                                     self.metrics.baseline, spec=QualitySpec.of(p, item.pacing.move_s))
+        # The pace is timed from the first move frame, not from ``o.at``: samples carry the
+        # tracker's clock, which is not the engine's in a sped-up demo.
 
     def _calibration(self) -> Calibration | None:
         baseline = self.metrics.baseline
@@ -180,7 +193,7 @@ class LiveTracking:
         self.rep_stats.append(stats)
         return stats
 
-    def _feedback(self) -> LiveFeedback:
+    def _feedback(self, now: float) -> LiveFeedback:
         frame = self._frame
         if frame is None:
             return LiveFeedback(status=TrackingStatus.NO_FACE, message="")
@@ -194,7 +207,21 @@ class LiveTracking:
         if self._pattern_index is None or self._state in (State.HOME, State.SUMMARY):
             return LiveFeedback(status=frame.status, message=frame.message)
         pattern = self.plan.items[self._pattern_index].pattern
-        return live_feedback(frame, pattern.target, pattern.quiet, self.side, self.metrics.baseline)
+        if self._state is State.BREAK:
+            return LiveFeedback(status=frame.status, message=frame.message,
+                                release_note=self._release_note(self._pattern_index))
+        move = None
+        if self._state is State.MOVE and self._phase_s > 0:
+            move = min(1.0, max(0.0, (now - self._phase_at) / self._phase_s))
+        return live_feedback(frame, pattern.target, pattern.quiet, self.side, self.metrics.baseline,
+                             spec=QualitySpec.of(pattern), move_fraction=move, blink=self._blink)
+
+    def _release_note(self, pattern_index: int) -> str:
+        """In a release break: a calm note when the face did not let go in the last reps."""
+        last = self._reps.get(pattern_index, [])[-RELEASE_NOTE_REPS:]
+        if any(r.released is False for r in last):
+            return words.release_note(self.plan.items[pattern_index].pattern)
+        return ""
 
 
 def make_live_tracking(settings: Settings, plan: Plan, model_path: Path,

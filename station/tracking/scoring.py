@@ -1,15 +1,23 @@
 """From metrics frames to what the patient sees and what the record keeps (pure, no I/O).
 
 * :func:`live_feedback`: the meters for right now (one target meter, one per quiet region).
-* :class:`RepScorer`: collects one rep's frames (move, hold, release) -> :class:`RepStats`.
-* :func:`pattern_result`: one plain sentence after a pattern.
+* :class:`RepScorer`: collects one rep's frames (move, hold, release, rest) -> :class:`RepStats`,
+  with the rep's practice quality (slow, small, quiet, released; :mod:`station.tracking.quality`).
+* :func:`pattern_result`: one plain sentence after a pattern (the words are in
+  :mod:`station.practice.words`).
+
+The target meter never rewards bigger: it fills with the movement in the pattern's own
+direction up to the end of the pattern's gentle range (a marked zone) and no further; past it
+the meter says "smaller". During move it says "slower" when the target runs ahead of the
+guide. Quiet meters ignore blinks (a brief closure of both eyes).
 
 Definitions (affected side only, unless said otherwise):
 
 * movement of a region = absolute smoothed reading (mm from neutral), whatever its direction;
-  the peak is taken over the rep's scored frames.
-* a quiet region *moved* when its peak exceeds its threshold ``max(k x noise, floor)``
-  (:attr:`station.tracking.metrics.Baseline.thresholds`).
+  the peak is taken over the rep's scored frames (move, hold, release).
+* a quiet region *moved* when its movement held for 0.25 s, blinks excluded, exceeds its
+  threshold ``max(k x noise, floor)`` (:attr:`station.tracking.metrics.Baseline.thresholds`);
+  ``quiet_mm`` holds those levels.
 * coactivation = q / (q + t), where q is the largest quiet-region excess over its threshold
   (peak - threshold, at least 0) and t the target's peak movement. 0 means the quiet regions
   stayed within their noise, values towards 1 mean quiet regions moved as much as the target
@@ -26,7 +34,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from station.feedback import LiveFeedback, PatternResult, RegionMeter, RepStats, TrackingStatus
-from station.practice.words import REGION_NOUN
+from station.practice import words
+from station.practice.events import REP_PHASES, State
+from station.practice.plan import Pattern, library
+from station.tracking import quality as Q
 from station.tracking.metrics import (
     MSG_FACE_LOST,
     MSG_TURNED,
@@ -37,24 +48,22 @@ from station.tracking.metrics import (
     to_dict,
 )
 
-# Movement (mm beyond the threshold) that fills the target meter: a gentle scale, so a small,
-# slow movement already shows (effort 2-3 of 10 is the aim, bigger is not better).
-TARGET_FULL_MM = 3.0
 SERIES_HZ = 10.0
 MIN_MOVED_MM = 0.05
+SCORED_PHASES = frozenset({State.MOVE, State.HOLD, State.RELEASE})  # the classic numbers
+# Generic direction when a region is the target of no known pattern (eye, lips: closing and
+# narrowing are the movements; everything else rises).
+_DEFAULT_SIGN = {"eye": -1.0, "lips": -1.0}
 
-# Plain nouns for the sentence after a pattern: (one, many).
-PATTERN_NOUNS: dict[str, tuple[str, str]] = {
-    "small_smile": ("smile", "smiles"),
-    "eye_closure": ("eye closure", "eye closures"),
-    "pucker": ("pucker", "puckers"),
-    "ee": ('"ee"', '"ee"s'),
-    "brow_lift": ("brow lift", "brow lifts"),
-    "snarl": ("nose wrinkle", "nose wrinkles"),
-}
-# Quiet regions named together for the patient ("mouth" for corner and lips).
-_QUIET_NOUN = {"mouth_corner": "mouth", "lips": "mouth", "eye": "eye", "brow": "brow",
-               "nose_cheek": "nose", "chin": "chin"}
+
+def spec_for(pattern_id: str, target: str, quiet: Sequence[str],
+             move_s: float | None = None) -> Q.QualitySpec:
+    """The quality spec of a library pattern, or a generic one for ``target``."""
+    pattern = library().get(pattern_id)
+    if pattern is not None and pattern.target == target:
+        return Q.QualitySpec.of(pattern, move_s)
+    return Q.QualitySpec(target=target, reading=target, sign=_DEFAULT_SIGN.get(target, 1.0),
+                         quiet=tuple(quiet), gentle_max_mm=5.0, move_s=move_s or 4.0)
 
 
 def other_side(side: str) -> str:
@@ -63,11 +72,16 @@ def other_side(side: str) -> str:
 
 
 def live_feedback(frame: MetricFrame, target: str, quiet: Sequence[str], side: str,
-                  baseline: Baseline | None, calibrating_message: str = "") -> LiveFeedback:
+                  baseline: Baseline | None, calibrating_message: str = "", *,
+                  spec: Q.QualitySpec | None = None, move_fraction: float | None = None,
+                  blink: Q.LiveBlink | None = None) -> LiveFeedback:
     """Meters for one frame: a calm target meter and one meter per quiet region.
 
     ``side`` is the patient's affected side (their own left or right, whatever the image
-    shows). A quiet meter warns when its region moves beyond its threshold.
+    shows). The target meter fills with the movement in the pattern's direction (``spec``)
+    up to the end of its gentle zone, never further; ``move_fraction`` (during move only)
+    lets it say "slower" when the target runs ahead of the guide. A quiet meter warns when
+    its region moves beyond its threshold; with ``blink`` the eye meter ignores blinks.
     """
     if frame.status is TrackingStatus.CALIBRATING or baseline is None:
         msg = calibrating_message or frame.message or "Relax your face and look at the screen."
@@ -79,16 +93,35 @@ def live_feedback(frame: MetricFrame, target: str, quiet: Sequence[str], side: s
         return LiveFeedback(status=TrackingStatus.TURNED, message=MSG_TURNED, scoring=False)
     if frame.smoothed is None:  # landmarks jumped (a hand over the face): pause scoring
         return LiveFeedback(status=TrackingStatus.TRACKING, message=MSG_FACE_LOST, scoring=False)
-    s = side_index(side)
+    spec = spec or spec_for("", target, quiet)
+    s, o = side_index(side), side_index(other_side(side))
     thr = baseline.thresholds
+    sm = frame.smoothed
     meters = []
-    t_idx = region_index(target)
-    t_mm = abs(float(frame.smoothed[s, t_idx]))
-    t_level = float(np.clip((t_mm - thr[s, t_idx]) / TARGET_FULL_MM, 0.0, 1.0)) ** 0.5
-    meters.append(RegionMeter(region=target, role="target", level=t_level, mm=t_mm))
+    # The target: its own direction only, on a scale whose gentle zone ends at GENTLE_LEVEL.
+    r_idx = region_index(spec.reading)
+    t_dir = max(0.0, spec.sign * float(sm[s, r_idx]))
+    t_thr = float(thr[s, r_idx])
+    scale = Q.gentle_scale(spec.gentle_max_mm)
+    past = t_dir > spec.gentle_max_mm
+    level = min(t_dir / scale, Q.GENTLE_LEVEL) if t_dir > t_thr else 0.0  # noise shows nothing
+    hint = ""
+    if past:
+        hint = words.HINT_SMALLER
+    elif move_fraction is not None and Q.ahead_of_guide(t_dir, t_thr, move_fraction,
+                                                         spec.gentle_max_mm):
+        hint = words.HINT_SLOWER
+    meters.append(RegionMeter(region=target, role="target", level=level, mm=t_dir,
+                              gentle_from=min(t_thr / scale, Q.GENTLE_LEVEL),
+                              gentle_to=Q.GENTLE_LEVEL, past_gentle=past, hint=hint))
+    e = region_index("eye")
+    in_blink = blink is not None and blink.update(frame.t, float(sm[s, e]), float(sm[o, e]),
+                                                  float(thr[s, e]), float(thr[o, e]))
     for region in quiet:
         q = region_index(region)
-        mm = abs(float(frame.smoothed[s, q]))
+        mm = abs(float(sm[s, q]))
+        if region == "eye" and in_blink:
+            mm = 0.0  # a blink is not the eye joining in
         level = float(np.clip(mm / (2.0 * thr[s, q]), 0.0, 1.0))
         meters.append(RegionMeter(region=region, role="quiet", level=level, mm=mm,
                                   warning=bool(mm > thr[s, q])))
@@ -98,15 +131,19 @@ def live_feedback(frame: MetricFrame, target: str, quiet: Sequence[str], side: s
 class RepScorer:
     """Collects one rep's frames and returns its :class:`RepStats` (affected side).
 
-    Feed every frame from the start of *move* to the end of *hold* (or *release*). Frames
-    that are not scored (no face, turned, settling, landmark jump) count as gated.
+    Feed every frame from the start of *move* to the end of *rest* with its phase. The classic
+    numbers (peaks, coactivation, series) use move, hold and release; the practice quality
+    uses the whole rep (release is judged at the end of rest). Frames that are not scored (no
+    face, turned, settling, landmark jump) count as gated.
     """
 
     def __init__(self, pattern_id: str, pattern_index: int, rep: int, target: str,
-                 quiet: Sequence[str], side: str, baseline: Baseline | None) -> None:
+                 quiet: Sequence[str], side: str, baseline: Baseline | None, *,
+                 spec: Q.QualitySpec | None = None) -> None:
         self.pattern_id, self.pattern_index, self.rep = pattern_id, pattern_index, rep
         self.target, self.quiet, self.side = target, tuple(quiet), side
         self.baseline = baseline
+        self.spec = spec or spec_for(pattern_id, target, quiet)
         self.frames = 0
         self.face_frames = 0
         self.scored = 0
@@ -116,15 +153,37 @@ class RepScorer:
         self._series: list[tuple[float, dict]] = []
         self._t0: float | None = None
         self._last_series_t = -1e9
+        # the whole rep, for the quality judge
+        self._t: list[float] = []
+        self._phase: list[str] = []
+        self._readings: list[np.ndarray] = []
+        self._counts: dict[str, int] = {}
+        self._move_start: float | None = None
 
-    def add(self, frame: MetricFrame) -> None:
-        """Take one frame of this rep."""
+    def begin(self, phase: State, at: float) -> None:
+        """A phase of this rep started at ``at`` (on the frames' clock); the move start times the
+        pace (without it, the first move frame does)."""
+        if phase is State.MOVE and self._move_start is None:
+            self._move_start = at
+
+    def add(self, frame: MetricFrame, phase: State = State.MOVE) -> None:
+        """Take one frame of this rep, seen during ``phase``."""
+        if phase not in REP_PHASES:
+            return
+        scored = frame.scored and frame.smoothed is not None and self.baseline is not None
+        self._counts[phase.value] = self._counts.get(phase.value, 0) + 1
+        self._t.append(frame.t)
+        self._phase.append(phase.value)
+        self._readings.append(frame.smoothed if scored else np.full((2, 6), np.nan))
+        if phase not in SCORED_PHASES:
+            return
         if self._t0 is None:
             self._t0 = frame.t
         self.frames += 1
         self.face_frames += int(frame.face)
-        if not frame.scored or frame.smoothed is None or self.baseline is None:
+        if not scored:
             return
+        assert frame.smoothed is not None and self.baseline is not None
         self.scored += 1
         sm = frame.smoothed
         self._peak = np.maximum(self._peak, np.abs(sm))
@@ -141,6 +200,13 @@ class RepScorer:
             self._last_series_t = t
             self._series.append((round(t, 3), to_dict(np.round(sm, 3))))
 
+    def quality(self) -> Q.Quality:
+        """The rep's practice quality so far (None where it cannot be judged)."""
+        if self.baseline is None or not self._t:
+            return Q.Quality()
+        return Q.judge(self._t, self._phase, np.stack(self._readings), side_index(self.side),
+                       self.spec, self.baseline.thresholds, self._move_start, self._counts)
+
     def result(self) -> RepStats:
         """The rep's numbers (zeros and None where nothing could be measured)."""
         s, o = side_index(self.side), side_index(other_side(self.side))
@@ -151,7 +217,10 @@ class RepScorer:
         target_mm = float(self._peak[s, ti]) if have else 0.0
         other_mm = float(self._peak[o, ti]) if have else 0.0
         pct = target_mm / other_mm * 100.0 if have and other_mm >= thr[o, ti] > 0 else None
+        qual = self.quality()
         quiet_mm = {r: float(self._peak[s, region_index(r)]) if have else 0.0 for r in self.quiet}
+        if qual.quiet_mm is not None:  # held movement with blinks excluded
+            quiet_mm = dict(qual.quiet_mm)
         floors = {r: float(thr[s, region_index(r)]) for r in self.quiet}
         excess = max((max(0.0, quiet_mm[r] - floors[r]) for r in self.quiet), default=0.0)
         coact = None
@@ -166,6 +235,10 @@ class RepScorer:
             frames=self.frames, frames_gated=self.frames - self.scored,
             eye_ratio=self._ratio_at_peak,
             series=tuple(self._series),
+            slow=qual.slow, small=qual.small, quiet=qual.quiet, released=qual.released,
+            t80_share=qual.t80_share, target_peak_mm=qual.target_peak_mm,
+            quiet_excess_mm=qual.quiet_excess_mm, residual_mm=qual.residual_mm,
+            gentle_max_mm=self.spec.gentle_max_mm, blinks=qual.blinks,
         )
 
 
@@ -175,28 +248,9 @@ def rep_was_scored(stats: RepStats, min_share: float = 0.3, min_frames: int = 5)
     return scored >= min_frames and scored >= min_share * max(stats.frames, 1)
 
 
-def pattern_result(pattern_index: int, pattern_id: str, quiet: Sequence[str],
-                   reps: Sequence[RepStats]) -> PatternResult:
-    """One plain sentence after a pattern, e.g. 'Your eye stayed quiet in 4 of 5 smiles.'"""
-    one, many = PATTERN_NOUNS.get(pattern_id, ("try", "tries"))
-    scored = [r for r in reps if rep_was_scored(r)]
-    quiet_reps = [r for r in scored if not r.quiet_moved]
-    nouns: list[str] = []
-    for region in quiet:
-        noun = _QUIET_NOUN.get(region, REGION_NOUN.get(region, region))
-        if noun not in nouns:
-            nouns.append(noun)
-    who = " and ".join(nouns) if nouns else "face"
-    if not scored:
-        sentence = "The camera could not follow this one. Your practice still counts."
-    else:
-        n = len(scored)
-        sentence = f"Your {who} stayed quiet in {len(quiet_reps)} of {n} {one if n == 1 else many}."
-    extra: dict[str, float] = {}
-    coacts = [r.coactivation for r in scored if r.coactivation is not None]
-    if coacts:
-        extra["coactivation_median"] = float(np.median(coacts))
-    if scored:
-        extra["target_mm_median"] = float(np.median([r.target_mm for r in scored]))
-    return PatternResult(pattern_index=pattern_index, sentence=sentence,
-                         reps_quiet=len(quiet_reps), reps_scored=len(scored), extra=extra)
+def pattern_result(pattern_index: int, pattern: Pattern | str, quiet: Sequence[str] = (),
+                   reps: Sequence[RepStats] = ()) -> PatternResult:
+    """One plain sentence after a pattern (see :func:`station.practice.words.pattern_result`)."""
+    if isinstance(pattern, str):
+        pattern = library()[pattern]
+    return words.pattern_result(pattern_index, pattern, reps)

@@ -188,6 +188,12 @@ def load_patient(model_path: Path, side: str,
                  phase: Callable[[], tuple[str, str | None, int | None, float]],
                  clock: Clock = time.monotonic) -> SimulatedPatient:
     """The demo's simulated patient: fetch the face photo, find its landmarks once, warp."""
+    rgb, landmarks = demo_face(model_path)
+    return SimulatedPatient(rgb, landmarks, side, phase, clock=clock)
+
+
+def demo_face(model_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The demo's real neutral face photo (RGB) and its landmarks (pixels)."""
     from station.tracking.fakes.samples import SampleError, sample_path
     from station.tracking.tracker import Landmarker
 
@@ -205,4 +211,4 @@ def load_patient(model_path: Path, side: str,
             sample = lmk.detect(rgb, i * 0.1)
     if sample is None or sample.landmarks is None:
         raise CameraError("No face found in the sample face photo.")
-    return SimulatedPatient(rgb, sample.landmarks, side, phase, clock=clock)
+    return rgb, np.asarray(sample.landmarks, dtype=np.float64)

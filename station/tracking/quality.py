@@ -1,0 +1,382 @@
+"""Practice quality of one rep: slow, small, quiet and released (pure numpy, no I/O).
+
+Theory of operation
+-------------------
+The retraining material asks four things of every movement, on the affected side: **slow**
+(the brain needs time to learn), **small** (gentle precision; strength makes synkinesis
+worse), **quiet** (the unhelpful muscles stay off) and **released** (a tight face cannot move
+smoothly). :func:`judge` turns one rep's smoothed readings (signed mm from the session's
+neutral face, see :mod:`station.tracking.metrics`) into those four flags and the numbers
+behind them. Each flag is True, False, or None when it cannot be judged (too few scored
+frames, no baseline, nothing moved): never a guess.
+
+*The target in its own direction.* Each pattern names the reading that shows its movement and
+the sign of that movement (pattern data, :class:`QualitySpec`): smile = mouth-corner
+excursion up and out (+), "ee" = the corner's outward position (the ``lips`` width, +),
+pucker = lips narrow (``lips`` -), eye closure = the fissure closes (``eye`` -), brow lift =
+brow up (+), snarl = ala and cheek up (+). Movement the other way (lips widening in a
+pucker, an eye opening wider) is not the target and never fills the target meter.
+
+**slow** -- the pacing guide grows evenly through the move phase, so a patient following it
+reaches 80 % of the rep's peak at about 0.8 of the move phase. ``t80_share`` is the time from
+the start of move until the target first reaches 80 % of its peak (peak over move and hold),
+as a share of the move phase (both measured on the frames' own clock: first move frame to
+first hold frame); more than 1 means the peak came during hold (slow, fine).
+80 % rather than 100 % because the last few tenths of a millimetre of a plateau are noise.
+A rep is *not slow* when ``t80_share < SLOW_MIN_T80`` (0.4: the movement arrived more than
+twice as fast as the guide; the issue's example "80 % within the first quarter" is well
+inside that), or when it has a *sudden step*: more than ``STEP_MAX_SHARE`` (half) of the peak
+gained within ``STEP_WINDOW_S`` (0.3 s), which catches a patient who waits and then jumps to
+the peak late in the phase. Even following, the guide gains 7.5 % of the peak in 0.3 s of a
+4 s move. Not judged (None) when the peak stays within the target's noise threshold (there is
+no movement whose pace could be judged) or when fewer than :data:`MIN_FRAMES` move frames were
+scored.
+
+**small** -- ``target_peak_mm`` (the largest directional target level held for at least
+``HELD_S``) is at most the pattern's ``gentle_max_mm``. Each pattern file sets a default (the
+reasoning is in the pattern files: about half of a full-strength movement); a prescription
+may tune it within ``[GENTLE_MIN_MM, gentle_limit_mm]``.
+
+**quiet** -- every quiet region's movement (absolute reading, any direction), *held for at
+least* ``HELD_S`` (0.25 s, so a one-frame landmark flicker is not a movement), stays within
+its threshold (``max(k x noise, floor)`` from calibration) through move, hold and release.
+``quiet_excess_mm`` is the largest excess over a threshold. Blinks are excluded first:
+
+*A blink is not the eye joining in.* People blink 10-20 times a minute; a blink closes both
+eyes by 5-8 mm for 0.1-0.4 s. Ocular synkinesis is the affected eye narrowing *with the
+movement*, for as long as the movement lasts, usually on that side only. What tells them
+apart is therefore (a) both eyes and (b) brief: :func:`blink_mask` marks each run of frames
+in which *both* eyes are narrowed beyond their thresholds and which lasts at most
+``BLINK_MAX_S`` (0.5 s: the longest normal blink plus the smoothing tail), widened by
+``BLINK_MARGIN_S`` either side (the two lids do not move in the same frame). Eye readings in
+those frames are ignored. So: a blink alone stays quiet; the affected eye narrowing alone is
+counted however long the other eye blinks meanwhile (the narrowing outside the blink still
+shows); both eyes squinting for longer than a blink (a squeeze) counts as well. The same mask
+applies where the eye is the target (eye closure): a blink during rest is not a failed release.
+
+**released** -- at the end of the rep (the last ``RELEASE_WINDOW_S`` of rest), the median
+absolute reading of the target (its region and its directional reading) and of every quiet
+region is back within that region's threshold. Median over a window, blinks excluded, so a
+blink or one noisy frame does not decide it; ``residual_mm`` is the largest of those medians
+(raw mm; released means each is within its own threshold). None when fewer than
+:data:`MIN_END_FRAMES` frames of that window were scored.
+
+Live (:class:`LiveBlink`, :func:`gentle_scale`, :func:`ahead_of_guide`): the same rules, one
+frame at a time. The target meter's scale puts the gentle zone's end at :data:`GENTLE_LEVEL`
+of the bar and never fills further (past it the meter says "smaller"); "slower" shows when,
+during move, the target is further along than the guide allows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from station.practice.plan import GENTLE_MIN_MM, REGIONS
+
+__all__ = ["GENTLE_MIN_MM", "Quality", "QualitySpec", "LiveBlink", "judge"]
+
+SLOW_MIN_T80 = 0.4
+STEP_WINDOW_S = 0.3
+STEP_MAX_SHARE = 0.5
+HELD_S = 0.25
+BLINK_MAX_S = 0.5
+BLINK_MARGIN_S = 0.1
+RELEASE_WINDOW_S = 0.6
+MIN_FRAMES = 5  # scored frames a phase needs before anything is judged on it
+MIN_END_FRAMES = 3
+# Live: the target meter's bar shows the gentle zone ending at this share of the bar.
+GENTLE_LEVEL = 0.8
+# Live: "slower" when, at fraction f of move, the target exceeds its threshold plus
+# (f + AHEAD_MARGIN) x gentle_max: clearly ahead of an even rise to the gentle range's end.
+AHEAD_MARGIN = 0.25
+# Live: a narrowing of the affected eye shows after this long (one lid of a blink leads a frame).
+LIVE_ONSET_S = 0.1
+
+_COL = {r: i for i, r in enumerate(REGIONS)}
+_EYE = _COL["eye"]
+MOVE, HOLD, RELEASE, REST = "move", "hold", "release", "rest"
+
+
+@dataclass(frozen=True)
+class QualitySpec:
+    """What a pattern asks for: target reading and direction, quiet regions, gentle range."""
+
+    target: str  # the region the meter names
+    reading: str  # the reading column that shows the movement in its own direction
+    sign: float  # +1 or -1: which way of ``reading`` is the movement
+    quiet: tuple[str, ...]
+    gentle_max_mm: float
+    move_s: float = 4.0
+
+    @classmethod
+    def of(cls, pattern: object, move_s: float | None = None) -> QualitySpec:
+        """From a :class:`station.practice.plan.Pattern` (and its prescribed move time)."""
+        return cls(target=pattern.target, reading=pattern.target_reading,  # type: ignore[attr-defined]
+                   sign=float(pattern.target_sign), quiet=tuple(pattern.quiet),  # type: ignore[attr-defined]
+                   gentle_max_mm=float(pattern.gentle_max_mm),  # type: ignore[attr-defined]
+                   move_s=float(move_s if move_s is not None else pattern.pacing.move_s))  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Quality:
+    """One rep's four qualities and the numbers behind them (None: not judgeable)."""
+
+    slow: bool | None = None
+    small: bool | None = None
+    quiet: bool | None = None
+    released: bool | None = None
+    t80_share: float | None = None
+    target_peak_mm: float | None = None
+    quiet_excess_mm: float | None = None
+    residual_mm: float | None = None
+    step_share: float | None = None  # largest gain within STEP_WINDOW_S, share of the peak
+    blinks: int = 0
+    quiet_mm: dict[str, float] | None = None  # held peak per quiet region, blinks excluded
+
+
+# ---- building blocks (each works on plain arrays; NaN = frame not scored) ------------------
+
+
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Maximal runs of True as (first, last) index pairs."""
+    out: list[tuple[int, int]] = []
+    start = None
+    for i, m in enumerate(mask):
+        if m and start is None:
+            start = i
+        elif not m and start is not None:
+            out.append((start, i - 1))
+            start = None
+    if start is not None:
+        out.append((start, len(mask) - 1))
+    return out
+
+
+def _frame_dt(t: np.ndarray) -> float:
+    d = np.diff(t)
+    d = d[d > 0]
+    return float(np.median(d)) if len(d) else 0.0
+
+
+def blink_mask(t: np.ndarray, eye_affected: np.ndarray, eye_other: np.ndarray,
+               thr_affected: float, thr_other: float) -> tuple[np.ndarray, int]:
+    """Frames inside a blink (both eyes narrowed, briefly), and how many blinks.
+
+    ``eye_*`` are fissure readings (mm from neutral, closing < 0; NaN when not scored).
+    """
+    t = np.asarray(t, dtype=np.float64)
+    both = (np.nan_to_num(eye_affected, nan=0.0) < -thr_affected) & \
+           (np.nan_to_num(eye_other, nan=0.0) < -thr_other)
+    dt = _frame_dt(t)
+    mask = np.zeros(len(t), dtype=bool)
+    n = 0
+    for a, b in runs(both):
+        if t[b] - t[a] + dt <= BLINK_MAX_S + 1e-9:
+            n += 1
+            mask |= (t >= t[a] - BLINK_MARGIN_S - 1e-9) & (t <= t[b] + BLINK_MARGIN_S + 1e-9)
+    return mask, n
+
+
+def held_peak(t: np.ndarray, x: np.ndarray, hold_s: float = HELD_S) -> float | None:
+    """The largest level ``x`` stayed at or above for at least ``hold_s`` (NaN frames break it).
+
+    None when no stretch of valid frames is that long.
+    """
+    t = np.asarray(t, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    dt = _frame_dt(t)
+    best: float | None = None
+    for a, b in runs(np.isfinite(x)):
+        seg_t, seg_x = t[a:b + 1], x[a:b + 1]
+        if seg_t[-1] - seg_t[0] + dt < hold_s - 1e-9:
+            continue
+        j = 0
+        for i in range(len(seg_t)):
+            while j < i and seg_t[i] - seg_t[j + 1] + dt >= hold_s - 1e-9:
+                j += 1  # the shortest window ending at i that still spans hold_s
+            if seg_t[i] - seg_t[j] + dt < hold_s - 1e-9:
+                continue
+            level = float(seg_x[j:i + 1].min())
+            best = level if best is None else max(best, level)
+    return best
+
+
+def t80_share(t: np.ndarray, d: np.ndarray, move_start: float, move_s: float,
+              peak: float) -> float | None:
+    """Time from ``move_start`` until ``d`` first reaches 80 % of ``peak``, over ``move_s``."""
+    if peak <= 0 or move_s <= 0:
+        return None
+    hit = np.nonzero(np.nan_to_num(d, nan=-np.inf) >= 0.8 * peak)[0]
+    if len(hit) == 0:
+        return None
+    return max(0.0, float(t[hit[0]] - move_start)) / move_s
+
+
+def step_share(t: np.ndarray, d: np.ndarray, peak: float, window_s: float = STEP_WINDOW_S) -> float:
+    """Largest gain of ``d`` within ``window_s``, as a share of ``peak`` (0 when flat)."""
+    if peak <= 0:
+        return 0.0
+    best = 0.0
+    valid = np.isfinite(d)
+    for i in range(len(t)):
+        if not valid[i]:
+            continue
+        lo = (t >= t[i] - window_s - 1e-9) & (t <= t[i]) & valid
+        if lo.any():
+            best = max(best, float(d[i] - d[lo].min()))
+    return best / peak
+
+
+# ---- the judge ---------------------------------------------------------------------------
+
+
+def judge(t: Sequence[float], phases: Sequence[str], readings: np.ndarray, side: int,
+          spec: QualitySpec, thresholds: np.ndarray, move_start: float | None = None,
+          frames: dict[str, int] | None = None) -> Quality:
+    """The four qualities of one rep.
+
+    ``t`` (seconds), ``phases`` (``move``/``hold``/``release``/``rest`` per frame) and
+    ``readings`` ((n, 2, 6) smoothed mm, NaN rows for frames not scored) cover the rep;
+    ``side`` is the affected row. ``frames`` counts every frame per phase (scored or not) so
+    that a rep mostly unseen is not judged; by default the given frames.
+    """
+    t = np.asarray(t, dtype=np.float64)
+    ph = np.asarray([str(getattr(p, "value", p)) for p in phases])
+    r = np.asarray(readings, dtype=np.float64).reshape(len(t), 2, len(REGIONS))
+    if len(t) == 0:
+        return Quality()
+    other = 1 - side
+    thr = np.asarray(thresholds, dtype=np.float64)
+    scored = np.isfinite(r[:, side, :]).all(axis=1)
+    counts = frames or {p: int((ph == p).sum()) for p in (MOVE, HOLD, RELEASE, REST)}
+
+    def enough(sel: np.ndarray, phase_names: Sequence[str]) -> bool:
+        n = int((sel & scored).sum())
+        total = sum(counts.get(p, 0) for p in phase_names)
+        return n >= MIN_FRAMES and n >= 0.3 * max(total, 1)
+
+    blink, n_blinks = blink_mask(t, r[:, side, _EYE], r[:, other, _EYE], thr[side, _EYE],
+                                 thr[other, _EYE])
+
+    def column(region: str, sel: np.ndarray, signed: float | None = None) -> np.ndarray:
+        x = r[:, side, _COL[region]].copy()
+        x = signed * x if signed is not None else np.abs(x)
+        if region == "eye":
+            x[blink] = np.nan
+        x[~sel] = np.nan
+        return x
+
+    active = np.isin(ph, (MOVE, HOLD))
+    moving = np.isin(ph, (MOVE, HOLD, RELEASE))
+    move = ph == MOVE
+
+    # small: directional target peak over move and hold
+    d = column(spec.reading, active, spec.sign)
+    peak = held_peak(t, d) if enough(active, (MOVE, HOLD)) else None
+    small = None if peak is None else bool(peak <= spec.gentle_max_mm)
+    t_thr = float(thr[side, _COL[spec.reading]])
+
+    # slow: when the target got most of the way there, and whether it jumped
+    slow = share = step = None
+    if peak is not None and peak > t_thr and enough(move, (MOVE,)):
+        # Timed on the frames' own clock: from the first move frame to the first hold frame
+        # (the engine's clock may run at another speed, e.g. a sped-up demo).
+        start = float(move_start) if move_start is not None else float(t[move][0])
+        span = spec.move_s
+        hold_t = t[ph == HOLD]
+        if move_start is None and len(hold_t) and hold_t[0] > start:
+            span = float(hold_t[0]) - start
+        share = t80_share(t, d, start, span, peak)
+        step = step_share(t, d, peak)
+        if share is not None:
+            slow = bool(share >= SLOW_MIN_T80 and step <= STEP_MAX_SHARE)
+
+    # quiet: held movement of each quiet region, blinks excluded
+    quiet = excess = None
+    quiet_mm: dict[str, float] | None = None
+    if enough(moving, (MOVE, HOLD, RELEASE)):
+        quiet_mm = {}
+        excess = 0.0
+        for region in spec.quiet:
+            level = held_peak(t, column(region, moving))
+            level = 0.0 if level is None else max(0.0, level)
+            quiet_mm[region] = level
+            excess = max(excess, level - float(thr[side, _COL[region]]))
+        quiet = bool(excess <= 0.0)
+        excess = max(0.0, excess)
+
+    # released: the end of the rep (rest) is back near neutral, blinks excluded
+    released = residual = None
+    end_sel = t >= t[-1] - RELEASE_WINDOW_S + 1e-9
+    end_sel &= ph == (REST if (ph == REST).any() else RELEASE)
+    regions = dict.fromkeys((spec.target, spec.reading, *spec.quiet))
+    if int((end_sel & scored).sum()) >= MIN_END_FRAMES:
+        worst, ok = 0.0, True
+        for region in regions:
+            x = column(region, end_sel)
+            x = x[np.isfinite(x)]
+            if len(x) < MIN_END_FRAMES:
+                continue
+            med = float(np.median(x))
+            worst = max(worst, med)
+            ok = ok and med <= float(thr[side, _COL[region]])
+        released, residual = ok, worst
+
+    return Quality(slow=slow, small=small, quiet=quiet, released=released, t80_share=share,
+                   target_peak_mm=peak, quiet_excess_mm=excess, residual_mm=residual,
+                   step_share=step, blinks=n_blinks, quiet_mm=quiet_mm)
+
+
+# ---- live --------------------------------------------------------------------------------
+
+
+def gentle_scale(gentle_max_mm: float) -> float:
+    """Millimetres that fill the target bar: the gentle range ends at GENTLE_LEVEL of it."""
+    return max(gentle_max_mm, 1e-6) / GENTLE_LEVEL
+
+
+def ahead_of_guide(target_mm: float, threshold_mm: float, move_fraction: float,
+                   gentle_max_mm: float) -> bool:
+    """During move: is the target clearly further along than the guide allows?"""
+    return target_mm > threshold_mm + (move_fraction + AHEAD_MARGIN) * gentle_max_mm
+
+
+class LiveBlink:
+    """Live blink gate: the eye meter ignores a blink (both eyes briefly narrowed).
+
+    ``update(t, eye_affected, eye_other, thr_affected, thr_other)`` returns True while the
+    affected eye's reading should be ignored: both eyes narrowed beyond their thresholds for at
+    most BLINK_MAX_S so far, within BLINK_MARGIN_S after such a blink (one lid reopens a frame
+    later than the other), or during the first LIVE_ONSET_S of a narrowing (one lid closes a
+    frame earlier; a real narrowing shows that much later). Longer than a blink, it shows.
+    """
+
+    def __init__(self) -> None:
+        self._both_since: float | None = None
+        self._blink_end = -math.inf
+        self._narrow_since: float | None = None
+
+    def update(self, t: float, eye_affected: float, eye_other: float, thr_affected: float,
+               thr_other: float) -> bool:
+        """Feed one frame; True when the eye reading should be ignored (a blink)."""
+        if not (math.isfinite(eye_affected) and math.isfinite(eye_other)):
+            self._both_since = self._narrow_since = None
+            return False
+        narrow = eye_affected < -thr_affected
+        self._narrow_since = (self._narrow_since if self._narrow_since is not None else t) \
+            if narrow else None
+        if narrow and eye_other < -thr_other:
+            if self._both_since is None:
+                self._both_since = t
+            if t - self._both_since <= BLINK_MAX_S:
+                self._blink_end = t
+                return True
+            return False
+        self._both_since = None
+        if t - self._blink_end <= BLINK_MARGIN_S + 1e-9:
+            return True
+        return self._narrow_since is not None and t - self._narrow_since < LIVE_ONSET_S
