@@ -4,7 +4,9 @@
   on a worker thread (an export can take longer than the systemd watchdog period) and show
   each step as a calm notice, ending with "Safe to remove the stick.";
 * after a stick job, reload the prescription and play the new plan from the next session;
-* show the record store's one-time notices (storage full, room again, damaged file);
+* show the record store's one-time notices (storage full, room again, damaged file), and
+  every few seconds give rows a full disk holds in memory another try, so they land once
+  there is room even while nobody practises;
 * the home screen's therapist message and gentle reminders (no nagging, quiet hours).
 
 Stick jobs run only while the kiosk is at home or on the summary, so a wipe can never
@@ -29,6 +31,7 @@ from station.practice.events import State
 log = logging.getLogger(__name__)
 
 STICK_NOTICE_S = 60.0  # the last stick line stays this long on screen
+FLUSH_RETRY_S = 5.0  # rows waiting for room are retried this often between engine outputs
 
 
 class Housekeeping:
@@ -48,6 +51,7 @@ class Housekeeping:
         self._stick_done_at: float | None = None
         self.last_session_end: dt.datetime | None = None
         self.reminder_chime = False
+        self._flush_at = float("-inf")
 
     # -- the loop calls these --------------------------------------------------------------
 
@@ -68,8 +72,22 @@ class Housekeeping:
         if self._worker is None and station.engine.state in (State.HOME, State.SUMMARY):
             if self._jobs_waiting():
                 self._start_job(station)
+        self._retry_waiting_rows(now)
         for n in self.recorder.notices():
             station.post_notice(n)
+
+    def _retry_waiting_rows(self, now: float) -> None:
+        """Rows a full disk held in memory land once there is room, even at home (the
+        recorder itself only retries at the next engine output, perhaps tomorrow)."""
+        if not getattr(self.recorder, "pending_rows", 0) or now - self._flush_at < FLUSH_RETRY_S:
+            return
+        self._flush_at = now
+        flush = getattr(self.recorder, "flush", None)  # the SQLite recorder's; null ones have none
+        try:
+            if flush is not None:
+                flush()
+        except Exception:  # noqa: BLE001 - the recorder logs its own trouble; never stop here
+            log.exception("retrying waiting record rows failed")
 
     def home_info(self, info: HomeInfo) -> HomeInfo:
         """Add the therapist's message and a due reminder to the record store's home info."""

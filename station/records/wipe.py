@@ -7,6 +7,7 @@ stay."""
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -29,6 +30,9 @@ PATIENT_GLOBS: tuple[str, ...] = (
     ".prescription.toml.tmp*",  # a copy a power cut left half-way through a prescribe
     "tmp",  # exports being written (CSV, the prescription with its alias)
 )
+#: Temporary copies a kill in the middle of an atomic write leaves (the writer's pid ends the
+#: name); they hold the next patient's alias and message, so the next start removes them.
+PATIENT_TEMPS: tuple[str, ...] = (".prescription.toml.tmp-*",)
 #: Written (synced) before a wipe touches anything, removed when it is complete: any later
 #: start of a station command that finds it finishes the wipe.
 WIPE_MARKER = ".wipe-pending"
@@ -99,6 +103,7 @@ def finish_interrupted_work(data_dir: Path) -> list[str]:
                 _wipe_unlocked(data_dir)
                 done.append("finished an interrupted wipe")
             done += _remove_stale_exports(data_dir)
+            done += _remove_stale_temps(data_dir)
     except SessionInProgress:
         pass
     return done
@@ -130,6 +135,35 @@ def _remove_stale_exports(data_dir: Path) -> list[str]:
     if left:
         done.append(f"removed {len(left)} half-written export file(s) from the data folder")
     return done
+
+
+def _remove_stale_temps(data_dir: Path) -> list[str]:
+    """Shred half-written prescription copies whose writer is gone (a kill mid-prescribe)."""
+    done = []
+    for pattern in PATIENT_TEMPS:
+        for p in sorted(data_dir.glob(pattern)):
+            pid = p.name.rsplit("-", 1)[-1]
+            if pid.isdigit() and _alive(int(pid)):
+                continue  # a prescribe is writing it right now
+            if p.is_file() and not p.is_symlink():
+                shred(p)
+            else:
+                p.unlink(missing_ok=True)
+            done.append(f"removed a half-written copy of a prescription ({p.name})")
+    return done
+
+
+def _alive(pid: int) -> bool:
+    """True when a process with ``pid`` exists (this one included)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # no permission to signal it: it exists
+        return True
+    return True
 
 
 def _shred_tree(path: Path) -> None:
