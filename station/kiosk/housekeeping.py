@@ -79,13 +79,11 @@ class Housekeeping:
     def _retry_waiting_rows(self, now: float) -> None:
         """Rows a full disk held in memory land once there is room, even at home (the
         recorder itself only retries at the next engine output, perhaps tomorrow)."""
-        if not getattr(self.recorder, "pending_rows", 0) or now - self._flush_at < FLUSH_RETRY_S:
+        if not self.recorder.pending_rows or now - self._flush_at < FLUSH_RETRY_S:
             return
         self._flush_at = now
-        flush = getattr(self.recorder, "flush", None)  # the SQLite recorder's; null ones have none
         try:
-            if flush is not None:
-                flush()
+            self.recorder.flush()
         except Exception:  # noqa: BLE001 - the recorder logs its own trouble; never stop here
             log.exception("retrying waiting record rows failed")
 

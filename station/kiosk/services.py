@@ -55,6 +55,11 @@ class RecorderService(Protocol):
 
     def wipe(self) -> None: ...
 
+    @property
+    def pending_rows(self) -> int: ...
+
+    def flush(self) -> bool: ...
+
     def stop(self) -> None: ...
 
 
@@ -139,6 +144,15 @@ class NullRecorder:
             from station.records.wipe import wipe
 
             wipe(self.data_dir)
+
+    @property
+    def pending_rows(self) -> int:
+        """Nothing waits for room."""
+        return 0
+
+    def flush(self) -> bool:
+        """Nothing to write."""
+        return True
 
     def stop(self) -> None:
         """Nothing to close."""
