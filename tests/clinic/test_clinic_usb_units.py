@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 UNIT = REPO / "systemd" / "station-usb@.service"
 RULE = REPO / "deploy" / "99-station-usb.rules"
 HELPER = REPO / "deploy" / "station-usb-mount"

@@ -11,8 +11,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from recording import Wall, rows, run_session
 from rx_helpers import VALID, dumps
-from test_records import Wall, rows, run_session
 
 from station import config
 from station.cli import build_parser, main
@@ -481,7 +481,7 @@ def test_clinic_provision_gives_a_key_and_an_id(tmp_path: Path, data_dir: Path, 
 def test_packaging_one_opencv_and_an_spdx_licence():
     import tomllib
 
-    meta = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    meta = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
     project = meta["project"]
     assert isinstance(project["license"], str)
     deps = " ".join(project["optional-dependencies"]["tracking"])
@@ -498,7 +498,7 @@ def test_export_does_not_flood_the_log_with_font_subsetting(data_dir: Path, tmp_
 
 
 def test_test_script_installs_system_tools():
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     assert "scripts/system-deps.sh" in (root / "scripts" / "test.sh").read_text()
     deps = (root / "scripts" / "system-deps.sh").read_text()
     for tool in ("shellcheck", "strace", "espeak-ng"):

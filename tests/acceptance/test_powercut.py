@@ -14,7 +14,7 @@ from pathlib import Path
 from station.paths import database_path
 from station.records.store import Store
 
-DRIVER = Path(__file__).with_name("powercut_driver.py")
+DRIVER = Path(__file__).resolve().parents[1] / "powercut_driver.py"
 MID_SESSION_KILLS = 30  # power cuts that must land in the middle of a session
 MAX_KILLS = 60  # a kill can land between sessions; keep cutting until 30 landed mid-session
 

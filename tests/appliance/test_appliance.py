@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 UNITS = sorted((REPO / "systemd").glob("*.service"))
 SCRIPTS = sorted((REPO / "deploy").glob("*.sh"))
 ANALYZE = shutil.which("systemd-analyze")

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from test_records import Wall, run_session
+from recording import Wall, run_session
 
 from station import cli
 from station.clinic.export import MANIFEST, export_bundle, verify_bundle

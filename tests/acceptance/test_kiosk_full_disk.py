@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_records import FlakyConnection, Wall
+from recording import FlakyConnection, Wall
 
 from station.clinic.prescription import load_active
 from station.config import Settings

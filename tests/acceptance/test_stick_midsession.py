@@ -32,7 +32,7 @@ from station.practice.events import State
 
 FRAME = 0.1  # fake seconds per kiosk frame
 PLANNED_REPS = sum(p["reps"] for p in SHORT)
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 #: the moment the stick goes in, as a condition on the running session
 MOMENTS: dict[str, Callable[[Station], bool]] = {

@@ -40,9 +40,9 @@ from station.devtools.recordgen import generate
 from station.paths import database_path
 from station.records.wipe import WIPE_MARKER
 
-REPO = Path(__file__).resolve().parent.parent
-DRIVER = Path(__file__).with_name("powercut_cmd.py")
-SESSION_DRIVER = Path(__file__).with_name("powercut_driver.py")
+REPO = Path(__file__).resolve().parents[2]
+DRIVER = Path(__file__).resolve().parents[1] / "powercut_cmd.py"
+SESSION_DRIVER = Path(__file__).resolve().parents[1] / "powercut_driver.py"
 UNIT, SECRET = "ms-cut001", bytes(range(32))
 ALIAS = VALID["patient"]["alias"].encode()
 NEXT_ALIAS = "P-NEXT-2"

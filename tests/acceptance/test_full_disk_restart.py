@@ -144,7 +144,7 @@ def test_full_disk_mid_session_then_a_restart_on_it_loses_no_session(
 def test_rows_held_by_a_full_disk_land_at_home_without_another_session(data_dir: Path, clock):
     """Regression: waiting rows were retried only at the next engine output, so a kiosk left
     at home after a full-disk session kept them in memory (and lost them at the next cut)."""
-    from test_records import FlakyConnection, Wall
+    from recording import FlakyConnection, Wall
 
     from station.clinic.prescription import load_active
     from station.config import Settings
