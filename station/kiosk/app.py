@@ -334,6 +334,7 @@ class Station:
         return ScreenModel(
             screen_of(view), view, self.feedback, self.home, notices, self.results,
             release_prompt=self.release_prompt, hold_fraction=hold_fraction, t=now,
+            affected_side=self.settings.patient.affected_side,
         )
 
     def _draw(self, now: float) -> None:

@@ -1,18 +1,23 @@
 """Every kiosk screen as a pure function of a :class:`~station.kiosk.view.ScreenModel`.
 
 ``render(surface, model)`` clears the surface, draws the screen and returns a
-:class:`~station.kiosk.view.TextBlock` for every text it drew, so tests can check that no
-text leaves the surface and that the main blocks do not overlap. Layout boxes are fractions
-of the surface and type sizes scale with it, so the 800x480 design works at any size.
+:class:`~station.kiosk.view.TextBlock` for every text it drew (with its role, font size and
+line height), so tests can check that no text leaves the surface, that the main blocks do not
+overlap and that nothing is too small to read. Layout boxes are fractions of the surface and
+type sizes scale with it, never below the floors in :mod:`station.kiosk.theme`.
 
 The kiosk is not a mirror: no camera frame is ever drawn. The pacing guide is a soft circle
-that grows during *move*, stays during *hold*, shrinks during *release* and rests small.
+that grows during *move*, stays during *hold*, shrinks during *release* and rests small; a
+simple face (:mod:`station.kiosk.face_pictogram`) inside it shows what moves and what stays
+quiet. Every sentence comes from :mod:`station.practice.words`.
 
-``station screens --out DIR [--size WxH]`` renders every screen with sample data to PNG.
+``station screens --out DIR [--size WxH]`` renders every screen with sample data to PNG and
+writes ``DIR/texts.json``: one object per text drawn.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Callable
@@ -22,10 +27,12 @@ import pygame
 
 from station.feedback import HomeInfo, LiveFeedback, Notice, PatternResult, RegionMeter, TrackingStatus
 from station.kiosk import theme
+from station.kiosk.face_pictogram import draw_face, screen_sign
 from station.kiosk.text import draw_text
 from station.kiosk.view import ClinicianInfo, ScreenModel, TextBlock
 from station.practice import words
 from station.practice.events import State, View
+from station.practice.plan import Pattern
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,7 @@ class _Canvas:
         self.w, self.h = surface.get_size()
         self.u = min(self.w / theme.DESIGN_SIZE[0], self.h / theme.DESIGN_SIZE[1])
         self.blocks: list[TextBlock] = []
+        self.min_px = max(theme.FLOOR_TEXT, round(theme.MIN_TEXT * self.u))
 
     def box(self, x: float, y: float, w: float, h: float) -> pygame.Rect:
         """A rectangle from fractions of the surface."""
@@ -49,13 +57,18 @@ class _Canvas:
     def px(self, design_px: float) -> int:
         return max(1, round(design_px * self.u))
 
-    def text(self, text: str, box: pygame.Rect, size: float, color: Color = theme.TEXT,
-             align: str = "left", valign: str = "top", max_lines: int = 0) -> None:
-        rect = draw_text(self.s, text, box, self.px(size), color, align, valign,
-                         min_size=max(theme.MIN_TEXT, self.px(theme.MIN_TEXT)),
-                         max_lines=max_lines)
-        if rect is not None:
-            self.blocks.append(TextBlock(text, rect, box.copy()))
+    def text(self, text: str, box: pygame.Rect, role: str = "body", color: Color = theme.TEXT,
+             align: str = "left", valign: str = "top", max_lines: int = 0,
+             bold: bool | None = None) -> None:
+        """Draw ``text`` in ``role`` (see theme.ROLES) fitted into ``box``; remember it."""
+        design, role_bold = theme.ROLES[role]
+        size = max(self.px(design), self.min_px)
+        drawn = draw_text(self.s, text, box, size, color, align, valign, min_size=self.min_px,
+                          max_lines=max_lines, bold=role_bold if bold is None else bold)
+        if drawn is not None:
+            rect, fitted = drawn
+            self.blocks.append(TextBlock(text, rect, box.copy(), role, fitted.size, fitted.line_h,
+                                         fitted.truncated))
 
 
 # ---- building blocks ---------------------------------------------------------------------
@@ -80,18 +93,47 @@ def guide_size(phase: str, fraction: float, t: float = 0.0) -> float:
     return 0.0
 
 
-def _guide(c: _Canvas, area: pygame.Rect, size: float, color: Color = theme.TEAL) -> None:
-    """The soft pacing circle: a faint full-size ring and a filled disc of the current size."""
+def _mix(a: Color, b: Color, k: float) -> Color:
+    return tuple(round(a[j] + (b[j] - a[j]) * k) for j in range(3))  # type: ignore[return-value]
+
+
+def _guide(c: _Canvas, area: pygame.Rect, size: float, color: Color = theme.TEAL,
+           inner: float = 0.25) -> pygame.Rect:
+    """The soft pacing circle: a faint full-size ring and a filled disc of the current size.
+
+    ``inner`` is the rest size as a share of the full radius (larger when a face sits inside).
+    Returns the square the full circle fills.
+    """
     r_max = max(4, min(area.w, area.h) // 2 - c.px(6))
-    r_min = max(3, r_max // 4)
+    r_min = max(3, round(r_max * inner))
     r = round(r_min + (r_max - r_min) * size)
     centre = area.center
     pygame.draw.circle(c.s, theme.PANEL, centre, r_max)
     pygame.draw.circle(c.s, theme.TEAL_SOFT, centre, r_max, max(1, c.px(3)))
-    # soft edge: a few rings fading into the panel
-    for i, k in enumerate((0.35, 0.6, 1.0)):
-        col = tuple(round(theme.PANEL[j] + (color[j] - theme.PANEL[j]) * k) for j in range(3))
-        pygame.draw.circle(c.s, col, centre, max(2, r - i * c.px(4)))
+    for i, k in enumerate((0.35, 0.6, 1.0)):  # soft edge: rings fading into the panel
+        pygame.draw.circle(c.s, _mix(theme.PANEL, color, k), centre, max(2, r - i * c.px(4)))
+    square = pygame.Rect(0, 0, 2 * r_max, 2 * r_max)
+    square.center = centre
+    return square
+
+
+def _face(c: _Canvas, box: pygame.Rect, p: Pattern | None, side: str,
+          fb: LiveFeedback | None = None) -> None:
+    """The face pictogram for pattern ``p``; the live meters light the same regions."""
+    if p is None:
+        return
+    warnings = frozenset(m.region for m in (fb.meters if fb else ()) if m.warning)
+    level = max((m.level for m in (fb.meters if fb else ()) if m.role == "target"), default=1.0)
+    draw_face(c.s, box, p.target, p.quiet, side, warnings, 0.4 + 0.6 * level)
+
+
+def _side_labels(c: _Canvas, left_box: pygame.Rect, right_box: pygame.Rect, side: str) -> None:
+    """'Left' and 'Right' under the face as the patient sees it; the affected side in teal."""
+    for name, word in (("left", words.LEFT_WORD), ("right", words.RIGHT_WORD)):
+        box = left_box if screen_sign(name) < 0 else right_box
+        lit = name == side
+        c.text(word, box, "small", theme.TEAL if lit else theme.DIM,
+               align="left" if box is left_box else "right", valign="middle", bold=lit)
 
 
 def _progress(c: _Canvas, fraction: float) -> None:
@@ -111,14 +153,14 @@ def _banner(c: _Canvas, notices: tuple[Notice, ...]) -> None:
     if not notices:
         return
     notice = max(notices, key=lambda n: n.level == "attention")
-    area = c.box(0.03, 0.855, 0.94, 0.105)
+    area = c.box(0.02, 0.82, 0.96, 0.15)
     attention = notice.level == "attention"
     pygame.draw.rect(c.s, theme.AMBER_BG if attention else theme.PANEL, area,
                      border_radius=c.px(10))
     pygame.draw.rect(c.s, theme.AMBER if attention else theme.TEAL_SOFT, area, max(1, c.px(2)),
                      border_radius=c.px(10))
-    inner = area.inflate(-c.px(24), -c.px(8))
-    c.text(notice.text, inner, theme.SMALL, theme.AMBER if attention else theme.TEXT,
+    inner = area.inflate(-c.px(20), -2)
+    c.text(notice.text, inner, "small", theme.AMBER if attention else theme.TEXT,
            align="center", valign="middle")
 
 
@@ -128,12 +170,13 @@ def _meter(c: _Canvas, area: pygame.Rect, m: RegionMeter) -> None:
     if m.role == "target":
         label, color = f"{name}: {m.hint or words.TARGET_LABEL}", theme.TEAL
     else:
-        label = f"{name}: let it soften" if m.warning else f"{name}: stays quiet"
+        template = words.METER_QUIET_WARNING if m.warning else words.METER_QUIET
+        label = template.format(region=name)
         color = theme.AMBER if m.warning else theme.SAGE
-    label_box = pygame.Rect(area.x, area.y, area.w, area.h * 55 // 100)
-    c.text(label, label_box, theme.SMALL, theme.AMBER if m.warning else theme.DIM,
-           valign="bottom")
-    bar = pygame.Rect(area.x, area.y + area.h * 62 // 100, area.w, max(4, area.h * 28 // 100))
+    label_box = pygame.Rect(area.x, area.y, area.w, area.h * 62 // 100)
+    c.text(label, label_box, "hint", theme.AMBER if m.warning else theme.DIM, valign="bottom",
+           max_lines=1)
+    bar = pygame.Rect(area.x, area.y + area.h * 68 // 100, area.w, max(4, area.h * 22 // 100))
     pygame.draw.rect(c.s, theme.TRACK, bar, border_radius=bar.h // 2)
     if m.gentle_to > m.gentle_from:  # the gentle zone, marked; the bar never fills past it
         zone = pygame.Rect(bar.x + round(bar.w * m.gentle_from), bar.y,
@@ -149,22 +192,17 @@ def _meters(c: _Canvas, area: pygame.Rect, fb: LiveFeedback, quiet_hint: str) ->
     """The status line and the region meters; without meters, the quiet hint in words."""
     top = area.y
     if fb.message:
-        line = pygame.Rect(area.x, top, area.w, area.h * 18 // 100)
-        c.text(fb.message, line, theme.SMALL, theme.AMBER, valign="middle")
+        line = pygame.Rect(area.x, top, area.w, area.h * 40 // 100)
+        c.text(fb.message, line, "hint", theme.AMBER, valign="middle")
         top = line.bottom + area.h * 4 // 100  # a little air between the message and the rest
     rest = pygame.Rect(area.x, top, area.w, area.bottom - top)
-    meters = sorted(fb.meters, key=lambda m: m.role != "target")[:4]
+    meters = sorted(fb.meters, key=lambda m: m.role != "target")[:2 if fb.message else 3]
     if not meters:
-        c.text(quiet_hint, rest, theme.BODY, theme.DIM)
+        c.text(quiet_hint, rest, "body", theme.DIM)
         return
     each = rest.h // max(3, len(meters))
     for i, m in enumerate(meters):
         _meter(c, pygame.Rect(rest.x, rest.y + i * each, rest.w, each), m)
-
-
-def _seconds(s: float) -> str:
-    n = max(0, math.ceil(s - 1e-9))
-    return "1 second" if n == 1 else f"{n} seconds"
 
 
 def _fmt_s(s: float) -> str:
@@ -176,77 +214,72 @@ def _fmt_s(s: float) -> str:
 
 def _home(c: _Canvas, m: ScreenModel) -> None:
     h = m.home
-    c.text("Ready to practise", c.box(0.06, 0.06, 0.88, 0.15), theme.TITLE, align="center",
+    c.text(words.HOME_TITLE, c.box(0.05, 0.03, 0.9, 0.15), "title", align="center",
+           valign="middle", max_lines=1)
+    c.text(words.HOME_START, c.box(0.05, 0.18, 0.9, 0.12), "head", theme.TEAL, align="center",
            valign="middle")
-    c.text("Press the button to start.", c.box(0.06, 0.22, 0.88, 0.1), theme.HEAD, theme.TEAL,
-           align="center", valign="middle")
+    y = 0.31
     if h.reminder:
-        c.text(h.reminder, c.box(0.06, 0.33, 0.88, 0.08), theme.SMALL, theme.AMBER,
-               align="center", valign="middle")
-    c.text(_progress_sentence(h), c.box(0.06, 0.43, 0.88, 0.08), theme.BODY,
-           align="center", valign="middle")
-    if h.trend_sentences:
-        c.text("\n".join(h.trend_sentences[:3]), c.box(0.08, 0.52, 0.84, 0.15), theme.SMALL,
+        c.text(h.reminder, c.box(0.05, y, 0.9, 0.09), "hint", theme.AMBER, align="center",
+               valign="middle")
+        y += 0.095
+    c.text(words.sessions_sentence(h.sessions_today, h.sessions_week),
+           c.box(0.05, y, 0.9, 0.1), "body", align="center", valign="middle")
+    y += 0.11
+    bottom = 0.835 if not h.therapist_message else 0.66
+    if h.trend_sentences and bottom - y > 0.08:
+        c.text("\n".join(h.trend_sentences[:2]), c.box(0.05, y, 0.9, bottom - y), "hint",
                theme.DIM, align="center")
     if h.therapist_message:
-        panel = c.box(0.06, 0.685, 0.88, 0.155)
+        panel = c.box(0.04, 0.67, 0.92, 0.165)
         pygame.draw.rect(c.s, theme.PANEL, panel, border_radius=c.px(10))
-        c.text(f"From your therapist: {h.therapist_message}", panel.inflate(-c.px(24), -c.px(10)),
-               theme.SMALL, align="center", valign="middle")
-
-
-def _progress_sentence(h: HomeInfo) -> str:
-    """Sessions today and this week, in words."""
-    if h.sessions_week <= 0 and h.sessions_today <= 0:
-        return "No practice yet this week. Two minutes is enough."
-
-    def n(k: int) -> str:
-        return "1 session" if k == 1 else f"{k} sessions"
-
-    return f"Today: {n(h.sessions_today)}. This week: {n(h.sessions_week)}."
+        c.text(words.FROM_THERAPIST.format(message=h.therapist_message),
+               panel.inflate(-c.px(20), -c.px(4)), "hint", align="center", valign="middle")
 
 
 def _columns(c: _Canvas) -> tuple[pygame.Rect, float]:
     """The guide area on the left; returns it and the x fraction where the text column starts."""
-    return c.box(0.03, 0.12, 0.42, 0.72), 0.49
+    return c.box(0.02, 0.12, 0.43, 0.7), 0.48
 
 
 def _top_line(c: _Canvas, left: str, right: str) -> None:
-    c.text(left, c.box(0.03, 0.015, 0.62, 0.085), theme.SMALL, theme.DIM, valign="middle")
-    c.text(right, c.box(0.66, 0.015, 0.31, 0.085), theme.SMALL, theme.DIM, align="right",
-           valign="middle")
+    c.text(left, c.box(0.03, 0.01, 0.6, 0.1), "small", theme.DIM, valign="middle", max_lines=1)
+    c.text(right, c.box(0.64, 0.01, 0.33, 0.1), "small", theme.DIM, align="right",
+           valign="middle", max_lines=1)
 
 
 def _settle(c: _Canvas, m: ScreenModel) -> None:
     v = m.view
     area, x = _columns(c)
     _guide(c, area, guide_size("settle", 0.0, m.t))
-    _top_line(c, "Getting ready", "")
-    c.text("Relax your face and look at the screen.", c.box(x, 0.14, 0.97 - x, 0.32), theme.HEAD)
+    _top_line(c, words.SETTLE_TITLE, "")
+    c.text(words.SETTLE_TEXT, c.box(x, 0.13, 0.97 - x, 0.34), "head")
     status = m.feedback.message
     if v is not None and v.waiting_for_calibration and not status:
-        status = "Still getting ready. Keep your face relaxed."
-    if status:
-        c.text(status, c.box(x, 0.5, 0.97 - x, 0.16), theme.SMALL, theme.DIM)
+        status = words.SETTLE_WAITING
+    if status and status.strip().lower() != words.SETTLE_TEXT.lower():
+        c.text(status, c.box(x, 0.5, 0.97 - x, 0.2), "hint", theme.DIM)
     if v is not None:
-        c.text(_seconds(v.phase_remaining_s), c.box(x, 0.7, 0.97 - x, 0.1), theme.SMALL,
+        c.text(words.seconds(v.phase_remaining_s), c.box(x, 0.72, 0.97 - x, 0.1), "small",
                theme.DIM)
 
 
 def _intro(c: _Canvas, m: ScreenModel) -> None:
     v = m.view
     p = v.pattern if v else None
-    area, x = _columns(c)
-    _guide(c, area, 0.0)
     n = (v.pattern_index or 0) + 1 if v else 1
-    _top_line(c, f"Pattern {n} of {v.pattern_count if v else 1}",
+    _top_line(c, words.exercise_of(n, v.pattern_count if v else 1),
               _fmt_s(v.phase_remaining_s) if v else "")
+    face = c.box(0.03, 0.12, 0.41, 0.6)
+    _face(c, face, p, m.affected_side)
+    _side_labels(c, c.box(0.03, 0.72, 0.2, 0.09), c.box(0.24, 0.72, 0.2, 0.09), m.affected_side)
     if p is None:
         return
-    c.text(p.name, c.box(x, 0.12, 0.97 - x, 0.16), theme.HEAD)
-    c.text(p.intro, c.box(x, 0.29, 0.97 - x, 0.2), theme.BODY)
-    c.text(p.touch_hint, c.box(x, 0.5, 0.97 - x, 0.16), theme.SMALL, theme.TEAL)
-    c.text(p.quiet_hint, c.box(x, 0.67, 0.97 - x, 0.16), theme.SMALL, theme.DIM)
+    x = 0.48
+    c.text(p.name, c.box(x, 0.12, 0.97 - x, 0.15), "head", max_lines=2)
+    c.text(p.intro, c.box(x, 0.28, 0.97 - x, 0.27), "body")
+    c.text(p.touch_hint, c.box(x, 0.56, 0.97 - x, 0.16), "hint", theme.TEAL)
+    c.text(words.INTRO_CONTINUE, c.box(x, 0.73, 0.97 - x, 0.09), "small", theme.DIM)
 
 
 def _rep(c: _Canvas, m: ScreenModel) -> None:
@@ -254,104 +287,114 @@ def _rep(c: _Canvas, m: ScreenModel) -> None:
     assert v is not None
     phase = v.state.value
     area, x = _columns(c)
-    _guide(c, area, guide_size(phase, v.phase_fraction, m.t))
+    circle = _guide(c, area, guide_size(phase, v.phase_fraction, m.t), inner=0.66)
     p = v.pattern
-    reps = f"Rep {(v.rep or 0) + 1} of {v.reps}" if v.reps else ""
-    _top_line(c, p.name if p else "", reps)
-    c.text(words.PHASE_WORDS.get(phase, phase), c.box(x, 0.12, 0.82 - x, 0.13), theme.TITLE,
-           valign="middle", max_lines=1)
-    c.text(_fmt_s(v.phase_remaining_s), c.box(0.83, 0.12, 0.14, 0.13), theme.HEAD, theme.DIM,
-           align="right", valign="middle", max_lines=1)
+    _face(c, circle.inflate(-circle.w * 45 // 100, -circle.h * 45 // 100), p, m.affected_side,
+          m.feedback)
+    _side_labels(c, c.box(0.02, 0.11, 0.12, 0.08), c.box(0.33, 0.11, 0.12, 0.08), m.affected_side)
+    moves = words.movement_of((v.rep or 0) + 1, v.reps) if v.reps else ""
+    _top_line(c, p.name if p else "", moves)
     heading = words.PHASE_WORDS.get(phase, phase)
+    c.text(heading, c.box(x, 0.12, 0.83 - x, 0.14), "title", valign="middle", max_lines=1)
+    c.text(_fmt_s(v.phase_remaining_s), c.box(0.84, 0.12, 0.13, 0.14), "head", theme.DIM,
+           align="right", valign="middle", max_lines=1)
     if p is not None and p.text(phase).strip(" .").lower() != heading.lower():
-        c.text(p.text(phase), c.box(x, 0.26, 0.97 - x, 0.14), theme.BODY)
-    _meters(c, c.box(x, 0.42, 0.97 - x, 0.42), m.feedback, p.quiet_hint if p else "")
+        c.text(p.text(phase), c.box(x, 0.27, 0.97 - x, 0.17), "body")
+    _meters(c, c.box(x, 0.44, 0.97 - x, 0.38), m.feedback, p.quiet_hint if p else "")
     _hold_hint(c, m)
 
 
 def _hold_hint(c: _Canvas, m: ScreenModel) -> None:
-    """While the button is held: a small ring filling towards the long press."""
+    """While the button is held: a large ring at the centre, filling towards the long press."""
     if m.hold_fraction <= 0.0:
         return
-    r = c.px(14)
-    centre = (c.px(8) + r, c.h - c.px(40) - r)
-    pygame.draw.circle(c.s, theme.TRACK, centre, r, max(1, c.px(4)))
+    r = round(min(c.w, c.h) * 0.3)
+    thick = max(4, c.px(22))
+    centre = (c.w // 2, c.h // 2)
+    pygame.draw.circle(c.s, theme.BG, centre, r + thick)
+    pygame.draw.circle(c.s, theme.TRACK, centre, r, thick)
     rect = pygame.Rect(0, 0, 2 * r, 2 * r)
     rect.center = centre
     end = math.pi / 2
     start = end - 2 * math.pi * min(1.0, m.hold_fraction)
-    pygame.draw.arc(c.s, theme.TEAL, rect, start, end, max(1, c.px(4)))
+    for dr in range(0, thick, max(1, thick // 6)):  # a solid thick arc (pygame arcs leave gaps)
+        pygame.draw.arc(c.s, theme.TEAL, rect.inflate(-2 * dr, -2 * dr), start, end, max(2, thick // 5))
 
 
 def _break(c: _Canvas, m: ScreenModel) -> None:
     v = m.view
     area, x = _columns(c)
     _guide(c, area, guide_size("break", 0.0, m.t), theme.SAGE)
-    _top_line(c, "You asked for a break" if v and v.break_requested else "Time to release", "")
-    c.text("Release break", c.box(x, 0.12, 0.97 - x, 0.14), theme.TITLE, valign="middle",
+    _top_line(c, words.BREAK_ASKED if v and v.break_requested else words.BREAK_DUE, "")
+    c.text(words.BREAK_TITLE, c.box(x, 0.12, 0.97 - x, 0.14), "title", valign="middle",
            max_lines=1)
-    prompt = f"{m.feedback.release_note} {m.release_prompt}".strip()
-    c.text(prompt, c.box(x, 0.28, 0.97 - x, 0.26), theme.BODY)
-    if v is not None:
-        c.text(f"{_seconds(v.phase_remaining_s)} left", c.box(x, 0.56, 0.97 - x, 0.1),
-               theme.SMALL, theme.DIM)
-    c.text("Hold the button to end the break.", c.box(x, 0.68, 0.97 - x, 0.14), theme.SMALL,
-           theme.TEAL)
+    note = m.feedback.release_note  # the face stayed tight in the last movements
+    if note:
+        c.text(note, c.box(x, 0.27, 0.97 - x, 0.18), "hint")
+    c.text(m.release_prompt, c.box(x, 0.46 if note else 0.28, 0.97 - x, 0.19 if note else 0.28), "body")
+    if v is not None and not note:
+        c.text(words.seconds_left(v.phase_remaining_s), c.box(x, 0.57, 0.97 - x, 0.09), "hint",
+               theme.DIM)
+    c.text(words.BREAK_END_HINT, c.box(x, 0.66, 0.97 - x, 0.16), "hint", theme.TEAL)
     _hold_hint(c, m)
 
 
 def _paused(c: _Canvas, m: ScreenModel) -> None:
-    c.text("Paused.", c.box(0.06, 0.14, 0.88, 0.2), theme.TITLE, align="center", valign="middle")
-    c.text("Press the button to go on.", c.box(0.06, 0.38, 0.88, 0.14), theme.HEAD, theme.TEAL,
+    c.text(words.PAUSED_TITLE, c.box(0.05, 0.12, 0.9, 0.2), "title", align="center",
+           valign="middle")
+    c.text(words.PAUSED_GO_ON, c.box(0.05, 0.36, 0.9, 0.14), "head", theme.TEAL, align="center",
+           valign="middle")
+    c.text(words.PAUSED_BREAK_HINT, c.box(0.05, 0.54, 0.9, 0.14), "hint", theme.DIM,
            align="center", valign="middle")
-    c.text("Hold the button to take a release break.", c.box(0.06, 0.56, 0.88, 0.1), theme.SMALL,
-           theme.DIM, align="center", valign="middle")
     _hold_hint(c, m)
 
 
 def _summary(c: _Canvas, m: ScreenModel) -> None:
     v = m.view
     done = v.counters.reps_done if v else 0
-    c.text("Well done.", c.box(0.06, 0.05, 0.88, 0.15), theme.TITLE, align="center",
+    c.text(words.SUMMARY_TITLE, c.box(0.05, 0.03, 0.9, 0.14), "title", align="center",
+           valign="middle", max_lines=1)
+    c.text(words.movements_done(done), c.box(0.05, 0.17, 0.9, 0.1), "body", align="center",
            valign="middle")
-    moves = "1 slow movement" if done == 1 else f"{done} slow movements"
-    c.text(f"You did {moves}.", c.box(0.06, 0.21, 0.88, 0.1), theme.BODY, align="center",
-           valign="middle")
-    sentences = [r.sentence for r in m.results if r.sentence][:4]
+    sentences = [r.sentence for r in m.results if r.sentence][:3]
     if sentences:
-        c.text("\n".join(sentences), c.box(0.08, 0.33, 0.84, 0.36), theme.SMALL, theme.DIM,
-               align="center")
-    c.text("Press the button to finish.", c.box(0.06, 0.71, 0.88, 0.12), theme.HEAD, theme.TEAL,
+        c.text("\n".join(sentences), c.box(0.04, 0.28, 0.92, 0.43), "result", align="center",
+               valign="middle")
+    c.text(words.SUMMARY_FINISH, c.box(0.05, 0.72, 0.9, 0.1), "head", theme.TEAL,
            align="center", valign="middle")
 
 
 def _info(c: _Canvas, m: ScreenModel) -> None:
     i = m.info or ClinicianInfo()
-    c.text("Unit information", c.box(0.04, 0.03, 0.92, 0.1), theme.HEAD, valign="middle")
+    c.text("Unit information", c.box(0.03, 0.01, 0.94, 0.1), "head", valign="middle")
     rows = [
         ("Unit", i.unit_id or "unknown"),
         ("Version", i.version or "unknown"),
         ("Face model", i.model_sha256[:16] + "..." if i.model_sha256 else "not installed"),
         ("Camera", i.camera or "unknown"),
-        ("Free storage", i.free_storage or "unknown"),
-        ("Prescription", i.prescription or "default plan"),
-        ("Last export", i.last_export or "never"),
         *i.extra,
+        ("Plan", i.prescription or "default plan"),
+        ("Free storage", i.free_storage or "unknown"),
+        ("Last export", i.last_export or "never"),
     ][:9]
-    top, bottom = 0.15, 0.84
-    each = (bottom - top) / max(7, len(rows))
-    for n, (label, value) in enumerate(rows):
-        y = top + n * each
-        c.text(label, c.box(0.04, y, 0.26, each * 0.95), theme.SMALL, theme.DIM, valign="middle")
-        c.text(value, c.box(0.31, y, 0.65, each * 0.95), theme.SMALL, valign="middle")
-    c.text("Press the button to close.", c.box(0.04, 0.86, 0.92, 0.1), theme.SMALL, theme.TEAL,
+    top, bottom = 0.115, 0.87
+    tall = {"Plan"}  # the plan may need two lines
+    each = (bottom - top) / max(8, len(rows) + len(tall))
+    y = top
+    for label, value in rows:
+        h = each * (2 if label in tall else 1)
+        c.text(label, c.box(0.03, y, 0.24, h * 0.96), "small", theme.DIM, valign="middle",
+               max_lines=1)
+        c.text(value, c.box(0.28, y, 0.69, h * 0.96), "small", valign="middle")
+        y += h
+    c.text(words.INFO_CLOSE, c.box(0.03, 0.875, 0.94, 0.1), "small", theme.TEAL,
            align="center", valign="middle")
 
 
 def _returned(c: _Canvas, m: ScreenModel) -> None:
-    c.text("Please return this unit to the clinic.", c.box(0.08, 0.2, 0.84, 0.34), theme.TITLE,
-           align="center", valign="middle")
-    c.text("Thank you for practising.", c.box(0.08, 0.6, 0.84, 0.12), theme.BODY, theme.DIM,
+    c.text(words.RETURN_TITLE, c.box(0.06, 0.16, 0.88, 0.4), "title", align="center",
+           valign="middle")
+    c.text(words.RETURN_THANKS, c.box(0.06, 0.6, 0.88, 0.14), "body", theme.DIM,
            align="center", valign="middle")
 
 
@@ -445,14 +488,15 @@ def sample_models() -> dict[str, ScreenModel]:
     info = ClinicianInfo(
         unit_id="station-0042", version="0.1.0",
         model_sha256="64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff",
-        camera="Pi camera, 640x480 at 30 fps", free_storage="27.4 GB free of 29.1 GB",
-        prescription="Gentle eye closure x3, Small closed-lip smile x3 (default plan)",
-        last_export="never",
+        camera="Pi camera, working", free_storage="27.4 GB free of 29.1 GB",
+        prescription="default plan: Gentle eye closure x3, Small closed-lip smile x3",
+        last_export="never", extra=(("Affected side", "left (default, no prescription)"),),
     )
     cam = Notice(words.CAMERA_MISSING, "attention", "camera")
     disk = Notice(words.STORAGE_FULL, "attention", "storage")
     model_missing = Notice(words.MODEL_MISSING, "attention", "model")
     stuck = Notice(words.BUTTON_STUCK, "attention", "button")
+    default_plan = Notice(words.HOME_DEFAULT_PLAN, "info", "prescription")
     calib = LiveFeedback(TrackingStatus.CALIBRATING, (), "Hold still for a moment while I learn your face.")
     return {
         "01_home": ScreenModel("home", home=home),
@@ -462,6 +506,7 @@ def sample_models() -> dict[str, ScreenModel]:
         "05_intro": ScreenModel("intro", views["intro"]),
         "06_move": ScreenModel("move", views["move"], tracking),
         "07_hold": ScreenModel("hold", views["hold"], tracking, hold_fraction=0.4),
+        "07b_intro_right_side": ScreenModel("intro", views["intro"], affected_side="right"),
         "08_hold_quiet_warning": ScreenModel("hold", views["hold"], warning),
         "09_release": ScreenModel("release", views["release"]),
         "10_rest_face_lost": ScreenModel("rest", views["rest"], lost),
@@ -476,18 +521,32 @@ def sample_models() -> dict[str, ScreenModel]:
         "17_info": ScreenModel("info", info=info),
         "18_returned": ScreenModel("returned"),
         "19_home_button_stuck": ScreenModel("home", home=home, notices=(stuck,)),
+        "20_home_default_plan": ScreenModel("home", notices=(default_plan,)),
     }
 
 
 def render_all(out: Path, size: tuple[int, int]) -> list[Path]:
-    """Render every sample screen at ``size`` into ``out`` as PNG; returns the files."""
+    """Render every sample screen at ``size`` into ``out`` as PNG, and ``out/texts.json``.
+
+    ``texts.json`` is a list with one object per text drawn: screen, size, text, role,
+    line_height_px, font_px, the rectangle and whether it fitted; the size tests read it.
+    Returns the PNG files.
+    """
     pygame.font.init()
     out.mkdir(parents=True, exist_ok=True)
     surface = pygame.Surface(size)
     files = []
+    texts = []
+    label = f"{size[0]}x{size[1]}"
     for name, model in sample_models().items():
-        render(surface, model)
-        path = out / f"{name}_{size[0]}x{size[1]}.png"
+        blocks = render(surface, model)
+        path = out / f"{name}_{label}.png"
         pygame.image.save(surface, str(path))
         files.append(path)
+        texts += [{"screen": name, "size": label, "text": b.text, "role": b.role,
+                   "line_height_px": b.line_height_px, "font_px": b.font_px,
+                   "rect": [b.rect.x, b.rect.y, b.rect.w, b.rect.h],
+                   "box": [b.box.x, b.box.y, b.box.w, b.box.h], "truncated": b.truncated}
+                  for b in blocks]
+    (out / "texts.json").write_text(json.dumps(texts, indent=1) + "\n", encoding="utf-8")
     return files

@@ -5,31 +5,44 @@ down to ``min_size``; if it still does not fit, the last line that fits ends in 
 It returns the rectangle actually covered, so a screen can report every text it drew and a test
 can check that nothing runs off the surface. Fonts and fitted layouts are cached (the kiosk
 redraws 30 times a second with mostly the same words).
+
+The font is the one shipped in ``station/kiosk/fonts/`` (see :mod:`station.kiosk.theme`), in
+its real regular and bold faces, so the kiosk looks the same on every machine and never
+depends on system fonts or on synthetic bold.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 
 import pygame
 
 from station.kiosk import theme
 
-_FONTS: dict[int, pygame.font.Font] = {}
+_FONTS: dict[tuple[int, bool], pygame.font.Font] = {}
 _FITS: dict[tuple, Fitted] = {}
 _GLYPHS: dict[tuple, pygame.Surface] = {}
 _CACHE_MAX = 1024
 
 
-def font(size: int) -> pygame.font.Font:
-    """The kiosk font (pygame's bundled sans, so every machine looks the same) at ``size``."""
+@cache
+def font_file(bold: bool = False) -> str:
+    """Path of the shipped TTF (regular or bold)."""
+    name = theme.FONT_BOLD if bold else theme.FONT_REGULAR
+    return str(resources.files("station.kiosk").joinpath("fonts", name))
+
+
+def font(size: int, bold: bool = False) -> pygame.font.Font:
+    """The kiosk font at ``size`` pixels, in its real regular or bold face."""
     size = max(6, int(size))
-    f = _FONTS.get(size)
+    f = _FONTS.get((size, bold))
     if f is None:
         if not pygame.font.get_init():
             pygame.font.init()
-        f = pygame.font.Font(None, size)
-        _FONTS[size] = f
+        f = pygame.font.Font(font_file(bold), size)
+        _FONTS[(size, bold)] = f
     return f
 
 
@@ -41,6 +54,7 @@ class Fitted:
     size: int
     line_h: int
     truncated: bool = False
+    bold: bool = False
 
 
 def _split_long(word: str, f: pygame.font.Font, width: int) -> list[str]:
@@ -74,19 +88,19 @@ def wrap(text: str, f: pygame.font.Font, width: int) -> list[str]:
 
 
 def fit(text: str, width: int, height: int, size: int, min_size: int = theme.MIN_TEXT,
-        max_lines: int = 0) -> Fitted:
+        max_lines: int = 0, bold: bool = False) -> Fitted:
     """Lay out ``text`` in a ``width`` x ``height`` box at the largest size that fits.
 
     ``max_lines`` (0 = any) prefers shrinking to wrapping, e.g. one-line headings.
     """
-    key = (text, width, height, size, min_size, max_lines)
+    key = (text, width, height, size, min_size, max_lines, bold)
     hit = _FITS.get(key)
     if hit is not None:
         return hit
     size = max(int(size), 1)
     min_size = min(min_size, size)
     while True:
-        f = font(size)
+        f = font(size, bold)
         lines = wrap(text, f, max(1, width))
         line_h = f.get_linesize()
         widest = max((f.size(ln)[0] for ln in lines), default=0)
@@ -103,7 +117,7 @@ def fit(text: str, width: int, height: int, size: int, min_size: int = theme.MIN
         lines = [_ellipsize(ln, f, width) for ln in lines]
         if truncated:
             lines[-1] = _ellipsize(lines[-1] + " ...", f, width)
-    result = Fitted(tuple(lines), size, line_h, truncated)
+    result = Fitted(tuple(lines), size, line_h, truncated, bold)
     if len(_FITS) > _CACHE_MAX:
         _FITS.clear()
     _FITS[key] = result
@@ -118,11 +132,11 @@ def _ellipsize(line: str, f: pygame.font.Font, width: int) -> str:
     return line + "..." if line else ""
 
 
-def _glyphs(line: str, size: int, color: tuple[int, int, int]) -> pygame.Surface:
-    key = (line, size, color)
+def _glyphs(line: str, size: int, color: tuple[int, int, int], bold: bool) -> pygame.Surface:
+    key = (line, size, color, bold)
     surf = _GLYPHS.get(key)
     if surf is None:
-        surf = font(size).render(line, True, color)
+        surf = font(size, bold).render(line, True, color)
         if len(_GLYPHS) > _CACHE_MAX:
             _GLYPHS.clear()
         _GLYPHS[key] = surf
@@ -139,11 +153,13 @@ def draw_text(
     valign: str = "top",
     min_size: int = theme.MIN_TEXT,
     max_lines: int = 0,
-) -> pygame.Rect | None:
-    """Draw ``text`` fitted into ``box``; returns the rectangle covered (None for no text)."""
+    bold: bool = False,
+) -> tuple[pygame.Rect, Fitted] | None:
+    """Draw ``text`` fitted into ``box``; returns the rectangle covered and the layout used
+    (None for no text)."""
     if not text.strip() or box.w <= 0 or box.h <= 0:
         return None
-    fitted = fit(text, box.w, box.h, size, min_size, max_lines)
+    fitted = fit(text, box.w, box.h, size, min_size, max_lines, bold)
     total_h = len(fitted.lines) * fitted.line_h
     y = box.y
     if valign == "middle":
@@ -153,7 +169,7 @@ def draw_text(
     covered: pygame.Rect | None = None
     for line in fitted.lines:
         if line:
-            glyphs = _glyphs(line, fitted.size, color)
+            glyphs = _glyphs(line, fitted.size, color, bold)
             r = glyphs.get_rect()
             r.y = y
             if align == "center":
@@ -165,4 +181,4 @@ def draw_text(
             surface.blit(glyphs, r)
             covered = r.copy() if covered is None else covered.union(r)
         y += fitted.line_h
-    return covered
+    return (covered, fitted) if covered is not None else None

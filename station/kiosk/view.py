@@ -32,16 +32,21 @@ class ScreenModel:
     info: ClinicianInfo | None = None
     release_prompt: str = ""
     hold_fraction: float = 0.0  # how far the button is towards a long press (0..1)
+    affected_side: str = "left"  # the patient's own side, for the face pictogram
     t: float = 0.0  # seconds, only for gentle animation
 
 
 @dataclass(frozen=True)
 class TextBlock:
-    """One piece of text a render drew: where it landed and the box it was given."""
+    """One piece of text a render drew: where it landed, the box it was given, and its type."""
 
     text: str
     rect: pygame.Rect
     box: pygame.Rect
+    role: str = "body"  # title | head | result | body | hint | small (see station.kiosk.theme)
+    font_px: int = 0
+    line_height_px: int = 0
+    truncated: bool = False  # it did not fit and ends in an ellipsis (a layout bug)
 
 
 def screen_of(view: View) -> str:

@@ -152,3 +152,87 @@ def pattern_result(pattern_index: int, pattern: Pattern, reps: Sequence[RepStats
             extra[f"{k}_share"] = sum(v) / len(v)
     return PatternResult(pattern_index=pattern_index, sentence=sentence, reps_quiet=q,
                          reps_scored=n, extra=extra)
+
+# ---- the screens ------------------------------------------------------------------------------
+# Counting words: "Exercise 1 of 2" for a pattern, "Movement 2 of 3" for one movement. Never
+# "rep" (a gym word, and strength is the wrong idea here) or "pattern".
+
+HOME_TITLE = "Ready to practise"
+HOME_START = "Press the button to start."
+HOME_FIRST_WEEK = "No practice yet this week. Two minutes is enough."
+HOME_DEFAULT_PLAN = "Your clinic has not set your exercises yet. You will do the standard gentle practice."
+FROM_THERAPIST = "From your therapist: {message}"
+SETTLE_TITLE = "Getting ready"
+SETTLE_TEXT = "Relax your face and look at the screen."
+SETTLE_WAITING = "Still getting ready. Keep your face relaxed."
+INTRO_CONTINUE = "Press the button to begin."
+BREAK_TITLE = "Release break"
+BREAK_ASKED = "You asked for a break"
+BREAK_DUE = "Time to let go"
+BREAK_END_HINT = "Hold the button to end the break."
+PAUSED_TITLE = "Paused"
+PAUSED_GO_ON = "Press the button to go on."
+PAUSED_BREAK_HINT = "Hold the button to take a release break."
+SUMMARY_TITLE = "Well done."
+SUMMARY_FINISH = "Press the button to finish."
+RETURN_TITLE = "Please return this unit to the clinic."
+RETURN_THANKS = "Thank you for practising."
+INFO_CLOSE = "Press the button to close."
+METER_QUIET = "{region}: stays quiet"
+METER_QUIET_WARNING = "{region}: let it soften"
+FACE_YOUR_LEFT = "your left"
+FACE_YOUR_RIGHT = "your right"
+LEFT_WORD = "Left"
+RIGHT_WORD = "Right"
+
+
+def exercise_of(n: int, total: int) -> str:
+    """'Exercise 1 of 2' (n is 1-based)."""
+    return f"Exercise {n} of {total}"
+
+
+def movement_of(n: int, total: int) -> str:
+    """'Movement 2 of 3' (n is 1-based)."""
+    return f"Movement {n} of {total}"
+
+
+def seconds(n: float) -> str:
+    """'1 second', '5 seconds' (rounded up, never negative)."""
+    import math
+
+    k = max(0, math.ceil(n - 1e-9))
+    return "1 second" if k == 1 else f"{k} seconds"
+
+
+def seconds_left(n: float) -> str:
+    """'12 seconds left'."""
+    return f"{seconds(n)} left"
+
+
+def sessions_sentence(today: int, week: int) -> str:
+    """Sessions today and this week, in words."""
+    if week <= 0 and today <= 0:
+        return HOME_FIRST_WEEK
+
+    def n(k: int) -> str:
+        return "1 session" if k == 1 else f"{k} sessions"
+
+    return f"Today: {n(today)}. This week: {n(week)}."
+
+
+def movements_done(done: int) -> str:
+    """'You did 6 slow movements.'"""
+    moves = "1 slow movement" if done == 1 else f"{done} slow movements"
+    return f"You did {moves}."
+
+
+# ---- the voice --------------------------------------------------------------------------------
+# What the station says aloud (station.kiosk.voice speaks these; a clinic may replace any of
+# them with a recording of its own, named by the same cue id). Pattern phase words come from
+# the pattern's own data file; these are the sentences around them.
+
+SAY_SETTLE = "Let's begin. Relax your face, and look at the screen for a moment."
+SAY_INTRO = "{name}. {intro} {touch}"
+SAY_BREAK = "Release break. {prompt}"
+SAY_PAUSED = "Paused. Press the button to go on."
+SAY_SUMMARY = "Well done. That is the end of this practice."

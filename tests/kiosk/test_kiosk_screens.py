@@ -76,3 +76,112 @@ def test_pacing_guide_grows_holds_shrinks_rests():
     assert guide_size("rest", 0.5) == 0.0
     grows = [guide_size("move", f / 10) for f in range(11)]
     assert grows == sorted(grows)
+
+
+# ---- type sizes, read back from ``station screens``' texts.json --------------------------------
+
+
+@pytest.fixture(scope="module")
+def texts(tmp_path_factory):
+    """texts.json of every sample screen at the three sizes (written by the real command)."""
+    import json
+
+    from station.cli import main
+
+    out = {}
+    for size in SIZES:
+        d = tmp_path_factory.mktemp(f"screens{size[0]}")
+        assert main(["screens", "--out", str(d), "--size", f"{size[0]}x{size[1]}"]) == 0
+        out[size] = json.loads((d / "texts.json").read_text())
+    return out
+
+
+def test_texts_json_lists_every_text_with_its_role_and_size(texts):
+    rows = texts[(800, 480)]
+    assert {r["screen"] for r in rows} == set(MODELS)
+    for r in rows:
+        assert r["size"] == "800x480" and r["text"].strip()
+        assert r["role"] in ("title", "head", "result", "body", "hint", "small")
+        assert r["line_height_px"] >= r["font_px"] > 0
+
+
+def test_nothing_patients_read_is_small_at_800x480(texts):
+    rows = texts[(800, 480)]
+    assert min(r["line_height_px"] for r in rows) >= 26
+    body = [r for r in rows if r["role"] == "body"]
+    assert body and min(r["font_px"] for r in body) >= 30
+    heads = [r["font_px"] for r in rows if r["role"] == "head"]
+    results = [r for r in rows if r["role"] == "result"]
+    assert results and all(r["screen"].startswith("15_summary") for r in results)
+    # the results after a pattern are as prominent as the headings
+    assert min(r["font_px"] for r in results) >= 0.9 * min(heads)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_no_text_overflows_or_is_cut_short(texts, size):
+    for r in texts[size]:
+        x, y, w, h = r["rect"]
+        bx, by, bw, bh = r["box"]
+        assert 0 <= x and 0 <= y and x + w <= size[0] and y + h <= size[1], r
+        assert bx <= x and by <= y and x + w <= bx + bw and y + h <= by + bh, r
+        assert not r["truncated"], r
+        assert r["font_px"] >= 18, r
+
+
+def test_small_panel_keeps_a_floor(texts):
+    assert min(r["line_height_px"] for r in texts[(480, 320)]) >= 18
+    assert min(r["font_px"] for r in texts[(480, 320)]) >= 18
+
+
+def test_font_is_the_shipped_one_with_a_real_bold_and_its_licence():
+    from pathlib import Path
+
+    from station.kiosk import text
+
+    regular, bold = Path(text.font_file(False)), Path(text.font_file(True))
+    assert regular.is_file() and bold.is_file() and regular != bold
+    assert "Open Font License" in (regular.parent / "OFL.txt").read_text()
+    # a real bold face: different outlines, not the regular one emboldened by SDL
+    assert text.font(30, True).style_name == "Bold" and text.font(30).style_name == "Regular"
+    assert text.font(30).name == "Atkinson Hyperlegible"
+    assert text.font(30, True).size("quiet smile")[0] != text.font(30).size("quiet smile")[0]
+
+
+def test_no_jargon_on_any_screen(texts):
+    import re
+
+    for r in texts[(800, 480)]:
+        assert not re.search(r"\b(rep|reps|pattern)\b", r["text"], re.I), r
+    move = [r["text"] for r in texts[(800, 480)] if r["screen"] == "06_move"]
+    assert "Movement 1 of 3" in move
+    assert "Exercise 1 of 2" in [r["text"] for r in texts[(800, 480)] if r["screen"] == "05_intro"]
+
+
+def test_long_press_ring_is_large_and_central():
+    surface = pygame.Surface((800, 480))
+    render(surface, MODELS["07_hold"])  # hold_fraction 0.4
+    # the ring (radius 0.3 * 480 = 144 px, 22 px thick) fills clockwise from the top
+    import math
+
+    def at(turn: float) -> tuple[int, int]:
+        a, r = 2 * math.pi * turn, 144 - 11
+        return round(400 + r * math.sin(a)), round(240 - r * math.cos(a))
+
+    assert surface.get_at(at(0.05))[:3] == theme_teal()
+    assert surface.get_at(at(0.35))[:3] == theme_teal()
+    assert surface.get_at(at(0.6))[:3] != theme_teal()  # 40 %: not this far yet
+
+
+def theme_teal():
+    from station.kiosk import theme
+
+    return theme.TEAL
+
+
+def test_settle_never_shows_one_sentence_twice():
+    from station.practice import words
+
+    model = MODELS["04_settle"]
+    same = ScreenModel("settle", model.view, type(model.feedback)(model.feedback.status, (), words.SETTLE_TEXT))
+    blocks = render(pygame.Surface((800, 480)), same)
+    assert [b.text for b in blocks].count(words.SETTLE_TEXT) == 1

@@ -1,0 +1,136 @@
+"""A simple vector face that shows what to move and what to keep still (pygame primitives only).
+
+No photo and no camera image: a calm oval with brows, eyes, nose and mouth. On the affected
+side the pattern's *target* region glows teal, and each *quiet* region has a soft sage ring
+(soft amber while the live meter says it joined in). The other side is drawn plainly.
+
+Which way round
+---------------
+The face is drawn **as the patient sees themselves in a mirror**: the patient's own left is on
+the *left* of the screen. The patient sits facing the screen with a hand on the cheek, so the
+lit region is on the same side as the hand that touches it; drawn as another person would see
+them (a photograph), a left palsy would light the right of the screen, which is exactly the
+confusion to avoid. The sides are also labelled in words ("Left" / "Right", the affected one
+highlighted) wherever the face is shown, so the picture never has to be decoded alone.
+
+:func:`draw_face` returns where it put each region and how it drew it, so tests can check the
+lit side per pattern and affected side without reading pixels back.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pygame
+
+from station.kiosk import theme
+
+Color = tuple[int, int, int]
+
+#: region -> (dx, dy, radius) as fractions of the head's half width / half height / half width;
+#: dx is measured towards the side the region belongs to.
+_SPOTS: dict[str, tuple[float, float, float]] = {
+    "brow": (0.42, -0.40, 0.20),
+    "eye": (0.42, -0.15, 0.21),
+    "nose_cheek": (0.30, 0.14, 0.15),
+    "mouth_corner": (0.42, 0.46, 0.15),
+    "lips": (0.13, 0.48, 0.12),
+    "chin": (0.14, 0.76, 0.13),
+}
+
+
+@dataclass(frozen=True)
+class RegionMark:
+    """How one region was drawn: ``style`` is ``target``, ``quiet``, ``warning`` or ``plain``."""
+
+    region: str
+    side: str  # the subject's own side
+    centre: tuple[int, int]
+    radius: int
+    style: str
+
+
+def screen_sign(side: str) -> int:
+    """-1 when ``side`` is drawn on the screen's left (mirror view: the patient's left), else 1."""
+    return -1 if side == "left" else 1
+
+
+def region_closed(target: str | None, side: str, affected: str) -> bool:
+    """Both eyes are drawn gently closed when closing them is the movement."""
+    return target == "eye"
+
+
+def _mix(a: Color, b: Color, k: float) -> Color:
+    return tuple(round(a[i] + (b[i] - a[i]) * k) for i in range(3))  # type: ignore[return-value]
+
+
+def draw_face(surface: pygame.Surface, box: pygame.Rect, target: str | None,
+              quiet: tuple[str, ...] = (), affected_side: str = "left",
+              warnings: frozenset[str] = frozenset(), level: float = 1.0) -> dict[str, RegionMark]:
+    """Draw the face fitted into ``box``; returns the marks of the affected side's regions.
+
+    ``level`` (0..1) brightens the target's glow, so the live meter can light it too.
+    """
+    a = max(8, min(box.w // 2, round(box.h * 0.40)))  # half width of the head
+    b = round(a * 1.22)  # half height
+    cx, cy = box.centerx, box.centery
+    width = max(1, round(a / 40))
+    head = pygame.Rect(0, 0, 2 * a, 2 * b)
+    head.center = (cx, cy)
+    pygame.draw.ellipse(surface, theme.FACE, head)
+    pygame.draw.ellipse(surface, theme.FACE_LINE, head, width)
+
+    def at(side: str, dx: float, dy: float) -> tuple[int, int]:
+        return cx + screen_sign(side) * round(dx * a), cy + round(dy * b)
+
+    marks: dict[str, RegionMark] = {}
+    affected = affected_side if affected_side in ("left", "right") else "left"
+    # glows and rings first, so the features are drawn on top of them
+    for region, (dx, dy, r) in _SPOTS.items():
+        centre = at(affected, dx, dy)
+        radius = max(3, round(r * a))
+        if region == target:
+            glow = _mix(theme.FACE, theme.TEAL, 0.45 + 0.55 * max(0.0, min(1.0, level)))
+            pygame.draw.circle(surface, _mix(theme.FACE, theme.TEAL, 0.35), centre,
+                               radius + max(2, radius // 3))
+            pygame.draw.circle(surface, glow, centre, radius)
+            style = "target"
+        elif region in quiet:
+            warn = region in warnings
+            pygame.draw.circle(surface, theme.AMBER if warn else theme.SAGE, centre, radius,
+                               max(1, width * (3 if warn else 2)))
+            style = "warning" if warn else "quiet"
+        else:
+            style = "plain"
+        marks[region] = RegionMark(region, affected, centre, radius, style)
+    # the features, both sides: the affected side a little stronger
+    for side in ("left", "right"):
+        s = screen_sign(side)
+        col = theme.TEXT if side == affected else theme.FACE_LINE
+        stroke = max(2, round(a / 22))
+        bx, by = at(side, 0.42, -0.40)
+        brow = pygame.Rect(0, 0, round(0.48 * a), round(0.22 * b))
+        brow.center = (bx, by + brow.h // 3)
+        pygame.draw.arc(surface, col, brow, 0.5, 2.64, stroke)
+        ex, ey = at(side, 0.42, -0.15)
+        eye = pygame.Rect(0, 0, round(0.36 * a), round(0.13 * b))
+        eye.center = (ex, ey)
+        if region_closed(target, side, affected):  # the eye-closure pattern: a closed lid
+            pygame.draw.arc(surface, col, eye.move(0, -eye.h // 2), math.pi + 0.3, 2 * math.pi - 0.3,
+                            stroke)
+        else:
+            pygame.draw.ellipse(surface, col, eye, stroke)
+            pygame.draw.circle(surface, col, (ex, ey), max(2, round(0.05 * a)))
+        # the nose wing on this side
+        nx, ny = at(side, 0.12, 0.24)
+        wing = pygame.Rect(0, 0, round(0.16 * a), round(0.10 * b))
+        wing.center = (nx, ny)
+        pygame.draw.arc(surface, col, wing, math.pi / 2 if s < 0 else -math.pi / 2,
+                        3 * math.pi / 2 if s < 0 else math.pi / 2, max(1, stroke - 1))
+        # half of a gentle closed-lip mouth
+        pts = [at(side, f * 0.40, 0.47 - 0.05 * f * f) for f in (0.0, 0.25, 0.5, 0.75, 1.0)]
+        pygame.draw.lines(surface, col, False, pts, stroke)
+    pygame.draw.line(surface, theme.FACE_LINE, (cx, cy - round(0.12 * b)), (cx, cy + round(0.20 * b)),
+                     max(1, round(a / 30)))
+    return marks
