@@ -93,7 +93,12 @@ class SessionSettings:
 
     settle_s: float = 8.0
     settle_max_s: float = 40.0
-    intro_s: float = 4.0
+    intro_s: float = 0.0  # 0: each intro as long as its words need; else fixed seconds
+    intro_wpm: float = 110.0  # reading pace the intro allows for (words a minute): slow, older eyes
+    intro_touch_s: float = 5.0  # added when the intro asks to place a hand
+    intro_look_s: float = 1.5  # added: to look up and find the text
+    intro_min_s: float = 8.0
+    intro_max_s: float = 30.0  # a short press continues earlier
     break_s: float = 20.0
     pause_timeout_s: float = 600.0
 
@@ -190,7 +195,12 @@ RULES: dict[str, dict[str, Any]] = {
     "session": {
         "settle_s": _between(3.0, 30.0),
         "settle_max_s": _between(10.0, 120.0),
-        "intro_s": _between(1.0, 15.0),
+        "intro_s": _between(0.0, 30.0),
+        "intro_wpm": _between(40.0, 250.0),
+        "intro_touch_s": _between(0.0, 20.0),
+        "intro_look_s": _between(0.0, 10.0),
+        "intro_min_s": _between(2.0, 30.0),
+        "intro_max_s": _between(8.0, 90.0),
         "break_s": _between(5.0, 120.0),
         "pause_timeout_s": _between(60.0, 3600.0),
     },

@@ -24,22 +24,23 @@ def pct(values: list[float], q: float) -> float:
 
 
 class _StartPress:
-    """The one press autoplay makes first: start a session when the station is at home."""
+    """The presses a ready patient makes first: start at home, continue from the first intro."""
 
     def __init__(self, station: Any, hold_time: float) -> None:
         from station.kiosk.button import ScriptedButton
 
         self.station = station
         self.inner = ScriptedButton(hold_time, clock=lambda: 0.0)
-        self.pressed = False
+        self.pressed: set[Any] = set()
 
     def poll(self, now: float) -> list[Any]:
-        """Press once at home, then report the press's edges when due."""
+        """Press once at home and once in the intro, then report the press's edges when due."""
         from station.practice.events import State
 
-        if not self.pressed and not self.inner.busy and self.station.engine.state is State.HOME:
+        state = self.station.engine.state
+        if state in (State.HOME, State.INTRO) and state not in self.pressed and not self.inner.busy:
             self.inner.press_for(now, 0.2)
-            self.pressed = True
+            self.pressed.add(state)
         return self.inner.poll(now)
 
     def held_for(self, now: float) -> float:

@@ -68,7 +68,12 @@ class Timing:
 
     settle_s: float = _PACING.settle_s
     settle_max_s: float = _PACING.settle_max_s  # waiting for calibration never takes longer
-    intro_s: float = _PACING.intro_s
+    intro_s: float = _PACING.intro_s  # 0: each intro as long as its words need (intro_duration)
+    intro_wpm: float = _PACING.intro_wpm  # a slow reading pace for older, tired eyes
+    intro_touch_s: float = _PACING.intro_touch_s  # time to place a hand, with a touch hint
+    intro_look_s: float = _PACING.intro_look_s  # to look up and find the text
+    intro_min_s: float = _PACING.intro_min_s
+    intro_max_s: float = _PACING.intro_max_s  # a short press continues earlier
     break_s: float = _PACING.break_s
     pause_timeout_s: float = _PACING.pause_timeout_s  # a pause this long abandons the session
     summary_s: float = 120.0  # the summary goes home by itself after this
@@ -78,8 +83,10 @@ class Timing:
     def from_settings(cls, s: SessionSettings, needs_calibration: bool = False) -> Timing:
         """The unit's configured pacing."""
         return cls(settle_s=s.settle_s, settle_max_s=s.settle_max_s, intro_s=s.intro_s,
-                   break_s=s.break_s, pause_timeout_s=s.pause_timeout_s,
-                   needs_calibration=needs_calibration)
+                   intro_wpm=s.intro_wpm, intro_touch_s=s.intro_touch_s,
+                   intro_look_s=s.intro_look_s, intro_min_s=s.intro_min_s,
+                   intro_max_s=s.intro_max_s, break_s=s.break_s,
+                   pause_timeout_s=s.pause_timeout_s, needs_calibration=needs_calibration)
 
 
 # ---- outputs -----------------------------------------------------------------------------

@@ -11,8 +11,9 @@ durations match the plan exactly however coarse the ticks are.
 
 Two kinds of input drive it:
 
-* the button: a short press starts at home, pauses and resumes, dismisses the summary; a long
-  press takes a release break now, or ends a break early;
+* the button: a short press starts at home, pauses and resumes, continues from an intro as
+  soon as the patient is ready, dismisses the summary; a long press takes a release break
+  now, or ends a break early;
 * the world: ticks, calibration finished (or unavailable: no camera or model, so settle
   ends on time), face lost / found.
 
@@ -20,6 +21,9 @@ Each call returns the *outputs* it caused (phase started, rep done, break starte
 session finished, ...). Records, sound and the screen follow those; the engine never calls them.
 An event that does not fit the current state is not an error in the kiosk: it produces an
 :class:`Ignored` output, which the caller logs.
+
+An intro lasts as long as its words need (:func:`intro_duration`): a slow reading pace for
+older adults, time to place a hand when there is a touch hint, within a maximum.
 
 The whole behaviour is the table :data:`TRANSITIONS` (state x event -> handler). Pausing keeps
 the remaining time of the interrupted step; resuming continues it. A rep is done (``RepDone``)
@@ -43,6 +47,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from station.practice import words
 from station.practice.events import (
     REP_PHASES,
     BreakEnded,
@@ -68,7 +73,7 @@ from station.practice.events import (
     Timing,
     View,
 )
-from station.practice.plan import Plan
+from station.practice.plan import Pattern, Plan
 
 # ---- the schedule ------------------------------------------------------------------------
 
@@ -83,11 +88,31 @@ class Step:
     duration_s: float
 
 
+def intro_duration(pattern: Pattern, timing: Timing) -> float:
+    """Seconds for a pattern's intro: its words at ``intro_wpm``, plus time to place a hand.
+
+    A fixed ``timing.intro_s`` (> 0) wins. The words counted are the ones the intro shows and
+    speaks (:func:`station.practice.words.intro_text`).
+
+    >>> from station.practice.plan import library
+    >>> intro_duration(library()["small_smile"], Timing())
+    18.0
+    """
+    if timing.intro_s > 0:
+        return timing.intro_s
+    n = len(words.intro_text(pattern).split())
+    seconds = timing.intro_look_s + 60.0 * n / timing.intro_wpm
+    if pattern.touch_hint.strip():
+        seconds += timing.intro_touch_s
+    # whole half seconds: exact in binary, so phase boundaries stay exact however long a session
+    return round(min(timing.intro_max_s, max(timing.intro_min_s, seconds)) * 2) / 2
+
+
 def build_schedule(plan: Plan, timing: Timing) -> tuple[Step, ...]:
     """Flatten a plan into the timed steps a session walks through."""
     steps = [Step(State.SETTLE, None, None, timing.settle_s)]
     for pi, item in enumerate(plan.items):
-        steps.append(Step(State.INTRO, pi, None, timing.intro_s))
+        steps.append(Step(State.INTRO, pi, None, intro_duration(item.pattern, timing)))
         for rep in range(item.reps):
             for st in REP_PHASES:
                 steps.append(Step(st, pi, rep, item.pacing.of(st.value)))
@@ -376,6 +401,10 @@ class Engine:
             out.append(SettleEnded(now, False))
             self._enter(self._cur.pos + 1, now, out)
 
+    def _on_continue(self, now: float, out: list[Output]) -> None:
+        """The patient is ready before the intro's time is up: start the first movement now."""
+        self._enter(self._cur.pos + 1, now, out)
+
     def _on_dismiss(self, now: float, out: list[Output]) -> None:
         self.state = State.HOME
         self._cur = _Cursor()
@@ -398,7 +427,7 @@ TRANSITIONS: dict[State, dict[Event, Handler]] = {
         Event.CALIBRATED: Engine._on_calibrated,
         Event.CALIBRATION_UNAVAILABLE: Engine._on_no_calibration,
     },
-    State.INTRO: _active_row,
+    State.INTRO: {**_active_row, Event.SHORT_PRESS: Engine._on_continue},
     State.MOVE: _active_row,
     State.HOLD: _active_row,
     State.RELEASE: _active_row,

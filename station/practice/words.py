@@ -233,6 +233,11 @@ def movements_done(done: int) -> str:
 
 SAY_SETTLE = "Let's begin. Relax your face, and look at the screen for a moment."
 SAY_INTRO = "{name}. {intro} {touch}"
+
+
+def intro_text(pattern: Pattern) -> str:
+    """What an intro says (and what its length is counted from): name, intro, touch hint."""
+    return SAY_INTRO.format(name=pattern.name, intro=pattern.intro, touch=pattern.touch_hint).strip()
 SAY_BREAK = "Release break. {prompt}"
 SAY_PAUSED = "Paused. Press the button to go on."
 SAY_SUMMARY = "Well done. That is the end of this practice."

@@ -31,6 +31,7 @@ from station.practice.events import (
     State,
     SummaryDismissed,
 )
+from station.practice.session import intro_duration  # noqa: E402
 
 FRAME = 1 / 30
 
@@ -163,7 +164,8 @@ def test_full_session_by_mock_pin_with_pause_and_requested_break(rig, clock):
         if a.phase.value in ("move", "hold", "release", "rest"):
             planned = plan_item[a.pattern_index].pacing.of(a.phase.value)
         else:
-            planned = {"settle": timing.settle_s, "intro": timing.intro_s,
+            intro = intro_duration(plan_item[a.pattern_index].pattern, timing) if a.phase is State.INTRO else 0
+            planned = {"settle": timing.settle_s, "intro": intro,
                        "break": timing.break_s}[a.phase.value]
         assert round(took, 3) == round(planned, 3), (a, took)
         assert a.duration_s == planned

@@ -55,7 +55,7 @@ def test_full_default_session_timing_matches_plan_exactly():
     assert phase_durations(outs)[: len(planned)] == planned
     assert sum(isinstance(o, RepDone) for o in outs) == 6
     assert outs[-2] == SessionFinished(eng.planned_s, SessionStatus.COMPLETE)
-    assert 100 <= eng.planned_s <= 160
+    assert 100 <= eng.planned_s <= 180  # about two and a half minutes with intros one can follow
 
 
 def test_pause_mid_hold_keeps_remaining_time():
