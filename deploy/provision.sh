@@ -164,8 +164,9 @@ fi
 
 # ---------------------------------------------------------------------------- apt
 STEP=apt
+# espeak-ng: the spoken guidance (each cue rendered once into the data dir's voice cache)
 PKGS=(python3 python3-venv ca-certificates libegl1 libgles2 libdrm2 libgbm1
-      libasound2 fonts-dejavu-core)
+      libasound2 fonts-dejavu-core espeak-ng)
 OPTIONAL_PKGS=(python3-lgpio python3-picamera2 rpicam-apps-lite)
 NO_RECOMMENDS=(python3-picamera2 rpicam-apps-lite)
 case "$CODENAME" in trixie) PKGS=("${PKGS[@]/libasound2/libasound2t64}") ;; esac

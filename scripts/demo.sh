@@ -11,4 +11,7 @@ if [ ! -x .venv/bin/station ]; then
 fi
 .venv/bin/python -m pip install -q -e '.[laptop]'
 .venv/bin/station model fetch
+if ! command -v espeak-ng >/dev/null 2>&1; then
+  echo "note: espeak-ng is not installed, so the demo guides with tones only (install the espeak-ng package for the voice)"
+fi
 exec .venv/bin/station demo "$@"

@@ -22,6 +22,7 @@ HANDLERS: dict[str, str] = {
     "run": "station.kiosk.commands:cmd_run",
     "demo": "station.kiosk.commands:cmd_demo",
     "screens": "station.kiosk.commands:cmd_screens",
+    "voice": "station.kiosk.commands:cmd_voice",
     "model fetch": "station.tracking.commands:cmd_fetch",
     "model verify": "station.tracking.commands:cmd_verify",
     "track": "station.devtools.commands:cmd_track",
@@ -73,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="output folder")
     s.add_argument("--size", type=_size, default=(800, 480), help="screen size, e.g. 800x480")
 
+    vo = sub.add_parser("voice", help="write every spoken cue of the current plan as WAV")
+    vo.add_argument("--out", required=True, help="output folder (one <pattern>_<phase>_<lang>.wav per cue)")
+
     m = sub.add_parser("model", help="the face model")
     msub = m.add_subparsers(dest="model_command", required=True, metavar="ACTION")
     mf = msub.add_parser("fetch", help="install the pinned face model")
@@ -116,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     ms.add_argument("--unit", help="unit id the stick is for")
     ms.add_argument("--prescription", help="prescription.toml to put on the stick")
     ms.add_argument("--wipe-after-export", action="store_true", help="ask the unit to wipe after export")
+    ms.add_argument("--voice", help="folder of recorded cues (<pattern>_<phase>_<lang>.wav, see station voice)")
 
     nk = csub.add_parser("new-key", help="make a new clinic key file (once per clinic)")
     nk.add_argument("file", help="where to write the new key (must not exist)")

@@ -49,10 +49,12 @@ class ButtonSettings:
 
 @dataclass(frozen=True)
 class AudioSettings:
-    """Soft cues at phase changes."""
+    """Soft tones at phase changes, and the spoken guidance after them."""
 
     enabled: bool = True
     volume: float = 0.5
+    voice: bool = True  # say what to do (espeak-ng, or the clinic's recordings)
+    voice_volume: float = 0.7  # speech peaks near full scale: about as loud as the tones at 0.5
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,8 @@ RULES: dict[str, dict[str, Any]] = {
         "bounce_time": _between(0.0, 0.5),
         "info_hold_time": _between(2.0, 20.0),
     },
-    "audio": {"enabled": _is_bool, "volume": _between(0.0, 1.0)},
+    "audio": {"enabled": _is_bool, "volume": _between(0.0, 1.0), "voice": _is_bool,
+              "voice_volume": _between(0.0, 1.0)},
     "patient": {"affected_side": _one_of("left", "right")},
     "camera": {
         "source": _one_of("auto", "picamera", "webcam", "file"),

@@ -91,7 +91,8 @@ def cmd_make_stick(args: argparse.Namespace) -> int:
     try:
         req = make_stick(stick, secret, unit_id,
                          Path(args.prescription) if args.prescription else None,
-                         args.wipe_after_export)
+                         args.wipe_after_export,
+                         voice_dir=Path(args.voice) if getattr(args, "voice", None) else None)
     except (ValueError, OSError) as exc:
         raise UsageError(str(exc)) from None
     print(f"Stick ready for unit {req.unit}: {', '.join(req.actions)}.")

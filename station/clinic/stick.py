@@ -5,6 +5,7 @@ Stick format (a folder ``station-clinic/`` at the top of the stick)::
     station-clinic/request.json      the request (bytes signed as they are)
     station-clinic/request.sig       "hmac-sha256 <64 hex>" = HMAC-SHA256(secret, request.json)
     station-clinic/prescription.toml optional: the new prescription
+    station-clinic/voice/<cue>.wav   optional: the clinic's recordings of spoken cues
     station-clinic/export/<unit>-<YYYYmmdd-HHMMSS>/  bundles written by units (+ manifest.json)
     station-clinic/export/.partial-<nonce>/          a bundle being written (never trusted)
     station-clinic/result-<unit>.txt the status lines of the last run on that unit
@@ -14,7 +15,12 @@ Stick format (a folder ``station-clinic/`` at the top of the stick)::
     {"format": 1, "unit": "ms-3f9a1c07", "key_id": "<16 hex>", "nonce": "<32 hex>",
      "created": "2026-05-04T10:20:00Z",
      "actions": ["import_prescription", "export", "wipe_after_export"],
-     "prescription_sha256": "<64 hex>" | null}
+     "prescription_sha256": "<64 hex>" | null,
+     "voice": {"small_smile_move_en.wav": "<64 hex>", ...}}      (optional)
+
+Recorded cues travel with the prescription: each file is listed with its sha256 in the signed
+request, read with a size limit, compared, checked by :mod:`station.clinic.recordings` and
+copied into ``<data dir>/voice/``; a file that fails is named in the status lines and skipped.
 
 Decisions: a request names exactly one unit (no "any unit of this clinic"): a stick that can
 wipe must not work on every unit a clinic owns, and the unit id is on the clinician screen.
@@ -60,7 +66,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from station.clinic import prescription as rx
-from station.clinic import unit
+from station.clinic import recordings, unit
 from station.files import read_limited
 
 log = logging.getLogger(__name__)
@@ -98,6 +104,7 @@ class Request:
     created: str
     actions: tuple[str, ...]
     prescription_sha256: str | None
+    voice: tuple[tuple[str, str], ...] = ()  # (file name, sha256) of recorded cues
 
     def wants(self, action: str) -> bool:
         """True when the stick asks for ``action``."""
@@ -166,7 +173,8 @@ def sign(secret: bytes, payload: bytes) -> str:
 
 
 def make_stick(stick: Path, secret: bytes, unit_id: str, prescription: Path | None = None,
-               wipe_after_export: bool = False, now: float | None = None) -> Request:
+               wipe_after_export: bool = False, now: float | None = None,
+               voice_dir: Path | None = None) -> Request:
     """Write a signed request (and the prescription) into ``stick/station-clinic/``.
 
     Raises ValueError with a plain message when the prescription is invalid or the unit id is
@@ -186,11 +194,14 @@ def make_stick(stick: Path, secret: bytes, unit_id: str, prescription: Path | No
         actions.insert(0, "import_prescription")
     if wipe_after_export:
         actions.append("wipe_after_export")
+    voice = recordings.from_folder(voice_dir) if voice_dir is not None else {}
     req = {
         "format": 1, "unit": unit_id, "key_id": unit.key_id(secret),
         "nonce": secrets.token_hex(16), "created": _now_iso(time.time() if now is None else now),
         "actions": actions, "prescription_sha256": digest,
     }
+    if voice:
+        req["voice"] = {name: hashlib.sha256(data).hexdigest() for name, data in voice.items()}
     payload = json.dumps(req, indent=1).encode("utf-8")
     folder = stick / STICK_FOLDER
     if folder.is_symlink():
@@ -200,9 +211,14 @@ def make_stick(stick: Path, secret: bytes, unit_id: str, prescription: Path | No
         (folder / name).unlink(missing_ok=True)
     if rx_bytes is not None:
         (folder / PRESCRIPTION).write_bytes(rx_bytes)
+    if voice:
+        (folder / recordings.OVERRIDE_DIR).mkdir(exist_ok=True)
+        for name, data in voice.items():
+            (folder / recordings.OVERRIDE_DIR / name).write_bytes(data)
     (folder / REQUEST).write_bytes(payload)
     (folder / SIGNATURE).write_text(sign(secret, payload) + "\n", encoding="ascii")
-    return Request(unit_id, req["nonce"], req["created"], tuple(actions), digest)
+    return Request(unit_id, req["nonce"], req["created"], tuple(actions), digest,
+                   tuple(sorted(req.get("voice", {}).items())))
 
 
 # ---------------------------------------------------------------- verifying a stick
@@ -233,7 +249,13 @@ def _parse_request(payload: bytes) -> Request:
         raise StickRefused("The clinic request asks to wipe without export. It was ignored.")
     if "import_prescription" in actions and d.get("prescription_sha256") is None:
         raise StickRefused("The clinic request on this stick is damaged. It was ignored.")
-    return Request(d["unit"], d["nonce"], d["created"], actions, d.get("prescription_sha256"))
+    voice = d.get("voice", {})
+    if not (isinstance(voice, dict) and len(voice) <= recordings.MAX_RECORDINGS
+            and all(isinstance(k, str) and recordings.check_name(k) is None
+                    and isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v) for k, v in voice.items())):
+        raise StickRefused("The clinic request on this stick is damaged. It was ignored.")
+    return Request(d["unit"], d["nonce"], d["created"], actions, d.get("prescription_sha256"),
+                   tuple(sorted(voice.items())))
 
 
 MAX_REQUEST_NESTING = 4
@@ -536,6 +558,8 @@ def _export_wipe_apply(folder_fd: int, data_dir: Path, exporter: Exporter | None
             say("The new prescription could not be applied, so the current one stays.")
             rx_failed = True
 
+    if req.voice:
+        recordings.import_listed(folder_fd, data_dir, req.voice, say)
     unit.mark_nonce_used(data_dir, req.nonce)
     say("Finished, with a problem in the prescription." if rx_failed else "All done.")
     return 1 if rx_failed else 0

@@ -101,6 +101,7 @@ class Station:
         self.housekeeping = services.chores
         self.watchdog = services.watchdog
         self.info_provider = services.info
+        self.voice = services.voice
         self.timing = Timing.from_settings(self.settings.session, self.tracking.needs_calibration)
         self.engine = Engine(self.plan, self.timing)
         self.keyboard = keyboard
@@ -139,6 +140,7 @@ class Station:
             return
         self._started = True
         self.audio.start()
+        self._call("voice", "start", self.voice.start, self.plan)
         self._call("tracking", "start", self.tracking.start)
 
     def stop(self) -> None:
@@ -147,6 +149,7 @@ class Station:
         self._call("recorder", "stop", self.recorder.stop)
         for b in self.buttons:
             self._call("button", "close", b.close)
+        self._call("voice", "stop", self.voice.stop)
         self.audio.stop()
 
     def run(self, paced: bool = True, on_frame: Callable[[], None] | None = None,
@@ -198,6 +201,7 @@ class Station:
             for observation in seen:
                 outs += self._engine(_EVENT_OF[observation], now)
         self._after(outs, now)
+        self._call("voice", "tick", self.voice.tick)
         self._draw(now)
         if self.frames == 0:
             self._call("ready", "ready", self.watchdog.ready)
@@ -220,8 +224,8 @@ class Station:
             if not pygame.display.get_init():
                 return
             for ev in pygame.event.get():
-                if ev.type == pygame.QUIT:
-                    self.running = False
+                if ev.type == pygame.QUIT or (ev.type == pygame.KEYDOWN and ev.key == pygame.K_ESCAPE):
+                    self.running = False  # stop() closes a running session as interrupted
                 elif self.keyboard is not None:
                     self.keyboard.handle_event(ev)
         except Exception:  # noqa: BLE001 - a broken event queue must not stop the guide
@@ -271,6 +275,7 @@ class Station:
                 cue = "pause"
             elif isinstance(o, SessionStarted):
                 self.results = ()
+                self.clear_notice("default-plan")  # said once, on home, before the first session
             elif isinstance(o, SessionFinished):
                 self._finished_pending = True
                 self._call("housekeeping", "session_ended", self.housekeeping.session_ended)
@@ -298,6 +303,9 @@ class Station:
             res = self._measured or self._call("recorder", "pattern_results",
                                                self.recorder.pattern_results, default=[])
             self.results = tuple(res or ())
+        if real:  # spoken guidance after the tone (and the results once they are known)
+            self._call("voice", "follow", self.voice.follow, real, self.plan, self.release_prompt,
+                       [r.sentence for r in self.results])
         if self.engine.state is State.HOME and (
             self._home_at is None or now - self._home_at >= HOME_REFRESH_S
         ):
@@ -366,6 +374,7 @@ class Station:
         side = self.settings.patient.affected_side
         self._call("tracking", "set_plan", self.tracking.set_plan, plan, side)
         self._call("recorder", "set_plan", self.recorder.set_plan, plan, side)
+        self._call("voice", "set_plan", self.voice.set_plan, plan)
         self._home_at = None
         log.info("plan now: %s", ", ".join(f"{it.pattern.id} x{it.reps}" for it in plan.items))
 
@@ -409,7 +418,7 @@ class Station:
             log.exception("%s %s failed (%d times before); the kiosk goes on", service, what, count)
             last = now
         self._failures[(service, what)] = (count + 1, last)
-        if service not in ("heartbeat", "ready", "button"):
+        if service not in ("heartbeat", "ready", "button", "voice"):  # no voice: tones still guide
             self._failing.setdefault(service, set()).add(what)
             text = _FAILED_TEXT.get(service, words.SERVICE_FAILED)
             self.post_notice(Notice(text, "attention", f"failed:{service}"))

@@ -14,6 +14,7 @@ from station.config import Settings
 from station.kiosk.app import Clock
 from station.kiosk.autoplay import Autoplay, VirtualClock
 from station.kiosk.button import Button, ButtonUnavailable, KeyboardButton, open_gpio_button
+from station.kiosk.native_log import capture_native_stderr
 from station.kiosk.screens import render_all
 from station.practice.events import SessionStatus, State
 
@@ -45,6 +46,7 @@ def _open_display(size: tuple[int, int], fullscreen: bool) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``station run``: full screen, GPIO button (keyboard if no GPIO), unit settings."""
+    capture_native_stderr()
     settings, data_dir = _load(args)
     d = settings.display
     surface = _open_display((d.width, d.height), d.fullscreen)
@@ -67,6 +69,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """``station demo``: windowed, keyboard as the button; ``--headless --autoplay --speed X``."""
     from station.errors import UsageError
+
+    capture_native_stderr()  # ALSA, OpenCV and mediapipe chatter: debug log lines, not the terminal
 
     speed = float(getattr(args, "speed", 1.0))
     if not 0.1 <= speed <= 1000:
@@ -123,3 +127,29 @@ def cmd_screens(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot write screens to {out}: {exc}") from exc
     print(f"wrote {len(files)} screens to {out}")
     return 0
+
+
+def cmd_voice(args: argparse.Namespace) -> int:
+    """``station voice --out DIR``: every cue the current plan can speak, as WAV, for listening.
+
+    Clinic recordings are written as they are; the rest are rendered with espeak-ng (exit 1
+    with a plain message when it is not installed).
+    """
+    from station.clinic.prescription import load_active
+    from station.errors import UsageError
+    from station.kiosk.voice import Voice, espeak_path, write_cues
+
+    settings, data_dir = _load(args)
+    voice = Voice(data_dir, enabled=True)
+    out = Path(args.out)
+    try:
+        files = write_cues(load_active(data_dir).plan(), out, voice)
+    except FileNotFoundError as exc:
+        print(f"station voice: {exc} (install the espeak-ng package)")
+        return 1
+    except OSError as exc:
+        raise UsageError(f"cannot write the cues to {out}: {exc}") from exc
+    engine = "espeak-ng" if espeak_path() else "recordings only"
+    print(f"wrote {len(files)} cues to {out} ({engine}; list in cues.json)")
+    return 0
+

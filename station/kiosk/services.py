@@ -28,6 +28,7 @@ class TrackingService(Protocol):
     """Face tracking: frames in, meters and observations out; follows the session's outputs."""
 
     needs_calibration: bool
+    camera_kind: str  # Pi camera, webcam, video file, simulated patient, none
 
     def start(self) -> None: ...
 
@@ -36,6 +37,21 @@ class TrackingService(Protocol):
     def follow(self, outputs: list[Output]) -> list[Output]: ...
 
     def set_plan(self, plan: Plan, affected_side: str) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class VoiceService(Protocol):
+    """Spoken guidance after the phase tones (:mod:`station.kiosk.voice`)."""
+
+    def start(self, plan: Plan) -> None: ...
+
+    def set_plan(self, plan: Plan) -> None: ...
+
+    def follow(self, outputs: list[Output], plan: Plan, release_prompt: str = "",
+               results: list[str] | tuple[str, ...] = ()) -> None: ...
+
+    def tick(self) -> None: ...
 
     def stop(self) -> None: ...
 
@@ -91,6 +107,7 @@ class NullTracking:
     """No tracking: the station guides by time alone."""
 
     needs_calibration = False
+    camera_kind = "none"
 
     def start(self) -> None:
         """Nothing to start."""
@@ -158,6 +175,26 @@ class NullRecorder:
         """Nothing to close."""
 
 
+class NullVoice:
+    """No voice: the tones and the screen guide."""
+
+    def start(self, plan: Plan) -> None:
+        """Nothing to prepare."""
+
+    def set_plan(self, plan: Plan) -> None:
+        """Nothing to prepare."""
+
+    def follow(self, outputs: list[Output], plan: Plan, release_prompt: str = "",
+               results: list[str] | tuple[str, ...] = ()) -> None:
+        """Nothing said."""
+
+    def tick(self) -> None:
+        """Nothing to play."""
+
+    def stop(self) -> None:
+        """Nothing to stop."""
+
+
 class NullChores:
     """No chores (tests, a bare station)."""
 
@@ -199,3 +236,4 @@ class Services:
     chores: ChoresService = field(default_factory=NullChores)
     watchdog: Watchdog = field(default_factory=NullWatchdog)
     info: InfoProvider = bare_info
+    voice: VoiceService = field(default_factory=NullVoice)

@@ -102,18 +102,33 @@ def _prescribed(settings: Settings, data_dir: Path) -> tuple[Settings, Any, list
     return settings, rx, notices
 
 
-def _info_provider(station_ref: list[Any], data_dir: Path) -> Callable[[], ClinicianInfo]:
-    """The clinician info screen: unit id, software, model, camera, storage, plan, export."""
+def _info_provider(station_ref: list[Any], data_dir: Path,
+                   side_source: str = "default") -> Callable[[], ClinicianInfo]:
+    """The clinician info screen: unit id, software, model, camera (what kind, and its state),
+    the affected side and where it came from, storage, plan, export."""
 
     def info() -> ClinicianInfo:
         from station.clinic.unit import clinician_info
 
         st = station_ref[0]
         camera = CAMERA_WORDS[st.feedback.status] if st is not None else "unknown"
+        kind = st.tracking.camera_kind if st is not None else "none"
         items = ", ".join(f"{it.pattern.name} x{it.reps}" for it in st.plan.items) if st else ""
-        return clinician_info(data_dir, camera, items)
+        ci = clinician_info(data_dir, f"{kind}, {camera}", items)
+        side = st.settings.patient.affected_side if st is not None else "unknown"
+        side_words = (f"{side} (from the prescription)" if side_source == "prescription"
+                      else f"{side} (unit setting: no prescription names a side)")
+        return replace(ci, extra=(("Affected side", side_words), *ci.extra))
 
     return info
+
+
+def make_voice(settings: Settings, data_dir: Path) -> Any:
+    """Spoken guidance (espeak-ng cache + clinic recordings), off when the settings say so."""
+    from station.kiosk.voice import Voice
+
+    a = settings.audio
+    return Voice(data_dir, enabled=a.enabled and a.voice, volume=a.voice_volume)
 
 
 def build_station(args: argparse.Namespace, settings: Settings, data_dir: Path,
@@ -128,11 +143,17 @@ def build_station(args: argparse.Namespace, settings: Settings, data_dir: Path,
     ref: list[Any] = [None]
     services = Services(tracking=tracking, recorder=recorder,
                         chores=Housekeeping(data_dir, rx, recorder),
-                        watchdog=make_watchdog(), info=_info_provider(ref, data_dir))
+                        watchdog=make_watchdog(),
+                        info=_info_provider(ref, data_dir, "prescription" if rx.affected_side else "default"),
+                        voice=make_voice(settings, data_dir))
     station = Station(settings, plan, services, clock=clock, **kwargs)
     ref[0] = station
     if probe is not None:
         probe.view = lambda: station.engine.view(clock())
     for n in notices:
         station.post_notice(n)
+    if rx.source == "default" and not notices:  # said once on home, until the first session
+        from station.practice import words
+
+        station.post_notice(Notice(words.HOME_DEFAULT_PLAN, "info", "default-plan"))
     return station

@@ -134,6 +134,8 @@ class PiCameraSource:
     ``camera_factory`` and ``transform_factory`` are seams for tests (a fake picamera2).
     """
 
+    kind = "Pi camera"  # what the clinician info screen calls it
+
     def __init__(self, settings: CameraSettings, *, clock: Clock = time.monotonic,
                  camera_factory: Callable[[], Any] | None = None,
                  transform_factory: Callable[..., Any] | None = None,
@@ -236,6 +238,7 @@ class OpenCVSource:
         self._loop = loop
         self._index = 0
         self.is_file = not isinstance(target, int)
+        self.kind = "video file" if self.is_file else "webcam"
         self._target = str(target) if self.is_file else target
         if self.is_file and not Path(self._target).is_file():
             raise CameraError(f"There is no video file at {self._target}.")
@@ -319,6 +322,8 @@ class MemorySource:
     without an ``fps`` each frame is stamped with the clock when read. The end raises
     :class:`SourceEnded` unless ``loop``.
     """
+
+    kind = "recorded frames"
 
     def __init__(self, frames: Sequence[np.ndarray], *, fps: float | None = None,
                  clock: Clock = time.monotonic, loop: bool = False, paced: bool = True) -> None:

@@ -81,6 +81,11 @@ class LiveTracking:
 
     # -- service protocol ------------------------------------------------------------------
 
+    @property
+    def camera_kind(self) -> str:
+        """What frames come from: Pi camera, webcam, video file, simulated patient, or none."""
+        return self.tracker.source_kind
+
     def start(self) -> None:
         """Start the camera and the model on their own threads (idle until a session starts)."""
         self.tracker.set_idle(True)

@@ -204,6 +204,7 @@ class TrackerThread:
         self._idle = threading.Event()  # set: no inference (kiosk at home), camera stays open
         # capture side (only touched by the capture loop)
         self._source: FrameSource | None = None
+        self.source_kind = "none"  # what the last opened source is: Pi camera, webcam, ...
         self._retry_at = -math.inf
         self._faults_in_row = 0
         self._last_frame_at = 0.0
@@ -251,6 +252,7 @@ class TrackerThread:
                 return False
             try:
                 self._source = self._open_source()
+                self.source_kind = str(getattr(self._source, "kind", "camera"))
             except Exception as exc:  # noqa: BLE001 - CameraError or a driver error
                 self._camera_fault(f"could not open the camera: {exc}", now)
                 return False

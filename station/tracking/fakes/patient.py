@@ -125,6 +125,8 @@ class SimulatedPatient:
     ``phase()`` returns (state, pattern target region or None, rep, fraction of the phase).
     """
 
+    kind = "simulated patient"
+
     def __init__(self, image_rgb: np.ndarray, landmarks: np.ndarray, side: str,
                  phase: Callable[[], tuple[str, str | None, int | None, float]],
                  fps: float = 24.0, clock: Clock = time.monotonic) -> None:
