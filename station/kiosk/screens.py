@@ -218,20 +218,20 @@ def _home(c: _Canvas, m: ScreenModel) -> None:
            valign="middle", max_lines=1)
     c.text(words.HOME_START, c.box(0.05, 0.18, 0.9, 0.12), "head", theme.TEAL, align="center",
            valign="middle")
-    y = 0.31
+    y = 0.30
     if h.reminder:
-        c.text(h.reminder, c.box(0.05, y, 0.9, 0.09), "hint", theme.AMBER, align="center",
+        c.text(h.reminder, c.box(0.05, y, 0.9, 0.085), "hint", theme.AMBER, align="center",
                valign="middle")
-        y += 0.095
+        y += 0.09
     c.text(words.sessions_sentence(h.sessions_today, h.sessions_week),
-           c.box(0.05, y, 0.9, 0.1), "body", align="center", valign="middle")
-    y += 0.11
-    bottom = 0.835 if not h.therapist_message else 0.66
+           c.box(0.05, y, 0.9, 0.095), "body", align="center", valign="middle")
+    y += 0.10
+    bottom = 0.81 if not h.therapist_message else 0.645
     if h.trend_sentences and bottom - y > 0.08:
         c.text("\n".join(h.trend_sentences[:2]), c.box(0.05, y, 0.9, bottom - y), "hint",
                theme.DIM, align="center")
-    if h.therapist_message:
-        panel = c.box(0.04, 0.67, 0.92, 0.165)
+    if h.therapist_message:  # ends above the notice banner (0.82)
+        panel = c.box(0.04, 0.65, 0.92, 0.16)
         pygame.draw.rect(c.s, theme.PANEL, panel, border_radius=c.px(10))
         c.text(words.FROM_THERAPIST.format(message=h.therapist_message),
                panel.inflate(-c.px(20), -c.px(4)), "hint", align="center", valign="middle")

@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
 import queue
 import shutil
 import subprocess
@@ -149,9 +150,19 @@ def render(text: str, dest: Path, espeak: str | None = None,
         raise FileNotFoundError("espeak-ng is not installed")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.tmp")
-    run([exe, *ESPEAK_ARGS, "-w", str(tmp), "--", text], check=True, capture_output=True, timeout=60)
+    # niced: rendering at start-up must never take the CPU from the face tracking
+    run([exe, *ESPEAK_ARGS, "-w", str(tmp), "--", text], check=True, capture_output=True, timeout=60,
+        preexec_fn=_nice)
     tmp.replace(dest)
     return dest
+
+
+def _nice() -> None:
+    """In the espeak-ng child: the lowest CPU priority there is to ask for."""
+    try:
+        os.nice(19)
+    except OSError:
+        pass
 
 
 def cache_name(text: str) -> str:
