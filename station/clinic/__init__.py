@@ -4,7 +4,8 @@ Theory of operation
 -------------------
 ``prescription`` validates and applies what a therapist prescribes (the desk uses the same
 validator); ``unit`` is the one unit identity and the clinic key; ``stick`` runs the signed USB
-stick flow; ``spool`` hands stick jobs between ``usb-sync`` and the running kiosk; ``export``
+stick flow; ``spool`` hands stick jobs between ``usb-sync`` and the running kiosk;
+``recordings`` checks the clinic's recorded voice cues that travel on the stick; ``export``
 writes the verified bundle and ``report`` its PDF. ``commands`` turns command-line arguments
 into calls.
 

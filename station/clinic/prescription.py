@@ -410,8 +410,9 @@ def _validate_doc(raw: dict, text: str, digest: str) -> Validation:
         quiet_start=quiet["quiet_start"], quiet_end=quiet["quiet_end"], message=message,
         source="prescription", sha256=digest,
     )
-    t = Timing()
-    planned = rx.plan().duration_s(t.settle_s, t.intro_s, t.break_s) / 60.0
+    from station.practice.session import Engine  # intros last as long as their words need
+
+    planned = Engine(rx.plan(), Timing()).planned_s / 60.0
     if planned > MAX_PLANNED_MINUTES:
         c.add("pattern", "", f"patterns that take about {planned:.0f} min",
               f"a session of at most {MAX_PLANNED_MINUTES:g} min (fewer reps or patterns)")

@@ -122,3 +122,23 @@ def import_listed(folder_fd: int, data_dir: Path, listed: tuple[tuple[str, str],
         os.close(voice_fd)
     say(f"Recorded voice cues in use: {copied} of {len(listed)}.")
     return copied
+
+
+def listed(recs: dict[str, bytes]) -> dict[str, str]:
+    """The request's ``voice`` listing: file name -> sha256."""
+    return {name: hashlib.sha256(data).hexdigest() for name, data in recs.items()}
+
+
+def listing_ok(listing: object) -> bool:
+    """True when a request's ``voice`` listing is well formed (cue names, sha256 values)."""
+    return (isinstance(listing, dict) and len(listing) <= MAX_RECORDINGS
+            and all(isinstance(k, str) and check_name(k) is None and isinstance(v, str)
+                    and re.fullmatch(r"[0-9a-f]{64}", v) is not None for k, v in listing.items()))
+
+
+def write_folder(stick_folder: Path, recs: dict[str, bytes]) -> None:
+    """Put the recordings into the stick folder's ``voice/`` (making a stick)."""
+    if recs:
+        (stick_folder / OVERRIDE_DIR).mkdir(exist_ok=True)
+        for name, data in recs.items():
+            (stick_folder / OVERRIDE_DIR / name).write_bytes(data)

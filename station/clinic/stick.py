@@ -16,11 +16,7 @@ Stick format (a folder ``station-clinic/`` at the top of the stick)::
      "created": "2026-05-04T10:20:00Z",
      "actions": ["import_prescription", "export", "wipe_after_export"],
      "prescription_sha256": "<64 hex>" | null,
-     "voice": {"small_smile_move_en.wav": "<64 hex>", ...}}      (optional)
-
-Recorded cues travel with the prescription: each file is listed with its sha256 in the signed
-request, read with a size limit, compared, checked by :mod:`station.clinic.recordings` and
-copied into ``<data dir>/voice/``; a file that fails is named in the status lines and skipped.
+     "voice": {"small_smile_move_en.wav": "<64 hex>"}}   optional (station.clinic.recordings)
 
 Decisions: a request names exactly one unit (no "any unit of this clinic"): a stick that can
 wipe must not work on every unit a clinic owns, and the unit id is on the clinician screen.
@@ -194,14 +190,14 @@ def make_stick(stick: Path, secret: bytes, unit_id: str, prescription: Path | No
         actions.insert(0, "import_prescription")
     if wipe_after_export:
         actions.append("wipe_after_export")
-    voice = recordings.from_folder(voice_dir) if voice_dir is not None else {}
+    voice = recordings.from_folder(voice_dir) if voice_dir is not None else {}  # checked here
     req = {
         "format": 1, "unit": unit_id, "key_id": unit.key_id(secret),
         "nonce": secrets.token_hex(16), "created": _now_iso(time.time() if now is None else now),
         "actions": actions, "prescription_sha256": digest,
     }
-    if voice:
-        req["voice"] = {name: hashlib.sha256(data).hexdigest() for name, data in voice.items()}
+    if voice_list := recordings.listed(voice):
+        req["voice"] = voice_list
     payload = json.dumps(req, indent=1).encode("utf-8")
     folder = stick / STICK_FOLDER
     if folder.is_symlink():
@@ -211,14 +207,10 @@ def make_stick(stick: Path, secret: bytes, unit_id: str, prescription: Path | No
         (folder / name).unlink(missing_ok=True)
     if rx_bytes is not None:
         (folder / PRESCRIPTION).write_bytes(rx_bytes)
-    if voice:
-        (folder / recordings.OVERRIDE_DIR).mkdir(exist_ok=True)
-        for name, data in voice.items():
-            (folder / recordings.OVERRIDE_DIR / name).write_bytes(data)
+    recordings.write_folder(folder, voice)
     (folder / REQUEST).write_bytes(payload)
     (folder / SIGNATURE).write_text(sign(secret, payload) + "\n", encoding="ascii")
-    return Request(unit_id, req["nonce"], req["created"], tuple(actions), digest,
-                   tuple(sorted(req.get("voice", {}).items())))
+    return Request(unit_id, req["nonce"], req["created"], tuple(actions), digest, tuple(sorted(voice_list.items())))
 
 
 # ---------------------------------------------------------------- verifying a stick
@@ -249,13 +241,10 @@ def _parse_request(payload: bytes) -> Request:
         raise StickRefused("The clinic request asks to wipe without export. It was ignored.")
     if "import_prescription" in actions and d.get("prescription_sha256") is None:
         raise StickRefused("The clinic request on this stick is damaged. It was ignored.")
-    voice = d.get("voice", {})
-    if not (isinstance(voice, dict) and len(voice) <= recordings.MAX_RECORDINGS
-            and all(isinstance(k, str) and recordings.check_name(k) is None
-                    and isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v) for k, v in voice.items())):
+    if not recordings.listing_ok(d.get("voice", {})):
         raise StickRefused("The clinic request on this stick is damaged. It was ignored.")
     return Request(d["unit"], d["nonce"], d["created"], actions, d.get("prescription_sha256"),
-                   tuple(sorted(voice.items())))
+                   tuple(sorted(d.get("voice", {}).items())))
 
 
 MAX_REQUEST_NESTING = 4

@@ -2,8 +2,11 @@
 
 ``view``     the screen-model dataclass (everything one frame shows, as plain data)
 ``screens``  pure drawing: ``render(surface, model)`` for every screen; ``station screens``
-``text``     wrapping and shrink-to-fit text
-``theme``    colours, sizes and the plain words the patient reads
+``face_pictogram``  the vector face: target lit, quiet regions ringed (mirror view)
+``text``     wrapping and shrink-to-fit text in the shipped font (``fonts/``, OFL)
+``theme``    colours, type roles and sizes (the words live in ``station.practice.words``)
+``audio``    the phase tones; ``voice`` the spoken guidance (espeak-ng cache, clinic recordings)
+``native_log``  C libraries' stderr to the debug log
 ``app``      the :class:`~station.kiosk.app.Station` loop, ``station run`` and ``station demo``
 ``wiring``   builds the real services the loop plugs in (records, tracking, clinic chores)
 ``housekeeping``  once-a-second chores: clinic sticks, reminders, storage notices
