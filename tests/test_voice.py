@@ -214,7 +214,7 @@ def test_a_whole_session_can_be_followed_by_ear(tmp_path, clock):
     finally:
         station.stop()
     said = voice.said
-    assert said[:2] == ["session_settle_en", "session_paused_en"]
+    assert said[:3] == ["session_settle_en", "session_paused_en", "session_settle_en"]  # resumed
     assert said.index("eye_closure_intro_en") < said.index("eye_closure_move_en") < said.index("small_smile_intro_en")
     assert said.count("eye_closure_release_en") == 3 and said.count("small_smile_rest_en") == 3
     assert said.count("session_break1_en") + said.count("session_break2_en") == 2

@@ -11,3 +11,7 @@
 ``wiring``   builds the real services the loop plugs in (records, tracking, clinic chores)
 ``housekeeping``  once-a-second chores: clinic sticks, reminders, storage notices
 """
+
+import os as _os
+
+_os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # no pygame banner on the terminal

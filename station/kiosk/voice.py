@@ -198,6 +198,7 @@ class Voice:
         self._thread: threading.Thread | None = None
         self._channel: Any = None
         self._checked: dict[tuple[str, int, int], bool] = {}
+        self._phase_cue: Cue | None = None  # the current phase's cue, said again on resume
 
     # -- files ---------------------------------------------------------------------------------
 
@@ -279,7 +280,12 @@ class Voice:
         """Speak what the latest output calls for (earlier ones in the same step are passed)."""
         cue = None
         for out in outputs:
-            cue = cue_for(out, plan, release_prompt) or cue
+            found = cue_for(out, plan, release_prompt)
+            if isinstance(out, PhaseStarted) and found is not None:
+                self._phase_cue = found
+            if isinstance(out, Resumed):  # eyes closed: say again what the phase asks
+                found = self._phase_cue
+            cue = found or cue
         if cue is None:
             return
         extra = [Cue("session", "results", r) for r in results if r] if cue.phase == "summary" else []
