@@ -168,7 +168,8 @@ def _meter(c: _Canvas, area: pygame.Rect, m: RegionMeter) -> None:
     """One meter: a label line and a bar. Target: teal; quiet: sage, soft amber on warning."""
     name = words.REGION_NAMES.get(m.region, m.region)
     if m.role == "target":
-        label, color = f"{name}: {m.hint or words.TARGET_LABEL}", theme.TEAL
+        hint = m.hint or words.TARGET_LABEL
+        label, color = f"{name}: {hint[:1].lower()}{hint[1:]}", theme.TEAL
     else:
         template = words.METER_QUIET_WARNING if m.warning else words.METER_QUIET
         label = template.format(region=name)
@@ -178,14 +179,20 @@ def _meter(c: _Canvas, area: pygame.Rect, m: RegionMeter) -> None:
            max_lines=1)
     bar = pygame.Rect(area.x, area.y + area.h * 68 // 100, area.w, max(4, area.h * 22 // 100))
     pygame.draw.rect(c.s, theme.TRACK, bar, border_radius=bar.h // 2)
-    if m.gentle_to > m.gentle_from:  # the gentle zone, marked; the bar never fills past it
+    zoned = m.gentle_to > m.gentle_from
+    if zoned:  # the gentle zone: a lighter band on the track; the bar never fills past it
         zone = pygame.Rect(bar.x + round(bar.w * m.gentle_from), bar.y,
                            max(1, round(bar.w * (m.gentle_to - m.gentle_from))), bar.h)
-        pygame.draw.rect(c.s, theme.TEAL_SOFT, zone, max(1, c.px(2)), border_radius=bar.h // 2)
+        pygame.draw.rect(c.s, _mix(theme.TRACK, theme.TEAL, 0.35), zone, border_radius=bar.h // 2)
     fill = bar.copy()
     fill.w = round(bar.w * min(1.0, max(0.0, m.level)))
     if fill.w > 0:
         pygame.draw.rect(c.s, color, fill, border_radius=bar.h // 2)
+    if zoned:  # ticks at both ends of the zone, above and below the bar, seen over the fill
+        for edge in (m.gentle_from, m.gentle_to):
+            tx = bar.x + round(bar.w * edge)
+            pygame.draw.line(c.s, theme.TEXT, (tx, bar.y - c.px(4)), (tx, bar.bottom + c.px(3)),
+                             max(1, c.px(2)))
 
 
 def _meters(c: _Canvas, area: pygame.Rect, fb: LiveFeedback, quiet_hint: str) -> None:
@@ -329,13 +336,14 @@ def _break(c: _Canvas, m: ScreenModel) -> None:
     c.text(words.BREAK_TITLE, c.box(x, 0.12, 0.97 - x, 0.14), "title", valign="middle",
            max_lines=1)
     note = m.feedback.release_note  # the face stayed tight in the last movements
-    if note:
-        c.text(note, c.box(x, 0.27, 0.97 - x, 0.18), "hint")
-    c.text(m.release_prompt, c.box(x, 0.46 if note else 0.28, 0.97 - x, 0.19 if note else 0.28), "body")
+    if note:  # then the prompt below it, and no end-of-break hint (room for both on small panels)
+        c.text(note, c.box(x, 0.27, 0.97 - x, 0.26), "hint")
+    c.text(m.release_prompt, c.box(x, 0.54 if note else 0.28, 0.97 - x, 0.28), "body")
     if v is not None and not note:
         c.text(words.seconds_left(v.phase_remaining_s), c.box(x, 0.57, 0.97 - x, 0.09), "hint",
                theme.DIM)
-    c.text(words.BREAK_END_HINT, c.box(x, 0.66, 0.97 - x, 0.16), "hint", theme.TEAL)
+    if not note:
+        c.text(words.BREAK_END_HINT, c.box(x, 0.66, 0.97 - x, 0.16), "hint", theme.TEAL)
     _hold_hint(c, m)
 
 
@@ -435,7 +443,7 @@ def render(surface: pygame.Surface, model: ScreenModel) -> list[TextBlock]:
 def sample_models() -> dict[str, ScreenModel]:
     """Every screen with representative data, from a real engine walked with a fake clock."""
     from station.practice.events import Event, Timing
-    from station.practice.plan import default_plan, release_prompts
+    from station.practice.plan import default_plan, library, release_prompts
     from station.practice.session import Engine
 
     eng = Engine(default_plan(), Timing())
@@ -470,12 +478,13 @@ def sample_models() -> dict[str, ScreenModel]:
         reminder="It is time for your afternoon practice.",
     )
     tracking = LiveFeedback(TrackingStatus.TRACKING, (
-        RegionMeter("mouth_corner", "target", 0.55, 1.2),
+        RegionMeter("mouth_corner", "target", 0.55, 1.2, gentle_from=0.3, gentle_to=0.8),
         RegionMeter("eye", "quiet", 0.12, 0.1),
         RegionMeter("brow", "quiet", 0.08, 0.05),
     ), "", True)
     warning = LiveFeedback(TrackingStatus.TRACKING, (
-        RegionMeter("eye", "target", 0.7, 2.1),
+        RegionMeter("eye", "target", 0.8, 5.1, gentle_from=0.3, gentle_to=0.8, past_gentle=True,
+                    hint=words.HINT_SMALLER),
         RegionMeter("mouth_corner", "quiet", 0.62, 0.9, warning=True),
         RegionMeter("lips", "quiet", 0.2, 0.2),
     ), "", True)
@@ -513,6 +522,10 @@ def sample_models() -> dict[str, ScreenModel]:
         "11_move_camera_missing": ScreenModel("move", views["move"],
                                               LiveFeedback(TrackingStatus.NO_CAMERA), notices=(cam,)),
         "12_break": ScreenModel("break", views["break"], release_prompt=prompts[0], t=3.0),
+        "12b_break_release_note": ScreenModel(
+            "break", views["break"], LiveFeedback(TrackingStatus.TRACKING,
+                                                  release_note=words.release_note(library()["small_smile"])),
+            release_prompt=prompts[2], t=4.0),
         "13_break_requested": ScreenModel("break", views["break_requested"],
                                           release_prompt=prompts[1], t=5.0),
         "14_paused": ScreenModel("paused", views["paused"]),

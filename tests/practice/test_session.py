@@ -176,3 +176,57 @@ def test_settle_does_not_wait_when_tracking_is_unavailable():
     eng2.tick(9.0)  # already waiting past settle_s
     outs = eng2.handle(Event.CALIBRATION_UNAVAILABLE, 9.5)
     assert eng2.state is State.INTRO and SettleEnded(9.5, False) in outs
+
+
+# ---- intros last as long as their words need ----------------------------------------------
+
+
+def test_intro_length_comes_from_its_words_and_the_touch_hint():
+    from dataclasses import replace
+
+    from station.practice import words
+    from station.practice.session import intro_duration
+
+    t = Timing()
+    p = library()["small_smile"]
+    n = len(words.intro_text(p).split())
+    expected = t.intro_look_s + 60 * n / t.intro_wpm + t.intro_touch_s
+    assert intro_duration(p, t) == pytest.approx(expected, abs=0.25)
+    # a longer text takes longer; without a touch hint there is no time to place a hand
+    longer = replace(p, intro=p.intro + " Breathe out slowly and let your shoulders drop as well.")
+    assert intro_duration(longer, t) > intro_duration(p, t) + 5
+    no_touch = intro_duration(replace(p, touch_hint=""), t)
+    words_in_hint = len(p.touch_hint.split())
+    assert no_touch == pytest.approx(intro_duration(p, t) - t.intro_touch_s - 60 * words_in_hint / t.intro_wpm,
+                                     abs=0.5)
+    # within a sensible maximum; a fixed intro_s still wins
+    huge = replace(p, intro=" ".join(["word"] * 200))
+    assert intro_duration(huge, t) == t.intro_max_s
+    assert intro_duration(p, Timing(intro_s=3.0)) == 3.0
+    # every shipped pattern: long enough to read slowly and place a hand, never too long
+    for pattern in library().values():
+        assert 12.0 <= intro_duration(pattern, t) <= t.intro_max_s
+
+
+def test_the_schedule_uses_each_intro_length():
+    from station.practice.session import build_schedule, intro_duration
+
+    plan = make_plan([("small_smile", 1, {}), ("brow_lift", 1, {})], source="test")
+    intros = [s for s in build_schedule(plan, Timing()) if s.state is State.INTRO]
+    assert [s.duration_s for s in intros] == [intro_duration(it.pattern, Timing()) for it in plan.items]
+    assert intros[0].duration_s != intros[1].duration_s
+
+
+def test_a_short_press_in_the_intro_continues_early():
+    eng = Engine(default_plan(), Timing(settle_s=8))
+    eng.handle(Event.SHORT_PRESS, 0.0)
+    eng.tick(8.0)
+    assert eng.state is State.INTRO
+    outs = eng.handle(Event.SHORT_PRESS, 11.0)
+    assert eng.state is State.MOVE
+    assert [type(o).__name__ for o in outs] == ["PhaseStarted"] and outs[0].at == 11.0
+    assert eng.view(11.0).rep == 0 and eng.counters.pauses == 0
+    eng.tick(14.9)  # the move then lasts its full time
+    assert eng.state is State.MOVE
+    eng.tick(15.0)
+    assert eng.state is State.HOLD
