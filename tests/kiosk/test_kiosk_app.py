@@ -412,3 +412,24 @@ def test_services_plug_in_without_touching_the_loop(clock):
     assert svc.readies == 1 and svc.beats == r.station.frames
     assert len(svc.recorded) == len(svc.outputs) > 40
     r.close()
+
+
+def test_escape_quits_and_the_session_is_saved_as_interrupted(clock, data_dir):
+    """Esc (or closing the window) ends the loop; stopping closes the open session as interrupted."""
+    import sqlite3
+
+    from station.paths import database_path
+    from station.records.recorder import SessionRecorder
+
+    recorder = SessionRecorder(data_dir, None, affected_side="left")
+    r = Rig(clock, recorder=recorder)
+    try:
+        r.press()
+        r.until(lambda: r.engine.state is State.MOVE)
+        pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_ESCAPE))
+        r.station.step(clock())
+        assert r.station.running is False
+    finally:
+        r.close()
+    with sqlite3.connect(database_path(data_dir)) as db:
+        assert db.execute("SELECT status FROM sessions").fetchall() == [("interrupted",)]

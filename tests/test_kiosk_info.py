@@ -1,0 +1,48 @@
+"""The clinician info tells the truth (camera kind, affected side and its source); an unprescribed
+unit says once on home that it plays the default plan."""
+
+from __future__ import annotations
+
+import argparse
+
+import pygame
+from rx_helpers import VALID, dumps
+
+from station.clinic import prescription as rx
+from station.config import Settings
+from station.kiosk.wiring import build_station
+from station.practice import words
+from station.practice.events import Event
+
+
+def _station(data_dir, clock):
+    pygame.init()
+    args = argparse.Namespace(command="demo", video=None, camera=None, no_tracking=True)
+    return build_station(args, Settings(), data_dir, clock=clock)
+
+
+def test_unprescribed_unit_info_and_the_default_plan_notice(data_dir, clock):
+    st = _station(data_dir, clock)
+    try:
+        info = st.info_provider()
+        rows = dict(info.extra)
+        assert info.camera == "none, tracking off"
+        assert rows["Affected side"] == "left (unit setting: no prescription names a side)"
+        assert "Gentle eye closure x3" in info.prescription
+        assert [n.text for n in st.notices.values()] == [words.HOME_DEFAULT_PLAN]
+        st.step(clock())
+        st._after(st.engine.handle(Event.SHORT_PRESS, clock()), clock())  # the first session
+        assert words.HOME_DEFAULT_PLAN not in [n.text for n in st.notices.values()]
+    finally:
+        st.stop()
+
+
+def test_prescribed_side_is_named_with_its_source(data_dir, clock):
+    new = dict(VALID, patient={"alias": "P-0700", "affected_side": "right"})
+    assert rx.apply_bytes(data_dir, dumps(new).encode()).ok
+    st = _station(data_dir, clock)
+    try:
+        assert dict(st.info_provider().extra)["Affected side"] == "right (from the prescription)"
+        assert words.HOME_DEFAULT_PLAN not in [n.text for n in st.notices.values()]
+    finally:
+        st.stop()
