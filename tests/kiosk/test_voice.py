@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pygame
 import pytest
+from wav_helpers import wav_bytes
 
 from station.clinic.recordings import check_recording
 from station.config import Settings
@@ -31,22 +32,6 @@ from station.practice.plan import default_plan, library, make_plan, release_prom
 from station.practice.session import Engine, intro_duration
 
 needs_espeak = pytest.mark.skipif(espeak_path() is None, reason="espeak-ng is not installed")
-
-
-def wav_bytes(seconds: float = 1.0, rate: int = 16000, amp: float = 0.3, channels: int = 1,
-              width: int = 2) -> bytes:
-    """A WAV with a soft tone (or silence with amp=0)."""
-    t = np.arange(int(seconds * rate)) / rate
-    wave_ = (amp * 32767 * np.sin(2 * np.pi * 220 * t)).astype("<i2")
-    if channels == 2:
-        wave_ = np.repeat(wave_[:, None], 2, axis=1)
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(width)
-        w.setframerate(rate)
-        w.writeframes(wave_.tobytes() if width == 2 else (wave_ // 256 + 128).astype("u1").tobytes())
-    return buf.getvalue()
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:

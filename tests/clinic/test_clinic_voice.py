@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from rx_helpers import VALID, dumps
 from test_clinic import UNIT, fake_export, fake_wipe
-from test_voice import wav_bytes
+from wav_helpers import wav_bytes
 
 from station.cli import main
 from station.clinic import prescription as rx
