@@ -74,6 +74,8 @@ class ReportData:
     quiet_moved: dict[str, int] = field(default_factory=dict)
     # pattern id -> quality -> (yes, judged); judged == 0 means "not measured"
     qualities: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
+    # drawing for a web page: over long periods only the weekly lines (no daily dots)
+    web: bool = False
 
 
 def _daily(values: Mapping[tuple[str, date], list[float]]) -> Daily:
@@ -270,8 +272,9 @@ def draw_series(ax: Any, data: ReportData, series: Daily, ylabel: str,
         ls, marker, grey = STYLES[i % len(STYLES)]
         face = "white" if i % 2 else grey
         if many:
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], linestyle="none", marker=marker,
-                    color=grey, markersize=3, markerfacecolor=face, markeredgewidth=0.6)
+            if not data.web:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], linestyle="none", marker=marker,
+                        color=grey, markersize=3, markerfacecolor=face, markeredgewidth=0.6)
             weeks: dict[date, list[float]] = defaultdict(list)
             for day, value, _n in pts:
                 weeks[day - timedelta(days=day.weekday()) + timedelta(days=3)].append(value)
@@ -446,9 +449,13 @@ def chart_svg(name: str, data: ReportData, size: tuple[float, float] = (9.0, 3.6
               "svg.fonttype": "none", "hatch.linewidth": 0.8}
     with mpl.rc_context(params):
         fig = Figure(figsize=size)
-        ax = fig.add_subplot()
-        CHARTS[name][2](ax, data)
-        fig.tight_layout()
+        # fixed margins: a layout engine would draw the whole figure twice
+        ax = fig.add_axes((0.085, 0.2, 0.895, 0.76))
+        data.web = True
+        try:
+            CHARTS[name][2](ax, data)
+        finally:
+            data.web = False
         buf = io.StringIO()
         fig.savefig(buf, format="svg")
     text = buf.getvalue()

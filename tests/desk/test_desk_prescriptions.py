@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from station import prescription as rx
 from station.cli import main
+from station.clinic import prescription as rx
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "prescriptions"
 
