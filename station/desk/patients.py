@@ -50,7 +50,10 @@ def build(s: Session, alias: str) -> tuple[report.ReportData, list[dict[str, Any
     """(chart data, sessions, reps) for one alias."""
     sessions, reps = rows(s, alias)
     history = prescriptions(s, alias)
-    latest = rx.validate_bytes(history[-1].toml.encode()).prescription if history else None
+    text = history[-1].toml if history else s.scalar(  # else: what the unit itself carried
+        select(db.Bundle.prescription_toml).where(db.Bundle.alias == alias, db.Bundle.prescription_toml.is_not(None))
+        .order_by(db.Bundle.exported_utc.desc()).limit(1))
+    latest = rx.validate_bytes(text.encode()).prescription if text else None
     side = next((x["affected_side"] for x in reversed(sessions) if x["affected_side"]), "")
     changes = [p.created_at.date() for p in history[1:]]
     data = report.report_data(
