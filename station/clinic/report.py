@@ -182,11 +182,12 @@ def report_data(
             face[day].append(v)
         if (region := quiet_region(r)) is not None:
             moved[region] += 1
+        judged = quals[pid]  # every practised pattern gets a row, "not measured" if need be
         for q in QUALITIES:
             flag = _flag(r.get(q))
             if flag is not None:
-                quals[pid][q][1] += 1
-                quals[pid][q][0] += int(flag)
+                judged[q][1] += 1
+                judged[q][0] += int(flag)
     data.coactivation, data.target_mm, data.eye_ratio = _daily(co), _daily(tgt), _daily(eye)
     data.face_share = _daily({("all", d): v for d, v in face.items()}).get("all", [])
     data.quiet_moved = dict(moved)
@@ -450,7 +451,8 @@ def chart_svg(name: str, data: ReportData, size: tuple[float, float] = (9.0, 3.6
     with mpl.rc_context(params):
         fig = Figure(figsize=size)
         # fixed margins: a layout engine would draw the whole figure twice
-        ax = fig.add_axes((0.085, 0.2, 0.895, 0.76))
+        left = 0.15 if name == "quiet_moved" else 0.085  # region names need the room
+        ax = fig.add_axes((left, 0.2, 0.98 - left, 0.76))
         data.web = True
         try:
             CHARTS[name][2](ax, data)

@@ -266,7 +266,7 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
                     results.append(_import_one(path, path.name))
             else:
                 results.append(("refused", "Choose a zip file or give the folder of a stick or bundle."))
-        return render_template("import.html", results=results), (
+        return render_template("import.html", results=results, path=request.form.get("path", "")), (
             400 if any(r[0] == "refused" for r in results) else 200)
 
     def _import_one(path: Path, label: str) -> tuple[str, str]:
@@ -289,7 +289,7 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
     def patient_page(alias: str) -> Any:
         if not rx.ALIAS_RE.fullmatch(alias):
             abort(404)
-        data, sessions, reps = patients.build(g.db, alias)
+        data, sessions, reps = patients.build(g.db, alias, full=False)
         weeks = patients.weekly(data, sessions, reps)
         charts = {name: report.chart_svg(name, data) for name in CHART_ORDER} if sessions else {}
         loans = list(g.db.scalars(select(db.Loan).where(db.Loan.alias == alias).order_by(db.Loan.lent_at)))

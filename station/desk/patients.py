@@ -27,15 +27,24 @@ REP_FIELDS = ("uid", "pattern_id", "rep", "status", "ended_utc", "duration_s", "
               "face_share", *QUALITIES, "t80_share", "target_peak_mm", "quiet_excess_mm", "residual_mm")
 
 
-def rows(s: Session, alias: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(sessions, reps) of ``alias``, oldest first; each rep carries its session's uid."""
+PAGE_REP_FIELDS = ("status", "pattern_id", "ended_utc", "target_region", "target_mm", "coactivation",
+                   "eye_ratio", "quiet_region", "face_share", *QUALITIES)
+
+
+def rows(s: Session, alias: str, full: bool = True) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(sessions, reps) of ``alias``, oldest first; each rep carries its session's uid.
+
+    ``full=False`` reads only what the page's charts and tables need (a year is ~17,000 reps).
+    """
     S, R = db.PracticeSession, db.Rep
+    rep_cols = [S.uid.label("session_uid"), *(getattr(R, f) for f in REP_FIELDS)] if full else \
+        [getattr(R, f) for f in PAGE_REP_FIELDS]
     conn = s.connection()  # Core rows: the ORM's per-row bookkeeping is not needed here
     sessions = [dict(r) for r in conn.execute(
         select(*(getattr(S, f) for f in SESSION_FIELDS)).where(S.alias == alias)
         .order_by(S.started_utc)).mappings()]
     reps = [dict(r) for r in conn.execute(
-        select(S.uid.label("session_uid"), *(getattr(R, f) for f in REP_FIELDS))
+        select(*rep_cols)
         .join(S, R.session_id == S.id).where(S.alias == alias).order_by(R.ended_utc)).mappings()]
     return sessions, reps
 
@@ -46,9 +55,10 @@ def prescriptions(s: Session, alias: str) -> list[db.Prescription]:
                           .order_by(db.Prescription.created_at, db.Prescription.id)))
 
 
-def build(s: Session, alias: str) -> tuple[report.ReportData, list[dict[str, Any]], list[dict[str, Any]]]:
-    """(chart data, sessions, reps) for one alias."""
-    sessions, reps = rows(s, alias)
+def build(s: Session, alias: str, full: bool = True) -> tuple[report.ReportData, list[dict[str, Any]],
+                                                              list[dict[str, Any]]]:
+    """(chart data, sessions, reps) for one alias (``full``: every rep column, for the API)."""
+    sessions, reps = rows(s, alias, full)
     history = prescriptions(s, alias)
     text = history[-1].toml if history else s.scalar(  # else: what the unit itself carried
         select(db.Bundle.prescription_toml).where(db.Bundle.alias == alias, db.Bundle.prescription_toml.is_not(None))

@@ -175,7 +175,7 @@ def overdue(s: Session, today: dt.date | None = None) -> list[db.Loan]:
 def aliases(s: Session) -> list[tuple[str, int]]:
     """Every alias the desk knows (loans, prescriptions, sessions) with its session count."""
     names = set(s.scalars(select(db.Loan.alias))) | set(s.scalars(select(db.Prescription.alias)))
-    counts = dict(s.execute(select(db.PracticeSession.alias, func.count()).group_by(db.PracticeSession.alias))
-                  .tuples().all())
+    counts = {a: n for a, n in s.execute(
+        select(db.PracticeSession.alias, func.count()).group_by(db.PracticeSession.alias))}
     names |= {a for a in counts if a}
     return [(a, int(counts.get(a, 0))) for a in sorted(names)]

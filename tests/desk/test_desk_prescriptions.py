@@ -48,3 +48,12 @@ def test_unknown_key_in_a_pattern_gets_did_you_mean():
     by_key = {p.key: p for p in r.problems}
     assert by_key["pattern[1].rep"].found == "an unknown key (did you mean 'reps'?)"
     assert by_key["pattern[1].rep"].line == 7
+
+
+def test_desk_extra_installed():
+    """Says plainly, as a skip, when the desk's own tests were left out (no desk extra)."""
+    for mod in ("flask", "sqlalchemy", "alembic", "argon2", "waitress"):
+        pytest.importorskip(mod, reason="the clinic desk extra is not installed (pip install '.[desk]')")
+    from station.desk.app import create_app
+
+    assert callable(create_app)
