@@ -27,7 +27,8 @@ from datetime import date, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
-from station.practice.plan import REGION_NOUN, REGIONS, library
+from station.practice.plan import REGIONS, library
+from station.practice.words import REGION_NOUN
 from station.records.progress import local_date
 
 CALENDAR_WEEKS = 16  # the calendar shows at most this many recent weeks

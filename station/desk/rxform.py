@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from station.clinic import prescription as rx
-from station.practice.plan import REGION_NOUN, Pattern, library
+from station.practice.plan import Pattern, library
+from station.practice.words import REGION_NOUN
 
 PACING = tuple(rx.PACING_BOUNDS)
 FIELD_OF = {
