@@ -112,7 +112,10 @@ def test_loan_cycle_in_a_browser(browser, server, tmp_path: Path):
         el.send_keys(value)
 
     def submit(form_id: str) -> None:
+        """Submit and wait for the next page (never read the old page's message by mistake)."""
+        old = browser.find_element(By.TAG_NAME, "html")
         browser.find_element(By.CSS_SELECTOR, f"#{form_id} button").click()
+        wait.until(ec.staleness_of(old))
 
     def status() -> str:
         return wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.msg, p.error"))).text
