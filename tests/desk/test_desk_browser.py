@@ -97,6 +97,7 @@ class Shots:
 
 
 def test_loan_cycle_in_a_browser(browser, server, tmp_path: Path):
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -113,9 +114,10 @@ def test_loan_cycle_in_a_browser(browser, server, tmp_path: Path):
 
     def submit(form_id: str) -> None:
         """Submit and wait for the next page (never read the old page's message by mistake)."""
-        old = browser.find_element(By.TAG_NAME, "html")
+        browser.execute_script("window.deskOldPage = true")  # gone once the next page loaded
         browser.find_element(By.CSS_SELECTOR, f"#{form_id} button").click()
-        wait.until(ec.staleness_of(old))
+        WebDriverWait(browser, 20, poll_frequency=0.05, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: d.execute_script("return document.readyState === 'complete' && !window.deskOldPage"))
 
     def status() -> str:
         return wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.msg, p.error"))).text
