@@ -15,10 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from station.clinic import prescription as rx
+from station.practice.events import Timing
 from station.practice.plan import Pattern, library
 from station.practice.words import REGION_NOUN
 
 PACING = tuple(rx.PACING_BOUNDS)
+GENTLE = "gentle_max_mm"  # the top of a pattern's gentle range (the validator bounds it)
 FIELD_OF = {
     "patient.alias": "alias", "patient.affected_side": "affected_side",
     "session.target_minutes": "target_minutes", "session.sessions_per_day": "sessions_per_day",
@@ -83,7 +85,7 @@ def to_toml(form: Mapping[str, str]) -> tuple[str, list[str]]:
         out += ["", "[[pattern]]", f'id = "{pid}"']
         reps = form.get(f"{pid}_reps", "").strip()
         out.append(f"reps = {_value(reps)}" if reps else "reps = 3")
-        for key in PACING:
+        for key in (*PACING, GENTLE):
             v = form.get(f"{pid}_{key}", "").strip()
             if v:
                 out.append(f"{key} = {_value(v)}")
@@ -119,15 +121,21 @@ def from_toml(text: str) -> dict[str, str]:
         pid = p["id"]
         form[f"use_{pid}"] = "on"
         form[f"{pid}_reps"] = str(p.get("reps", ""))
-        for key in PACING:
+        for key in (*PACING, GENTLE):
             if key in p:
                 form[f"{pid}_{key}"] = f"{p[key]:g}"
     return form
 
 
+def timing() -> Timing:
+    """The session pieces outside the patterns (settling in, introductions, breaks)."""
+    return Timing()
+
+
 def preview_minutes(form: Mapping[str, str]) -> float | None:
     """The session's length as the unit will play it, from whatever parses on the form."""
-    total = rx.SETTLE_S
+    t = timing()
+    total = t.settle_s
     any_pattern = False
     for c in choices():
         pid = c.pattern.id
@@ -140,5 +148,5 @@ def preview_minutes(form: Mapping[str, str]) -> float | None:
                     for k in PACING]
         except ValueError:
             return None
-        total += rx.INTRO_S + reps * sum(pace) + rx.BREAK_S
+        total += t.intro_s + reps * sum(pace) + t.break_s
     return total / 60.0 if any_pattern else None

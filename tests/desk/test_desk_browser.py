@@ -200,7 +200,7 @@ def test_loan_cycle_in_a_browser(browser, server, tmp_path: Path):
     assert len(charts) == 6 and all(c.size["height"] > 100 for c in charts)
     assert "left side affected" in browser.page_source
     assert browser.find_elements(By.CSS_SELECTOR, "#first-last tbody tr")
-    assert "not measured" in browser.find_element(By.ID, "qualities").text  # today's bundles
+    assert "%" in browser.find_element(By.ID, "qualities").text  # the unit's per-rep qualities
     shot("patient-page", full=True)
     with factory() as s:
         actions = [a.action for a in s.scalars(db.select(db.Audit).order_by(db.Audit.id))] \

@@ -102,8 +102,9 @@ def test_import_attaches_and_is_idempotent(db_url: str, bundle):
         api = patients.api(s, ALIAS)
     assert len(sessions) == first.sessions_added == len(api["sessions"])
     assert len(reps) == len(api["reps"]) and api["weeks"] and api["prescribed_per_day"] == 3
-    # an export of today's unit has no quality columns yet: unknown, never a guess
-    assert all(r["slow"] is None for r in api["reps"])
+    # the unit's export carries each rep's four qualities; interrupted reps stay unknown
+    done = [r for r in api["reps"] if r["status"] == "done"]
+    assert all(r["slow"] in (True, False) and r["t80_share"] is not None for r in done)
 
 
 def test_quality_columns_are_read_when_present(db_url: str, bundle, tmp_path: Path):

@@ -5,7 +5,9 @@
   var form = document.getElementById("rx");
   var out = document.getElementById("minutes");
   if (!form || !out) { return; }
-  var SETTLE = 8, INTRO = 4, BREAK = 20;
+  var SETTLE = Number(form.getAttribute("data-settle"));
+  var INTRO = Number(form.getAttribute("data-intro"));
+  var BREAK = Number(form.getAttribute("data-break"));
   function update() {
     var total = SETTLE, any = false, ok = true;
     form.querySelectorAll("tr[data-pattern]").forEach(function (row) {
