@@ -239,8 +239,8 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
                 "reminder_times": "09:00, 13:00, 18:30", "use_eye_closure": "on", "use_small_smile": "on"}
         return render_template("prescribe.html", form=form, errors=errors, choices=rxform.choices(),
                                bounds=rx.PACING_BOUNDS, reps_bounds=rx.REPS_BOUNDS,
-                               minutes=rxform.preview_minutes(form),
-                               timing=rxform.timing()), (400 if errors else 200)
+                               minutes=rxform.preview_minutes(form), timing=rxform.timing(),
+                               intros=rxform.intro_seconds()), (400 if errors else 200)
 
     @app.get("/prescriptions/<int:pid>.toml")
     def prescription_toml(pid: int) -> Any:

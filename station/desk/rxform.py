@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from station.clinic import prescription as rx
 from station.practice.events import Timing
-from station.practice.plan import Pattern, library
+from station.practice.plan import Pattern, library, make_plan
+from station.practice.session import Engine
 from station.practice.words import REGION_NOUN
 
 PACING = tuple(rx.PACING_BOUNDS)
@@ -133,20 +134,32 @@ def timing() -> Timing:
 
 
 def preview_minutes(form: Mapping[str, str]) -> float | None:
-    """The session's length as the unit will play it, from whatever parses on the form."""
-    t = timing()
-    total = t.settle_s
-    any_pattern = False
+    """The session's length as the unit will play it (the engine's own schedule, word-based
+    introductions included), from whatever parses on the form; None when nothing does."""
+    entries = []
     for c in choices():
         pid = c.pattern.id
         if not form.get(f"use_{pid}"):
             continue
-        any_pattern = True
         try:
             reps = int(form.get(f"{pid}_reps", "").strip() or 3)
-            pace = [float(form.get(f"{pid}_{k}", "").strip() or c.pattern.pacing.of(k[:-2]))
-                    for k in PACING]
+            overrides = {k: float(v) for k in PACING if (v := form.get(f"{pid}_{k}", "").strip())}
         except ValueError:
             return None
-        total += t.intro_s + reps * sum(pace) + t.break_s
-    return total / 60.0 if any_pattern else None
+        if not (0 < reps <= 100 and all(0 < v <= 600 for v in overrides.values())):
+            return None
+        entries.append((pid, reps, overrides))
+    if not entries:
+        return None
+    return Engine(make_plan(entries, "preview"), timing()).planned_s / 60.0
+
+
+def intro_seconds() -> dict[str, float]:
+    """Each pattern's introduction length (for the page's live preview of the length)."""
+    t = timing()
+    out = {}
+    for c in choices():
+        p = c.pattern
+        one = Engine(make_plan([(p.id, 1, {})], "preview"), t).planned_s
+        out[p.id] = one - t.settle_s - t.break_s - p.pacing.rep_s
+    return out

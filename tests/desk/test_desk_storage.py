@@ -242,3 +242,19 @@ def test_a_zip_of_the_bundle_imports(sqlite_url: str, bundle, tmp_path: Path):
     assert importer.import_path(factory, z, "tech").status == "imported"
     assert importer.import_path(factory, path, "tech").status == "already"  # same manifest
     assert os.path.exists(z)
+
+
+def test_form_round_trip_and_length_preview_match_the_unit():
+    from station.desk import rxform
+    from station.practice.events import Timing
+    from station.practice.session import Engine
+
+    text = (EXAMPLES / "eye-focused.toml").read_text()
+    form = rxform.from_toml(text)
+    toml, ids = rxform.to_toml(form)
+    again = rx.validate_bytes(toml.encode()).prescription
+    orig = rx.validate_bytes(text.encode()).prescription
+    assert ids == ["small_smile", "ee", "eye_closure"] or set(ids) == {p.id for p in orig.patterns}
+    assert {p.id: (p.reps, p.overrides) for p in again.patterns} == \
+        {p.id: (p.reps, p.overrides) for p in orig.patterns}
+    assert rxform.preview_minutes(form) == pytest.approx(Engine(orig.plan(), Timing()).planned_s / 60.0)

@@ -6,7 +6,6 @@
   var out = document.getElementById("minutes");
   if (!form || !out) { return; }
   var SETTLE = Number(form.getAttribute("data-settle"));
-  var INTRO = Number(form.getAttribute("data-intro"));
   var BREAK = Number(form.getAttribute("data-break"));
   function update() {
     var total = SETTLE, any = false, ok = true;
@@ -23,7 +22,7 @@
         rep += v;
       });
       if (!isFinite(reps)) { ok = false; }
-      total += INTRO + reps * rep + BREAK;
+      total += Number(row.getAttribute("data-intro")) + reps * rep + BREAK;
     });
     out.textContent = any && ok ? (total / 60).toFixed(1) : "?";
   }
