@@ -13,13 +13,14 @@ export STATION_TEST_CACHE="${STATION_TEST_CACHE:-$PWD/.cache}"
 echo "== system tools (apt, when root)"
 scripts/system-deps.sh
 
-echo "== environment 1: mediapipe 1.x, numpy 2"
+echo "== environment 1: mediapipe 1.x, numpy 2 (and the clinic desk)"
 "$PY" -m venv .venv-test
 .venv-test/bin/python -m pip install -q --upgrade pip
-.venv-test/bin/python -m pip install -q -e '.[test]'
+.venv-test/bin/python -m pip install -q -e '.[test,desk-test]'
 .venv-test/bin/ruff check station tests bench
 .venv-test/bin/python -m pytest -q -p no:cacheprovider
 
+# The desk runs on the clinic computer, never on a Pi: its tests skip here (no desk extra).
 echo "== environment 2: mediapipe 0.10.18, numpy 1.26 (Pi 4 line): the whole suite again"
 "$PY" -m venv .venv-mp010
 .venv-mp010/bin/python -m pip install -q --upgrade pip

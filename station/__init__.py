@@ -9,6 +9,7 @@ The package is grouped by domain, one folder each; imports flow one way, in this
 ``clinic``     prescription validator, unit identity, clinic stick, export bundle, PDF report
 ``appliance``  systemd watchdog, self-check, the still "please return" screen
 ``kiosk``      the pygame loop, its service Protocols and wiring, screens, button, sound
+``desk``       the clinic's web app: units, loans, prescriptions, bundle import, patient pages
 ``devtools``   benchmarks, offline tracking, record generator (never imported by the kiosk)
 ``cli``        the parser and a table of each package's ``commands``
 

@@ -38,6 +38,9 @@ HANDLERS: dict[str, str] = {
     "usb-sync": "station.clinic.commands:cmd_usb_sync",
     "doctor": "station.appliance.commands:cmd_doctor",
     "halted": "station.appliance.commands:cmd_halted",
+    "desk serve": "station.desk.commands:cmd_serve",
+    "desk import": "station.desk.commands:cmd_import",
+    "desk user add": "station.desk.commands:cmd_user_add",
 }
 
 
@@ -134,6 +137,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("doctor", help="plain-language self-check")
 
+    dk = sub.add_parser("desk", help="the clinic desk (on the clinic computer)")
+    dsub = dk.add_subparsers(dest="desk_command", required=True, metavar="ACTION")
+    db_help = "database URL (sqlite:///FILE or postgresql+psycopg://...; default: a file in the data folder)"
+    ds = dsub.add_parser("serve", help="the desk's web pages on this computer")
+    ds.add_argument("--db", help=db_help)
+    ds.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    ds.add_argument("--port", type=int, default=8470, help="port (default 8470)")
+    ds.add_argument("--key-file", help="the clinic key file (default: the data folder's, then /etc/station)")
+    ds.add_argument("--allow-host", action="append", help="a host name browsers use to reach the desk")
+    di = dsub.add_parser("import", help="import a returned bundle (folder, zip, or a stick's folder)")
+    di.add_argument("path", help="a bundle folder, a zip of one, or a stick's folder (imports every bundle on it)")
+    di.add_argument("--db", help=db_help)
+    du = dsub.add_parser("user", help="desk accounts")
+    dusub = du.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    dua = dusub.add_parser("add", help="add an account (password asked, or --password-file)")
+    dua.add_argument("name", help="the account name (letters, digits, '.', '_' or '-')")
+    dua.add_argument("--password-file", help="read the password from the first line of this file")
+    dua.add_argument("--db", help=db_help)
+
     h = sub.add_parser("halted", help="still screen: please return this unit to the clinic")
     h.add_argument("--once", action="store_true", help="draw once and exit (for checks)")
     _everywhere(p, sub)
@@ -164,6 +186,8 @@ def _everywhere(top: argparse.ArgumentParser, sub: argparse._SubParsersAction) -
 
 
 def _handler_key(args: argparse.Namespace) -> str:
+    if args.command == "desk":
+        return " ".join(filter(None, ("desk", args.desk_command, getattr(args, "user_command", None))))
     for sub_attr in ("model_command", "prescription_command", "clinic_command"):
         value = getattr(args, sub_attr, None)
         if value:

@@ -202,7 +202,11 @@ def export_bundle(data_dir: Path, out_dir: Path, *, png_dir: Path | None = None)
         }
         write_synced(tmp / "unit.json", json.dumps(info, indent=2, sort_keys=True).encode())
         breaks = [e for e in rows["events"] if e["kind"] == "break_started"]
-        data = report_data(unit["unit_id"], sessions, rows["reps"], breaks, utc_iso(now))
+        rx_info = _prescription_info(prescribed[1]) if prescribed else ("", None)
+        data = report_data(unit["unit_id"], sessions, rows["reps"], breaks, utc_iso(now),
+                           alias=prescribed[0] if prescribed else "",
+                           affected_side=info["affected_side"] or "", prescription=rx_info[0],
+                           prescribed_per_day=rx_info[1])
         render_pdf(data, tmp / "report.pdf", png_dir=png_dir)
         fsync_file(tmp / "report.pdf")
         files = sorted(p for p in tmp.iterdir() if p.is_file())
@@ -271,6 +275,17 @@ def _active_prescription(data_dir: Path) -> tuple[str, bytes] | None:
     if not result.ok or result.prescription is None:
         return None
     return result.prescription.alias, data
+
+
+def _prescription_info(data: bytes) -> tuple[str, int | None]:
+    """(one-line summary, sessions a day) of a valid prescription, for the report's header."""
+    from station.clinic import prescription as rx
+
+    p = rx.validate_bytes(data).prescription
+    if p is None:
+        return "", None
+    pats = ", ".join(f"{e.id.replace('_', ' ')} x{e.reps}" for e in p.patterns)
+    return f"{pats}; {p.sessions_per_day} sessions a day", p.sessions_per_day
 
 
 def verify_bundle(bundle: Path) -> list[str]:

@@ -44,6 +44,7 @@ crashes: a missing or damaged stored prescription falls back to the default plan
 
 from __future__ import annotations
 
+import difflib
 import errno
 import hashlib
 import json
@@ -192,7 +193,9 @@ class _Lines:
                 self.index.setdefault((table, key), n)
 
     def of(self, table: str, key: str = "") -> int | None:
-        return self.index.get((table, key)) or self.index.get((table, ""))
+        # an unknown top-level *table* (``[[patterns]]``) has a header line, not a key line
+        header = self.index.get((key, "")) if not table and key else None
+        return self.index.get((table, key)) or header or self.index.get((table, ""))
 
 
 class _Checker:
@@ -207,7 +210,12 @@ class _Checker:
     def unknown(self, table: str, body: dict, allowed: set[str]) -> None:
         for key in body:
             if key not in allowed:
-                self.add(table, str(key), "an unknown key", ", ".join(sorted(allowed)))
+                v = body[key]
+                kind = "table" if isinstance(v, dict) or (
+                    isinstance(v, list) and v and all(isinstance(x, dict) for x in v)) else "key"
+                close = difflib.get_close_matches(str(key).lower(), sorted(allowed), n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.add(table, str(key), f"an unknown {kind}{hint}", ", ".join(sorted(allowed)))
 
     def number(self, table: str, body: dict, key: str, lo: float, hi: float,
                integer: bool = False, required: bool = True) -> float | None:

@@ -1,0 +1,109 @@
+"""``station desk serve|import|user add``: arguments in, calls out, exit codes as elsewhere."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+
+from station.clinic import unit
+from station.errors import UsageError
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    from station.paths import resolve_data_dir
+
+    return resolve_data_dir(getattr(args, "data_dir", None))
+
+
+def _factory(args: argparse.Namespace):  # noqa: ANN202 - a sessionmaker
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from station.desk.db import default_url, open_db
+
+    url = args.db or default_url(_data_dir(args))
+    try:
+        return open_db(url)
+    except (SQLAlchemyError, ImportError, OSError) as exc:
+        raise UsageError(f"cannot open the desk database {url.split('@')[-1]}: {exc}") from None
+
+
+def _key_file(args: argparse.Namespace) -> Path | None:
+    if args.key_file:
+        return Path(args.key_file)
+    for path in (unit.key_path(_data_dir(args)), unit.ETC_KEY):
+        if path.exists():
+            return path
+    return None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``station desk serve``: the desk on http://127.0.0.1:8470/ (other hosts need accounts)."""
+    from station.desk import auth
+    from station.desk.app import create_app
+
+    factory = _factory(args)
+    if args.host not in LOOPBACK:
+        with factory() as s:
+            if not auth.has_accounts(s):
+                raise UsageError(f"refusing to listen on {args.host}: no desk account exists yet. "
+                                 "Add one with 'station desk user add NAME', or keep the default 127.0.0.1.")
+    key_file = _key_file(args)
+    hosts = set(args.allow_host or [])
+    if args.host not in ("0.0.0.0", "::"):
+        hosts.add(args.host if ":" not in args.host else f"[{args.host}]")
+    app = create_app(factory, key_file, hosts)
+    import waitress
+
+    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    print(f"Clinic desk at http://{shown}:{args.port}/ (Ctrl+C stops it)", flush=True)
+    if key_file is None:
+        print("No clinic key file found: sticks cannot be written (give --key-file).", flush=True)
+    waitress.serve(app, host=args.host, port=args.port, threads=4, ident="station-desk", _quiet=True)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """``station desk import PATH``: 0 imported or already there, 2 refused (with the reason)."""
+    from station.desk import importer
+
+    factory = _factory(args)
+    path = Path(args.path)
+    if not path.exists() and not path.is_symlink():
+        raise UsageError(f"{path} does not exist")
+    code = 0
+    for bundle in importer.find_bundles(path):
+        try:
+            result = importer.import_path(factory, bundle, "command line")
+        except importer.BundleRefused as exc:
+            print(f"{bundle.name}: refused: {exc} Nothing was changed.", file=sys.stderr)
+            code = 2
+            continue
+        print(result.message)
+    return code
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    """``station desk user add NAME``: an account (password from a prompt or --password-file)."""
+    from station.desk import auth
+
+    if args.password_file:
+        try:
+            password = Path(args.password_file).read_text(encoding="utf-8").splitlines()[0]
+        except (OSError, IndexError, UnicodeDecodeError):
+            raise UsageError(f"no password in {args.password_file}") from None
+    else:
+        password = getpass.getpass(f"Password for {args.name}: ")
+        if getpass.getpass("Once more: ") != password:
+            raise UsageError("the two passwords differ")
+    factory = _factory(args)
+    with factory() as s, s.begin():
+        try:
+            auth.add_user(s, args.name, password)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    print(f"Account {args.name} added.")
+    return 0

@@ -1,0 +1,248 @@
+"""The desk's storage: one SQLAlchemy 2 schema, migrated by Alembic, on SQLite or PostgreSQL.
+
+The same code runs on both: a SQLite file in the user data folder by default, a PostgreSQL
+server (``postgresql+psycopg://...``) when several clinic computers share one registry. No
+dialect layer of our own: only portable column types, and times stored as UTC.
+
+Nothing here holds a patient's name: patients are pseudonymous aliases, as on the unit.
+The clinic key is never stored; only its public key id (a hash) is kept per unit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+#: unit states, in the order of the loan cycle
+AT_CLINIC, LENT, RETURNED, READY = "at_clinic", "lent", "returned", "ready"
+STATE_WORDS = {
+    AT_CLINIC: "at the clinic",
+    LENT: "lent",
+    RETURNED: "returned, not yet wiped",
+    READY: "wiped and ready",
+}
+REGION_COLUMNS = ("eye", "brow", "mouth_corner", "lips", "nose_cheek", "chin")
+
+
+def utcnow() -> dt.datetime:
+    """Now, as a naive UTC datetime (what every DateTime column holds)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the desk's tables."""
+
+
+class Unit(Base):
+    """A station unit the clinic owns; its state follows the loan cycle."""
+
+    __tablename__ = "units"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default=AT_CLINIC)
+    registered_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    registered_by: Mapped[str] = mapped_column(String(64))
+
+
+class Loan(Base):
+    """A unit lent to a patient alias, from ``lent_at`` until it is returned."""
+
+    __tablename__ = "loans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), index=True)
+    alias: Mapped[str] = mapped_column(String(32), index=True)
+    lent_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    due_on: Mapped[dt.date] = mapped_column(Date)
+    lent_by: Mapped[str] = mapped_column(String(64))
+    returned_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    returned_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class Prescription(Base):
+    """One saved prescription (the validated TOML, exactly as written to a stick)."""
+
+    __tablename__ = "prescriptions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alias: Mapped[str] = mapped_column(String(32), index=True)
+    toml: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(Text)
+    changes: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(64))
+
+
+class Bundle(Base):
+    """A returned export bundle, verified and imported once (keyed by its manifest's hash)."""
+
+    __tablename__ = "bundles"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    manifest_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    unit_id: Mapped[str] = mapped_column(String(40), index=True)
+    alias: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id"), nullable=True)
+    exported_utc: Mapped[str] = mapped_column(String(32))
+    affected_side: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    manifest: Mapped[str] = mapped_column(Text)
+    unit_json: Mapped[str] = mapped_column(Text)
+    prescription_toml: Mapped[str | None] = mapped_column(Text, nullable=True)
+    report_pdf: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    sessions_added: Mapped[int] = mapped_column(Integer, default=0)
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    imported_by: Mapped[str] = mapped_column(String(64))
+
+
+class PracticeSession(Base):
+    """One practice session from a bundle (unique per unit: re-exports add nothing)."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (UniqueConstraint("unit_id", "uid", name="uq_sessions_unit_uid"),
+                      Index("ix_sessions_alias_started", "alias", "started_utc"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(64))
+    unit_id: Mapped[str] = mapped_column(String(40))
+    alias: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    bundle_id: Mapped[int] = mapped_column(ForeignKey("bundles.id"), index=True)
+    started_utc: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    planned_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    plan_source: Mapped[str | None] = mapped_column(Text, nullable=True)
+    affected_side: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    reps_done: Mapped[int] = mapped_column(Integer, default=0)
+    breaks_scheduled: Mapped[int] = mapped_column(Integer, default=0)
+    breaks_requested: Mapped[int] = mapped_column(Integer, default=0)
+    pauses: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Rep(Base):
+    """One movement of a session, with its numbers and its four qualities (null = unknown)."""
+
+    __tablename__ = "reps"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), index=True)
+    uid: Mapped[str] = mapped_column(String(64))
+    pattern_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    rep: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    ended_utc: Mapped[str] = mapped_column(String(32))
+    duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    target_region: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    target_mm: Mapped[float | None] = mapped_column(Float, nullable=True)
+    coactivation: Mapped[float | None] = mapped_column(Float, nullable=True)
+    eye_ratio: Mapped[float | None] = mapped_column(Float, nullable=True)
+    quiet_moved: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    quiet_max_mm: Mapped[float | None] = mapped_column(Float, nullable=True)
+    quiet_region: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    face_share: Mapped[float | None] = mapped_column(Float, nullable=True)
+    slow: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    small: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    quiet: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    released: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    t80_share: Mapped[float | None] = mapped_column(Float, nullable=True)
+    target_peak_mm: Mapped[float | None] = mapped_column(Float, nullable=True)
+    quiet_excess_mm: Mapped[float | None] = mapped_column(Float, nullable=True)
+    residual_mm: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class User(Base):
+    """A desk account (needed before the desk may listen beyond this computer)."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class WebSession(Base):
+    """A server-side login session; the browser holds only a random token (stored hashed)."""
+
+    __tablename__ = "web_sessions"
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class Audit(Base):
+    """Who lent, prescribed, imported or exported what, and when."""
+
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    who: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    what: Mapped[str] = mapped_column(Text)
+
+
+def default_url(data_dir: Path) -> str:
+    """The default database: a SQLite file in the station's user data folder."""
+    return f"sqlite:///{data_dir / 'desk.sqlite3'}"
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` means the psycopg 3 driver (the one the desk installs)."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets foreign keys, WAL and a busy timeout."""
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (creates it on an empty database)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def open_db(url: str) -> sessionmaker:
+    """Open (and migrate) the database at ``url``; returns a session factory."""
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url)
+    migrate(engine)
+    return sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,165 @@
+"""The prescription form: form fields to the unit's TOML and back, errors mapped to fields.
+
+The form never validates by itself: it writes what was typed into a prescription file and
+hands it to the unit's own validator (:func:`station.prescription.validate_bytes`), then puts
+each problem next to the field it came from, in the validator's words. So the desk can never
+accept what a unit would refuse, nor refuse what it would accept.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from station.clinic import prescription as rx
+from station.practice.events import Timing
+from station.practice.plan import Pattern, library, make_plan
+from station.practice.session import Engine
+from station.practice.words import REGION_NOUN
+
+PACING = tuple(rx.PACING_BOUNDS)
+GENTLE = "gentle_max_mm"  # the top of a pattern's gentle range (the validator bounds it)
+FIELD_OF = {
+    "patient.alias": "alias", "patient.affected_side": "affected_side",
+    "session.target_minutes": "target_minutes", "session.sessions_per_day": "sessions_per_day",
+    "reminders.times": "reminder_times", "reminders.quiet_start": "quiet_start",
+    "reminders.quiet_end": "quiet_end", "message": "message", "pattern": "patterns",
+}
+
+
+@dataclass(frozen=True)
+class PatternChoice:
+    """One pattern on the form, with its plain description."""
+
+    pattern: Pattern
+
+    @property
+    def description(self) -> str:
+        """What the patient does and what stays quiet, in plain words."""
+        p = self.pattern
+        quiet = ", ".join(REGION_NOUN[r] for r in p.quiet)
+        return f"{p.intro} Moves the {REGION_NOUN[p.target]}; keeps the {quiet} quiet."
+
+
+def choices() -> list[PatternChoice]:
+    """Every pattern of the library, in a stable order."""
+    order = ["eye_closure", "small_smile", "pucker", "ee", "brow_lift", "snarl"]
+    lib = library()
+    ids = [i for i in order if i in lib] + sorted(set(lib) - set(order))
+    return [PatternChoice(lib[i]) for i in ids]
+
+
+def _value(text: str) -> str:
+    """A form entry as a TOML value: a number when it reads as one, else a string."""
+    t = text.strip()
+    if re.fullmatch(r"[+-]?\d+", t):
+        return str(int(t))
+    if re.fullmatch(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?", t):
+        return t if "." in t or "e" in t.lower() else t + ".0"
+    return json.dumps(t)
+
+
+def to_toml(form: Mapping[str, str]) -> tuple[str, list[str]]:
+    """(TOML text, pattern ids in file order) for what the form holds."""
+    out = ["schema = 1"]
+    if form.get("message", "").strip():
+        out.append(f"message = {json.dumps(form['message'].strip())}")
+    out += ["", "[patient]", f"alias = {json.dumps(form.get('alias', '').strip())}",
+            f"affected_side = {json.dumps(form.get('affected_side', ''))}", "", "[session]"]
+    for key in ("target_minutes", "sessions_per_day"):
+        if form.get(key, "").strip():
+            out.append(f"{key} = {_value(form[key])}")
+    times = [t for t in re.split(r"[\s,;]+", form.get("reminder_times", "")) if t]
+    out += ["", "[reminders]", "times = [" + ", ".join(json.dumps(t) for t in times) + "]"]
+    for key in ("quiet_start", "quiet_end"):
+        if form.get(key, "").strip():
+            out.append(f"{key} = {json.dumps(form[key].strip())}")
+    ids = []
+    for c in choices():
+        pid = c.pattern.id
+        if not form.get(f"use_{pid}"):
+            continue
+        ids.append(pid)
+        out += ["", "[[pattern]]", f'id = "{pid}"']
+        reps = form.get(f"{pid}_reps", "").strip()
+        out.append(f"reps = {_value(reps)}" if reps else "reps = 3")
+        for key in (*PACING, GENTLE):
+            v = form.get(f"{pid}_{key}", "").strip()
+            if v:
+                out.append(f"{key} = {_value(v)}")
+    return "\n".join(out) + "\n", ids
+
+
+def field_errors(problems: list[rx.Problem], ids: list[str]) -> dict[str, str]:
+    """Problem -> form field name -> message in the validator's own words."""
+    errors: dict[str, str] = {}
+    for p in problems:
+        name = FIELD_OF.get(p.key)
+        m = re.fullmatch(r"pattern\[(\d+)\]\.?(\w*)", p.key)
+        if m and int(m.group(1)) <= len(ids):
+            pid = ids[int(m.group(1)) - 1]
+            name = f"{pid}_{m.group(2)}" if m.group(2) else f"use_{pid}"
+        name = name or "form"
+        text = f"found {p.found}; allowed: {p.allowed}"
+        errors[name] = f"{errors[name]} / {text}" if name in errors else text
+    return errors
+
+
+def from_toml(text: str) -> dict[str, str]:
+    """Form fields for a stored (valid) prescription, to edit it."""
+    d = tomllib.loads(text)
+    patient, session, rem = d.get("patient", {}), d.get("session", {}), d.get("reminders", {})
+    form = {"alias": patient.get("alias", ""), "affected_side": patient.get("affected_side", ""),
+            "message": d.get("message", ""),
+            "target_minutes": f"{session.get('target_minutes', 2):g}",
+            "sessions_per_day": str(session.get("sessions_per_day", 3)),
+            "reminder_times": ", ".join(rem.get("times", [])),
+            "quiet_start": rem.get("quiet_start", ""), "quiet_end": rem.get("quiet_end", "")}
+    for p in d.get("pattern", []):
+        pid = p["id"]
+        form[f"use_{pid}"] = "on"
+        form[f"{pid}_reps"] = str(p.get("reps", ""))
+        for key in (*PACING, GENTLE):
+            if key in p:
+                form[f"{pid}_{key}"] = f"{p[key]:g}"
+    return form
+
+
+def timing() -> Timing:
+    """The session pieces outside the patterns (settling in, introductions, breaks)."""
+    return Timing()
+
+
+def preview_minutes(form: Mapping[str, str]) -> float | None:
+    """The session's length as the unit will play it (the engine's own schedule, word-based
+    introductions included), from whatever parses on the form; None when nothing does."""
+    entries = []
+    for c in choices():
+        pid = c.pattern.id
+        if not form.get(f"use_{pid}"):
+            continue
+        try:
+            reps = int(form.get(f"{pid}_reps", "").strip() or 3)
+            overrides = {k: float(v) for k in PACING if (v := form.get(f"{pid}_{k}", "").strip())}
+        except ValueError:
+            return None
+        if not (0 < reps <= 100 and all(0 < v <= 600 for v in overrides.values())):
+            return None
+        entries.append((pid, reps, overrides))
+    if not entries:
+        return None
+    return Engine(make_plan(entries, "preview"), timing()).planned_s / 60.0
+
+
+def intro_seconds() -> dict[str, float]:
+    """Each pattern's introduction length (for the page's live preview of the length)."""
+    t = timing()
+    out = {}
+    for c in choices():
+        p = c.pattern
+        one = Engine(make_plan([(p.id, 1, {})], "preview"), t).planned_s
+        out[p.id] = one - t.settle_s - t.break_s - p.pacing.rep_s
+    return out
