@@ -261,6 +261,8 @@ class SessionRecorder:
                     self._record(out)
                 except Exception:  # noqa: BLE001 - a record bug must not stop the session
                     log.exception("could not record %r", out)
+        if self._live is not None and not self._session_lock.held:
+            self._session_lock.hold(quiet=True)  # taken late rather than never
         if self._pending:
             self.flush()
         self._maybe_release()

@@ -15,6 +15,7 @@ import fcntl
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "session.lock"
+HOLD_TRIES, HOLD_PAUSE_S = 20, 0.005  # at most 0.1 s, and only while the lock is contended
 IN_SESSION = ("The station is in the middle of a practice session. Nothing was changed. "
               "Try again when the session has ended.")
 
@@ -66,19 +68,31 @@ class SessionLock:
         self.data_dir = Path(data_dir)
         self._key = str(self.data_dir.resolve())
 
-    def hold(self) -> None:
-        """Take the lock for a starting session (a full disk or a busy lock only logs)."""
+    def hold(self, quiet: bool = False) -> None:
+        """Take the lock for a starting session (a full disk or a busy lock only logs).
+
+        A lock that is busy for a moment is tried again briefly: a child process the kiosk
+        forks (the voice renderer) carries a copy of the lock's file until it execs, so a
+        lock just released can look taken for a few milliseconds. The recorder also tries
+        again at every later output while its session runs (see ``SessionRecorder``).
+        """
         current = self._held.get(self._key)
         if current is not None:
             self._held[self._key] = (current[0], self)
             return
-        try:
-            fd = _try_lock(self.data_dir)
-        except OSError as exc:
-            log.warning("session lock not taken: %s", exc)
-            return
+        fd = None
+        for attempt in range(HOLD_TRIES):
+            try:
+                fd = _try_lock(self.data_dir)
+            except OSError as exc:
+                log.warning("session lock not taken: %s", exc)
+                return
+            if fd is not None:
+                break
+            if attempt + 1 < HOLD_TRIES:
+                time.sleep(HOLD_PAUSE_S)
         if fd is None:
-            log.warning("session lock busy: clinic work is running on this unit")
+            (log.debug if quiet else log.warning)("session lock busy: clinic work is running on this unit")
             return
         self._held[self._key] = (fd, self)
 
