@@ -477,10 +477,11 @@ def sample_models() -> dict[str, ScreenModel]:
         therapist_message="Slow and small is right. See you on the 14th.",
         reminder="It is time for your afternoon practice.",
     )
+    # the sample session's first exercise is the gentle eye closure: eye target, mouth quiet
     tracking = LiveFeedback(TrackingStatus.TRACKING, (
-        RegionMeter("mouth_corner", "target", 0.55, 1.2, gentle_from=0.3, gentle_to=0.8),
-        RegionMeter("eye", "quiet", 0.12, 0.1),
-        RegionMeter("brow", "quiet", 0.08, 0.05),
+        RegionMeter("eye", "target", 0.55, 2.4, gentle_from=0.3, gentle_to=0.8),
+        RegionMeter("mouth_corner", "quiet", 0.12, 0.1),
+        RegionMeter("lips", "quiet", 0.08, 0.05),
     ), "", True)
     warning = LiveFeedback(TrackingStatus.TRACKING, (
         RegionMeter("eye", "target", 0.8, 5.1, gentle_from=0.3, gentle_to=0.8, past_gentle=True,
