@@ -229,6 +229,9 @@ def make_engine(url: str) -> Engine:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (creates it on an empty database)."""
+    import logging
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin chatter is not for the clinic
     from alembic import command
     from alembic.config import Config
 
