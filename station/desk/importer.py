@@ -35,6 +35,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from station.desk import db
+from station.files import read_limited
 
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 1 << 20
@@ -68,22 +69,13 @@ class ImportResult:
 
 
 def _read_fd(dir_fd: int, name: str, limit: int) -> bytes:
-    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    """``files.read_limited`` inside the bundle folder; its refusals become a BundleRefused."""
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise BundleRefused(f"{name} is not a regular file.")
-        if st.st_size > limit:
-            raise BundleRefused(f"{name} is {st.st_size} bytes, more than the {limit} allowed.")
-        chunks, total = [], 0
-        while chunk := os.read(fd, 1 << 20):
-            total += len(chunk)
-            if total > limit:
-                raise BundleRefused(f"{name} grew past {limit} bytes while being read.")
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+        return read_limited(name, limit, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno is not None:  # a real I/O error, not one of read_limited's refusals
+            raise
+        raise BundleRefused(f"{exc}.") from None
 
 
 def _manifest_entries(raw: bytes) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
