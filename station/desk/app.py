@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -23,6 +24,7 @@ from sqlalchemy.orm import sessionmaker
 from station.clinic import prescription as rx
 from station.clinic import report, unit
 from station.desk import auth, db, importer, patients, registry, rxform
+from station.desk import loans as deskloans
 
 COOKIE = "desk_session"
 MAX_UPLOAD = 600 << 20
@@ -161,19 +163,27 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
     @app.get("/units/<unit_id>")
     def unit_page(unit_id: str) -> Any:
         u = g.db.get(db.Unit, unit_id) or abort(404)
-        loans = list(g.db.scalars(select(db.Loan).where(db.Loan.unit_id == unit_id)
-                                  .order_by(db.Loan.lent_at.desc())))
+        loans_ = list(g.db.scalars(select(db.Loan).where(db.Loan.unit_id == unit_id)
+                                   .order_by(db.Loan.lent_at.desc())))
         bundles = list(g.db.scalars(select(db.Bundle).where(db.Bundle.unit_id == unit_id)
-                                    .order_by(db.Bundle.imported_at.desc())))
+                                    .order_by(db.Bundle.imported_at.desc()).limit(50)))
         known = [a for a, _n in registry.aliases(g.db)]
-        return render_template("unit.html", u=u, loans=loans, open_loan=registry.open_loan(g.db, unit_id),
-                               bundles=bundles, aliases=known, msg=request.args.get("msg"),
-                               error=request.args.get("error"),
+        return render_template("unit.html", u=u, loans=loans_, current=registry.current_loan(g.db, unit_id),
+                               allowed=set(deskloans.allowed(u.state)), bundles=bundles, aliases=known,
+                               msg=request.args.get("msg"), error=request.args.get("error"),
                                due=(dt.date.today() + dt.timedelta(weeks=6)).isoformat())
 
     def unit_error(unit_id: str, exc: Exception) -> Any:
         g.db.rollback()
         return redirect(url_for("unit_page", unit_id=unit_id, error=str(exc)))
+
+    def unit_step(unit_id: str, act: Callable[[], str]) -> Any:
+        """Run one loan-cycle action; a refusal changes nothing and says why on the unit page."""
+        try:
+            text = act()
+        except registry.DeskError as exc:
+            return unit_error(unit_id, exc)
+        return done(text, url_for("unit_page", unit_id=unit_id))
 
     @app.post("/units/<unit_id>/lend")
     def lend(unit_id: str) -> Any:
@@ -181,42 +191,41 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
             due = dt.date.fromisoformat(request.form.get("due_on", ""))
         except ValueError:
             return unit_error(unit_id, registry.DeskError("Give the due date as YYYY-MM-DD."))
-        try:
+
+        def act() -> str:
             loan = registry.lend(g.db, g.who, unit_id, request.form.get("alias", "").strip(), due)
-        except registry.DeskError as exc:
-            return unit_error(unit_id, exc)
-        return done(f"Unit {unit_id} lent to {loan.alias}. Now write its stick.",
-                    url_for("unit_page", unit_id=unit_id))
+            return f"Unit {unit_id} lent to {loan.alias}. Now write its stick."
+        return unit_step(unit_id, act)
 
     @app.post("/loans/<int:loan_id>/return")
     def return_loan(loan_id: int) -> Any:
         loan = g.db.get(db.Loan, loan_id) or abort(404)
-        try:
-            registry.record_return(g.db, g.who, loan_id)
-        except registry.DeskError as exc:
-            return unit_error(loan.unit_id, exc)
-        return done("Return recorded. Write the return stick (export, then wipe) and put it in the unit.",
-                    url_for("unit_page", unit_id=loan.unit_id))
+        return unit_step(loan.unit_id, lambda: registry.record_return(
+            g.db, g.who, loan_id, request.form.get("folder", ""), key_file))
 
     @app.post("/loans/<int:loan_id>/stick")
     def stick(loan_id: int) -> Any:
         loan = g.db.get(db.Loan, loan_id) or abort(404)
-        if key_file is None:
-            return unit_error(loan.unit_id, registry.DeskError("No clinic key file: start the desk with --key-file."))
-        try:
-            text = registry.write_stick(g.db, g.who, loan_id, Path(request.form.get("folder", "").strip()),
-                                        key_file, request.form.get("kind", "lend"))
-        except registry.DeskError as exc:
-            return unit_error(loan.unit_id, exc)
-        return done(text, url_for("unit_page", unit_id=loan.unit_id))
+        return unit_step(loan.unit_id, lambda: registry.write_stick(
+            g.db, g.who, loan_id, request.form.get("folder", ""), key_file, request.form.get("kind", "lend")))
+
+    @app.post("/units/<unit_id>/records")
+    def import_records(unit_id: str) -> Any:
+        g.db.get(db.Unit, unit_id) or abort(404)
+        return unit_step(unit_id, lambda: registry.import_return(
+            g.db, factory, g.who, unit_id, request.form.get("folder", "")))
+
+    @app.post("/units/<unit_id>/discard")
+    def discard(unit_id: str) -> Any:
+        g.db.get(db.Unit, unit_id) or abort(404)
+        return unit_step(unit_id, lambda: registry.discard_records(
+            g.db, g.who, unit_id, request.form.get("name", ""), request.form.get("reason", "")))
 
     @app.post("/units/<unit_id>/wiped")
     def wiped(unit_id: str) -> Any:
-        try:
-            registry.mark_wiped(g.db, g.who, unit_id)
-        except registry.DeskError as exc:
-            return unit_error(unit_id, exc)
-        return done(f"Unit {unit_id} is wiped and ready for the next loan.", url_for("unit_page", unit_id=unit_id))
+        g.db.get(db.Unit, unit_id) or abort(404)
+        return unit_step(unit_id, lambda: registry.confirm_wipe(
+            g.db, g.who, unit_id, request.form.get("folder", "")))
 
     # ------------------------------------------------------------ prescriptions
 
