@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from station.clinic import prescription as rx
@@ -28,8 +28,7 @@ from station.desk import loans as deskloans
 
 COOKIE = "desk_session"
 MAX_UPLOAD = 600 << 20
-# the patient page's charts (the PDF adds target size and breaks)
-CHART_ORDER = ("practice", "qualities", "coactivation", "quiet_moved", "eye_ratio", "tracking")
+PAGE_ROWS = 50  # rows of a long list on one page
 
 
 def key_id_of(key_file: Path | None) -> str | None:
@@ -54,6 +53,7 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
     """The desk application over the database behind ``factory``."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD
+    app.jinja_env.filters["plain"] = report.plain_words  # pattern titles, never internal ids
     hosts = {"127.0.0.1", "localhost", "[::1]"} | {h.lower() for h in allowed_hosts or ()}
     clinic_key_id = key_id_of(key_file)
 
@@ -293,25 +293,52 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
 
     @app.get("/patients")
     def patients_page() -> Any:
-        return render_template("patients.html", aliases=registry.aliases(g.db))
+        everyone = registry.aliases(g.db)
+        page = max(1, request.args.get("page", 1, type=int) or 1)
+        return render_template("patients.html", aliases=everyone[(page - 1) * PAGE_ROWS:page * PAGE_ROWS],
+                               page=page, pages=max(1, -(-len(everyone) // PAGE_ROWS)))
 
     @app.get("/patients/<alias>")
     def patient_page(alias: str) -> Any:
         if not rx.ALIAS_RE.fullmatch(alias):
             abort(404)
-        data, sessions, reps = patients.build(g.db, alias, full=False)
-        weeks = patients.weekly(data, sessions, reps)
-        charts = {name: report.chart_svg(name, data) for name in CHART_ORDER} if sessions else {}
-        loans = list(g.db.scalars(select(db.Loan).where(db.Loan.alias == alias).order_by(db.Loan.lent_at)))
+        data, sessions, _reps = patients.build(g.db, alias, full=False)
+        charts = {name: report.chart_svg(name, data) for name in report.CHART_ORDER} if sessions else {}
+        loans_ = list(g.db.scalars(select(db.Loan).where(db.Loan.alias == alias).order_by(db.Loan.lent_at)))
+        history = list(reversed(patients.prescriptions(g.db, alias)))
+        page = max(1, request.args.get("page", 1, type=int) or 1)
         return render_template("patient.html", alias=alias, data=data, sessions=sessions, charts=charts,
-                               titles=report.CHARTS, table=patients.first_last(weeks),
-                               history=list(reversed(patients.prescriptions(g.db, alias))), loans=loans,
-                               qualities=data.qualities, names=report.pattern_name, msg=request.args.get("msg"))
+                               titles=report.CHARTS, figures=data.figures,
+                               headline=data.figures.headline(data.prescribed_per_day),
+                               table=data.figures.first_last(), quality_rows=report.quality_rows(data),
+                               history=history[(page - 1) * PAGE_ROWS:page * PAGE_ROWS], page=page,
+                               pages=max(1, -(-len(history) // PAGE_ROWS)), loans=loans_,
+                               msg=request.args.get("msg"))
+
+    @app.get("/patients/<alias>/report.pdf")
+    def patient_pdf(alias: str) -> Any:
+        if not rx.ALIAS_RE.fullmatch(alias):
+            abort(404)
+        data, sessions, _reps = patients.build(g.db, alias, full=False)
+        if not sessions:
+            abort(404)
+        data.unit_id = ", ".join(sorted({x["unit_id"] for x in sessions}))
+        with tempfile.TemporaryDirectory(prefix="desk-pdf-") as tmp:
+            path = Path(tmp) / "report.pdf"
+            report.render_pdf(data, path)
+            body = path.read_bytes()
+        registry.audit(g.db, g.who, "export", f"PDF report for {alias}")
+        g.db.commit()
+        return Response(body, mimetype="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="report-{alias}.pdf"'})
 
     @app.get("/audit")
     def audit_page() -> Any:
-        rows = list(g.db.scalars(select(db.Audit).order_by(db.Audit.id.desc()).limit(500)))
-        return render_template("audit.html", rows=rows)
+        page = max(1, request.args.get("page", 1, type=int) or 1)
+        total = g.db.scalar(select(func.count()).select_from(db.Audit)) or 0
+        rows = list(g.db.scalars(select(db.Audit).order_by(db.Audit.id.desc())
+                                 .offset((page - 1) * PAGE_ROWS).limit(PAGE_ROWS)))
+        return render_template("audit.html", rows=rows, page=page, pages=max(1, -(-total // PAGE_ROWS)))
 
     # ------------------------------------------------------------ JSON API
 

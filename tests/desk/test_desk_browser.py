@@ -13,6 +13,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from sqlalchemy import select
 
 from station.cli import main
 from station.clinic import prescription as rx
+from station.clinic import report
 from station.desk import db
 from station.desk.app import create_app
 
@@ -199,7 +201,12 @@ def test_loan_cycle_in_a_browser(browser, server, tmp_path: Path):
     # 8. the patient page with its charts
     browser.get(f"{base}/patients/{ALIAS}")
     charts = browser.find_elements(By.CSS_SELECTOR, "section.chart svg")
-    assert len(charts) == 6 and all(c.size["height"] > 100 for c in charts)
+    assert len(charts) == len(report.CHART_ORDER) and all(c.size["height"] > 100 for c in charts)
+    headline = browser.find_element(By.ID, "headline").text
+    assert "days of the loan" in headline and "Sessions the camera followed" in headline, headline
+    pdf_url = browser.find_element(By.ID, "pdf-link").get_attribute("href")
+    with urllib.request.urlopen(pdf_url, timeout=60) as resp:
+        assert resp.headers["Content-Type"] == "application/pdf" and resp.read(5) == b"%PDF-"
     assert "left side affected" in browser.page_source
     assert browser.find_elements(By.CSS_SELECTOR, "#first-last tbody tr")
     assert "%" in browser.find_element(By.ID, "qualities").text  # the unit's per-rep qualities
