@@ -69,6 +69,11 @@ class Figures:
     face_share: list[float] = field(default_factory=list)
     weeks: list[Week] = field(default_factory=list)
 
+    def over(self, n: int | None = None) -> str:
+        """"the 12 days of the loan", "the 1 day with records"."""
+        n = self.days if n is None else n
+        return f"{n} {self.period_words.replace('days', 'day', 1) if n == 1 else self.period_words}"
+
     @property
     def days(self) -> int:
         """Days in the period (both ends counted)."""
@@ -83,18 +88,19 @@ class Figures:
                                                          ("abandoned", "left early")) if st.get(k))
         rate = f"{self.sessions / self.days:.1f}" if self.days else "?"
         rows = [
-            ("Period", f"{self.first:%d %b %Y} to {self.last:%d %b %Y}: {self.days} {self.period_words}"),
+            ("Period", f"{self.first:%d %b %Y} to {self.last:%d %b %Y}: {self.over()}"),
             ("Sessions", f"{self.sessions}" + (f" ({status})" if status else "")),
-            ("Sessions a day", f"{rate}: {self.sessions} sessions over the {self.days} {self.period_words}"
+            ("Sessions a day", f"{rate}: {self.sessions} sessions over the {self.over()}"
              + (f" (prescribed: {prescribed_per_day})" if prescribed_per_day else "")),
-            ("Days with practice", f"{self.days_practised} of the {self.days} {self.period_words}"),
+            ("Days with practice", f"{self.days_practised} of the {self.over()}"),
             ("Sessions the camera followed", f"{self.sessions_followed} of {self.sessions}"
              + ("; the measures below count these only" if self.sessions_followed < self.sessions else "")),
             ("Movements", f"{self.movements} done, {self.movements_followed} of them in followed sessions"),
         ]
         if self.face_share:
+            n = len(self.face_share)
             rows.append(("Face tracked", f"median {100 * statistics.median(self.face_share):.0f}% of frames, "
-                                         f"over the {len(self.face_share)} followed movements"))
+                                         f"over the {n} followed movement{'s' if n != 1 else ''}"))
         else:
             rows.append(("Face tracked", "no followed movement"))
         return rows
@@ -131,6 +137,8 @@ def compute(sessions: Sequence[Mapping[str, Any]], reps: Sequence[Mapping[str, A
             period_words: str | None = None, session_key: str = "id") -> Figures:
     """The figures of ``sessions`` and ``reps`` (dict rows, the store's column names).
 
+    A row may stand for ``n`` rows counted in a database: a session row then says whether
+    they were ``followed``, a rep row carries no numbers (movements the camera did not follow).
     ``day_of`` turns a stored UTC time into the local day. ``period``: the days of the loan;
     None takes the first to the last session's day. Reps carry their session's id under
     ``session_key`` (``session_id`` on a unit, ``session_uid`` on the desk); without it a
@@ -159,9 +167,10 @@ def compute(sessions: Sequence[Mapping[str, Any]], reps: Sequence[Mapping[str, A
         if r["status"] != "done":
             continue
         w = week(day_of(r["ended_utc"]))
-        fig.movements += 1
-        w.movements += 1
-        face = _num(r.get("face_share"))
+        n = r.get("n", 1)  # counted in the database: n movements the camera did not follow
+        fig.movements += n
+        w.movements += n
+        face = _num(r.get("face_share")) if n == 1 else None
         if face is None:
             continue
         followed.add(r.get(session_key))
@@ -179,14 +188,15 @@ def compute(sessions: Sequence[Mapping[str, Any]], reps: Sequence[Mapping[str, A
                 w.qualities[q][0] += int(flag)
     practised: set[date] = set()
     for s, day in zip(sessions, days, strict=True):
-        fig.sessions += 1
-        fig.by_status[s["status"]] = fig.by_status.get(s["status"], 0) + 1
+        n = s.get("n", 1)
+        fig.sessions += n
+        fig.by_status[s["status"]] = fig.by_status.get(s["status"], 0) + n
         practised.add(day)
         w = week(day)
-        w.sessions += 1
-        if s.get(_own_key(session_key)) in followed:
-            fig.sessions_followed += 1
-            w.sessions_followed += 1
+        w.sessions += n
+        if s["followed"] if "followed" in s else s.get(_own_key(session_key)) in followed:
+            fig.sessions_followed += n
+            w.sessions_followed += n
     fig.days_practised = len(practised)
     fig.weeks = [weeks[k] for k in sorted(weeks) if weeks[k].days or weeks[k].sessions]
     return fig
@@ -244,6 +254,8 @@ def _daily(values: Mapping[tuple[str, date], list[float]]) -> Daily:
 
 
 def _num(v: Any) -> float | None:
+    if v.__class__ is float:  # the desk's rows: already a number (inf - inf and nan are not 0)
+        return v if v - v == 0 else None
     if v is None or v == "":
         return None
     try:
@@ -254,7 +266,9 @@ def _num(v: Any) -> float | None:
 
 
 def _flag(v: Any) -> bool | None:
-    if v is None or v == "":
+    if v is None or v is True or v is False:
+        return v
+    if v == "":
         return None
     if isinstance(v, str):
         return v.strip().lower() in ("1", "true", "yes")
@@ -273,6 +287,23 @@ def quiet_region(rep: Mapping[str, Any]) -> str | None:
         if mm is not None and floor is not None and mm - floor > excess:
             best, excess = r, mm - floor
     return best
+
+
+def day_cache(tz: tzinfo | None = None) -> Callable[[str], date]:
+    """The local day of a stored UTC time, parsed once per ten minutes of the clock (a year of
+    rows has a few hundred thousand times but only some ten thousand distinct ten minutes)."""
+    cache: dict[str, date] = {}
+
+    def day_of(text: str) -> date:
+        key = text[:15]  # 2026-05-04T10:2 (time zones differ from UTC by whole quarter hours)
+        day = cache.get(key)
+        if day is None:
+            day = local_date(text, tz).date()
+            if len(text) >= 16 and text[10] == "T":
+                cache[key] = day
+        return day
+
+    return day_of
 
 
 def report_data(
@@ -301,15 +332,17 @@ def report_data(
     """
     data = ReportData(unit_id, None, None, generated, alias=alias, affected_side=affected_side,
                       prescription=prescription, prescribed_per_day=prescribed_per_day)
+    day_of = day_cache(tz)
     days: list[date] = []
     weeks: dict[date, list[int]] = defaultdict(lambda: [0, 0])
     found_changes: list[date] = []
     last_plan: Any = None
     for s in sessions:
-        day = local_date(s["started_utc"], tz).date()
+        day = day_of(s["started_utc"])
+        n = s.get("n", 1)  # a row may stand for n sessions (the desk counts in its database)
         days.append(day)
-        data.sessions_by_status[s["status"]] = data.sessions_by_status.get(s["status"], 0) + 1
-        data.sessions_per_day[day] = data.sessions_per_day.get(day, 0) + 1
+        data.sessions_by_status[s["status"]] = data.sessions_by_status.get(s["status"], 0) + n
+        data.sessions_per_day[day] = data.sessions_per_day.get(day, 0) + n
         plan = s.get("plan_json") or s.get("plan_source")
         if plan and last_plan is not None and plan != last_plan and (
                 not found_changes or found_changes[-1] != day):
@@ -331,9 +364,12 @@ def report_data(
     for r in reps:
         if r["status"] != "done":
             continue
+        if "n" in r:  # n movements counted in the database, without their numbers
+            data.reps_done += r["n"]
+            continue
         data.reps_done += 1
         pid = r["pattern_id"] or "?"
-        day = local_date(r["ended_utc"], tz).date()
+        day = day_of(r["ended_utc"])
         if (v := _num(r.get("coactivation"))) is not None:
             co[(pid, day)].append(v)
         if (v := _num(r.get("target_mm"))) is not None:
@@ -355,10 +391,9 @@ def report_data(
     data.quiet_moved = dict(moved)
     data.qualities = {p: {q: (v[0], v[1]) for q, v in qs.items()} for p, qs in quals.items()}
     for e in break_events or ():
-        day = local_date(e["at_utc"], tz).date()
+        day = day_of(e["at_utc"])
         week = day - timedelta(days=day.weekday())
         weeks[week][1 if e["requested"] else 0] += 1
     data.breaks_per_week = {w: (v[0], v[1]) for w, v in sorted(weeks.items())}
-    data.figures = compute(sessions, reps, lambda text: local_date(text, tz).date(), period,
-                           period_words, session_key)
+    data.figures = compute(sessions, reps, day_of, period, period_words, session_key)
     return data

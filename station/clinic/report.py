@@ -82,7 +82,7 @@ def _date_axis(ax: Any, first: date | None, last: date | None) -> None:
 
     if first is not None and last is not None:
         span = (last - first).days
-        pad = timedelta(days=max(1, span // 40))
+        pad = timedelta(days=max(1, span // 40, (7 - span) // 2))  # a day's bar is never a wall
         ax.set_xlim(first - pad, last + pad)
         if span <= 10:  # one tick per day: an auto locator would put several on one day
             ax.set_xticks([first + timedelta(days=i) for i in range(span + 1)])
@@ -215,7 +215,7 @@ def draw_breaks(ax: Any, data: ReportData) -> None:
     ax.set_xlabel("week starting")
     ax.set_ylabel("breaks")
     ax.grid(axis="y", color="0.85")
-    ax.legend(loc="upper left", frameon=True, edgecolor="black", fontsize=11)
+    ax.legend(loc="upper right", frameon=True, edgecolor="black", fontsize=11)
 
 
 def draw_quiet_moved(ax: Any, data: ReportData) -> None:
@@ -248,13 +248,15 @@ def draw_qualities(ax: Any, data: ReportData) -> None:
             if n:
                 xs.append(i - 0.4 + width * (j + 0.5))
                 ys.append(100.0 * yes / n)
-        ax.bar(xs, ys, width=width, color=str(0.25 + 0.2 * j), edgecolor="black",
-               hatch=HATCHES[j % len(HATCHES)], label=q)
+        bars = ax.bar(xs, ys, width=width, color=str(0.25 + 0.2 * j), edgecolor="black",
+                      hatch=HATCHES[j % len(HATCHES)], label=q)
+        ax.bar_label(bars, fmt="%.0f", fontsize=9, padding=1)  # a 0% bar is still seen
     ax.set_xticks(range(len(pids)), [pattern_name(p) for p in pids], rotation=15, ha="right")
-    ax.set_ylim(0, 100)
+    ax.set_ylim(0, 130)  # the legend sits above the 100% line, never over a bar
+    ax.set_yticks(range(0, 101, 20))
     ax.set_ylabel("% of movements")
     ax.grid(axis="y", color="0.85")
-    ax.legend(loc="lower left", ncols=4, frameon=True, edgecolor="black", fontsize=10)
+    ax.legend(loc="upper center", ncols=4, frameon=True, edgecolor="black", fontsize=10)
 
 
 def draw_tracking(ax: Any, data: ReportData) -> None:
@@ -404,6 +406,8 @@ def _figure(plt: Any, data: ReportData, title: str, note: str) -> tuple[Any, Any
 def _page(plt: Any, data: ReportData, title: str, note: str,
           draw: Callable[[Any, ReportData], None]) -> Any:
     fig, ax = _figure(plt, data, title, note)
+    if draw is draw_quiet_moved:  # region names need the room
+        ax.set_position((0.16, 0.17, 0.80, 0.56))
     draw(ax, data)
     return fig
 
@@ -476,8 +480,9 @@ def _table(ax: Any, labels: Sequence[str], rows: Sequence[Sequence[Any]], size: 
     if not rows:
         return
     cells = [["not measured" if v is None else str(v) for v in r] for r in rows]
+    widths = [0.32, 0.68] if len(labels) == 2 else [0.52, 0.24, 0.24] if len(labels) == 3 else None
     table = ax.table(cellText=cells, colLabels=list(labels), loc="upper left", cellLoc="left",
-                     colLoc="left", edges="horizontal")
+                     colLoc="left", edges="horizontal", colWidths=widths)
     table.auto_set_font_size(False)
     table.set_fontsize(size)
     table.scale(1, 1.55)

@@ -12,7 +12,7 @@ import statistics
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from station.clinic import prescription as rx
@@ -36,18 +36,39 @@ SESSION_KEY = "session_uid"  # a rep's session, for "sessions the camera followe
 def rows(s: Session, alias: str, full: bool = True) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(sessions, reps) of ``alias``, oldest first; each rep carries its session's uid.
 
-    ``full=False`` reads only what the page's charts and tables need (a year is ~17,000 reps).
+    ``full=False`` (the page): what only needs counting is counted by the database, per ten
+    minutes of the clock (sessions by status and by whether the camera followed them, and
+    movements it did not follow); only the followed movements' numbers are read, as plain
+    tuples. A hostile year of rows then costs seconds, not minutes.
     """
     S, R = db.PracticeSession, db.Rep
-    rep_cols = [S.uid.label(SESSION_KEY), *(getattr(R, f) for f in REP_FIELDS)] if full else \
-        [S.uid.label(SESSION_KEY), *(getattr(R, f) for f in PAGE_REP_FIELDS)]
     conn = s.connection()  # Core rows: the ORM's per-row bookkeeping is not needed here
-    sessions = [dict(r) for r in conn.execute(
-        select(*(getattr(S, f) for f in SESSION_FIELDS)).where(S.alias == alias)
-        .order_by(S.started_utc)).mappings()]
-    reps = [dict(r) for r in conn.execute(
-        select(*rep_cols)
-        .join(S, R.session_id == S.id).where(S.alias == alias).order_by(R.ended_utc)).mappings()]
+    if full:
+        rep_cols = [S.uid.label(SESSION_KEY), *(getattr(R, f) for f in REP_FIELDS)]
+        sessions = [dict(r) for r in conn.execute(
+            select(*(getattr(S, f) for f in SESSION_FIELDS)).where(S.alias == alias)
+            .order_by(S.started_utc)).mappings()]
+        reps = [dict(r) for r in conn.execute(
+            select(*rep_cols)
+            .join(S, R.session_id == S.id).where(S.alias == alias).order_by(R.ended_utc)).mappings()]
+        return sessions, reps
+    bucket = func.substr(S.started_utc, 1, 15)
+    followed = select(R.id).where(R.session_id == S.id, R.status == "done", R.face_share.is_not(None)).exists()
+    sessions = [{"started_utc": f"{b}0:00Z", "status": st, "followed": bool(fol), "n": n,
+                 "breaks_scheduled": bs or 0, "breaks_requested": br or 0, "affected_side": side, "unit_id": uid}
+                for b, st, fol, n, bs, br, side, uid in conn.execute(
+                    select(bucket, S.status, followed, func.count(), func.sum(S.breaks_scheduled),
+                           func.sum(S.breaks_requested), func.max(S.affected_side), func.max(S.unit_id))
+                    .where(S.alias == alias).group_by(bucket, S.status, followed).order_by(bucket))]
+    rbucket = func.substr(R.ended_utc, 1, 15)
+    reps: list[dict[str, Any]] = [
+        {"status": "done", "ended_utc": f"{b}0:00Z", "n": n} for b, n in conn.execute(
+            select(rbucket, func.count()).join(S, R.session_id == S.id)
+            .where(S.alias == alias, R.status == "done", R.face_share.is_(None)).group_by(rbucket))]
+    cols = (SESSION_KEY, *PAGE_REP_FIELDS)
+    reps += [dict(zip(cols, r, strict=True)) for r in conn.execute(
+        select(S.uid, *(getattr(R, f) for f in PAGE_REP_FIELDS)).join(S, R.session_id == S.id)
+        .where(S.alias == alias, R.status == "done", R.face_share.is_not(None)).order_by(R.ended_utc))]
     return sessions, reps
 
 
