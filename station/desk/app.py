@@ -233,20 +233,21 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
     def prescribe() -> Any:
         alias = request.values.get("alias", "").strip()
         errors: dict[str, str] = {}
+        warnings: list[str] = []
         if request.method == "POST":
             form = request.form.to_dict()
             text, ids = rxform.to_toml(form)
             result = rx.validate_bytes(text.encode("utf-8"))
-            if result.ok:
-                p = registry.save_prescription(g.db, g.who, text.encode("utf-8"))
+            warnings = result.warnings
+            if result.ok and rxform.warnings_accepted(warnings, form.get("confirm", "")):
+                p = registry.save_prescription(g.db, g.who, text.encode("utf-8"), accepted=warnings)
                 return done(f"Prescription saved for {p.alias}.", url_for("patient_page", alias=p.alias))
             errors = rxform.field_errors(result.problems, ids)
         else:
             latest = registry.latest_prescription(g.db, alias) if alias else None
-            form = rxform.from_toml(latest.toml) if latest else {
-                "alias": alias, "target_minutes": "2", "sessions_per_day": "3",
-                "reminder_times": "09:00, 13:00, 18:30", "use_eye_closure": "on", "use_small_smile": "on"}
-        return render_template("prescribe.html", form=form, errors=errors, choices=rxform.choices(),
+            form = rxform.from_toml(latest.toml) if latest else rxform.new_form(alias)
+        return render_template("prescribe.html", form=form, errors=errors, warnings=warnings,
+                               confirm=rxform.warnings_token(warnings), choices=rxform.choices(),
                                bounds=rx.PACING_BOUNDS, reps_bounds=rx.REPS_BOUNDS,
                                minutes=rxform.preview_minutes(form), timing=rxform.timing(),
                                intros=rxform.intro_seconds()), (400 if errors else 200)

@@ -298,8 +298,9 @@ def confirm_wipe(s: Session, who: str, unit_id: str, folder: Path | str) -> str:
     return f"Unit {u.id} is wiped and ready for the next loan."
 
 
-def save_prescription(s: Session, who: str, data: bytes) -> db.Prescription:
-    """Store a prescription that the unit's own validator accepts (else DeskError)."""
+def save_prescription(s: Session, who: str, data: bytes, accepted: list[str] | None = None) -> db.Prescription:
+    """Store a prescription that the unit's own validator accepts (else DeskError);
+    ``accepted``: its warnings, which the technician saw and saved anyway (audited)."""
     result = rx.validate_bytes(data)
     if not result.ok or result.prescription is None:
         raise DeskError("; ".join(map(str, result.problems)))
@@ -314,7 +315,8 @@ def save_prescription(s: Session, who: str, data: bytes) -> db.Prescription:
                         summary=new.summary(), changes="; ".join(changes), created_by=who)
     s.add(p)
     s.flush()
-    audit(s, who, "prescribe", f"{new.alias}: {p.changes} (prescription {p.id})")
+    seen = f"; warnings accepted: {'; '.join(accepted)}" if accepted else ""
+    audit(s, who, "prescribe", f"{new.alias}: {p.changes} (prescription {p.id}){seen}")
     return p
 
 

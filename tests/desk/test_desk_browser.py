@@ -315,3 +315,50 @@ def test_out_of_order_actions_are_refused_in_a_browser(browser, server, tmp_path
     assert state() == loans.READY
     assert {f.get_attribute("id") for f in browser.find_elements(By.CSS_SELECTOR, "#cycle form")} == {"lend"}
     shot("ready-again")
+
+
+def test_prescription_form_warns_before_saving(browser, server, tmp_path: Path):
+    """A session far longer than its target and an alias that reads like a name: shown, nothing
+    saved; saving again accepts them (audited). Examples are placeholders, never values."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, factory, _u = server
+    shot = Shots(browser, tmp_path)
+
+    def submit() -> None:
+        browser.execute_script("window.deskOldPage = true")
+        browser.find_element(By.CSS_SELECTOR, "#rx button").click()
+        WebDriverWait(browser, 20, poll_frequency=0.05, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: d.execute_script("return document.readyState === 'complete' && !window.deskOldPage"))
+
+    def saved() -> int:
+        with factory() as s:
+            return len(list(s.scalars(select(db.Prescription))))
+
+    browser.get(base + "/prescribe")
+    for name in ("quiet_start", "quiet_end", "reminder_times"):
+        el = browser.find_element(By.NAME, name)
+        assert el.get_attribute("value") == "" and el.get_attribute("placeholder").startswith("e.g. ")
+    minutes = float(browser.find_element(By.ID, "minutes").text)
+    assert minutes * 0.5 <= float(browser.find_element(By.NAME, "target_minutes").get_attribute("value")) \
+        <= minutes * 1.25 + 0.5  # the blank form's target is what its patterns take
+    browser.find_element(By.NAME, "alias").send_keys("JohnSmith")
+    browser.find_element(By.CSS_SELECTOR, "select[name=affected_side] option[value=left]").click()
+    for name, value in (("target_minutes", "2"), ("eye_closure_reps", "6"), ("small_smile_reps", "6")):
+        el = browser.find_element(By.NAME, name)
+        el.clear()
+        el.send_keys(value)
+    assert "longer than the 2 minute target" in browser.find_element(By.ID, "length-note").text
+    submit()
+    warned = browser.find_element(By.ID, "warnings").text
+    assert "longer than the 2 min target" in warned and "looks like a person's name" in warned, warned
+    assert saved() == 0 and "Save with these warnings" in browser.find_element(By.CSS_SELECTOR, "#rx button").text
+    shot("prescription-warnings", full=True)
+    submit()
+    assert "Prescription saved for JohnSmith." in browser.find_element(By.CSS_SELECTOR, "p.msg").text
+    assert saved() == 1
+    with factory() as s:
+        line = s.scalars(select(db.Audit.what).where(db.Audit.action == "prescribe")).one()
+    assert "warnings accepted" in line and "looks like a person's name" in line
