@@ -111,8 +111,9 @@ class Figures:
             return []
         a, b = self.weeks[0], self.weeks[-1]
 
-        def med(vals: list[float], scale: float = 1.0) -> float | None:
-            return round(scale * statistics.median(vals), 2) if vals else None
+        def med(vals: list[float], scale: float = 1.0) -> str | None:
+            return (f"{statistics.median(vals) * scale:.0f}" if scale != 1.0 else
+                    f"{statistics.median(vals):.2f}") if vals else None
 
         def share(w: Week, q: str) -> str | None:
             yes, n = w.qualities[q]
@@ -121,7 +122,8 @@ class Figures:
         rows: list[tuple[str, Callable[[Week], Any]]] = [
             ("week starting", lambda w: f"{w.start:%d %b %Y}"),
             (f"{self.period_words} in the week", lambda w: w.days),
-            (f"sessions a day (over those {self.period_words})", Week.per_day),
+            (f"sessions a day (over those {self.period_words})",
+             lambda w: None if w.per_day() is None else f"{w.per_day():.1f}"),
             ("sessions (followed by the camera)", lambda w: f"{w.sessions} ({w.sessions_followed})"),
             ("movements (in followed sessions)", lambda w: f"{w.movements} ({w.movements_followed})"),
             ("coactivation, median of followed movements (lower is better)", lambda w: med(w.coactivation)),

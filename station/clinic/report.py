@@ -188,6 +188,8 @@ def draw_practice(ax: Any, data: ReportData) -> None:
         ax.axhline(data.prescribed_per_day, color="black", linewidth=2,
                    label=f"prescribed: {data.prescribed_per_day} a day")
     _mark_changes(ax, data)
+    top = max([*data.sessions_per_day.values(), data.prescribed_per_day or 0, 1])
+    ax.set_ylim(0, top * 1.25)  # the prescribed line and the tallest day never sit on the frame
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("sessions a day")
     ax.grid(axis="y", color="0.85")
@@ -273,6 +275,10 @@ def draw_tracking(ax: Any, data: ReportData) -> None:
 
 #: chart name -> (title, one sentence saying what it shows and which way is better, drawer)
 CHARTS: dict[str, tuple[str, str, Callable[[Any, ReportData], None]]] = {
+    "calendar": ("Practice sessions per day",
+                 f"One square a day of the period (at most the last {CALENDAR_WEEKS} weeks); the number is "
+                 "how many sessions were started. Hatched squares, if any, are days without practice.",
+                 lambda ax, d: draw_calendar(ax, d)),
     "practice": ("Practice against the prescription",
                  "Sessions started each day; the line is the prescribed number a day.",
                  draw_practice),
@@ -311,8 +317,9 @@ CHARTS: dict[str, tuple[str, str, Callable[[Any, ReportData], None]]] = {
 }
 
 
-#: the charts of the desk's patient page and of the PDF (after its summary and calendar), in order
-CHART_ORDER = ("practice", "qualities", "coactivation", "quiet_moved", "target", "eye_ratio", "tracking", "breaks")
+#: the charts of the desk's patient page and of the PDF (after its summary page), in this order
+CHART_ORDER = ("calendar", "practice", "qualities", "coactivation", "quiet_moved", "target", "eye_ratio",
+               "tracking", "breaks")
 
 
 def chart_svg(name: str, data: ReportData, size: tuple[float, float] = (9.0, 3.6)) -> str:
@@ -368,8 +375,10 @@ def render_pdf(data: ReportData, path: Path, png_dir: Path | None = None) -> int
     pages = []
     with mpl.rc_context(params):
         pages.append(_page_summary(plt, data))
-        pages.append(_page_calendar(plt, data))
         for name in CHART_ORDER:  # the same charts, in the same order, as the desk's page
+            if name == "calendar":
+                pages.append(_page_calendar(plt, data))
+                continue
             if name == "qualities":
                 pages.append(_page_qualities(plt, data))
                 continue
@@ -425,9 +434,16 @@ def _page_calendar(plt: Any, data: ReportData) -> Any:
     note = (f"Each square is one of the {data.figures.period_words}; the number is how many sessions "
             "were started that day." + (" Hatched squares are days without practice." if blank else ""))
     fig, ax = _figure(plt, data, "Practice sessions per day", note)
+    draw_calendar(ax, data)
+    return fig
+
+
+def draw_calendar(ax: Any, data: ReportData) -> None:
+    """One square a day of the period (the last weeks), the number of sessions in it."""
+    first, last = data.figures.first or data.first_day, data.figures.last or data.last_day
     if not first or not last or not data.sessions_per_day:
         no_data(ax, "No sessions recorded.")
-        return fig
+        return
     last_week = last - timedelta(days=last.weekday())
     first_week = max(first - timedelta(days=first.weekday()), last_week - timedelta(weeks=CALENDAR_WEEKS - 1))
     n_weeks = (last_week - first_week).days // 7 + 1
@@ -460,7 +476,6 @@ def _page_calendar(plt: Any, data: ReportData) -> Any:
     for spine in ax.spines.values():
         spine.set_visible(False)
     ax.set_ylabel("week starting")
-    return fig
 
 
 def quality_rows(data: ReportData) -> list[tuple[str, list[str]]]:

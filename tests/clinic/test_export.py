@@ -67,7 +67,7 @@ def test_month_export_bundle_and_report(month, tmp_path):
     assert sorted(smiles[:20])[10] > sorted(smiles[-20:])[10]
     # one PNG per page, from matplotlib, and the PDF itself renders (pdftoppm when present)
     pngs = sorted(png_dir.glob("page*.png"))
-    n = 2 + len(CHART_ORDER)  # the summary, the calendar, then the desk page's charts
+    n = 1 + len(CHART_ORDER)  # the summary, then the desk page's charts
     assert len(pngs) == n
     pdf = (bundle / "report.pdf").read_bytes()
     assert pdf.startswith(b"%PDF") and f"/Count {n}".encode() in pdf
