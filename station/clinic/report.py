@@ -490,17 +490,17 @@ def quality_rows(data: ReportData) -> list[tuple[str, list[str]]]:
     return rows
 
 
-def _table(ax: Any, labels: Sequence[str], rows: Sequence[Sequence[Any]], size: int = 13) -> None:
+def _table(ax: Any, labels: Sequence[str], rows: Sequence[Sequence[Any]], size: int = 13,
+           widths: Sequence[float] | None = None, height: float = 1.55) -> None:
     ax.axis("off")
     if not rows:
         return
     cells = [["not measured" if v is None else str(v) for v in r] for r in rows]
-    widths = [0.32, 0.68] if len(labels) == 2 else [0.52, 0.24, 0.24] if len(labels) == 3 else None
     table = ax.table(cellText=cells, colLabels=list(labels), loc="upper left", cellLoc="left",
-                     colLoc="left", edges="horizontal", colWidths=widths)
+                     colLoc="left", edges="horizontal", colWidths=list(widths) if widths else None)
     table.auto_set_font_size(False)
     table.set_fontsize(size)
-    table.scale(1, 1.55)
+    table.scale(1, height)
     for (row, _col), cell in table.get_celld().items():
         if row == 0:
             cell.set_text_props(fontweight="bold")
@@ -512,15 +512,15 @@ def _page_summary(plt: Any, data: ReportData) -> Any:
     fig, ax = _figure(plt, data, "Summary", note)
     ax.remove()
     f = data.figures
-    _table(fig.add_axes((0.06, 0.44, 0.9, 0.34)), ["", "whole period"], f.headline(data.prescribed_per_day))
+    _table(fig.add_axes((0.06, 0.50, 0.9, 0.28)), ["", "whole period"], f.headline(data.prescribed_per_day),
+           size=12, widths=(0.3, 0.7), height=1.35)
     weeks = f.first_last()
-    if weeks:
-        _table(fig.add_axes((0.06, 0.02, 0.9, 0.36)), ["first week and last week", "first", "last"],
-               weeks[1:] if len(f.weeks) > 1 else [], size=12)
-        if len(f.weeks) > 1:
-            fig.text(0.06, 0.395, f"First week: {weeks[0][1]}; last week: {weeks[0][2]}.", fontsize=13)
-        else:
-            fig.text(0.06, 0.395, "One week of records: no first and last week to compare.", fontsize=13)
+    if len(f.weeks) > 1:
+        fig.text(0.06, 0.455, f"First week: {weeks[0][1]}; last week: {weeks[0][2]}.", fontsize=12)
+        _table(fig.add_axes((0.06, 0.05, 0.9, 0.39)), ["first week and last week", "first", "last"],
+               weeks[1:], size=11, widths=(0.6, 0.2, 0.2), height=1.25)
+    elif weeks:
+        fig.text(0.06, 0.455, "One week of records: no first and last week to compare.", fontsize=12)
     return fig
 
 
@@ -530,5 +530,5 @@ def _page_qualities(plt: Any, data: ReportData) -> Any:
     ax.set_position((0.10, 0.42, 0.86, 0.36))
     draw(ax, data)
     _table(fig.add_axes((0.06, 0.04, 0.9, 0.26)), ["pattern", *QUALITIES],
-           [(name, *cells) for name, cells in quality_rows(data)])
+           [(name, *cells) for name, cells in quality_rows(data)], widths=(0.28, 0.18, 0.18, 0.18, 0.18))
     return fig
