@@ -233,7 +233,7 @@ def stick_result(u: db.Unit, loan: db.Loan, folder: Path | str) -> tuple[Path, l
     text = _read_small(top / f"result-{u.id}.txt", 64 * 1024)
     if text is None:
         raise DeskError(f"The stick has no result file from unit {u.id} (result-{u.id}.txt): put it in "
-                        "the unit first and wait for \"Safe to remove the stick.\". Nothing was changed.")
+                        "the unit first and wait for \"Safe to remove the stick\". Nothing was changed.")
     return path, loans.StickResult.parse(text.decode("utf-8", "replace"))
 
 
