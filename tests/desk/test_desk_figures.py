@@ -91,3 +91,23 @@ def test_the_page_names_patterns_and_links_its_pdf(sqlite_url: str, unit_records
     pdf = client.get(f"/patients/{ALIAS}/report.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF-")
     assert f"/Count {1 + len(report.CHART_ORDER)}".encode() in pdf.data
+
+
+def test_points_at_the_limits_are_never_on_the_frame(unit_records):
+    """Coactivation 0.0 and the tallest target stay inside the axes; one day is one square."""
+    from matplotlib.figure import Figure
+
+    _u, rows, _bundle = unit_records
+    data = report.report_data("ms-x", rows["sessions"], rows["reps"], None, "2026-01-01T00:00:00Z")
+    data.coactivation = {"small_smile": [(data.first_day, 0.0, 3)]}
+    ax = Figure().add_subplot()
+    report.CHARTS["coactivation"][2](ax, data)
+    low, high = ax.get_ylim()
+    assert low < 0.0 and high > 1.0
+    ax = Figure().add_subplot()
+    report.CHARTS["target"][2](ax, data)
+    top = max(v for pts in data.target_mm.values() for _d, v, _n in pts)
+    assert ax.get_ylim()[1] > top
+    ax = Figure().add_subplot()
+    report.draw_calendar(ax, data)
+    assert ax.get_aspect() == 1.0  # a single day's square is square
