@@ -349,6 +349,7 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
         for u in g.db.scalars(select(db.Unit).order_by(db.Unit.id)):
             loan = registry.open_loan(g.db, u.id)
             out.append({"id": u.id, "key_id": u.key_id, "state": u.state, "state_words": db.STATE_WORDS[u.state],
+                        "allowed": deskloans.allowed(u.state),
                         "alias": loan.alias if loan else None,
                         "lent_at": loan.lent_at.isoformat() if loan else None,
                         "due_on": loan.due_on.isoformat() if loan else None,

@@ -101,6 +101,10 @@ def test_a_whole_cycle_with_every_out_of_order_action_refused(db_url: str, tmp_p
         text = registry.import_return(s, factory, "tech", u.unit_id, stick)
     assert "imported" in text and "wiped and ready" in text
     assert _state(factory, u.unit_id) == loans.READY
+    from station.desk.app import create_app
+
+    api = create_app(factory).test_client().get("/api/units").get_json()
+    assert api[0]["state"] == loans.READY and api[0]["allowed"] == [loans.PRESCRIBE, loans.LEND]
     with factory() as s:
         done = s.get(db.Loan, loan_id)
         assert done.records == "imported" and done.wiped_at is not None
