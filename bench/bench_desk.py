@@ -3,7 +3,7 @@
 ``python -m bench.bench_desk [--days 365] [--bundle DIR]``. The records are generated through
 the real engine and store (not timed), exported as a unit does it (not timed), then timed:
 importing the bundle into a fresh SQLite desk (verify + parse + one transaction), and
-rendering the patient page (queries, aggregation, six SVG charts, the template) through the
+rendering the patient page (queries, aggregation, eight SVG charts, the template) through the
 desk application itself, first render after start (matplotlib warmed by one small chart).
 Target: each under a second.
 """
@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from station.clinic.export import export_bundle
-from station.clinic.report import ReportData, chart_svg
+from station.clinic.report import CHART_ORDER, ReportData, chart_svg
 from station.desk import db, importer, registry
 from station.desk.app import create_app
 from station.devtools.recordgen import generate
@@ -62,12 +62,12 @@ def main() -> None:
     api = client.get(f"/api/patients/{ALIAS}")
     api_s = time.perf_counter() - t0
     assert res.status == "imported" and again.status == "already" and page.status_code == 200
-    assert page.get_data().count(b"<svg") == 6 and api.status_code == 200
+    assert page.get_data().count(b"<svg") == len(CHART_ORDER) and api.status_code == 200
     print(f"{'what':40} {'value':>10}")
     print(f"{'bundle: sessions / MB':40} {res.sessions_added:>5} / {mb:.1f}")
     print(f"{'import (s, target < 1)':40} {import_s:>10.2f}")
     print(f"{'import again, nothing added (s)':40} {again_s:>10.2f}")
-    print(f"{'patient page, 6 SVG charts (s, target < 1)':40} {page_s:>10.2f}")
+    print(f"{'patient page, 8 SVG charts (s, target < 1)':40} {page_s:>10.2f}")
     print(f"{'patient page size (kB)':40} {len(page.get_data()) / 1e3:>10.0f}")
     print(f"{'GET /api/patients/ALIAS (s)':40} {api_s:>10.2f}")
 

@@ -6,7 +6,9 @@ Theory of operation
 validator); ``unit`` is the one unit identity and the clinic key; ``stick`` runs the signed USB
 stick flow; ``spool`` hands stick jobs between ``usb-sync`` and the running kiosk;
 ``recordings`` checks the clinic's recorded voice cues that travel on the stick; ``export``
-writes the verified bundle and ``report`` its PDF. ``commands`` turns command-line arguments
+writes the verified bundle and ``report`` its PDF (and the desk's charts); ``figures`` turns
+record rows into the numbers both show, each saying what it counts (followed sessions, days
+of the loan). ``commands`` turns command-line arguments
 into calls.
 
 Imports: practice, tracking (the model pin) and records.

@@ -261,6 +261,19 @@ def undrawable(text: str) -> list[str]:
     return out
 
 
+_NAME_PARTS = re.compile(r"[A-Z][a-z]+|[a-z]+|[A-Z]+")
+
+
+def looks_like_name(alias: str) -> bool:
+    """True for an alias that reads like a person's name ("JohnSmith", "john_smith", "Smith"):
+    letters only (words joined by capitals, - or _), no digit. A warning, never a refusal:
+    some codes are words."""
+    if any(ch.isdigit() for ch in alias) or len(alias) < 3:
+        return False
+    words = [w for part in re.split(r"[-_]", alias) for w in _NAME_PARTS.findall(part)]
+    return bool(words) and all(len(w) >= 2 and not w.isupper() for w in words)
+
+
 def validate_bytes(data: bytes) -> Validation:
     """Check raw file bytes; never raises. Size, encoding and TOML are checked first."""
     if len(data) > MAX_BYTES:
@@ -329,6 +342,9 @@ def _validate_doc(raw: dict, text: str, digest: str) -> Validation:
         if not isinstance(alias, str) or not ALIAS_RE.fullmatch(alias):
             c.add("patient", "alias", "nothing" if alias is None else _short(alias),
                   "a pseudonymous code of 1-32 letters, digits, - or _ (never a name)")
+        elif looks_like_name(alias):
+            warnings.append(f"the alias {alias!r} looks like a person's name: an alias is a code "
+                            "such as P-0417, never a name")
         side = patient.get("affected_side")
         if side not in ("left", "right") or not isinstance(side, str):
             c.add("patient", "affected_side", "nothing" if side is None else _short(side),

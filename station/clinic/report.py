@@ -5,7 +5,8 @@ told apart by hatching, shading is grey only, fonts are large, titles plain, and
 says in one sentence what it shows and which way is better. matplotlib is imported lazily
 (only ``station export`` and the desk need it) with the Agg backend.
 
-:func:`report_data` turns record rows into per-day numbers (pure); the ``draw_*`` functions
+:func:`report_data` (in :mod:`.figures`, re-exported here) turns record rows into per-day numbers
+and the figures every page states (pure); the ``draw_*`` functions
 draw one chart into a matplotlib Axes; :func:`render_pdf` lays them out as A4 pages with the
 patient alias, affected side, prescription and export date on every page, and
 :func:`chart_svg` renders one chart as SVG text for a web page. Rows are dicts with the column
@@ -21,19 +22,19 @@ import math
 import statistics
 import textwrap
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, timedelta, tzinfo
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from station.clinic.figures import QUALITIES, Daily, ReportData
+from station.clinic.figures import quiet_region as quiet_region  # re-exported: the desk's import uses it
+from station.clinic.figures import report_data as report_data  # re-exported: export and desk call it
 from station.practice.plan import REGIONS, library
 from station.practice.words import REGION_NOUN
-from station.records.progress import local_date
 
 CALENDAR_WEEKS = 16  # the calendar shows at most this many recent weeks
 MAX_WEEK_LABELS = 12
-QUALITIES = ("slow", "small", "quiet", "released")
 STYLES: tuple[tuple[Any, str, str], ...] = (  # (line style, marker, grey)
     ("-", "o", "0.0"),
     ("--", "s", "0.35"),
@@ -44,167 +45,25 @@ STYLES: tuple[tuple[Any, str, str], ...] = (  # (line style, marker, grey)
 )
 HATCHES = ("", "//", "..", "xx", "\\\\", "oo")
 
-Daily = dict[str, list[tuple[date, float, int]]]
-
-
-@dataclass
-class ReportData:
-    """Per-day numbers the charts draw (all derived from the records)."""
-
-    unit_id: str
-    first_day: date | None
-    last_day: date | None
-    generated: str
-    alias: str = ""
-    affected_side: str = ""
-    prescription: str = ""
-    sessions_by_status: dict[str, int] = field(default_factory=dict)
-    reps_done: int = 0
-    sessions_per_day: dict[date, int] = field(default_factory=dict)
-    prescribed_per_day: int | None = None
-    # pattern id -> [(day, median, n)]
-    coactivation: Daily = field(default_factory=dict)
-    target_mm: Daily = field(default_factory=dict)
-    eye_ratio: Daily = field(default_factory=dict)
-    face_share: list[tuple[date, float, int]] = field(default_factory=list)
-    # week start (Monday) -> (scheduled breaks, requested breaks)
-    breaks_per_week: dict[date, tuple[int, int]] = field(default_factory=dict)
-    # days on which the prescribed plan changed (marked on every dated chart)
-    changes: list[date] = field(default_factory=list)
-    # region -> reps in which it was the quiet region that moved most
-    quiet_moved: dict[str, int] = field(default_factory=dict)
-    # pattern id -> quality -> (yes, judged); judged == 0 means "not measured"
-    qualities: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
-    # drawing for a web page: over long periods only the weekly lines (no daily dots)
-    web: bool = False
-
-
-def _daily(values: Mapping[tuple[str, date], list[float]]) -> Daily:
-    out: Daily = defaultdict(list)
-    for (pid, day), vals in sorted(values.items(), key=lambda kv: (kv[0][0], kv[0][1])):
-        out[pid].append((day, statistics.median(vals), len(vals)))
-    return dict(out)
-
-
-def _num(v: Any) -> float | None:
-    if v is None or v == "":
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def _flag(v: Any) -> bool | None:
-    if v is None or v == "":
-        return None
-    if isinstance(v, str):
-        return v.strip().lower() in ("1", "true", "yes")
-    return bool(v)
-
-
-def quiet_region(rep: Mapping[str, Any]) -> str | None:
-    """The quiet region that moved furthest past its floor in one rep (None: none did)."""
-    if "quiet_region" in rep:
-        return rep["quiet_region"] or None
-    if _flag(rep.get("quiet_moved")) is False:
-        return None
-    best, excess = None, 0.0
-    for r in REGIONS:
-        mm, floor = _num(rep.get(f"quiet_{r}_mm")), _num(rep.get(f"floor_{r}_mm"))
-        if mm is not None and floor is not None and mm - floor > excess:
-            best, excess = r, mm - floor
-    return best
-
-
-def report_data(
-    unit_id: str,
-    sessions: Sequence[Mapping[str, Any]],
-    reps: Sequence[Mapping[str, Any]],
-    break_events: Sequence[Mapping[str, Any]] | None,
-    generated: str,
-    tz: tzinfo | None = None,
-    *,
-    alias: str = "",
-    affected_side: str = "",
-    prescription: str = "",
-    prescribed_per_day: int | None = None,
-    changes: Sequence[date] | None = None,
-) -> ReportData:
-    """Aggregate rows (dict-like, column names as in the store) into per-day numbers.
-
-    ``break_events``: the store's ``break_started`` events; None takes the per-session
-    ``breaks_scheduled``/``breaks_requested`` counts instead (as the export CSV has them).
-    ``changes``: days the prescription changed; None finds them in the sessions' plans.
-    """
-    data = ReportData(unit_id, None, None, generated, alias=alias, affected_side=affected_side,
-                      prescription=prescription, prescribed_per_day=prescribed_per_day)
-    days: list[date] = []
-    weeks: dict[date, list[int]] = defaultdict(lambda: [0, 0])
-    found_changes: list[date] = []
-    last_plan: Any = None
-    for s in sessions:
-        day = local_date(s["started_utc"], tz).date()
-        days.append(day)
-        data.sessions_by_status[s["status"]] = data.sessions_by_status.get(s["status"], 0) + 1
-        data.sessions_per_day[day] = data.sessions_per_day.get(day, 0) + 1
-        plan = s.get("plan_json") or s.get("plan_source")
-        if plan and last_plan is not None and plan != last_plan and (
-                not found_changes or found_changes[-1] != day):
-            found_changes.append(day)
-        last_plan = plan or last_plan
-        if break_events is None:
-            week = day - timedelta(days=day.weekday())
-            weeks[week][0] += int(_num(s.get("breaks_scheduled")) or 0)
-            weeks[week][1] += int(_num(s.get("breaks_requested")) or 0)
-    data.changes = sorted(changes) if changes is not None else found_changes
-    if days:
-        data.first_day, data.last_day = min(days), max(days)
-    co: dict[tuple[str, date], list[float]] = defaultdict(list)
-    tgt: dict[tuple[str, date], list[float]] = defaultdict(list)
-    eye: dict[tuple[str, date], list[float]] = defaultdict(list)
-    face: dict[date, list[float]] = defaultdict(list)
-    moved: dict[str, int] = defaultdict(int)
-    quals: dict[str, dict[str, list[int]]] = defaultdict(lambda: {q: [0, 0] for q in QUALITIES})
-    for r in reps:
-        if r["status"] != "done":
-            continue
-        data.reps_done += 1
-        pid = r["pattern_id"] or "?"
-        day = local_date(r["ended_utc"], tz).date()
-        if (v := _num(r.get("coactivation"))) is not None:
-            co[(pid, day)].append(v)
-        if (v := _num(r.get("target_mm"))) is not None:
-            tgt[(pid, day)].append(v)
-        if (v := _num(r.get("eye_ratio"))) is not None and (r.get("target_region") or "") != "eye":
-            eye[(pid, day)].append(v)
-        if (v := _num(r.get("face_share"))) is not None:
-            face[day].append(v)
-        if (region := quiet_region(r)) is not None:
-            moved[region] += 1
-        judged = quals[pid]  # every practised pattern gets a row, "not measured" if need be
-        for q in QUALITIES:
-            flag = _flag(r.get(q))
-            if flag is not None:
-                judged[q][1] += 1
-                judged[q][0] += int(flag)
-    data.coactivation, data.target_mm, data.eye_ratio = _daily(co), _daily(tgt), _daily(eye)
-    data.face_share = _daily({("all", d): v for d, v in face.items()}).get("all", [])
-    data.quiet_moved = dict(moved)
-    data.qualities = {p: {q: (v[0], v[1]) for q, v in qs.items()} for p, qs in quals.items()}
-    for e in break_events or ():
-        day = local_date(e["at_utc"], tz).date()
-        week = day - timedelta(days=day.weekday())
-        weeks[week][1 if e["requested"] else 0] += 1
-    data.breaks_per_week = {w: (v[0], v[1]) for w, v in sorted(weeks.items())}
-    return data
-
-
 def pattern_name(pid: str) -> str:
     """A pattern's plain name (its id when unknown)."""
     p = library().get(pid)
     return p.name if p else pid
+
+
+_FIELD_WORDS = {"target_minutes": "minutes a session", "sessions_per_day": "sessions a day",
+                "reminder_times": "reminder times", "quiet_start": "quiet from", "quiet_end": "quiet until",
+                "move_s": "move s", "hold_s": "hold s", "release_s": "release s", "rest_s": "rest s",
+                "gentle_max_mm": "gentle up to mm"}
+
+
+def plain_words(text: str) -> str:
+    """Staff read titles, not internal ids: "eye_closure x4" -> "Gentle eye closure x4"."""
+    import re
+
+    words = {**{pid: p.name for pid, p in library().items()}, **_FIELD_WORDS}
+    return re.sub(r"\b(" + "|".join(sorted(map(re.escape, words), key=len, reverse=True)) + r")\b",
+                  lambda m: words[m.group(1)], text)
 
 
 # ---------------------------------------------------------------- charts (one Axes each)
@@ -223,7 +82,7 @@ def _date_axis(ax: Any, first: date | None, last: date | None) -> None:
 
     if first is not None and last is not None:
         span = (last - first).days
-        pad = timedelta(days=max(1, span // 40))
+        pad = timedelta(days=max(1, span // 40, (7 - span) // 2))  # a day's bar is never a wall
         ax.set_xlim(first - pad, last + pad)
         if span <= 10:  # one tick per day: an auto locator would put several on one day
             ax.set_xticks([first + timedelta(days=i) for i in range(span + 1)])
@@ -292,8 +151,14 @@ def draw_series(ax: Any, data: ReportData, series: Daily, ylabel: str,
         ax.annotate(f" {reference_label}", (0, reference), xycoords=("axes fraction", "data"),
                     va="bottom", fontsize=11)
     _mark_changes(ax, data)
-    if ylim:
-        ax.set_ylim(*ylim)
+    if ylim:  # room around the limits: a point at 0.0 or at the top is never on the frame
+        lo, hi = ylim
+        if hi is None:
+            hi = max(p[1] for pts in series.values() for p in pts) * 1.1 or 1.0
+        pad = 0.05 * (hi - lo)
+        ax.set_ylim(lo - pad, hi + pad)
+    else:
+        ax.margins(y=0.1)
     ax.set_ylabel(ylabel)
     ax.grid(color="0.85")
     ax.legend(loc="best", frameon=True, edgecolor="black", fontsize=11)
@@ -323,6 +188,8 @@ def draw_practice(ax: Any, data: ReportData) -> None:
         ax.axhline(data.prescribed_per_day, color="black", linewidth=2,
                    label=f"prescribed: {data.prescribed_per_day} a day")
     _mark_changes(ax, data)
+    top = max([*data.sessions_per_day.values(), data.prescribed_per_day or 0, 1])
+    ax.set_ylim(0, top * 1.25)  # the prescribed line and the tallest day never sit on the frame
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("sessions a day")
     ax.grid(axis="y", color="0.85")
@@ -343,13 +210,14 @@ def draw_breaks(ax: Any, data: ReportData) -> None:
            color="white", edgecolor="black", hatch="..", label="scheduled")
     ax.bar([x + 0.2 for x in xs], [data.breaks_per_week[w][1] for w in weeks], width=0.4,
            color="0.35", edgecolor="black", hatch="//", label="asked for")
+    ax.set_xlim(-0.7, max(len(weeks), 4) - 0.3)  # one week is one bar, not the whole width
     step = max(1, math.ceil(len(weeks) / MAX_WEEK_LABELS))
     ax.set_xticks(xs[::step], [f"{w:%d %b}" for w in weeks][::step], rotation=30, ha="right")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("week starting")
     ax.set_ylabel("breaks")
     ax.grid(axis="y", color="0.85")
-    ax.legend(loc="upper left", frameon=True, edgecolor="black", fontsize=11)
+    ax.legend(loc="upper right", frameon=True, edgecolor="black", fontsize=11)
 
 
 def draw_quiet_moved(ax: Any, data: ReportData) -> None:
@@ -382,13 +250,15 @@ def draw_qualities(ax: Any, data: ReportData) -> None:
             if n:
                 xs.append(i - 0.4 + width * (j + 0.5))
                 ys.append(100.0 * yes / n)
-        ax.bar(xs, ys, width=width, color=str(0.25 + 0.2 * j), edgecolor="black",
-               hatch=HATCHES[j % len(HATCHES)], label=q)
+        bars = ax.bar(xs, ys, width=width, color=str(0.25 + 0.2 * j), edgecolor="black",
+                      hatch=HATCHES[j % len(HATCHES)], label=q)
+        ax.bar_label(bars, fmt="%.0f", fontsize=9, padding=1)  # a 0% bar is still seen
     ax.set_xticks(range(len(pids)), [pattern_name(p) for p in pids], rotation=15, ha="right")
-    ax.set_ylim(0, 100)
+    ax.set_ylim(0, 130)  # the legend sits above the 100% line, never over a bar
+    ax.set_yticks(range(0, 101, 20))
     ax.set_ylabel("% of movements")
     ax.grid(axis="y", color="0.85")
-    ax.legend(loc="lower left", ncols=4, frameon=True, edgecolor="black", fontsize=10)
+    ax.legend(loc="upper center", ncols=4, frameon=True, edgecolor="black", fontsize=10)
 
 
 def draw_tracking(ax: Any, data: ReportData) -> None:
@@ -405,6 +275,10 @@ def draw_tracking(ax: Any, data: ReportData) -> None:
 
 #: chart name -> (title, one sentence saying what it shows and which way is better, drawer)
 CHARTS: dict[str, tuple[str, str, Callable[[Any, ReportData], None]]] = {
+    "calendar": ("Practice sessions per day",
+                 f"One square a day of the period (at most the last {CALENDAR_WEEKS} weeks); the number is "
+                 "how many sessions were started. Hatched squares, if any, are days without practice.",
+                 lambda ax, d: draw_calendar(ax, d)),
     "practice": ("Practice against the prescription",
                  "Sessions started each day; the line is the prescribed number a day.",
                  draw_practice),
@@ -413,7 +287,7 @@ CHARTS: dict[str, tuple[str, str, Callable[[Any, ReportData], None]]] = {
                   "Higher is better.", draw_qualities),
     "coactivation": ("Did the quiet muscles stay quiet?",
                      "Coactivation = movement of the regions that should stay still, divided by "
-                     "all movement (median per day). Lower is better.",
+                     "all movement (median per day, followed movements). Lower is better.",
                      lambda ax, d: draw_series(ax, d, d.coactivation,
                                                "coactivation (0 = only the target moved)",
                                                ylim=(0.0, 1.0))),
@@ -432,14 +306,20 @@ CHARTS: dict[str, tuple[str, str, Callable[[Any, ReportData], None]]] = {
                                                        "eye opening, affected / other side",
                                                        reference=1.0)),
     "tracking": ("Tracking quality",
-                 "Share of each movement's frames in which the face was found and scored "
-                 "(median per day). Low values make the other charts less certain.",
+                 "Share of each followed movement's frames in which the face was found and scored "
+                 "(median per day); sessions the camera did not follow are not counted. Low values "
+                 "make the other charts less certain.",
                  draw_tracking),
     "breaks": ("Release breaks taken",
                "Release breaks per week: those the plan scheduled after each pattern, and those "
                "the patient asked for with a long press. Asking for breaks is good: a relaxed "
                "face moves more smoothly.", draw_breaks),
 }
+
+
+#: the charts of the desk's patient page and of the PDF (after its summary page), in this order
+CHART_ORDER = ("calendar", "practice", "qualities", "coactivation", "quiet_moved", "target", "eye_ratio",
+               "tracking", "breaks")
 
 
 def chart_svg(name: str, data: ReportData, size: tuple[float, float] = (9.0, 3.6)) -> str:
@@ -472,7 +352,7 @@ def header(data: ReportData) -> str:
     """Whose records, which side, what was prescribed and when they were exported."""
     alias = data.alias or "no alias (no prescription on the unit)"
     side = f"{data.affected_side} side affected" if data.affected_side else "affected side not set"
-    rx = data.prescription or "standard gentle plan (nothing prescribed)"
+    rx = plain_words(data.prescription) if data.prescription else "standard gentle plan (nothing prescribed)"
     return f"Patient {alias}; {side}; exported {data.generated[:10]}. Prescription: {rx}"
 
 
@@ -494,19 +374,17 @@ def render_pdf(data: ReportData, path: Path, png_dir: Path | None = None) -> int
     }
     pages = []
     with mpl.rc_context(params):
-        pages.append(_page_calendar(plt, data))
-        span = (data.last_day - data.first_day).days if data.first_day and data.last_day else 0
-        if span > 7 * CALENDAR_WEEKS:
-            pages.append(_page(plt, data, "Practice sessions per week",
-                               "Sessions started in each week of the whole period (the calendar "
-                               f"on the first page shows the last {CALENDAR_WEEKS} weeks); the "
-                               "line is the prescribed number a day.", draw_practice))
-        for name in ("coactivation", "target", "eye_ratio", "breaks"):
+        pages.append(_page_summary(plt, data))
+        for name in CHART_ORDER:  # the same charts, in the same order, as the desk's page
+            if name == "calendar":
+                pages.append(_page_calendar(plt, data))
+                continue
+            if name == "qualities":
+                pages.append(_page_qualities(plt, data))
+                continue
             title, note, draw = CHARTS[name]
-            many = name != "breaks" and max(
-                (len(v) for v in getattr(data, {"target": "target_mm"}.get(name, name)).values()),
-                default=0) > 45
-            if many:
+            series = {"coactivation": data.coactivation, "target": data.target_mm, "eye_ratio": data.eye_ratio}
+            if max((len(v) for v in series.get(name, {}).values()), default=0) > 45:
                 note += " Over many weeks: small dots are days, the lines join weekly medians."
             pages.append(_page(plt, data, title, note, draw))
         meta = {"Title": f"Mirror-station practice report, unit {data.unit_id}",
@@ -537,6 +415,8 @@ def _figure(plt: Any, data: ReportData, title: str, note: str) -> tuple[Any, Any
 def _page(plt: Any, data: ReportData, title: str, note: str,
           draw: Callable[[Any, ReportData], None]) -> Any:
     fig, ax = _figure(plt, data, title, note)
+    if draw is draw_quiet_moved:  # region names need the room
+        ax.set_position((0.16, 0.17, 0.80, 0.56))
     draw(ax, data)
     return fig
 
@@ -548,22 +428,24 @@ def _period(data: ReportData) -> str:
 
 
 def _page_calendar(plt: Any, data: ReportData) -> Any:
-    st = data.sessions_by_status
-    total = sum(st.values())
-    practised = sum(1 for v in data.sessions_per_day.values() if v)
-    span = ((data.last_day - data.first_day).days + 1) if data.first_day and data.last_day else 0
-    note = (f"{_period(data)}. {total} sessions ({st.get('complete', 0)} complete, "
-            f"{st.get('interrupted', 0)} interrupted, {st.get('abandoned', 0)} left early), "
-            f"{data.reps_done} reps, practice on {practised} of {span} days. "
-            "Each square is one day; the number is how many sessions were started. "
-            "Hatched squares are days without practice.")
+    first, last = data.figures.first or data.first_day, data.figures.last or data.last_day
+    blank = bool(first and last and any(
+        not data.sessions_per_day.get(first + timedelta(days=i)) for i in range((last - first).days + 1)))
+    note = (f"Each square is one of the {data.figures.period_words}; the number is how many sessions "
+            "were started that day." + (" Hatched squares are days without practice." if blank else ""))
     fig, ax = _figure(plt, data, "Practice sessions per day", note)
-    if not data.first_day or not data.last_day:
+    draw_calendar(ax, data)
+    return fig
+
+
+def draw_calendar(ax: Any, data: ReportData) -> None:
+    """One square a day of the period (the last weeks), the number of sessions in it."""
+    first, last = data.figures.first or data.first_day, data.figures.last or data.last_day
+    if not first or not last or not data.sessions_per_day:
         no_data(ax, "No sessions recorded.")
-        return fig
-    last_week = data.last_day - timedelta(days=data.last_day.weekday())
-    first_week = max(data.first_day - timedelta(days=data.first_day.weekday()),
-                     last_week - timedelta(weeks=CALENDAR_WEEKS - 1))
+        return
+    last_week = last - timedelta(days=last.weekday())
+    first_week = max(first - timedelta(days=first.weekday()), last_week - timedelta(weeks=CALENDAR_WEEKS - 1))
     n_weeks = (last_week - first_week).days // 7 + 1
     top = max(data.sessions_per_day.values() or [1])
     from matplotlib.patches import Rectangle
@@ -572,7 +454,7 @@ def _page_calendar(plt: Any, data: ReportData) -> Any:
         for d in range(7):
             day = first_week + timedelta(weeks=w, days=d)
             y = n_weeks - 1 - w
-            if day < data.first_day or day > data.last_day:
+            if day < first or day > last:
                 continue
             count = data.sessions_per_day.get(day, 0)
             if count:
@@ -585,6 +467,8 @@ def _page_calendar(plt: Any, data: ReportData) -> Any:
                                        hatch="///"))
     ax.set_xlim(-0.1, 7)
     ax.set_ylim(-0.1, n_weeks)
+    if n_weeks <= 3:  # a day is a square, never a tall bar (the page is wider than a few weeks)
+        ax.set_aspect("equal", anchor="NW")
     ax.set_xticks([i + 0.47 for i in range(7)], ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])
     ax.set_yticks([n_weeks - 1 - w + 0.45 for w in range(n_weeks)],
                   [f"{first_week + timedelta(weeks=w):%d %b}" for w in range(n_weeks)])
@@ -592,4 +476,59 @@ def _page_calendar(plt: Any, data: ReportData) -> Any:
     for spine in ax.spines.values():
         spine.set_visible(False)
     ax.set_ylabel("week starting")
+
+
+def quality_rows(data: ReportData) -> list[tuple[str, list[str]]]:
+    """(pattern name, a cell per quality): the table of the desk page and the PDF."""
+    rows = []
+    for pid, qs in sorted(data.qualities.items(), key=lambda kv: pattern_name(kv[0])):
+        cells = []
+        for q in QUALITIES:
+            yes, n = qs[q]
+            cells.append(f"{100 * yes / n:.0f}% of {n}" if n else "not measured")
+        rows.append((pattern_name(pid), cells))
+    return rows
+
+
+def _table(ax: Any, labels: Sequence[str], rows: Sequence[Sequence[Any]], size: int = 13,
+           widths: Sequence[float] | None = None, height: float = 1.55) -> None:
+    ax.axis("off")
+    if not rows:
+        return
+    cells = [["not measured" if v is None else str(v) for v in r] for r in rows]
+    table = ax.table(cellText=cells, colLabels=list(labels), loc="upper left", cellLoc="left",
+                     colLoc="left", edges="horizontal", colWidths=list(widths) if widths else None)
+    table.auto_set_font_size(False)
+    table.set_fontsize(size)
+    table.scale(1, height)
+    for (row, _col), cell in table.get_celld().items():
+        if row == 0:
+            cell.set_text_props(fontweight="bold")
+
+
+def _page_summary(plt: Any, data: ReportData) -> Any:
+    note = ("Every figure says what it counts. A session is followed when the camera tracked the "
+            "face in it; the measures of the face count followed sessions only.")
+    fig, ax = _figure(plt, data, "Summary", note)
+    ax.remove()
+    f = data.figures
+    _table(fig.add_axes((0.06, 0.50, 0.9, 0.28)), ["", "whole period"], f.headline(data.prescribed_per_day),
+           size=12, widths=(0.3, 0.7), height=1.35)
+    weeks = f.first_last()
+    if len(f.weeks) > 1:
+        fig.text(0.06, 0.455, f"First week: {weeks[0][1]}; last week: {weeks[0][2]}.", fontsize=12)
+        _table(fig.add_axes((0.06, 0.05, 0.9, 0.39)), ["first week and last week", "first", "last"],
+               weeks[1:], size=11, widths=(0.6, 0.2, 0.2), height=1.25)
+    elif weeks:
+        fig.text(0.06, 0.455, "One week of records: no first and last week to compare.", fontsize=12)
+    return fig
+
+
+def _page_qualities(plt: Any, data: ReportData) -> Any:
+    title, note, draw = CHARTS["qualities"]
+    fig, ax = _figure(plt, data, title, note + " Counted in followed sessions only.")
+    ax.set_position((0.10, 0.42, 0.86, 0.36))
+    draw(ax, data)
+    _table(fig.add_axes((0.06, 0.04, 0.9, 0.26)), ["pattern", *QUALITIES],
+           [(name, *cells) for name, cells in quality_rows(data)], widths=(0.28, 0.18, 0.18, 0.18, 0.18))
     return fig

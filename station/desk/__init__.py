@@ -8,7 +8,8 @@ migrated by Alembic (:mod:`.db`, ``migrations/``): a SQLite file in the user dat
 default, or one PostgreSQL server shared by several clinic computers (``--db
 postgresql+psycopg://...``), with the same code.
 
-The loan cycle, as the front page walks a technician through it:
+The loan cycle, as the front page walks a technician through it; :mod:`.loans` is its state
+machine (a table of unit states x actions, no I/O), which the pages and :mod:`.registry` obey:
 
 1. register a unit (its id and clinic key id, from its info screen) - :mod:`.registry`;
 2. write a prescription for a pseudonymous alias: a form over the pattern library whose input
@@ -17,10 +18,13 @@ The loan cycle, as the front page walks a technician through it:
    stick maker (:func:`station.clinic.stick.make_stick`); the clinic key is read from its file at
    that moment and never shown, stored or sent;
 4. on return, a second stick asks the unit to export and then wipe after a verified export;
-5. import the bundle from the stick (or a zip): verified against its own manifest before
-   anything is written, all or nothing, idempotent (:mod:`.importer`);
-6. read the patient's page: the same charts as the PDF report (:mod:`station.report`), fed
-   with imported rows (:mod:`.patients`), and a JSON API for scripts.
+   recording the return writes it (no return without a stick);
+5. read the return stick back: the bundle the unit copied to it is imported (verified against
+   its own manifest before anything is written, all or nothing, idempotent: :mod:`.importer`),
+   and the unit's own result file on the stick confirms the wipe; only then may the unit be
+   lent again (records that cannot be imported are discarded by a named person with a reason);
+6. read the patient's page: the same charts and figures as the PDF report
+   (:mod:`station.clinic.report`), fed with imported rows (:mod:`.patients`), and a JSON API.
 
 Security: loopback only unless accounts exist (:mod:`.auth`: argon2 hashes, server-side
 sessions), a CSRF token on every form, a Host header check, and an audit line for every

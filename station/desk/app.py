@@ -12,22 +12,23 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from station.clinic import prescription as rx
 from station.clinic import report, unit
 from station.desk import auth, db, importer, patients, registry, rxform
+from station.desk import loans as deskloans
 
 COOKIE = "desk_session"
 MAX_UPLOAD = 600 << 20
-# the patient page's charts (the PDF adds target size and breaks)
-CHART_ORDER = ("practice", "qualities", "coactivation", "quiet_moved", "eye_ratio", "tracking")
+PAGE_ROWS = 50  # rows of a long list on one page
 
 
 def key_id_of(key_file: Path | None) -> str | None:
@@ -52,6 +53,7 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
     """The desk application over the database behind ``factory``."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD
+    app.jinja_env.filters["plain"] = report.plain_words  # pattern titles, never internal ids
     hosts = {"127.0.0.1", "localhost", "[::1]"} | {h.lower() for h in allowed_hosts or ()}
     clinic_key_id = key_id_of(key_file)
 
@@ -161,19 +163,27 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
     @app.get("/units/<unit_id>")
     def unit_page(unit_id: str) -> Any:
         u = g.db.get(db.Unit, unit_id) or abort(404)
-        loans = list(g.db.scalars(select(db.Loan).where(db.Loan.unit_id == unit_id)
-                                  .order_by(db.Loan.lent_at.desc())))
+        loans_ = list(g.db.scalars(select(db.Loan).where(db.Loan.unit_id == unit_id)
+                                   .order_by(db.Loan.lent_at.desc())))
         bundles = list(g.db.scalars(select(db.Bundle).where(db.Bundle.unit_id == unit_id)
-                                    .order_by(db.Bundle.imported_at.desc())))
+                                    .order_by(db.Bundle.imported_at.desc()).limit(50)))
         known = [a for a, _n in registry.aliases(g.db)]
-        return render_template("unit.html", u=u, loans=loans, open_loan=registry.open_loan(g.db, unit_id),
-                               bundles=bundles, aliases=known, msg=request.args.get("msg"),
-                               error=request.args.get("error"),
+        return render_template("unit.html", u=u, loans=loans_, current=registry.current_loan(g.db, unit_id),
+                               allowed=set(deskloans.allowed(u.state)), bundles=bundles, aliases=known,
+                               msg=request.args.get("msg"), error=request.args.get("error"),
                                due=(dt.date.today() + dt.timedelta(weeks=6)).isoformat())
 
     def unit_error(unit_id: str, exc: Exception) -> Any:
         g.db.rollback()
         return redirect(url_for("unit_page", unit_id=unit_id, error=str(exc)))
+
+    def unit_step(unit_id: str, act: Callable[[], str]) -> Any:
+        """Run one loan-cycle action; a refusal changes nothing and says why on the unit page."""
+        try:
+            text = act()
+        except registry.DeskError as exc:
+            return unit_error(unit_id, exc)
+        return done(text, url_for("unit_page", unit_id=unit_id))
 
     @app.post("/units/<unit_id>/lend")
     def lend(unit_id: str) -> Any:
@@ -181,42 +191,41 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
             due = dt.date.fromisoformat(request.form.get("due_on", ""))
         except ValueError:
             return unit_error(unit_id, registry.DeskError("Give the due date as YYYY-MM-DD."))
-        try:
+
+        def act() -> str:
             loan = registry.lend(g.db, g.who, unit_id, request.form.get("alias", "").strip(), due)
-        except registry.DeskError as exc:
-            return unit_error(unit_id, exc)
-        return done(f"Unit {unit_id} lent to {loan.alias}. Now write its stick.",
-                    url_for("unit_page", unit_id=unit_id))
+            return f"Unit {unit_id} lent to {loan.alias}. Now write its stick."
+        return unit_step(unit_id, act)
 
     @app.post("/loans/<int:loan_id>/return")
     def return_loan(loan_id: int) -> Any:
         loan = g.db.get(db.Loan, loan_id) or abort(404)
-        try:
-            registry.record_return(g.db, g.who, loan_id)
-        except registry.DeskError as exc:
-            return unit_error(loan.unit_id, exc)
-        return done("Return recorded. Write the return stick (export, then wipe) and put it in the unit.",
-                    url_for("unit_page", unit_id=loan.unit_id))
+        return unit_step(loan.unit_id, lambda: registry.record_return(
+            g.db, g.who, loan_id, request.form.get("folder", ""), key_file))
 
     @app.post("/loans/<int:loan_id>/stick")
     def stick(loan_id: int) -> Any:
         loan = g.db.get(db.Loan, loan_id) or abort(404)
-        if key_file is None:
-            return unit_error(loan.unit_id, registry.DeskError("No clinic key file: start the desk with --key-file."))
-        try:
-            text = registry.write_stick(g.db, g.who, loan_id, Path(request.form.get("folder", "").strip()),
-                                        key_file, request.form.get("kind", "lend"))
-        except registry.DeskError as exc:
-            return unit_error(loan.unit_id, exc)
-        return done(text, url_for("unit_page", unit_id=loan.unit_id))
+        return unit_step(loan.unit_id, lambda: registry.write_stick(
+            g.db, g.who, loan_id, request.form.get("folder", ""), key_file, request.form.get("kind", "lend")))
+
+    @app.post("/units/<unit_id>/records")
+    def import_records(unit_id: str) -> Any:
+        g.db.get(db.Unit, unit_id) or abort(404)
+        return unit_step(unit_id, lambda: registry.import_return(
+            g.db, factory, g.who, unit_id, request.form.get("folder", "")))
+
+    @app.post("/units/<unit_id>/discard")
+    def discard(unit_id: str) -> Any:
+        g.db.get(db.Unit, unit_id) or abort(404)
+        return unit_step(unit_id, lambda: registry.discard_records(
+            g.db, g.who, unit_id, request.form.get("name", ""), request.form.get("reason", "")))
 
     @app.post("/units/<unit_id>/wiped")
     def wiped(unit_id: str) -> Any:
-        try:
-            registry.mark_wiped(g.db, g.who, unit_id)
-        except registry.DeskError as exc:
-            return unit_error(unit_id, exc)
-        return done(f"Unit {unit_id} is wiped and ready for the next loan.", url_for("unit_page", unit_id=unit_id))
+        g.db.get(db.Unit, unit_id) or abort(404)
+        return unit_step(unit_id, lambda: registry.confirm_wipe(
+            g.db, g.who, unit_id, request.form.get("folder", "")))
 
     # ------------------------------------------------------------ prescriptions
 
@@ -224,20 +233,21 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
     def prescribe() -> Any:
         alias = request.values.get("alias", "").strip()
         errors: dict[str, str] = {}
+        warnings: list[str] = []
         if request.method == "POST":
             form = request.form.to_dict()
             text, ids = rxform.to_toml(form)
             result = rx.validate_bytes(text.encode("utf-8"))
-            if result.ok:
-                p = registry.save_prescription(g.db, g.who, text.encode("utf-8"))
+            warnings = result.warnings
+            if result.ok and rxform.warnings_accepted(warnings, form.get("confirm", "")):
+                p = registry.save_prescription(g.db, g.who, text.encode("utf-8"), accepted=warnings)
                 return done(f"Prescription saved for {p.alias}.", url_for("patient_page", alias=p.alias))
             errors = rxform.field_errors(result.problems, ids)
         else:
             latest = registry.latest_prescription(g.db, alias) if alias else None
-            form = rxform.from_toml(latest.toml) if latest else {
-                "alias": alias, "target_minutes": "2", "sessions_per_day": "3",
-                "reminder_times": "09:00, 13:00, 18:30", "use_eye_closure": "on", "use_small_smile": "on"}
-        return render_template("prescribe.html", form=form, errors=errors, choices=rxform.choices(),
+            form = rxform.from_toml(latest.toml) if latest else rxform.new_form(alias)
+        return render_template("prescribe.html", form=form, errors=errors, warnings=warnings,
+                               confirm=rxform.warnings_token(warnings), choices=rxform.choices(),
                                bounds=rx.PACING_BOUNDS, reps_bounds=rx.REPS_BOUNDS,
                                minutes=rxform.preview_minutes(form), timing=rxform.timing(),
                                intros=rxform.intro_seconds()), (400 if errors else 200)
@@ -284,25 +294,52 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
 
     @app.get("/patients")
     def patients_page() -> Any:
-        return render_template("patients.html", aliases=registry.aliases(g.db))
+        everyone = registry.aliases(g.db)
+        page = max(1, request.args.get("page", 1, type=int) or 1)
+        return render_template("patients.html", aliases=everyone[(page - 1) * PAGE_ROWS:page * PAGE_ROWS],
+                               page=page, pages=max(1, -(-len(everyone) // PAGE_ROWS)))
 
     @app.get("/patients/<alias>")
     def patient_page(alias: str) -> Any:
         if not rx.ALIAS_RE.fullmatch(alias):
             abort(404)
-        data, sessions, reps = patients.build(g.db, alias, full=False)
-        weeks = patients.weekly(data, sessions, reps)
-        charts = {name: report.chart_svg(name, data) for name in CHART_ORDER} if sessions else {}
-        loans = list(g.db.scalars(select(db.Loan).where(db.Loan.alias == alias).order_by(db.Loan.lent_at)))
+        data, sessions, _reps = patients.build(g.db, alias, full=False)
+        charts = {name: report.chart_svg(name, data) for name in report.CHART_ORDER} if sessions else {}
+        loans_ = list(g.db.scalars(select(db.Loan).where(db.Loan.alias == alias).order_by(db.Loan.lent_at)))
+        history = list(reversed(patients.prescriptions(g.db, alias)))
+        page = max(1, request.args.get("page", 1, type=int) or 1)
         return render_template("patient.html", alias=alias, data=data, sessions=sessions, charts=charts,
-                               titles=report.CHARTS, table=patients.first_last(weeks),
-                               history=list(reversed(patients.prescriptions(g.db, alias))), loans=loans,
-                               qualities=data.qualities, names=report.pattern_name, msg=request.args.get("msg"))
+                               titles=report.CHARTS, figures=data.figures,
+                               headline=data.figures.headline(data.prescribed_per_day),
+                               table=data.figures.first_last(), quality_rows=report.quality_rows(data),
+                               history=history[(page - 1) * PAGE_ROWS:page * PAGE_ROWS], page=page,
+                               pages=max(1, -(-len(history) // PAGE_ROWS)), loans=loans_,
+                               msg=request.args.get("msg"))
+
+    @app.get("/patients/<alias>/report.pdf")
+    def patient_pdf(alias: str) -> Any:
+        if not rx.ALIAS_RE.fullmatch(alias):
+            abort(404)
+        data, sessions, _reps = patients.build(g.db, alias, full=False)
+        if not sessions:
+            abort(404)
+        data.unit_id = ", ".join(sorted({x["unit_id"] for x in sessions}))
+        with tempfile.TemporaryDirectory(prefix="desk-pdf-") as tmp:
+            path = Path(tmp) / "report.pdf"
+            report.render_pdf(data, path)
+            body = path.read_bytes()
+        registry.audit(g.db, g.who, "export", f"PDF report for {alias}")
+        g.db.commit()
+        return Response(body, mimetype="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="report-{alias}.pdf"'})
 
     @app.get("/audit")
     def audit_page() -> Any:
-        rows = list(g.db.scalars(select(db.Audit).order_by(db.Audit.id.desc()).limit(500)))
-        return render_template("audit.html", rows=rows)
+        page = max(1, request.args.get("page", 1, type=int) or 1)
+        total = g.db.scalar(select(func.count()).select_from(db.Audit)) or 0
+        rows = list(g.db.scalars(select(db.Audit).order_by(db.Audit.id.desc())
+                                 .offset((page - 1) * PAGE_ROWS).limit(PAGE_ROWS)))
+        return render_template("audit.html", rows=rows, page=page, pages=max(1, -(-total // PAGE_ROWS)))
 
     # ------------------------------------------------------------ JSON API
 
@@ -312,6 +349,7 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
         for u in g.db.scalars(select(db.Unit).order_by(db.Unit.id)):
             loan = registry.open_loan(g.db, u.id)
             out.append({"id": u.id, "key_id": u.key_id, "state": u.state, "state_words": db.STATE_WORDS[u.state],
+                        "allowed": deskloans.allowed(u.state),
                         "alias": loan.alias if loan else None,
                         "lent_at": loan.lent_at.isoformat() if loan else None,
                         "due_on": loan.due_on.isoformat() if loan else None,

@@ -31,16 +31,14 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
+from station.desk import loans
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
-#: unit states, in the order of the loan cycle
-AT_CLINIC, LENT, RETURNED, READY = "at_clinic", "lent", "returned", "ready"
-STATE_WORDS = {
-    AT_CLINIC: "at the clinic",
-    LENT: "lent",
-    RETURNED: "returned, not yet wiped",
-    READY: "wiped and ready",
-}
+#: unit states and their words: the loan cycle's state machine (:mod:`station.desk.loans`)
+AT_CLINIC, LENT, OUT, RETURNED, RECORDS_IN, READY = (
+    loans.AT_CLINIC, loans.LENT, loans.OUT, loans.RETURNED, loans.RECORDS_IN, loans.READY)
+STATE_WORDS = loans.STATE_WORDS
 REGION_COLUMNS = ("eye", "brow", "mouth_corner", "lips", "nose_cheek", "chin")
 
 
@@ -76,6 +74,16 @@ class Loan(Base):
     lent_by: Mapped[str] = mapped_column(String(64))
     returned_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     returned_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # the loan cycle's evidence (migration 0002): sticks written, records in, wipe confirmed
+    lend_stick_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    return_nonce: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    return_stick_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    records: Mapped[str | None] = mapped_column(String(16), nullable=True)  # imported | discarded
+    records_bundle_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    records_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    discard_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    wiped_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    wiped_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Prescription(Base):

@@ -318,8 +318,8 @@ def import_bytes(factory: sessionmaker, raw_manifest: bytes, files: dict[str, by
         if unit is None:
             raise BundleRefused(f"unit {unit_id} is not registered at this desk: register it first.")
         loan = _find_loan(s, unit_id, alias, str(info.get("exported_utc") or ""))
-        if alias is None and loan is not None:
-            alias = loan.alias
+        if alias is None and loan is not None and any(r.get("id") for r in sessions):
+            alias = loan.alias  # practice before the prescription arrived; an empty unit is no one's
         pdf = files.get("report.pdf")
         bundle = db.Bundle(
             manifest_sha256=digest, unit_id=unit_id, alias=alias,

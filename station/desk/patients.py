@@ -1,23 +1,24 @@
 """A patient's records across loans, as the page, the JSON API and the charts see them.
 
 Everything is read for one alias in two queries (sessions, reps), turned into dict rows with
-the column names of the unit's export, and handed to :func:`station.report.report_data`, the
-same aggregation the PDF report uses; prescription changes come from the desk's own history.
+the column names of the unit's export, and handed to :func:`station.clinic.report.report_data`,
+the same aggregation (and the same figures, :mod:`station.clinic.figures`) the PDF report uses,
+over the days of the alias's loans; prescription changes come from the desk's own history.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from station.clinic import prescription as rx
 from station.clinic import report
 from station.desk import db
+from station.records.progress import local_date
 
 QUALITIES = report.QUALITIES
 SESSION_FIELDS = ("uid", "unit_id", "started_utc", "status", "duration_s", "planned_s", "plan_source",
@@ -29,23 +30,45 @@ REP_FIELDS = ("uid", "pattern_id", "rep", "status", "ended_utc", "duration_s", "
 
 PAGE_REP_FIELDS = ("status", "pattern_id", "ended_utc", "target_region", "target_mm", "coactivation",
                    "eye_ratio", "quiet_region", "face_share", *QUALITIES)
+SESSION_KEY = "session_uid"  # a rep's session, for "sessions the camera followed"
 
 
 def rows(s: Session, alias: str, full: bool = True) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(sessions, reps) of ``alias``, oldest first; each rep carries its session's uid.
 
-    ``full=False`` reads only what the page's charts and tables need (a year is ~17,000 reps).
+    ``full=False`` (the page): what only needs counting is counted by the database, per ten
+    minutes of the clock (sessions by status and by whether the camera followed them, and
+    movements it did not follow); only the followed movements' numbers are read, as plain
+    tuples. A hostile year of rows then costs seconds, not minutes.
     """
     S, R = db.PracticeSession, db.Rep
-    rep_cols = [S.uid.label("session_uid"), *(getattr(R, f) for f in REP_FIELDS)] if full else \
-        [getattr(R, f) for f in PAGE_REP_FIELDS]
     conn = s.connection()  # Core rows: the ORM's per-row bookkeeping is not needed here
-    sessions = [dict(r) for r in conn.execute(
-        select(*(getattr(S, f) for f in SESSION_FIELDS)).where(S.alias == alias)
-        .order_by(S.started_utc)).mappings()]
-    reps = [dict(r) for r in conn.execute(
-        select(*rep_cols)
-        .join(S, R.session_id == S.id).where(S.alias == alias).order_by(R.ended_utc)).mappings()]
+    if full:
+        rep_cols = [S.uid.label(SESSION_KEY), *(getattr(R, f) for f in REP_FIELDS)]
+        sessions = [dict(r) for r in conn.execute(
+            select(*(getattr(S, f) for f in SESSION_FIELDS)).where(S.alias == alias)
+            .order_by(S.started_utc)).mappings()]
+        reps = [dict(r) for r in conn.execute(
+            select(*rep_cols)
+            .join(S, R.session_id == S.id).where(S.alias == alias).order_by(R.ended_utc)).mappings()]
+        return sessions, reps
+    bucket = func.substr(S.started_utc, 1, 15)
+    followed = select(R.id).where(R.session_id == S.id, R.status == "done", R.face_share.is_not(None)).exists()
+    sessions = [{"started_utc": f"{b}0:00Z", "status": st, "followed": bool(fol), "n": n,
+                 "breaks_scheduled": bs or 0, "breaks_requested": br or 0, "affected_side": side, "unit_id": uid}
+                for b, st, fol, n, bs, br, side, uid in conn.execute(
+                    select(bucket, S.status, followed, func.count(), func.sum(S.breaks_scheduled),
+                           func.sum(S.breaks_requested), func.max(S.affected_side), func.max(S.unit_id))
+                    .where(S.alias == alias).group_by(bucket, S.status, followed).order_by(bucket))]
+    rbucket = func.substr(R.ended_utc, 1, 15)
+    reps: list[dict[str, Any]] = [
+        {"status": "done", "ended_utc": f"{b}0:00Z", "n": n} for b, n in conn.execute(
+            select(rbucket, func.count()).join(S, R.session_id == S.id)
+            .where(S.alias == alias, R.status == "done", R.face_share.is_(None)).group_by(rbucket))]
+    cols = (SESSION_KEY, *PAGE_REP_FIELDS)
+    reps += [dict(zip(cols, r, strict=True)) for r in conn.execute(
+        select(S.uid, *(getattr(R, f) for f in PAGE_REP_FIELDS)).join(S, R.session_id == S.id)
+        .where(S.alias == alias, R.status == "done", R.face_share.is_not(None)).order_by(R.ended_utc))]
     return sessions, reps
 
 
@@ -55,9 +78,24 @@ def prescriptions(s: Session, alias: str) -> list[db.Prescription]:
                           .order_by(db.Prescription.created_at, db.Prescription.id)))
 
 
+def loan_period(s: Session, alias: str, sessions: list[dict[str, Any]]) -> tuple[tuple[date, date] | None, str]:
+    """(first day, last day) of the alias's loans (an open one ends today), widened to every
+    session; and the words for those days. None when the alias was never lent a unit."""
+    spans = list(s.execute(select(db.Loan.lent_at, db.Loan.returned_at).where(db.Loan.alias == alias)))
+    if not spans:
+        return None, "days with records"
+    first = min(a.date() for a, _b in spans)
+    last = max((b or db.utcnow()).date() for _a, b in spans)
+    if sessions:
+        days = [local_date(x["started_utc"]).date() for x in (sessions[0], sessions[-1])]
+        first, last = min(first, days[0]), max(last, days[1])
+    return (first, last), ("days of the loan" if len(spans) == 1 else "days from the first loan to the last return")
+
+
 def build(s: Session, alias: str, full: bool = True) -> tuple[report.ReportData, list[dict[str, Any]],
                                                               list[dict[str, Any]]]:
-    """(chart data, sessions, reps) for one alias (``full``: every rep column, for the API)."""
+    """(chart data with its figures, sessions, reps) for one alias (``full``: every rep column,
+    for the API). The figures come from :func:`station.clinic.figures.compute`, as the PDF's."""
     sessions, reps = rows(s, alias, full)
     history = prescriptions(s, alias)
     text = history[-1].toml if history else s.scalar(  # else: what the unit itself carried
@@ -66,69 +104,28 @@ def build(s: Session, alias: str, full: bool = True) -> tuple[report.ReportData,
     latest = rx.validate_bytes(text.encode()).prescription if text else None
     side = next((x["affected_side"] for x in reversed(sessions) if x["affected_side"]), "")
     changes = [p.created_at.date() for p in history[1:]]
+    period, words = loan_period(s, alias, sessions)
     data = report.report_data(
         "", sessions, reps, None, db.utcnow().isoformat(), alias=alias,
         affected_side=side or (latest.affected_side or "" if latest else ""),
         prescription=latest.summary() if latest else "",
-        prescribed_per_day=latest.sessions_per_day if latest else None, changes=changes)
+        prescribed_per_day=latest.sessions_per_day if latest else None, changes=changes,
+        period=period, period_words=words, session_key=SESSION_KEY)
     return data, sessions, reps
 
 
-def _median(vals: list[float]) -> float | None:
-    return round(statistics.median(vals), 4) if vals else None
-
-
-def weekly(data: report.ReportData, sessions: list[dict[str, Any]],
-           reps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per week with practice: sessions, reps, medians and quality shares."""
-    by_week: dict[date, dict[str, Any]] = defaultdict(lambda: {
-        "sessions": 0, "reps": 0, "coactivation": [], "eye_ratio": [], "face_share": [],
-        **{q: [0, 0] for q in QUALITIES}})
-
-    def week(text: str) -> date:
-        d = report.local_date(text).date()
-        return d - timedelta(days=d.weekday())
-
-    for x in sessions:
-        by_week[week(x["started_utc"])]["sessions"] += 1
-    for r in reps:
-        if r["status"] != "done":
-            continue
-        w = by_week[week(r["ended_utc"])]
-        w["reps"] += 1
-        for key in ("coactivation", "face_share"):
-            if r[key] is not None:
-                w[key].append(r[key])
-        if r["eye_ratio"] is not None and r["target_region"] != "eye":
-            w["eye_ratio"].append(r["eye_ratio"])
-        for q in QUALITIES:
-            if r[q] is not None:
-                w[q][1] += 1
-                w[q][0] += int(bool(r[q]))
+def weeks_json(data: report.ReportData) -> list[dict[str, Any]]:
+    """The figures' weeks for the API (what each counts is in its key)."""
     out = []
-    for start in sorted(by_week):
-        w = by_week[start]
-        out.append({
-            "week": start.isoformat(), "sessions": w["sessions"],
-            "sessions_per_day": round(w["sessions"] / 7, 2), "reps": w["reps"],
-            "coactivation_median": _median(w["coactivation"]), "eye_ratio_median": _median(w["eye_ratio"]),
-            "tracked_median": _median(w["face_share"]),
-            **{f"{q}_share": (round(w[q][0] / w[q][1], 3) if w[q][1] else None) for q in QUALITIES},
-        })
+    for w in data.figures.weeks:
+        med = {k: (round(statistics.median(v), 4) if v else None)
+               for k, v in (("coactivation_median", w.coactivation), ("eye_ratio_median", w.eye_ratio),
+                            ("tracked_median", w.face_share))}
+        out.append({"week": w.start.isoformat(), "days_in_period": w.days, "sessions": w.sessions,
+                    "sessions_followed": w.sessions_followed, "sessions_per_day": w.per_day(),
+                    "reps": w.movements, "reps_followed": w.movements_followed, **med,
+                    **{f"{q}_share": (round(y / n, 3) if n else None) for q, (y, n) in w.qualities.items()}})
     return out
-
-
-def first_last(weeks: list[dict[str, Any]]) -> list[tuple[str, Any, Any]]:
-    """(measure, first week, last week) rows for the comparison table."""
-    if not weeks:
-        return []
-    a, b = weeks[0], weeks[-1]
-    names = [("week starting", "week"), ("sessions a day", "sessions_per_day"), ("movements", "reps"),
-             ("coactivation (lower is better)", "coactivation_median"),
-             ("eye ratio (closer to 1 is better)", "eye_ratio_median"),
-             ("face tracked (share of frames)", "tracked_median"),
-             *((f"{q} (share of movements)", f"{q}_share") for q in QUALITIES)]
-    return [(label, a[key], b[key]) for label, key in names]
 
 
 def api(s: Session, alias: str) -> dict[str, Any]:
@@ -140,7 +137,10 @@ def api(s: Session, alias: str) -> dict[str, Any]:
         "sessions": sessions,
         "reps": [{**r, **{q: (None if r[q] is None else bool(r[q])) for q in (*QUALITIES, "quiet_moved")}}
                  for r in reps],
-        "weeks": weekly(data, sessions, reps),
+        "period": {"first": data.figures.first.isoformat() if data.figures.first else None,
+                   "last": data.figures.last.isoformat() if data.figures.last else None,
+                   "counts": data.figures.period_words},
+        "weeks": weeks_json(data),
         "qualities_per_pattern": {
             p: {q: ({"share": round(y / n, 3), "judged": n} if n else None) for q, (y, n) in qs.items()}
             for p, qs in data.qualities.items()},

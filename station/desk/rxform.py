@@ -3,11 +3,15 @@
 The form never validates by itself: it writes what was typed into a prescription file and
 hands it to the unit's own validator (:func:`station.prescription.validate_bytes`), then puts
 each problem next to the field it came from, in the validator's words. So the desk can never
-accept what a unit would refuse, nor refuse what it would accept.
+accept what a unit would refuse, nor refuse what it would accept. The validator's warnings (a
+session much longer or shorter than its target, an alias that looks like a name, reminders in
+quiet hours) are shown before anything is saved; saving again accepts them, in the audit log.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import tomllib
@@ -126,6 +130,26 @@ def from_toml(text: str) -> dict[str, str]:
             if key in p:
                 form[f"{pid}_{key}"] = f"{p[key]:g}"
     return form
+
+
+def new_form(alias: str = "") -> dict[str, str]:
+    """A blank form: only what is saved as it stands is filled in (the unit's defaults for
+    the session and a gentle pair of patterns); examples are placeholders, never values."""
+    form = {"alias": alias, "sessions_per_day": str(rx.Prescription.sessions_per_day),
+            "use_eye_closure": "on", "use_small_smile": "on"}
+    minutes = preview_minutes(form) or rx.Prescription.target_minutes
+    return {**form, "target_minutes": f"{max(1, round(minutes))}"}  # the target the patterns take
+
+
+def warnings_token(warnings: list[str]) -> str:
+    """What the form carries once its warnings were shown (so a second save accepts these,
+    and only these: a change that brings another warning shows it again)."""
+    return hashlib.sha256("\n".join(warnings).encode("utf-8")).hexdigest()[:20] if warnings else ""
+
+
+def warnings_accepted(warnings: list[str], token: str) -> bool:
+    """True when there are no warnings, or the technician saw exactly these and saved again."""
+    return not warnings or hmac.compare_digest(token, warnings_token(warnings))
 
 
 def timing() -> Timing:

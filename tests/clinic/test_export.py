@@ -18,6 +18,7 @@ from recording import Wall, run_session
 
 from station import cli
 from station.clinic.export import MANIFEST, export_bundle, verify_bundle
+from station.clinic.report import CHART_ORDER
 from station.clinic.unit import unit_info
 from station.devtools.recordgen import generate
 from station.paths import database_path, model_path
@@ -66,13 +67,14 @@ def test_month_export_bundle_and_report(month, tmp_path):
     assert sorted(smiles[:20])[10] > sorted(smiles[-20:])[10]
     # one PNG per page, from matplotlib, and the PDF itself renders (pdftoppm when present)
     pngs = sorted(png_dir.glob("page*.png"))
-    assert len(pngs) == 5
+    n = 1 + len(CHART_ORDER)  # the summary, then the desk page's charts
+    assert len(pngs) == n
     pdf = (bundle / "report.pdf").read_bytes()
-    assert pdf.startswith(b"%PDF") and b"/Count 5" in pdf
+    assert pdf.startswith(b"%PDF") and f"/Count {n}".encode() in pdf
     if shutil.which("pdftoppm"):
         subprocess.run(["pdftoppm", "-r", "40", "-png", str(bundle / "report.pdf"),
                         str(tmp_path / "pp")], check=True, timeout=60)
-        assert len(list(tmp_path.glob("pp-*.png"))) == 5
+        assert len(list(tmp_path.glob("pp-*.png"))) == n
 
 
 def test_export_is_all_or_nothing(month, tmp_path, monkeypatch):

@@ -13,13 +13,16 @@ import shutil
 import socket
 import tempfile
 import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import practise, provision_unit
+from helpers import counts, practise, provision_unit
+from sqlalchemy import select
 
 from station.cli import main
 from station.clinic import prescription as rx
+from station.clinic import report
 from station.desk import db
 from station.desk.app import create_app
 
@@ -164,45 +167,198 @@ def test_loan_cycle_in_a_browser(browser, server, tmp_path: Path):
     assert rx.load_active(u.data_dir).alias == ALIAS
     practise(u.data_dir, days=5)
 
-    # 5. the return: record it, write the return stick, the unit exports and wipes
+    # 5. the return: recording it writes the return stick; the unit exports and wipes
     browser.get(f"{base}/units/{u.unit_id}")
+    assert not browser.find_elements(By.ID, "lend") and not browser.find_elements(By.ID, "wiped")
+    field("folder", str(stick), "return")
     submit("return")
-    assert "Return recorded" in status()
-    field("folder", str(stick), "stick-return")
-    submit("stick-return")
-    assert "wipe after export" in status()
+    assert "Return of unit" in status() and "return stick written" in status()
     assert main(["--data-dir", str(u.data_dir), "usb-sync", str(stick), "--direct"]) == 0
     assert rx.load_active(u.data_dir).source == "default"  # wiped
 
-    # 6. import the bundles from the stick
-    browser.get(base + "/import")
-    field("path", str(stick), "import-path")
-    submit("import-path")
-    results = wait.until(ec.presence_of_all_elements_located((By.CSS_SELECTOR, ".import-result")))
-    assert {r.get_attribute("data-status") for r in results} == {"imported"}
-    assert any(f"for {ALIAS} from unit {u.unit_id}" in r.text and " 0 new" not in r.text for r in results)
-    shot("imported")
-    submit("import-path")  # the same stick again adds nothing
-    again = wait.until(ec.presence_of_all_elements_located((By.CSS_SELECTOR, ".import-result")))
-    assert {r.get_attribute("data-status") for r in again} == {"already"}, [r.text for r in again]
-
-    # 7. mark wiped; the front page shows it ready
-    browser.get(f"{base}/units/{u.unit_id}")
-    submit("wiped")
-    assert "wiped and ready" in status()
+    # 6. read the return stick: its records are imported, the unit's result confirms the wipe
+    field("folder", str(stick), "records")
+    submit("records")
+    assert "imported" in status() and "wiped and ready" in status()
+    shot("records-in-wiped")
     browser.get(base + "/")
     assert "wiped and ready" in browser.find_element(By.ID, "units").text
     shot("front-page")
 
+    # 7. importing the stick's bundles again adds nothing; the lending stick's empty export
+    browser.get(base + "/import")
+    field("path", str(stick), "import-path")
+    submit("import-path")
+    results = wait.until(ec.presence_of_all_elements_located((By.CSS_SELECTOR, ".import-result")))
+    assert "refused" not in {r.get_attribute("data-status") for r in results}
+    submit("import-path")
+    again = wait.until(ec.presence_of_all_elements_located((By.CSS_SELECTOR, ".import-result")))
+    assert {r.get_attribute("data-status") for r in again} == {"already"}, [r.text for r in again]
+    shot("imported")
+    with factory() as s:  # the lending stick's export of an empty unit is no one's
+        assert [b.alias for b in s.scalars(select(db.Bundle).where(db.Bundle.sessions_added == 0))] == [None]
+
     # 8. the patient page with its charts
     browser.get(f"{base}/patients/{ALIAS}")
     charts = browser.find_elements(By.CSS_SELECTOR, "section.chart svg")
-    assert len(charts) == 6 and all(c.size["height"] > 100 for c in charts)
+    assert len(charts) == len(report.CHART_ORDER) and all(c.size["height"] > 100 for c in charts)
+    headline = browser.find_element(By.ID, "headline").text
+    assert "days of the loan" in headline and "Sessions the camera followed" in headline, headline
+    pdf_url = browser.find_element(By.ID, "pdf-link").get_attribute("href")
+    with urllib.request.urlopen(pdf_url, timeout=60) as resp:
+        assert resp.headers["Content-Type"] == "application/pdf" and resp.read(5) == b"%PDF-"
     assert "left side affected" in browser.page_source
     assert browser.find_elements(By.CSS_SELECTOR, "#first-last tbody tr")
     assert "%" in browser.find_element(By.ID, "qualities").text  # the unit's per-rep qualities
     shot("patient-page", full=True)
     with factory() as s:
-        actions = [a.action for a in s.scalars(db.select(db.Audit).order_by(db.Audit.id))] \
-            if hasattr(db, "select") else [a.action for a in s.query(db.Audit).order_by(db.Audit.id)]
-    assert actions[:4] == ["register", "prescribe", "lend", "stick"] and "import" in actions
+        actions = [a.action for a in s.scalars(select(db.Audit).order_by(db.Audit.id))]
+    assert actions[:4] == ["register", "prescribe", "lend", "stick"]
+    assert actions[4:9] == ["stick", "return", "import", "records", "wiped"]
+
+
+POST_JS = """
+const f = document.createElement('form'); f.method = 'post'; f.action = arguments[0];
+const fields = Object.assign({csrf: document.querySelector('input[name=csrf]').value}, arguments[1]);
+for (const [k, v] of Object.entries(fields)) {
+  const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v; f.appendChild(i);
+}
+window.deskOldPage = true; document.body.appendChild(f); f.submit();
+"""
+
+
+def test_out_of_order_actions_are_refused_in_a_browser(browser, server, tmp_path: Path):
+    """Return without a stick, wipe without a result file, lend while records are on the unit,
+    and the same as hand-made POSTs past the hidden buttons: each refused in a plain sentence,
+    with no row changed."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from station.desk import loans, registry
+
+    base, factory, u = server
+    shot = Shots(browser, tmp_path)
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    due = dt.date.today() + dt.timedelta(weeks=4)
+    with factory() as s, s.begin():  # set up through the registry: the browser tries the rest
+        registry.register_unit(s, "tech", u.unit_id, u.key_id, u.key_id)
+        text = (Path(__file__).resolve().parents[2] / "examples" / "prescriptions" / "gentle-start.toml").read_bytes()
+        registry.save_prescription(s, "therapist", text.replace(b"EXAMPLE-01", ALIAS.encode()))
+        loan_id = registry.lend(s, "tech", u.unit_id, ALIAS, due).id
+        registry.write_stick(s, "tech", loan_id, stick, u.key_file, "lend")
+    assert main(["--data-dir", str(u.data_dir), "usb-sync", str(stick), "--direct"]) == 0
+    practise(u.data_dir, days=1)
+    page = f"{base}/units/{u.unit_id}"
+
+    def wait_page() -> None:
+        WebDriverWait(browser, 20, poll_frequency=0.05, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: d.execute_script("return document.readyState === 'complete' && !window.deskOldPage"))
+
+    def post(path: str, **fields: str) -> str:
+        """A hand-made POST (with the page's CSRF token): the refusal sentence it got back."""
+        browser.get(page)
+        browser.execute_script(POST_JS, path, fields)
+        wait_page()
+        return browser.find_element(By.CSS_SELECTOR, "p.error").text
+
+    def state() -> str:
+        with factory() as s:
+            return s.get(db.Unit, u.unit_id).state
+
+    def refused(sentence: str, match: str, name: str) -> None:
+        assert match in sentence and sentence.startswith(("Cannot ", "Give ", "The stick has no")), sentence
+        assert sentence.endswith("Nothing was changed."), sentence
+        assert counts(factory) == before and state() == expected, (name, state())
+        shot(name)
+
+    # with the patient: the page offers no wipe, no import, no lending
+    browser.get(page)
+    forms = {f.get_attribute("id") for f in browser.find_elements(By.CSS_SELECTOR, "#cycle form")}
+    assert forms == {"stick-lend", "return"}, forms
+    before, expected = counts(factory), loans.OUT
+    refused(post(f"/units/{u.unit_id}/wiped", folder=str(stick)), "it is with a patient", "wiped-while-out")
+    refused(post(f"/units/{u.unit_id}/lend", alias="PT-OTHER", due_on=due.isoformat()),
+            "it is with a patient", "lend-while-out")
+    # the return without a stick: the button's field is required; past it, the desk refuses
+    browser.get(page)
+    browser.execute_script("document.querySelector('#return input[name=folder]').removeAttribute('required')")
+    browser.execute_script("window.deskOldPage = true")
+    browser.find_element(By.CSS_SELECTOR, "#return button").click()
+    wait_page()
+    refused(browser.find_element(By.CSS_SELECTOR, "p.error").text, "folder of the mounted stick",
+            "return-without-stick")
+
+    # back, with the return stick written: the previous patient's records are still on it
+    with factory() as s, s.begin():
+        registry.record_return(s, "tech", loan_id, stick, u.key_file)
+    browser.get(page)
+    forms = {f.get_attribute("id") for f in browser.find_elements(By.CSS_SELECTOR, "#cycle form")}
+    assert forms == {"records", "stick-return", "discard"}, forms
+    before, expected = counts(factory), loans.RETURNED
+    refused(post(f"/units/{u.unit_id}/lend", alias="PT-OTHER", due_on=due.isoformat()),
+            "records are still on it", "lend-with-records-on-unit")
+    refused(post(f"/units/{u.unit_id}/wiped", folder=str(stick)), "not imported yet", "wiped-before-import")
+    refused(post(f"/units/{u.unit_id}/records", folder=str(stick)), "no result file", "read-stick-before-unit")
+    refused(post(f"/loans/{loan_id}/stick", folder=str(stick), kind="lend"), "would mix two patients",
+            "lending-stick-while-back")
+
+    # the unit runs the stick; the records come in, and its own result file confirms the wipe
+    assert main(["--data-dir", str(u.data_dir), "usb-sync", str(stick), "--direct"]) == 0
+    browser.get(page)
+    browser.find_element(By.CSS_SELECTOR, "#records input[name=folder]").send_keys(str(stick))
+    browser.execute_script("window.deskOldPage = true")
+    browser.find_element(By.CSS_SELECTOR, "#records button").click()
+    wait_page()
+    assert "wiped and ready" in browser.find_element(By.CSS_SELECTOR, "p.msg").text
+    assert state() == loans.READY
+    assert {f.get_attribute("id") for f in browser.find_elements(By.CSS_SELECTOR, "#cycle form")} == {"lend"}
+    shot("ready-again")
+
+
+def test_prescription_form_warns_before_saving(browser, server, tmp_path: Path):
+    """A session far longer than its target and an alias that reads like a name: shown, nothing
+    saved; saving again accepts them (audited). Examples are placeholders, never values."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, factory, _u = server
+    shot = Shots(browser, tmp_path)
+
+    def submit() -> None:
+        browser.execute_script("window.deskOldPage = true")
+        browser.find_element(By.CSS_SELECTOR, "#rx button").click()
+        WebDriverWait(browser, 20, poll_frequency=0.05, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: d.execute_script("return document.readyState === 'complete' && !window.deskOldPage"))
+
+    def saved() -> int:
+        with factory() as s:
+            return len(list(s.scalars(select(db.Prescription))))
+
+    browser.get(base + "/prescribe")
+    for name in ("quiet_start", "quiet_end", "reminder_times"):
+        el = browser.find_element(By.NAME, name)
+        assert el.get_attribute("value") == "" and el.get_attribute("placeholder").startswith("e.g. ")
+    minutes = float(browser.find_element(By.ID, "minutes").text)
+    assert minutes * 0.5 <= float(browser.find_element(By.NAME, "target_minutes").get_attribute("value")) \
+        <= minutes * 1.25 + 0.5  # the blank form's target is what its patterns take
+    browser.find_element(By.NAME, "alias").send_keys("JohnSmith")
+    browser.find_element(By.CSS_SELECTOR, "select[name=affected_side] option[value=left]").click()
+    for name, value in (("target_minutes", "2"), ("eye_closure_reps", "6"), ("small_smile_reps", "6")):
+        el = browser.find_element(By.NAME, name)
+        el.clear()
+        el.send_keys(value)
+    assert "longer than the 2 minute target" in browser.find_element(By.ID, "length-note").text
+    submit()
+    warned = browser.find_element(By.ID, "warnings").text
+    assert "longer than the 2 min target" in warned and "looks like a person's name" in warned, warned
+    assert saved() == 0 and "Save with these warnings" in browser.find_element(By.CSS_SELECTOR, "#rx button").text
+    shot("prescription-warnings", full=True)
+    submit()
+    assert "Prescription saved for JohnSmith." in browser.find_element(By.CSS_SELECTOR, "p.msg").text
+    assert saved() == 1
+    with factory() as s:
+        line = s.scalars(select(db.Audit.what).where(db.Audit.action == "prescribe")).one()
+    assert "warnings accepted" in line and "looks like a person's name" in line

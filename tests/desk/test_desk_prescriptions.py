@@ -57,3 +57,15 @@ def test_desk_extra_installed():
     from station.desk.app import create_app
 
     assert callable(create_app)
+
+
+@pytest.mark.parametrize("alias", ["JohnSmith", "john_smith", "Smith", "anna-maria"])
+def test_an_alias_that_looks_like_a_name_is_warned_not_refused(alias: str):
+    text = (EXAMPLES / "gentle-start.toml").read_text().replace("EXAMPLE-01", alias)
+    result = rx.validate_bytes(text.encode())
+    assert result.ok and any("looks like a person's name" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize("alias", ["P-0417", "PT-DESK-01", "EXAMPLE-01", "AB", "XYZ7"])
+def test_codes_are_not_taken_for_names(alias: str):
+    assert not rx.looks_like_name(alias)

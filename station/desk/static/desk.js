@@ -25,6 +25,15 @@
       total += Number(row.getAttribute("data-intro")) + reps * rep + BREAK;
     });
     out.textContent = any && ok ? (total / 60).toFixed(1) : "?";
+    // the validator's own rule: more than 1.25 times the target, or under half of it, is warned
+    var note = document.getElementById("length-note");
+    var target = Number(form.elements.target_minutes.value || 2);
+    var minutes = total / 60;
+    if (note) {
+      note.textContent = !(any && ok && isFinite(target)) ? "" :
+        minutes > target * 1.25 ? "That is longer than the " + target + " minute target: saving will ask you to confirm." :
+        minutes < target * 0.5 ? "That is well under the " + target + " minute target: saving will ask you to confirm." : "";
+    }
   }
   form.addEventListener("input", update);
   form.addEventListener("change", update);
