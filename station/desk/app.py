@@ -11,6 +11,7 @@ clinic key stays in its file: the desk keeps only its public key id.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from sqlalchemy.orm import sessionmaker
 
 from station.clinic import prescription as rx
 from station.clinic import report, unit
-from station.desk import auth, db, importer, patients, registry, rxform
+from station.desk import auth, db, importer, patients, registry, rxform, throttle
 
 COOKIE = "desk_session"
 MAX_UPLOAD = 600 << 20
@@ -48,25 +49,32 @@ def _host_only(host: str) -> str:
 
 
 def create_app(factory: sessionmaker, key_file: Path | None = None,
-               allowed_hosts: set[str] | None = None) -> Flask:
-    """The desk application over the database behind ``factory``."""
+               allowed_hosts: set[str] | None = None, *, secure_cookies: bool = False,
+               behind_proxy: bool = False) -> Flask:
+    """The desk application over the database behind ``factory``.
+
+    ``secure_cookies``: the browser reaches the desk over HTTPS only (TLS here or at a
+    reverse proxy), so the session cookie is marked Secure. ``behind_proxy``: one reverse
+    proxy in front sets X-Forwarded-For/-Proto, used for the login throttle's client address.
+    """
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD
+    if behind_proxy:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
     hosts = {"127.0.0.1", "localhost", "[::1]"} | {h.lower() for h in allowed_hosts or ()}
     clinic_key_id = key_id_of(key_file)
+    anon_key = secrets.token_bytes(32)  # anonymous visits' CSRF tokens; never stored
+    logins = throttle.LoginThrottle()
 
     @app.before_request
     def _gate() -> Any:
         if _host_only(request.host) not in hosts:
             abort(400, "This desk does not answer to that host name.")
         g.db = factory()
-        token = request.cookies.get(COOKIE)
-        g.ws = auth.load_session(g.db, token)
-        g.new_token = None
-        if g.ws is None:
-            g.new_token = auth.new_session(g.db, None)
-            g.db.commit()
-            g.ws = auth.load_session(g.db, g.new_token)
+        g.ws = auth.visit(g.db, request.cookies.get(COOKIE), anon_key)
+        g.new_token = g.ws.token if g.ws.new_cookie else None
         g.user = g.db.get(db.User, g.ws.user_id) if g.ws.user_id else None
         g.accounts = auth.has_accounts(g.db)
         g.who = g.user.name if g.user else "local"
@@ -81,7 +89,7 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
     @app.after_request
     def _headers(resp: Response) -> Response:
         if getattr(g, "new_token", None):
-            resp.set_cookie(COOKIE, g.new_token, httponly=True, samesite="Strict",
+            resp.set_cookie(COOKIE, g.new_token, httponly=True, samesite="Strict", secure=secure_cookies,
                             max_age=auth.SESSION_HOURS * 3600)
         resp.headers["X-Frame-Options"] = "DENY"
         resp.headers["X-Content-Type-Options"] = "nosniff"
@@ -112,21 +120,20 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
 
     @app.route("/login", methods=["GET", "POST"])
     def login() -> Any:
-        error = None
+        error, status = None, 200
         if request.method == "POST":
-            user = auth.check_password(g.db, request.form.get("name", ""), request.form.get("password", ""))
-            if user is None:
-                error = "That name and password do not match an account."
-                registry.audit(g.db, request.form.get("name", "")[:64] or "?", "login", "refused")
+            got = auth.attempt_login(g.db, logins, request.remote_addr or "?",
+                                     request.form.get("name", ""), request.form.get("password", ""))
+            if got.user is None:
+                error, status = got.error, got.status
                 g.db.commit()
             else:
                 auth.end_session(g.db, request.cookies.get(COOKIE))
-                g.new_token = auth.new_session(g.db, user)
-                registry.audit(g.db, user.name, "login", "signed in")
+                g.new_token = auth.new_session(g.db, got.user)
+                registry.audit(g.db, got.user.name, "login", "signed in")
                 g.db.commit()
-                nxt = request.args.get("next", "/")
-                return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
-        return render_template("login.html", error=error), (401 if error else 200)
+                return redirect(auth.safe_next(request.args.get("next")))
+        return render_template("login.html", error=error), status
 
     @app.post("/logout")
     def logout() -> Any:
