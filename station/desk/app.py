@@ -20,10 +20,11 @@ from urllib.parse import quote
 from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
+from werkzeug.routing import IntegerConverter
 
 from station.clinic import prescription as rx
 from station.clinic import report, unit
-from station.desk import auth, db, importer, patients, registry, rxform, throttle
+from station.desk import auth, db, importer, patients, registry, rxform, stickroots, throttle
 
 COOKIE = "desk_session"
 MAX_UPLOAD = 600 << 20
@@ -48,16 +49,28 @@ def _host_only(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+class DbIdConverter(IntegerConverter):
+    """``<int:...>`` in a route: a database id, 1 to 2^31-1 (the Integer column of both
+    engines); anything longer or larger is 404, never an overflow."""
+
+    regex = r"\d{1,10}"
+
+    def __init__(self, url_map: Any) -> None:
+        super().__init__(url_map, min=0, max=2**31 - 1)
+
+
 def create_app(factory: sessionmaker, key_file: Path | None = None,
                allowed_hosts: set[str] | None = None, *, secure_cookies: bool = False,
-               behind_proxy: bool = False) -> Flask:
+               behind_proxy: bool = False, stick_roots: tuple[Path, ...] = stickroots.DEFAULT_ROOTS) -> Flask:
     """The desk application over the database behind ``factory``.
 
+    ``stick_roots``: the only folders sticks may be written under (see :mod:`stickroots`).
     ``secure_cookies``: the browser reaches the desk over HTTPS only (TLS here or at a
     reverse proxy), so the session cookie is marked Secure. ``behind_proxy``: one reverse
     proxy in front sets X-Forwarded-For/-Proto, used for the login throttle's client address.
     """
     app = Flask(__name__)
+    app.url_map.converters["int"] = DbIdConverter
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD
     if behind_proxy:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -211,9 +224,9 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
         if key_file is None:
             return unit_error(loan.unit_id, registry.DeskError("No clinic key file: start the desk with --key-file."))
         try:
-            text = registry.write_stick(g.db, g.who, loan_id, Path(request.form.get("folder", "").strip()),
-                                        key_file, request.form.get("kind", "lend"))
-        except registry.DeskError as exc:
+            folder = stickroots.stick_folder(request.form.get("folder", ""), stick_roots)
+            text = registry.write_stick(g.db, g.who, loan_id, folder, key_file, request.form.get("kind", "lend"))
+        except (registry.DeskError, stickroots.StickPathError) as exc:
             return unit_error(loan.unit_id, exc)
         return done(text, url_for("unit_page", unit_id=loan.unit_id))
 

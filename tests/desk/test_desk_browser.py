@@ -65,7 +65,8 @@ def server(tmp_path: Path):  # noqa: ANN201
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    srv = create_server(create_app(factory, u.key_file), host="127.0.0.1", port=port, threads=2)
+    srv = create_server(create_app(factory, u.key_file, stick_roots=(tmp_path,)), host="127.0.0.1", port=port,
+                        threads=2)
     t = threading.Thread(target=srv.run, daemon=True)
     t.start()
     try:
