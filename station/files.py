@@ -4,7 +4,9 @@ Every file the station writes that must survive a power cut goes through :func:`
 (write a temporary sibling, fsync it, rename it over the target, fsync the folder), so a cut
 leaves the old file or the new one, whole. Every file that comes from outside (a stick, a
 prescription, a settings file) is read with :func:`read_limited`: no symlinks, no special files
-(a FIFO would block forever), never more than a limit.
+(a FIFO would block forever), never more than a limit; secret and password files too. Files
+written onto a returned (so untrusted) stick go through :func:`open_dir_at` and
+:func:`write_new_at`: folder fds, and never through a symlink someone planted there.
 """
 
 from __future__ import annotations
