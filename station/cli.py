@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from station import __version__
+from station.config import CommandContext, build_context
 from station.errors import UsageError
 
 # subcommand -> "module:function"; the function takes the parsed args and returns an exit code.
@@ -52,6 +53,16 @@ def _size(text: str) -> tuple[int, int]:
     if not (160 <= w <= 7680 and 120 <= h <= 4320):
         raise argparse.ArgumentTypeError(f"size {text!r} is outside 160x120 .. 7680x4320")
     return w, h
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port {text[:20]!r} is not a number (1-65535)") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {value} is outside 1-65535")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,9 +154,15 @@ def build_parser() -> argparse.ArgumentParser:
     ds = dsub.add_parser("serve", help="the desk's web pages on this computer")
     ds.add_argument("--db", help=db_help)
     ds.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    ds.add_argument("--port", type=int, default=8470, help="port (default 8470)")
+    ds.add_argument("--port", type=_port, default=8470, help="port, 1-65535 (default 8470)")
     ds.add_argument("--key-file", help="the clinic key file (default: the data folder's, then /etc/station)")
     ds.add_argument("--allow-host", action="append", help="a host name browsers use to reach the desk")
+    ds.add_argument("--tls-cert", help="HTTPS certificate (PEM); with --tls-key, needed on any --host but loopback")
+    ds.add_argument("--tls-key", help="the certificate's private key (PEM)")
+    ds.add_argument("--behind-proxy", action="store_true",
+                    help="a reverse proxy terminates HTTPS in front of the desk (instead of --tls-cert)")
+    ds.add_argument("--stick-root", action="append",
+                    help="a folder sticks are mounted under (repeatable; default /media and /run/media)")
     di = dsub.add_parser("import", help="import a returned bundle (folder, zip, or a stick's folder)")
     di.add_argument("path", help="a bundle folder, a zip of one, or a stick's folder (imports every bundle on it)")
     di.add_argument("--db", help=db_help)
@@ -195,17 +212,14 @@ def _handler_key(args: argparse.Namespace) -> str:
     return args.command
 
 
-def _finish_interrupted_work(args: argparse.Namespace) -> None:
+def _finish_interrupted_work(ctx: CommandContext) -> None:
     """Finish a wipe a power cut interrupted and remove half-written exports, whatever the
     command (so a unit is only ever fully wiped or not at all). Never stops the command."""
-    from station.config import load_settings
-    from station.paths import find_data_dir
     from station.records.wipe import finish_interrupted_work
 
     log = logging.getLogger("station")
     try:
-        settings, _ = load_settings(args.config, log_problems=False)
-        for line in finish_interrupted_work(find_data_dir(args.data_dir, settings.data_dir)):
+        for line in finish_interrupted_work(ctx.data_dir_found):
             log.warning("%s", line)
     except Exception:  # noqa: BLE001 - the command itself must still run
         log.exception("could not check for interrupted work")
@@ -220,8 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     module_name, func_name = HANDLERS[_handler_key(args)].split(":")
-    _finish_interrupted_work(args)
     try:
+        args.ctx = build_context(args)  # settings and data folder, once, for every command
+        _finish_interrupted_work(args.ctx)
         func = getattr(importlib.import_module(module_name), func_name)
         return int(func(args) or 0)
     except UsageError as exc:

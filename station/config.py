@@ -12,6 +12,7 @@ typo should not silently do nothing).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import logging
 import os
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from station.files import read_limited
+from station.paths import find_data_dir, resolve_data_dir
 
 log = logging.getLogger(__name__)
 
@@ -317,3 +319,51 @@ MAX_SETTINGS_BYTES = 256 * 1024
 def _log(problems: list[Problem], enabled: bool = True) -> None:
     for pr in problems if enabled else ():
         log.warning("settings: %s; using the default", pr)
+
+
+# ---------------------------------------------------------------- the one command context
+#
+# ``station.cli.main`` loads the settings file once and builds a :class:`CommandContext`,
+# which every command reads through :func:`context_of`. So every command finds the data
+# folder the same way (``--data-dir``, then ``STATION_DATA``, then the settings file's
+# ``[data] dir``, then the platform default: see :mod:`station.paths`), and the kiosk, the
+# stick job, the desk and the clinic tools always act on the same folder. The folder is made
+# on first use only, so a command that never needs it (``prescription check``) never makes it.
+
+
+@dataclass
+class CommandContext:
+    """What every command gets: the settings (and their problems), the data folder, -v."""
+
+    settings: Settings
+    problems: list[Problem]
+    data_dir_option: str | None = None
+    verbose: bool = False
+    _data_dir: Path | None = field(default=None, repr=False)
+
+    @property
+    def data_dir_found(self) -> Path:
+        """The data folder the order picks, without making it."""
+        return find_data_dir(self.data_dir_option, self.settings.data_dir)
+
+    @property
+    def data_dir(self) -> Path:
+        """The data folder, made if missing (a UsageError when a given one cannot be made)."""
+        if self._data_dir is None:
+            self._data_dir = resolve_data_dir(self.data_dir_option, self.settings.data_dir)
+        return self._data_dir
+
+
+def build_context(args: argparse.Namespace) -> CommandContext:
+    """Load the settings named by ``args`` (``--config``) and make the context."""
+    settings, problems = load_settings(getattr(args, "config", None))
+    return CommandContext(settings, problems, getattr(args, "data_dir", None), bool(getattr(args, "verbose", False)))
+
+
+def context_of(args: argparse.Namespace) -> CommandContext:
+    """The context ``cli.main`` put on ``args`` (built here for a caller that did not)."""
+    ctx = getattr(args, "ctx", None)
+    if not isinstance(ctx, CommandContext):
+        ctx = build_context(args)
+        args.ctx = ctx
+    return ctx

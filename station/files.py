@@ -4,7 +4,9 @@ Every file the station writes that must survive a power cut goes through :func:`
 (write a temporary sibling, fsync it, rename it over the target, fsync the folder), so a cut
 leaves the old file or the new one, whole. Every file that comes from outside (a stick, a
 prescription, a settings file) is read with :func:`read_limited`: no symlinks, no special files
-(a FIFO would block forever), never more than a limit.
+(a FIFO would block forever), never more than a limit; secret and password files too. Files
+written onto a returned (so untrusted) stick go through :func:`open_dir_at` and
+:func:`write_new_at`: folder fds, and never through a symlink someone planted there.
 """
 
 from __future__ import annotations
@@ -98,6 +100,55 @@ def read_limited(path: Path | str, limit: int = MAX_READ, dir_fd: int | None = N
                 raise OSError(f"{name} is more than {limit} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def open_dir_at(name: Path | str, dir_fd: int | None = None, *, create: bool = False,
+                replace_link: bool = False) -> int:
+    """An fd for the folder ``name`` (inside ``dir_fd`` when given), never through a symlink.
+
+    ``create``: make it when missing. ``replace_link``: a symlink (or other non-folder entry)
+    in its place is removed, never followed, and a real folder made. Raises OSError otherwise.
+    """
+    if replace_link and dir_fd is not None:
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            st = None
+        if st is not None and not stat.S_ISDIR(st.st_mode):
+            os.unlink(name, dir_fd=dir_fd)
+    if create:
+        try:
+            os.mkdir(name, 0o755, dir_fd=dir_fd)
+        except FileExistsError:
+            pass
+    return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+
+
+def write_new_at(dir_fd: int, name: str, data: bytes, mode: int = 0o644) -> None:
+    """Write ``name`` inside the open folder ``dir_fd`` as a new file, synced: an entry already
+    there that is not a folder (a planted symlink included) is removed, never followed; the
+    file is created with O_EXCL | O_NOFOLLOW, so nothing is ever written through a link."""
+    if "/" in name or name in ("", ".", ".."):
+        raise OSError(f"{name!r} is not a plain file name")
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        st = None
+    if st is not None:
+        if stat.S_ISDIR(st.st_mode):
+            raise OSError(f"{name} is a folder")
+        os.unlink(name, dir_fd=dir_fd)
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
     finally:
         os.close(fd)
 

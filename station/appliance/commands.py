@@ -10,11 +10,10 @@ from station.appliance.halted import show
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """``station doctor``: print the report; exit 0 when every essential check passes."""
-    from station.config import load_settings
-    from station.paths import resolve_data_dir
+    from station.config import context_of
 
-    settings, problems = load_settings(getattr(args, "config", None))
-    data_dir = resolve_data_dir(getattr(args, "data_dir", None), settings.data_dir)
+    ctx = context_of(args)
+    settings, problems, data_dir = ctx.settings, ctx.problems, ctx.data_dir
     checks = run_checks(settings, data_dir)
     print("Mirror-station self-check")
     for pr in problems:

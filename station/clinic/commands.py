@@ -22,9 +22,9 @@ from station.records.wipe import wipe
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
-    from station.paths import resolve_data_dir
+    from station.config import context_of
 
-    return resolve_data_dir(getattr(args, "data_dir", None))
+    return context_of(args).data_dir
 
 
 def _report(result: Validation, name: str) -> None:
@@ -68,7 +68,6 @@ def cmd_prescribe(args: argparse.Namespace) -> int:
 def cmd_make_stick(args: argparse.Namespace) -> int:
     """``station clinic make-stick DIR``: write a signed request onto a stick folder."""
     from station.errors import UsageError
-    from station.paths import resolve_data_dir
 
     data_dir = None
     if args.secret_file:
@@ -77,7 +76,7 @@ def cmd_make_stick(args: argparse.Namespace) -> int:
         except unit.ClinicKeyError as exc:
             raise UsageError(str(exc)) from None
     else:
-        data_dir = resolve_data_dir(getattr(args, "data_dir", None))
+        data_dir = _data_dir(args)
         found = unit.find_secret(data_dir)
         if found is None:
             raise UsageError("no clinic key here: give --secret-file")
@@ -138,9 +137,7 @@ def cmd_new_key(args: argparse.Namespace) -> int:
 
 def cmd_usb_sync(args: argparse.Namespace) -> int:
     """``station usb-sync DIR``: run the stick flow (via the kiosk unless ``--direct``)."""
-    from station.paths import resolve_data_dir
-
-    data_dir = resolve_data_dir(getattr(args, "data_dir", None))
+    data_dir = _data_dir(args)
     stick = Path(args.dir)
     if args.direct or not kiosk_alive(data_dir):
         return run_stick(stick, data_dir, report=print)
@@ -149,12 +146,9 @@ def cmd_usb_sync(args: argparse.Namespace) -> int:
 
 def cmd_export(args: Any) -> int:
     """``station export --out DIR``: write the clinic bundle and print where it went."""
-    from station.config import load_settings
     from station.errors import UsageError
-    from station.paths import resolve_data_dir
 
-    settings, _ = load_settings(args.config)
-    data_dir = resolve_data_dir(args.data_dir, settings.data_dir)
+    data_dir = _data_dir(args)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a folder")
@@ -173,12 +167,9 @@ def cmd_export(args: Any) -> int:
 
 def cmd_wipe(args: Any) -> int:
     """``station wipe [--yes]``: confirm, then remove every patient record."""
-    from station.config import load_settings
     from station.errors import UsageError
-    from station.paths import resolve_data_dir
 
-    settings, _ = load_settings(args.config)
-    data_dir = resolve_data_dir(args.data_dir, settings.data_dir)
+    data_dir = _data_dir(args)
     if not args.yes:
         if not sys.stdin or not sys.stdin.isatty():
             raise UsageError("wipe needs confirmation: run it in a terminal, or add --yes")

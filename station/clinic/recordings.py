@@ -15,13 +15,14 @@ import hashlib
 import io
 import os
 import re
+import struct
 import wave
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from station.files import atomic_write, read_limited
+from station.files import atomic_write, open_dir_at, read_limited, write_new_at
 
 OVERRIDE_DIR = "voice"
 MAX_RECORDING_BYTES = 4 * 1024 * 1024
@@ -42,12 +43,17 @@ def check_recording(data: bytes) -> str | None:
         return f"larger than {MAX_RECORDING_BYTES // (1024 * 1024)} MiB"
     if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         return "not a WAV file"
+    damaged = _chunk_problem(data)
+    if damaged:
+        return damaged
     try:
         with wave.open(io.BytesIO(data)) as w:
             channels, width, rate, frames = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
             pcm = w.readframes(frames)
     except (wave.Error, EOFError) as exc:
         return f"not a plain PCM WAV file ({exc})"
+    except (RuntimeError, ValueError, OverflowError, struct.error, MemoryError):
+        return "a damaged WAV file"
     if width != 2 or channels not in (1, 2) or rate not in RATES:
         return f"{channels} channel(s), {8 * width}-bit, {rate} Hz: use 16-bit mono or stereo PCM"
     seconds = frames / rate
@@ -58,6 +64,25 @@ def check_recording(data: bytes) -> str | None:
     samples = np.frombuffer(pcm[: frames * channels * width], dtype="<i2")
     if samples.size == 0 or int(np.max(np.abs(samples.astype(np.int32)))) < 328:  # -40 dBFS
         return "silent"
+    return None
+
+
+def _chunk_problem(data: bytes) -> str | None:
+    """Walk the WAV's parts (RIFF chunks) before any WAV reader does: a part that runs past
+    the end of the file (a size like 0xFFFFFFF0) is damage, named in words. A RIFF size larger
+    than the file is tolerated (streaming recorders leave it so); the parts must still fit."""
+    end = min(8 + struct.unpack_from("<I", data, 4)[0], len(data))
+    pos, seen = 12, set()
+    while pos + 8 <= end:
+        cid = data[pos:pos + 4]
+        size = struct.unpack_from("<I", data, pos + 4)[0]
+        label = cid.decode("latin-1").strip() if cid.isascii() and cid.decode("ascii").isprintable() else "?"
+        if pos + 8 + size > end:
+            return f"a damaged WAV file (its '{label}' part runs past the end of the file)"
+        seen.add(cid)
+        pos += 8 + size + (size & 1)
+    if b"fmt " not in seen or b"data" not in seen:
+        return "not a plain PCM WAV file (no format or no sound part)"
     return None
 
 
@@ -137,8 +162,22 @@ def listing_ok(listing: object) -> bool:
 
 
 def write_folder(stick_folder: Path, recs: dict[str, bytes]) -> None:
-    """Put the recordings into the stick folder's ``voice/`` (making a stick)."""
-    if recs:
-        (stick_folder / OVERRIDE_DIR).mkdir(exist_ok=True)
-        for name, data in recs.items():
-            (stick_folder / OVERRIDE_DIR / name).write_bytes(data)
+    """Put the recordings into the stick folder's ``voice/`` (making a stick).
+
+    A returned stick is hostile: a symlink planted as ``voice/`` or as a cue's file is
+    removed and replaced, never followed, so nothing is written outside the stick folder.
+    """
+    if not recs:
+        return
+    top = open_dir_at(stick_folder)
+    try:
+        voice = open_dir_at(OVERRIDE_DIR, top, create=True, replace_link=True)
+        try:
+            for name, data in recs.items():
+                if check_name(name):
+                    raise ValueError(f"{name} is not a cue name")
+                write_new_at(voice, name, data)
+        finally:
+            os.close(voice)
+    finally:
+        os.close(top)

@@ -29,7 +29,7 @@ from typing import Any
 
 from station import __version__
 from station.feedback import ClinicianInfo
-from station.files import atomic_write
+from station.files import atomic_write, read_limited
 
 KEY_HEADER = "station-clinic-key-v1"
 log = logging.getLogger(__name__)
@@ -68,13 +68,9 @@ def write_secret(path: Path, secret: bytes) -> None:
 
 def read_secret(path: Path) -> bytes:
     """Read a clinic key file; raises :class:`ClinicKeyError` with a plain message."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        try:
-            text = os.read(fd, 4096).decode("ascii")
-        finally:
-            os.close(fd)
-    except (OSError, UnicodeDecodeError) as exc:
+    try:  # the one bounded reader: no symlink, no FIFO or device, at most 4 KiB
+        text = read_limited(path, 4096).decode("ascii")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ClinicKeyError(f"No readable clinic key at {path} ({exc}).") from None
     parts = text.split()
     if len(parts) != 2 or parts[0] != KEY_HEADER or not re.fullmatch(r"[0-9a-f]{32,128}", parts[1]):

@@ -27,7 +27,12 @@ machine (a table of unit states x actions, no I/O), which the pages and :mod:`.r
    (:mod:`station.clinic.report`), fed with imported rows (:mod:`.patients`), and a JSON API.
 
 Security: loopback only unless accounts exist (:mod:`.auth`: argon2 hashes, server-side
-sessions), a CSRF token on every form, a Host header check, and an audit line for every
-change (who lent, prescribed, imported or exported what, and when). The desk runs on the
-clinic computer and is never imported by a unit.
+sessions that expire, no rows for visitors who are not signed in, a same-site ``next`` only),
+sign-in throttling per client and per account that refuses before hashing (:mod:`.throttle`),
+a CSRF token on every form, a Host header check, sticks written only inside the stick roots
+(:mod:`.stickroots`), ids bounded to the database's integers, and an audit line for every
+change (who lent, prescribed, imported or exported what, and when; a refused sign-in names
+only a real account). Off loopback the desk speaks HTTPS only, its own (cheroot with
+``--tls-cert``) or a reverse proxy's (``--behind-proxy``), with Secure cookies
+(:mod:`.serving`). The desk runs on the clinic computer and is never imported by a unit.
 """

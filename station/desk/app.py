@@ -11,6 +11,7 @@ clinic key stays in its file: the desk keeps only its public key id.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -20,10 +21,11 @@ from urllib.parse import quote
 from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
+from werkzeug.routing import IntegerConverter
 
 from station.clinic import prescription as rx
 from station.clinic import report, unit
-from station.desk import auth, db, importer, patients, registry, rxform
+from station.desk import auth, db, importer, patients, registry, rxform, stickroots, throttle
 from station.desk import loans as deskloans
 
 COOKIE = "desk_session"
@@ -48,27 +50,46 @@ def _host_only(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+class DbIdConverter(IntegerConverter):
+    """``<int:...>`` in a route: a database id, 1 to 2^31-1 (the Integer column of both
+    engines); anything longer or larger is 404, never an overflow."""
+
+    regex = r"\d{1,10}"
+
+    def __init__(self, url_map: Any) -> None:
+        super().__init__(url_map, min=0, max=2**31 - 1)
+
+
 def create_app(factory: sessionmaker, key_file: Path | None = None,
-               allowed_hosts: set[str] | None = None) -> Flask:
-    """The desk application over the database behind ``factory``."""
+               allowed_hosts: set[str] | None = None, *, secure_cookies: bool = False,
+               behind_proxy: bool = False, stick_roots: tuple[Path, ...] = stickroots.DEFAULT_ROOTS) -> Flask:
+    """The desk application over the database behind ``factory``.
+
+    ``stick_roots``: the only folders sticks may be written under (see :mod:`stickroots`).
+    ``secure_cookies``: the browser reaches the desk over HTTPS only (TLS here or at a
+    reverse proxy), so the session cookie is marked Secure. ``behind_proxy``: one reverse
+    proxy in front sets X-Forwarded-For/-Proto, used for the login throttle's client address.
+    """
     app = Flask(__name__)
+    app.url_map.converters["int"] = DbIdConverter
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD
     app.jinja_env.filters["plain"] = report.plain_words  # pattern titles, never internal ids
+    if behind_proxy:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
     hosts = {"127.0.0.1", "localhost", "[::1]"} | {h.lower() for h in allowed_hosts or ()}
     clinic_key_id = key_id_of(key_file)
+    anon_key = secrets.token_bytes(32)  # anonymous visits' CSRF tokens; never stored
+    logins = throttle.LoginThrottle()
 
     @app.before_request
     def _gate() -> Any:
         if _host_only(request.host) not in hosts:
             abort(400, "This desk does not answer to that host name.")
         g.db = factory()
-        token = request.cookies.get(COOKIE)
-        g.ws = auth.load_session(g.db, token)
-        g.new_token = None
-        if g.ws is None:
-            g.new_token = auth.new_session(g.db, None)
-            g.db.commit()
-            g.ws = auth.load_session(g.db, g.new_token)
+        g.ws = auth.visit(g.db, request.cookies.get(COOKIE), anon_key)
+        g.new_token = g.ws.token if g.ws.new_cookie else None
         g.user = g.db.get(db.User, g.ws.user_id) if g.ws.user_id else None
         g.accounts = auth.has_accounts(g.db)
         g.who = g.user.name if g.user else "local"
@@ -83,7 +104,7 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
     @app.after_request
     def _headers(resp: Response) -> Response:
         if getattr(g, "new_token", None):
-            resp.set_cookie(COOKIE, g.new_token, httponly=True, samesite="Strict",
+            resp.set_cookie(COOKIE, g.new_token, httponly=True, samesite="Strict", secure=secure_cookies,
                             max_age=auth.SESSION_HOURS * 3600)
         resp.headers["X-Frame-Options"] = "DENY"
         resp.headers["X-Content-Type-Options"] = "nosniff"
@@ -114,21 +135,20 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
 
     @app.route("/login", methods=["GET", "POST"])
     def login() -> Any:
-        error = None
+        error, status = None, 200
         if request.method == "POST":
-            user = auth.check_password(g.db, request.form.get("name", ""), request.form.get("password", ""))
-            if user is None:
-                error = "That name and password do not match an account."
-                registry.audit(g.db, request.form.get("name", "")[:64] or "?", "login", "refused")
+            got = auth.attempt_login(g.db, logins, request.remote_addr or "?",
+                                     request.form.get("name", ""), request.form.get("password", ""))
+            if got.user is None:
+                error, status = got.error, got.status
                 g.db.commit()
             else:
                 auth.end_session(g.db, request.cookies.get(COOKIE))
-                g.new_token = auth.new_session(g.db, user)
-                registry.audit(g.db, user.name, "login", "signed in")
+                g.new_token = auth.new_session(g.db, got.user)
+                registry.audit(g.db, got.user.name, "login", "signed in")
                 g.db.commit()
-                nxt = request.args.get("next", "/")
-                return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
-        return render_template("login.html", error=error), (401 if error else 200)
+                return redirect(auth.safe_next(request.args.get("next")))
+        return render_template("login.html", error=error), status
 
     @app.post("/logout")
     def logout() -> Any:
@@ -177,12 +197,18 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
         g.db.rollback()
         return redirect(url_for("unit_page", unit_id=unit_id, error=str(exc)))
 
+    def on_stick() -> Path:
+        """The form's stick folder, only inside a stick root (else StickPathError, said plainly)."""
+        return stickroots.stick_folder(request.form.get("folder", ""), stick_roots)
+
     def unit_step(unit_id: str, act: Callable[[], str]) -> Any:
         """Run one loan-cycle action; a refusal changes nothing and says why on the unit page."""
         try:
             text = act()
         except registry.DeskError as exc:
             return unit_error(unit_id, exc)
+        except stickroots.StickPathError as exc:
+            return unit_error(unit_id, registry.DeskError(f"{exc} Nothing was changed."))
         return done(text, url_for("unit_page", unit_id=unit_id))
 
     @app.post("/units/<unit_id>/lend")
@@ -201,19 +227,19 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
     def return_loan(loan_id: int) -> Any:
         loan = g.db.get(db.Loan, loan_id) or abort(404)
         return unit_step(loan.unit_id, lambda: registry.record_return(
-            g.db, g.who, loan_id, request.form.get("folder", ""), key_file))
+            g.db, g.who, loan_id, on_stick(), key_file))
 
     @app.post("/loans/<int:loan_id>/stick")
     def stick(loan_id: int) -> Any:
         loan = g.db.get(db.Loan, loan_id) or abort(404)
         return unit_step(loan.unit_id, lambda: registry.write_stick(
-            g.db, g.who, loan_id, request.form.get("folder", ""), key_file, request.form.get("kind", "lend")))
+            g.db, g.who, loan_id, on_stick(), key_file, request.form.get("kind", "lend")))
 
     @app.post("/units/<unit_id>/records")
     def import_records(unit_id: str) -> Any:
         g.db.get(db.Unit, unit_id) or abort(404)
         return unit_step(unit_id, lambda: registry.import_return(
-            g.db, factory, g.who, unit_id, request.form.get("folder", "")))
+            g.db, factory, g.who, unit_id, on_stick()))
 
     @app.post("/units/<unit_id>/discard")
     def discard(unit_id: str) -> Any:

@@ -1,10 +1,14 @@
 """Desk accounts and server-side sessions.
 
-Passwords are hashed with argon2 (argon2-cffi). The browser holds only a random session token
-in an HttpOnly cookie; the database keeps its sha256, the account and the session's CSRF
-token, so a stolen database row cannot be replayed as a cookie and a logout ends the session
-on the server. Without any account the desk is a single-computer tool (loopback only) and
-every change is audited as "local"; once an account exists, every page asks for a login.
+Passwords are hashed with argon2 (argon2-cffi). The browser holds only a random token in an
+HttpOnly cookie. A signed-in session is a database row keyed by the token's sha256, with the
+account and the session's CSRF token, so a stolen row cannot be replayed as a cookie, a logout
+ends the session on the server, and rows expire (expired ones are deleted at the next sign-in).
+A visitor who is not signed in costs no row at all: the CSRF token of such a visit is an HMAC
+of its cookie token under a key that lives only in the desk process. Sign-in attempts go
+through :mod:`station.desk.throttle`, and the audit names only accounts that exist. Without
+any account the desk is a single-computer tool (loopback only) and every change is audited as
+"local"; once an account exists, every page asks for a login.
 """
 
 from __future__ import annotations
@@ -14,13 +18,15 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from station.desk import db
+from station.desk.throttle import LoginThrottle, in_words
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 SESSION_HOURS = 12
@@ -63,8 +69,38 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{32,128}")
+
+
+@dataclass(frozen=True)
+class Visit:
+    """Who is asking: the cookie token, the signed-in account (None: not signed in), the CSRF
+    token forms must carry, and whether the cookie is new (to be set on the answer)."""
+
+    token: str
+    user_id: int | None
+    csrf: str
+    new_cookie: bool
+
+
+def visit(s: Session, token: str | None, key: bytes) -> Visit:
+    """The visit for a request's cookie token. A live signed-in session is read from its row;
+    anything else is an anonymous visit, which writes nothing (``key``: the process's HMAC key
+    for anonymous CSRF tokens)."""
+    ws = load_session(s, token)
+    if ws is not None and ws.user_id is not None:
+        return Visit(token or "", ws.user_id, ws.csrf, False)
+    new = token is None or not _TOKEN_RE.fullmatch(token)
+    if new:
+        token = secrets.token_urlsafe(32)
+    assert token is not None
+    csrf = hmac.new(key, b"anonymous csrf " + token.encode(), hashlib.sha256).hexdigest()
+    return Visit(token, None, csrf, new)
+
+
 def new_session(s: Session, user: db.User | None) -> str:
-    """Start a server-side session; returns the token for the cookie."""
+    """Start a server-side session; returns the token for the cookie. Expired rows go."""
+    s.execute(delete(db.WebSession).where(db.WebSession.expires_at < db.utcnow()))
     token = secrets.token_urlsafe(32)
     s.add(db.WebSession(token_sha256=_digest(token), user_id=user.id if user else None,
                         csrf=secrets.token_urlsafe(32),
@@ -90,6 +126,48 @@ def end_session(s: Session, token: str | None) -> None:
             s.delete(ws)
 
 
-def csrf_ok(ws: db.WebSession | None, sent: str | None) -> bool:
+def csrf_ok(ws: db.WebSession | Visit | None, sent: str | None) -> bool:
     """True when the form carried this session's CSRF token."""
     return ws is not None and bool(sent) and hmac.compare_digest(ws.csrf, sent or "")
+
+
+# same-site paths only: no scheme, no host, no "//", no backslash, no control character
+_NEXT_RE = re.compile(r"/(?![/\\])[A-Za-z0-9/_.~?=&+-]{0,500}")
+
+
+def safe_next(value: str | None) -> str:
+    """Where to go after signing in: ``value`` when it is a plain path on this desk, else "/"."""
+    return value if value and _NEXT_RE.fullmatch(value) else "/"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The outcome of a sign-in: the account (None: refused), the sentence for the page and
+    the HTTP status (401 wrong, 429 throttled or busy)."""
+
+    user: db.User | None
+    error: str | None = None
+    status: int = 200
+
+
+def attempt_login(s: Session, throttle: LoginThrottle, address: str, name: str, password: str) -> Attempt:
+    """Check a sign-in through the throttle; audits refusals by validated account names only
+    (an arbitrary typed name never becomes a convincing audit line)."""
+    name = name.strip()[:64]
+    wait = throttle.wait_s(address, name)
+    if wait > 0:
+        return Attempt(None, f"Too many wrong passwords. Try again in {in_words(wait)}.", 429)
+    with throttle.hashing_slot() as free:
+        if not free:
+            return Attempt(None, "The desk is busy checking another sign-in. Try again in a moment.", 429)
+        user = check_password(s, name, password)
+    if user is None:
+        throttle.failed(address, name)
+        known = NAME_RE.fullmatch(name) and s.scalar(select(db.User.id).where(db.User.name == name))
+        if known:
+            s.add(db.Audit(who=name, action="login", what="sign-in refused: wrong password"))
+        else:
+            s.add(db.Audit(who="-", action="login", what="sign-in refused: unknown account name"))
+        return Attempt(None, "That name and password do not match an account.", 401)
+    throttle.succeeded(address, name)
+    return Attempt(user)

@@ -14,9 +14,9 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
-    from station.paths import resolve_data_dir
+    from station.config import context_of
 
-    return resolve_data_dir(getattr(args, "data_dir", None))
+    return context_of(args).data_dir
 
 
 def _factory(args: argparse.Namespace):  # noqa: ANN202 - a sessionmaker
@@ -32,7 +32,11 @@ def _factory(args: argparse.Namespace):  # noqa: ANN202 - a sessionmaker
 
 
 def _key_file(args: argparse.Namespace) -> Path | None:
-    if args.key_file:
+    if args.key_file:  # given: it must be a readable key now, not at the first stick
+        try:
+            unit.read_secret(Path(args.key_file))
+        except unit.ClinicKeyError as exc:
+            raise UsageError(f"--key-file: {exc}") from None
         return Path(args.key_file)
     for path in (unit.key_path(_data_dir(args)), unit.ETC_KEY):
         if path.exists():
@@ -42,27 +46,33 @@ def _key_file(args: argparse.Namespace) -> Path | None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """``station desk serve``: the desk on http://127.0.0.1:8470/ (other hosts need accounts)."""
-    from station.desk import auth
+    from station.desk import auth, serving, stickroots
     from station.desk.app import create_app
 
+    key_file = _key_file(args)
     factory = _factory(args)
     if args.host not in LOOPBACK:
         with factory() as s:
             if not auth.has_accounts(s):
                 raise UsageError(f"refusing to listen on {args.host}: no desk account exists yet. "
                                  "Add one with 'station desk user add NAME', or keep the default 127.0.0.1.")
-    key_file = _key_file(args)
+    plan = serving.plan(args.host, args.port, args.tls_cert, args.tls_key, args.behind_proxy)
+    roots = tuple(Path(r) for r in args.stick_root) if args.stick_root else stickroots.DEFAULT_ROOTS
+    if not all(r.is_absolute() for r in roots):
+        raise UsageError("--stick-root needs a whole folder path, like /media")
     hosts = set(args.allow_host or [])
     if args.host not in ("0.0.0.0", "::"):
         hosts.add(args.host if ":" not in args.host else f"[{args.host}]")
-    app = create_app(factory, key_file, hosts)
-    import waitress
+    app = create_app(factory, key_file, hosts, secure_cookies=plan.secure, behind_proxy=plan.behind_proxy,
+                     stick_roots=roots)
 
-    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
-    print(f"Clinic desk at http://{shown}:{args.port}/ (Ctrl+C stops it)", flush=True)
-    if key_file is None:
-        print("No clinic key file found: sticks cannot be written (give --key-file).", flush=True)
-    waitress.serve(app, host=args.host, port=args.port, threads=4, ident="station-desk", _quiet=True)
+    def say(text: str) -> None:
+        print(text, flush=True)
+        if key_file is None:
+            print("No clinic key file found: sticks cannot be written (give --key-file).", flush=True)
+        print(f"Sticks are written only under {' or '.join(map(str, roots))}.", flush=True)
+
+    serving.serve(app, plan, say)
     return 0
 
 
@@ -91,9 +101,15 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     from station.desk import auth
 
     if args.password_file:
+        from station.files import read_limited
+
+        try:  # the one bounded reader: a FIFO or a device is refused at once
+            raw = read_limited(args.password_file, 4096)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--password-file {args.password_file}: {exc}") from None
         try:
-            password = Path(args.password_file).read_text(encoding="utf-8").splitlines()[0]
-        except (OSError, IndexError, UnicodeDecodeError):
+            password = raw.decode("utf-8").splitlines()[0]
+        except (IndexError, UnicodeDecodeError):
             raise UsageError(f"no password in {args.password_file}") from None
     else:
         password = getpass.getpass(f"Password for {args.name}: ")

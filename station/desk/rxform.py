@@ -56,9 +56,15 @@ def choices() -> list[PatternChoice]:
     return [PatternChoice(lib[i]) for i in ids]
 
 
+MAX_NUMBER_CHARS = 15  # longer "numbers" go to the validator as text, which it names as wrong
+
+
 def _value(text: str) -> str:
-    """A form entry as a TOML value: a number when it reads as one, else a string."""
+    """A form entry as a TOML value: a number when it reads as one, else a string (a number
+    of thousands of digits is text, cut short: the validator names it, nothing overflows)."""
     t = text.strip()
+    if len(t) > MAX_NUMBER_CHARS:
+        return json.dumps(t[:MAX_NUMBER_CHARS] + "..." if len(t) > 40 else t)
     if re.fullmatch(r"[+-]?\d+", t):
         return str(int(t))
     if re.fullmatch(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?", t):

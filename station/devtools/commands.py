@@ -17,14 +17,14 @@ from station.devtools.track import read_samples, track_samples
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """``station bench [--video FILE] [--quick]``: print the performance table."""
-    from station.config import load_settings
+    from station.config import context_of
     from station.errors import UsageError
-    from station.paths import model_path, resolve_data_dir
+    from station.paths import model_path
     from station.tracking.fakes.samples import DEMO_VIDEO, sample_path
     from station.tracking.model import ModelError, verify
 
-    settings, _ = load_settings(getattr(args, "config", None))
-    model = model_path(resolve_data_dir(getattr(args, "data_dir", None), settings.data_dir))
+    settings = context_of(args).settings
+    model = model_path(context_of(args).data_dir)
     try:
         verify(model)
     except ModelError as exc:
@@ -44,16 +44,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_track(args: argparse.Namespace) -> int:
     """``station track``: write per-frame readings of ``args.video`` to ``args.json_out``."""
-    from station.config import load_settings
+    from station.config import context_of
     from station.errors import UsageError
-    from station.paths import model_path, resolve_data_dir
+    from station.paths import model_path
     from station.tracking.model import MODEL_SHA256, ModelError, verify
 
     video = Path(args.video)
     if not video.is_file():
         raise UsageError(f"no video file at {video}")
-    settings, _ = load_settings(getattr(args, "config", None))
-    model = model_path(resolve_data_dir(getattr(args, "data_dir", None), settings.data_dir))
+    settings = context_of(args).settings
+    model = model_path(context_of(args).data_dir)
     try:
         verify(model)
     except ModelError as exc:
@@ -77,9 +77,9 @@ def cmd_track(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     """``station replay``: write a session on ``args.video`` as JSON to ``args.json_out``."""
     from station.clinic.prescription import validate_file
-    from station.config import load_settings
+    from station.config import context_of
     from station.errors import UsageError
-    from station.paths import model_path, resolve_data_dir
+    from station.paths import model_path
     from station.tracking.model import ModelError, verify
 
     video = Path(args.video)
@@ -90,9 +90,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         problems = "; ".join(str(p) for p in result.problems)
         raise UsageError(f"the prescription {args.prescription} is not valid: {problems}")
     rx = result.prescription
-    settings, _ = load_settings(getattr(args, "config", None))
+    settings = context_of(args).settings
     side = getattr(args, "side", None) or rx.affected_side or settings.patient.affected_side
-    model = model_path(resolve_data_dir(getattr(args, "data_dir", None), settings.data_dir))
+    model = model_path(context_of(args).data_dir)
     try:
         verify(model)
     except ModelError as exc:

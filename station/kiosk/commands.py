@@ -22,12 +22,10 @@ log = logging.getLogger(__name__)
 
 
 def _load(args: argparse.Namespace) -> tuple[Settings, Path]:
-    from station.config import load_settings
-    from station.paths import resolve_data_dir
+    from station.config import context_of
 
-    settings, _problems = load_settings(getattr(args, "config", None))
-    data_dir = resolve_data_dir(getattr(args, "data_dir", None), settings.data_dir)
-    return settings, data_dir
+    ctx = context_of(args)
+    return ctx.settings, ctx.data_dir
 
 
 def _open_display(size: tuple[int, int], fullscreen: bool) -> Any:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 import queue
 import shutil
 import subprocess
@@ -137,6 +136,9 @@ def cue_for(out: Output, plan: Plan, release_prompt: str = "") -> Cue | None:
 # ---- rendering ----------------------------------------------------------------------------------
 
 
+NICE = shutil.which("nice")  # coreutils; without it the renderer runs at normal priority
+
+
 def espeak_path() -> str | None:
     """Where espeak-ng is, or None when it is not installed."""
     return shutil.which(ESPEAK)
@@ -150,19 +152,13 @@ def render(text: str, dest: Path, espeak: str | None = None,
         raise FileNotFoundError("espeak-ng is not installed")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.tmp")
-    # niced: rendering at start-up must never take the CPU from the face tracking
-    run([exe, *ESPEAK_ARGS, "-w", str(tmp), "--", text], check=True, capture_output=True, timeout=60,
-        preexec_fn=_nice)
+    # niced: rendering at start-up must never take the CPU from the face tracking. ``nice`` is
+    # the command (never a preexec_fn: that forces a fork that runs Python in the child, which
+    # then holds copies of the kiosk's files, the session lock's included, until it execs).
+    cmd = [exe, *ESPEAK_ARGS, "-w", str(tmp), "--", text]
+    run([NICE, "-n", "19", *cmd] if NICE else cmd, check=True, capture_output=True, timeout=60)
     tmp.replace(dest)
     return dest
-
-
-def _nice() -> None:
-    """In the espeak-ng child: the lowest CPU priority there is to ask for."""
-    try:
-        os.nice(19)
-    except OSError:
-        pass
 
 
 def cache_name(text: str) -> str:

@@ -7,6 +7,11 @@ that work is refused in plain words instead of pulling the records from under th
 The kernel drops the lock when its holder dies, so a crashed kiosk never blocks the clinic.
 
 Within one process the guard is re-entrant (the stick flow holds it and then calls the wipe).
+
+The lock is never held by a child: its fd is opened close-on-exec, and it is released with an
+explicit ``LOCK_UN`` before the fd is closed. A ``flock`` belongs to the open file, which a
+forked child shares until it execs; closing only our fd would leave the lock held by a child
+caught between fork and exec (the voice renderer), and clinic work would be refused.
 """
 
 from __future__ import annotations
@@ -41,6 +46,14 @@ def lock_path(data_dir: Path) -> Path:
     return d / LOCK_NAME
 
 
+def _unlock(fd: int) -> None:
+    """Release the lock for every copy of the fd (a forked child's too), then close ours."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 def _try_lock(data_dir: Path) -> int | None:
     """An fd holding the exclusive lock, or None when another holder has it."""
     fd = os.open(lock_path(data_dir), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
@@ -71,10 +84,9 @@ class SessionLock:
     def hold(self, quiet: bool = False) -> None:
         """Take the lock for a starting session (a full disk or a busy lock only logs).
 
-        A lock that is busy for a moment is tried again briefly: a child process the kiosk
-        forks (the voice renderer) carries a copy of the lock's file until it execs, so a
-        lock just released can look taken for a few milliseconds. The recorder also tries
-        again at every later output while its session runs (see ``SessionRecorder``).
+        A lock that is busy for a moment is tried again briefly (another station command may
+        hold it for a moment). The recorder also tries again at every later output while its
+        session runs (see ``SessionRecorder``).
         """
         current = self._held.get(self._key)
         if current is not None:
@@ -101,7 +113,7 @@ class SessionLock:
         current = self._held.get(self._key)
         if current is not None and current[1] is self:
             del self._held[self._key]
-            os.close(current[0])
+            _unlock(current[0])
 
     @property
     def held(self) -> bool:
@@ -131,7 +143,7 @@ def no_session(data_dir: Path) -> Iterator[None]:
         yield
     finally:
         held.discard(key)
-        os.close(fd)
+        _unlock(fd)
 
 
 def session_in_progress(data_dir: Path) -> bool:

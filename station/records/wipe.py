@@ -1,6 +1,8 @@
 """Remove every patient record from a unit, so nothing of one patient reaches the next.
 
-The database, its WAL and journal files, the active prescription and the exports are
+The database, its WAL and journal files, the active prescription, its change log (which
+names the side, the patterns, the reminder times and the prescription's hash, from which an
+alias can be guessed), the clinic's recorded cues for this patient and the exports are
 overwritten with zeros before they are deleted; unit settings, the unit id and the clinic key
 stay."""
 
@@ -27,6 +29,8 @@ PATIENT_GLOBS: tuple[str, ...] = (
     EXPORTS_DIR,
     "*.export-tmp*",
     "prescription.toml",  # holds the patient's alias and the therapist's message
+    "prescription-log.jsonl*",  # side, patterns, times and the prescription's sha256
+    "voice",  # the clinic's recordings sent with this patient's prescription
     ".prescription.toml.tmp*",  # a copy a power cut left half-way through a prescribe
     "tmp",  # exports being written (CSV, the prescription with its alias)
 )

@@ -34,8 +34,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _dest(args: argparse.Namespace) -> Path:
-    from station.config import load_settings
-    from station.paths import model_path, resolve_data_dir
+    from station.config import context_of
+    from station.paths import model_path
 
-    settings, _ = load_settings(getattr(args, "config", None))
-    return model_path(resolve_data_dir(getattr(args, "data_dir", None), settings.data_dir))
+    return model_path(context_of(args).data_dir)

@@ -68,7 +68,8 @@ def server(tmp_path: Path):  # noqa: ANN201
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    srv = create_server(create_app(factory, u.key_file), host="127.0.0.1", port=port, threads=2)
+    srv = create_server(create_app(factory, u.key_file, stick_roots=(tmp_path,)), host="127.0.0.1", port=port,
+                        threads=2)
     t = threading.Thread(target=srv.run, daemon=True)
     t.start()
     try:
@@ -287,7 +288,7 @@ def test_out_of_order_actions_are_refused_in_a_browser(browser, server, tmp_path
     browser.execute_script("window.deskOldPage = true")
     browser.find_element(By.CSS_SELECTOR, "#return button").click()
     wait_page()
-    refused(browser.find_element(By.CSS_SELECTOR, "p.error").text, "folder of the mounted stick",
+    refused(browser.find_element(By.CSS_SELECTOR, "p.error").text, "the desk writes sticks only under",
             "return-without-stick")
 
     # back, with the return stick written: the previous patient's records are still on it
