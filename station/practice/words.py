@@ -34,6 +34,16 @@ PHASE_WORDS: dict[str, str] = {
 
 RESTING_FACE_TAKEN = "Thank you. That's your resting face."
 
+# ---- what the face tracking asks for (screen and voice) ---------------------------------------
+
+NO_FACE_SEEN = "I can't see your face. Sit in front of the screen."
+KEEP_STILL = "Keep your head still for a moment."
+LOOK_STRAIGHT = "Look straight at the screen."
+FACE_NOT_IN_VIEW = "Face not in view. Keep going by the guide."
+# The head turned or nodded away from where it was at the start: those moments are not measured.
+TURN_BACK = "Turn back towards the screen."
+SAY_TURN_BACK = "Turn back towards the screen, and keep going."
+
 # ---- notices (calm banners) -------------------------------------------------------------------
 
 CAMERA_MISSING = "Camera not available. Keep going by the guide."

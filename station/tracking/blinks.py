@@ -1,0 +1,259 @@
+"""Blinks: recognised on the raw readings of both lids, with their real timing (pure numpy).
+
+A blink is not the eye joining in. People blink 10-20 times a minute; a blink closes both
+lids for 0.04-0.33 s (measured on real talking-face video: runs of frames in which both of the
+landmarker's eye-blink blendshapes exceed 0.5). Ocular synkinesis is the affected eye
+narrowing *with a movement*, for as long as it lasts. This module tells them apart, and it is
+the one place that does: the rep's verdict (:mod:`station.tracking.quality`), the live eye
+and brow meters (:class:`BlinkStream`) and the project's validation all call it.
+
+How a blink is found (:func:`detect_blinks`)
+--------------------------------------------
+1. **Raw readings, both lids.** The input is each eye's *unsmoothed* fissure reading (mm from
+   the neutral face, closing negative). A smoothed reading stretches a 0.34 s blink to
+   0.33-0.67 s and lets the frame rate decide the rest; the raw one does not.
+2. **Each lid's closure** is a run of frames narrowed past that eye's quiet threshold below
+   its :func:`surround` (the level the lid returns to on both sides within a blink's
+   length, so only brief closures count, measured from where the lid was); its
+   *core* is where it is closed deeper than :data:`CORE_SHARE` of its own deepest point
+   (never shallower than the threshold). The core's start and end are interpolated between
+   frames at that level, so they are in seconds, not frames. A shallow synkinetic narrowing
+   with a blink on top has the blink as its core; a deep narrowing (40 % of the lid) with a
+   blink inside has the whole narrowing as its core, which starts before the blink.
+3. **Both lids, the affected one allowed to lag.** A core of one eye pairs with a core of the
+   other when they start and end together within :data:`LID_TOL_S` (or half a frame,
+   whichever is longer); with ``affected`` given, that lid may close up to :data:`LAG_CLOSE_S`
+   later and reopen up to :data:`LAG_OPEN_S` later than the other (after facial palsy the
+   affected lid typically closes about 0.1 s later and opens 0.2 s later), but never earlier:
+   a lid that narrows *before* the other one starts to blink is narrowing, not blinking.
+4. **Brief, judged on the closure itself.** The pair is a blink when the leading lid's core
+   could have lasted at most :data:`BLINK_MAX_S`: its interpolated length minus one frame
+   interval (the most the sampling can have added). So a 0.45 s blink is a blink at 5 fps and
+   at 30 fps alike, and a two-eyed squeeze of 1.5 s never is.
+
+What a blink moves (:func:`blink_mask`): measured on the real talking videos (their per-frame
+eye-blink blendshapes as the reference), a blink moves the **eye** reading of both sides (by
+definition) and the **brow** of both sides: the brow points sit on the upper lid's skin
+fold. Nose/cheek, mouth corner, lips and chin did not move with blinks (their change across a
+blink was at the level of frames without one). The mask therefore covers eye and brow on both
+sides, from :data:`BLINK_MARGIN_S` before a blink's start to that long after its end (the brow
+settles back a little after the lids), and nothing else.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Blink", "BlinkStream", "blink_mask", "detect_blinks", "BLINK_MAX_S",
+           "BLINK_MARGIN_S", "LAG_CLOSE_S", "LAG_OPEN_S"]
+
+BLINK_MAX_S = 0.5  # longest closure that is still a blink (a long blink is ~0.45 s)
+LAG_CLOSE_S = 0.1  # the affected lid may close this much later than the other ...
+LAG_OPEN_S = 0.2  # ... and reopen this much later
+LID_TOL_S = 0.08  # two lids start and end together within this (real video: up to ~0.08 s)
+CORE_SHARE = 0.35  # a closure's core: deeper than this share of its own deepest point
+BLINK_MARGIN_S = 0.12  # masked before and after a blink (lids on their way, brow settling)
+STREAM_WINDOW_S = 2.5  # what the streaming detector keeps
+
+
+@dataclass(frozen=True)
+class Blink:
+    """One blink: from the first lid's closing to the last lid's reopening, seconds."""
+
+    start: float
+    end: float
+
+
+def frame_interval(t: np.ndarray) -> float:
+    """The typical time between frames (median of the positive steps), 0 with fewer than two."""
+    d = np.diff(np.asarray(t, dtype=np.float64))
+    d = d[d > 0]
+    return float(np.median(d)) if len(d) else 0.0
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    idx = np.flatnonzero(np.diff(np.r_[0, mask.astype(np.int8), 0]))
+    return list(zip(idx[::2], idx[1::2] - 1, strict=True))
+
+
+def _edge(t: np.ndarray, x: np.ndarray, inside: int, outside: int, level: float,
+          dt: float) -> float:
+    """Time the reading crosses ``level`` between an inside and an outside frame."""
+    if 0 <= outside < len(x) and math.isfinite(x[outside]) and x[outside] > level:
+        a, b = x[outside], x[inside]
+        f = (a - level) / (a - b) if a != b else 0.5
+        return float(t[outside] + f * (t[inside] - t[outside]))
+    return float(t[inside] + (0.5 * dt if outside > inside else -0.5 * dt))
+
+
+def surround(t: np.ndarray, x: np.ndarray, window_s: float) -> np.ndarray:
+    """The level a lid comes back to on *both* sides within ``window_s``: for each frame the
+    smaller of the highest reading in the window before it and in the window after it.
+
+    A brief closure (shorter than the window) sits below its surround by its own depth;
+    anything held longer than the window is its own surround, so a sustained narrowing or a
+    squeeze never looks like a brief closure, and a blink on top of a narrowing (laughing,
+    a synkinetic squint) is measured from the narrowing, not from neutral.
+    """
+    n = len(t)
+    lo = np.searchsorted(t, t - window_s - 1e-9, side="left")
+    hi = np.searchsorted(t, t + window_s + 1e-9, side="right")
+    y = np.where(np.isfinite(x), x, -np.inf)
+    env = np.empty(n)
+    for i in range(n):
+        env[i] = min(y[lo[i]:i + 1].max(), y[i:hi[i]].max())
+    return np.where(np.isfinite(env) & np.isfinite(x), env, x)
+
+
+def closures(t: np.ndarray, x: np.ndarray, threshold: float) -> list[tuple[float, float]]:
+    """One lid's closure cores as (start, end) seconds (see the module docstring)."""
+    t = np.asarray(t, dtype=np.float64)
+    dt = frame_interval(t)
+    raw = np.asarray(x, dtype=np.float64)
+    x = raw - surround(t, raw, BLINK_MAX_S + dt)
+    narrowed = np.nan_to_num(x, nan=0.0) < -threshold
+    out: list[tuple[float, float]] = []
+    for a, b in _runs(narrowed):
+        seg = x[a:b + 1]
+        level = min(-threshold, CORE_SHARE * float(seg.min()))
+        for ca, cb in _runs(seg <= level):
+            i, j = a + ca, a + cb
+            out.append((_edge(t, x, i, i - 1, level, dt), _edge(t, x, j, j + 1, level, dt)))
+    return out
+
+
+def _pairs(lead: list[tuple[float, float]], lag: list[tuple[float, float]], tol: float,
+           close: float, reopen: float) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    out = []
+    used: set[int] = set()
+    for c in lead:
+        best, best_k = None, -1
+        for k, d in enumerate(lag):
+            if k in used:
+                continue
+            ds, de = d[0] - c[0], d[1] - c[1]
+            if -tol <= ds <= close + tol and -tol <= de <= reopen + tol:
+                score = abs(ds) + abs(de)
+                if best is None or score < best:
+                    best, best_k = score, k
+        if best_k >= 0:
+            used.add(best_k)
+            out.append((c, lag[best_k]))
+    return out
+
+
+def detect_blinks(t: np.ndarray, eye_raw: np.ndarray, thresholds: np.ndarray,
+                  affected: int | None = None) -> list[Blink]:
+    """The blinks in a stretch of frames.
+
+    ``t`` seconds (n,); ``eye_raw`` (n, 2) raw fissure readings in mm from neutral, columns
+    left and right (rows of :data:`station.feedback.SIDES`), closing negative, NaN where not
+    scored; ``thresholds`` (2,) the eyes' quiet thresholds; ``affected`` the column whose lid
+    may lag (None: neither).
+    """
+    t = np.asarray(t, dtype=np.float64)
+    eye = np.asarray(eye_raw, dtype=np.float64).reshape(len(t), 2)
+    thr = np.asarray(thresholds, dtype=np.float64).reshape(2)
+    if len(t) == 0:
+        return []
+    dt = frame_interval(t)
+    tol = max(LID_TOL_S, 0.5 * dt)
+    cores = [closures(t, eye[:, c], float(thr[c])) for c in (0, 1)]
+    if affected is None:
+        pairs = _pairs(cores[0], cores[1], tol, 0.0, 0.0)
+    else:
+        other = 1 - int(affected)
+        pairs = _pairs(cores[other], cores[int(affected)], tol, LAG_CLOSE_S, LAG_OPEN_S)
+    blinks = []
+    for lead, lag in pairs:
+        length = (lead[1] - lead[0]) if affected is not None else min(lead[1] - lead[0],
+                                                                      lag[1] - lag[0])
+        if length - dt <= BLINK_MAX_S + 1e-9:
+            blinks.append(Blink(min(lead[0], lag[0]), max(lead[1], lag[1])))
+    return sorted(blinks, key=lambda b: b.start)
+
+
+def blink_mask(t: np.ndarray, eye_raw: np.ndarray, thresholds: np.ndarray,
+               affected: int | None = None, margin_s: float = BLINK_MARGIN_S) -> np.ndarray:
+    """True for each frame inside a blink or within ``margin_s`` of one (mask eye and brow,
+    both sides, there)."""
+    t = np.asarray(t, dtype=np.float64)
+    mask = np.zeros(len(t), dtype=bool)
+    for b in detect_blinks(t, eye_raw, thresholds, affected):
+        mask |= (t >= b.start - margin_s - 1e-9) & (t <= b.end + margin_s + 1e-9)
+    return mask
+
+
+class BlinkStream:
+    """The same blinks, one frame at a time, for the live meters.
+
+    :meth:`update` returns True while this frame's eye and brow readings must not be shown as
+    movement: inside a blink found so far (or its margin), or while a closure now under way
+    can still turn out to be one (both lids closed for no longer than a blink, or one lid
+    within the lag the other allows). A one-sided narrowing shows after :data:`LID_TOL_S`
+    (plus :data:`LAG_CLOSE_S` for the affected lid); a squeeze shows once it is longer than a
+    blink. The finished rep is judged on the whole series by :func:`detect_blinks`.
+    """
+
+    def __init__(self, affected: int | None = None, margin_s: float = BLINK_MARGIN_S) -> None:
+        self.affected = affected
+        self.margin_s = margin_s
+        self._buf: deque[tuple[float, float, float]] = deque()
+
+    def reset(self) -> None:
+        self._buf.clear()
+
+    def update(self, t: float, eye_raw: np.ndarray, thresholds: np.ndarray) -> bool:
+        """Feed one frame's raw eye readings (2,) (NaN: not scored); True while in a blink."""
+        e = np.asarray(eye_raw, dtype=np.float64).reshape(2)
+        if self._buf and t <= self._buf[-1][0]:
+            return False
+        self._buf.append((float(t), float(e[0]), float(e[1])))
+        while self._buf and self._buf[0][0] < t - STREAM_WINDOW_S:
+            self._buf.popleft()
+        arr = np.array(self._buf)
+        ts, eyes = arr[:, 0], arr[:, 1:]
+        thr = np.asarray(thresholds, dtype=np.float64).reshape(2)
+        for b in detect_blinks(ts, eyes, thr, self.affected):
+            if b.start - self.margin_s - 1e-9 <= t <= b.end + self.margin_s + 1e-9:
+                return True
+        return self._pending(ts, eyes, thr)
+
+    def _pending(self, ts: np.ndarray, eyes: np.ndarray, thr: np.ndarray) -> bool:
+        """Could the closure under way at the last frame still be a blink?"""
+        narrowed = np.nan_to_num(eyes, nan=0.0) < -thr[None, :]
+        now = narrowed[-1]
+        if not now.any():
+            return False
+        dt = frame_interval(ts) or 0.0
+        tol = max(LID_TOL_S, 0.5 * dt)
+        t = ts[-1]
+        since = []
+        for c in (0, 1):
+            k = len(ts) - 1
+            if now[c]:
+                while k > 0 and narrowed[k - 1, c]:
+                    k -= 1
+                since.append(float(ts[k]))
+            else:
+                since.append(math.inf)
+        start = min(since)
+        if t - start - dt > BLINK_MAX_S:
+            return False  # longer than any blink: a squeeze or a narrowing
+        if now.all():
+            return True
+        lone = 0 if now[0] else 1
+        allow = tol
+        if self.affected is not None and lone != self.affected:
+            allow += LAG_CLOSE_S  # the other lid leads: the affected one may still follow
+        if self.affected is not None and lone == self.affected:
+            # the affected lid may reopen late after the other lid's closure
+            recent = ts[narrowed[:, 1 - lone]]
+            if len(recent) and float(recent.max()) >= since[lone] - tol and \
+                    t - float(recent.max()) <= LAG_OPEN_S + tol:
+                return True
+        return t - since[lone] <= allow
