@@ -104,8 +104,18 @@ def surround(t: np.ndarray, x: np.ndarray, window_s: float) -> np.ndarray:
     hi = np.searchsorted(t, t + window_s + 1e-9, side="right")
     y = np.where(np.isfinite(x), x, -np.inf)
     env = np.empty(n)
+    # Where the series ends within the window (the edge of a rep, the newest live frame),
+    # that side is not known: the other side alone decides.
+    cut_lo = t - window_s < t[0] - 1e-9 if n else np.zeros(0, dtype=bool)
+    cut_hi = t + window_s > t[-1] + 1e-9 if n else np.zeros(0, dtype=bool)
     for i in range(n):
-        env[i] = min(y[lo[i]:i + 1].max(), y[i:hi[i]].max())
+        before, after = y[lo[i]:i + 1].max(), y[i:hi[i]].max()
+        if cut_hi[i] and not cut_lo[i]:
+            env[i] = before
+        elif cut_lo[i] and not cut_hi[i]:
+            env[i] = after
+        else:
+            env[i] = min(before, after)
     return np.where(np.isfinite(env) & np.isfinite(x), env, x)
 
 

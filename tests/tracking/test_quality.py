@@ -16,6 +16,7 @@ from station.practice.plan import REGIONS, library, make_plan
 from station.practice.session import Engine
 from station.records.store import REP_COLUMNS, SCHEMA_VERSION
 from station.tracking import quality as Q
+from station.tracking.blinks import BlinkStream
 from station.tracking.metrics import FLOORS_MM, MetricFrame, region_index, side_index
 from station.tracking.scoring import live_feedback, spec_for
 
@@ -182,7 +183,7 @@ class _Base:
     thresholds = THR
 
 
-def _live(t: float, values: dict, move: float | None = None, blink: Q.LiveBlink | None = None):
+def _live(t: float, values: dict, move: float | None = None, blink: BlinkStream | None = None):
     arr = np.zeros((2, 6))
     for (side, region), v in values.items():
         arr[side_index(side), region_index(region)] = v
@@ -214,7 +215,7 @@ def test_slower_when_the_target_runs_ahead_of_the_guide():
 
 
 def test_quiet_meter_ignores_a_blink_but_not_a_squint():
-    blink = Q.LiveBlink()
+    blink = BlinkStream(side_index("left"))
     closed = {("left", "eye"): -6.0, ("right", "eye"): -6.0}
     seen = [_live(t, closed, blink=blink).meters[1] for t in np.arange(0.0, 0.45, 1 / FPS)]
     assert not any(m.warning for m in seen) and all(m.mm == 0.0 for m in seen)
@@ -223,8 +224,8 @@ def test_quiet_meter_ignores_a_blink_but_not_a_squint():
     one_eye = _live(1.0, {("left", "eye"): -1.5}, blink=blink).meters[1]
     assert one_eye.warning  # the affected eye alone is never a blink
     # the lids of a blink do not move in the same frame: the leading and trailing frame of the
-    # affected eye alone are ignored, a narrowing that stays shows after LIVE_ONSET_S
-    fresh = Q.LiveBlink()
+    # affected eye alone are ignored, a narrowing that stays shows after LID_TOL_S
+    fresh = BlinkStream(side_index("left"))
     assert not _live(0.0, {("left", "eye"): -3.0}, blink=fresh).meters[1].warning
     assert not _live(0.07, closed, blink=fresh).meters[1].warning
     assert not _live(0.15, {("left", "eye"): -3.0}, blink=fresh).meters[1].warning
