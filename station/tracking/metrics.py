@@ -78,7 +78,7 @@ MAX_CALIBRATION_NOISE_MM = 0.5
 FRONTAL_RAD = 0.35
 # Frames turned or nodded further than this from the calibrated pose are not scored (see the
 # module docstring for why this value).
-MAX_TURN_RAD = 0.12
+MAX_TURN_RAD = 0.06
 # A frame whose stable points do not fit the neutral ones this well (RMS, mm) is not scored
 # (a hand over the nose, a landmark jump).
 MAX_FIT_RMS_MM = 2.5

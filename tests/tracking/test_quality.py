@@ -245,19 +245,28 @@ def _stats(slow=True, small=True, quiet=True, released=True) -> RepStats:
                     quiet=quiet, released=released, gentle_max_mm=5.0)
 
 
-def test_one_sentence_by_priority_quiet_slow_small_released():
+def test_advice_by_priority_and_never_more_than_two_sentences():
     smile = library()["small_smile"]
 
     def say(*reps):
         return words.pattern_result(0, smile, list(reps)).sentence
 
     everything = _stats(slow=False, small=False, quiet=False, released=False)
-    assert say(_stats(), everything) == "Your eye and brow stayed soft in 1 of 2 smiles."
+    # one failing quality does not hide the next piece of advice
+    assert say(_stats(), everything) == \
+        "Your eye and brow stayed soft in 1 of 2 smiles. Try moving even more slowly."
     assert say(_stats(), _stats(slow=False, small=False, released=False)) == \
-        "Try moving even more slowly: the smile arrived before the guide."
+        "Try moving even more slowly: the smile arrived before the guide. Try an even smaller smile."
     assert say(_stats(small=False, released=False)) == \
-        "Try an even smaller smile: a little movement is plenty."
-    assert say(_stats(released=False)) == "After each smile, let your face go fully soft before the next."
+        "Try an even smaller smile: a little movement is plenty. " \
+        "Let your face go fully soft after each one."
+    # the only thing to work on, and what held, said kindly
+    assert say(_stats(released=False)) == \
+        "After each smile, let your face go fully soft before the next. Nice and slow, nice and small."
+    assert say(_stats(quiet=False), _stats()) == \
+        "Your eye and brow stayed soft in 1 of 2 smiles. Nice and slow, nice and small."
+    assert say(_stats(quiet=False, small=None)) == \
+        "Your eye and brow stayed soft in 0 of 1 smile. Nice and slow."
     assert say(_stats(), _stats()) == "Well done: your eye and brow stayed soft in 2 of 2 smiles."
     # unknown is never praised: with slow never judged, no "well done"
     assert say(_stats(slow=None)) == "Your eye and brow stayed soft in 1 of 1 smile."
@@ -265,6 +274,8 @@ def test_one_sentence_by_priority_quiet_slow_small_released():
     assert say(nothing) == words.CAMERA_COULD_NOT_FOLLOW
     assert words.pattern_result(0, library()["ee"], [], reps_done=2).sentence == \
         "You did 2 slow 'ee' movements. Well done."
+    for reps in ([everything], [_stats(), everything], [_stats(quiet=False, released=False)]):
+        assert say(*reps).count(".") <= 2
 
 
 def test_prescription_gentle_range_within_safe_bounds():
