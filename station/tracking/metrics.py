@@ -9,10 +9,33 @@ How a reading is made (see the project's design notes for why):
    put in its middle (the perpendicular through it is the facial midline), and scaled to mm by
    the iris diameter (11.7 mm) measured at calibration *only* (the iris is covered as the eye
    closes, so it is never used again).
-2. **Registration**: every later frame is mapped onto the neutral face by a similarity fit
-   (rotation, translation, scale) over :data:`station.tracking.landmarks.STABLE` points (nasal midline
-   and forehead), then measured in the neutral face frame: x towards the subject's left,
-   y downwards, millimetres.
+2. **Registration in 3-D**: every later frame is mapped onto the neutral face by a 3-D
+   similarity fit (Umeyama: rotation, translation, scale) over the stable points
+   (:data:`station.tracking.landmarks.STABLE` nasal midline and forehead, plus
+   ``STABLE_LATERAL``), using the landmarker's x, y and z (z in pixels on x's scale), then
+   measured in the neutral face frame: x towards the subject's left, y downwards, millimetres.
+   *Why 3-D.* The stable points sit about 35 mm in front of the mouth corners, so a 2-D fit
+   leaves a turn or nod as false movement: on real landmarks of a face turned 0.03 / 0.06 /
+   0.1 rad (rotated about a head centre 100 mm behind the eyes), the 2-D fit read up to 0.86 /
+   1.73 / 2.91 mm, the 3-D fit 0.00 mm (both the fit and the landmarker's projection are weak
+   perspective). On the real face model re-tracking rendered 3-D turns (a mesh warp of three
+   real faces, 0.03-0.1 rad, 33 renders) the largest reading fell from a median of 3.5x its
+   region's floor (2-D) to 1.6x (3-D): the landmarker itself does not keep a turned face
+   rigid, which is why turns are also gated (below). *Why the landmarks, not the facial
+   transformation matrix:* the matrix is fitted by the landmarker to its whole canonical mesh,
+   mouth and cheeks included, and a one-sided smile (the warped ramp video, no head movement)
+   moved it by up to 0.019 rad, about as much as our stable-point fit (0.023 rad); the fit on
+   our own stable points gives rotation, scale and shift in the frame we measure in, also for
+   sources without a matrix. Cost: about 0.1 ms a frame on the 2-core test machine
+   (``measure`` of 478 points).
+   *Turn gate.* :attr:`Registered.turn` is the head's yaw, pitch and roll since calibration.
+   A frame turned or nodded more than :data:`MAX_TURN_RAD` (0.06 rad, 3.4 degrees) from the
+   calibrated pose (by the fit, or by the landmarker's own pose when it has one) is not
+   scored: its status is ``turned`` and the patient reads and hears "Turn back towards the
+   screen." Why 0.06: on the rendered turns above, 3-D registered readings stayed within about
+   one floor up to 0.05 rad and reached 1-2.4 mm (mouth corner) at 0.07-0.1 rad. The old gate
+   (0.2 rad from the absolute pose) let such frames count. An in-plane tilt (roll) is taken
+   out exactly and is gated only past :data:`FRONTAL_RAD`.
 3. **Readings**: per side and region a signed value in mm from neutral, in the region's own
    direction (see :mod:`station.tracking.landmarks`). The mouth corner is its displacement in the
    registered frame (never relative to lip points that move with the same smile).

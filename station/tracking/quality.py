@@ -5,10 +5,23 @@ Theory of operation
 The retraining material asks four things of every movement, on the affected side: **slow**
 (the brain needs time to learn), **small** (gentle precision; strength makes synkinesis
 worse), **quiet** (the unhelpful muscles stay off) and **released** (a tight face cannot move
-smoothly). :func:`judge` turns one rep's smoothed readings (signed mm from the session's
-neutral face, see :mod:`station.tracking.metrics`) into those four flags and the numbers
-behind them. Each flag is True, False, or None when it cannot be judged (too few scored
-frames, no baseline, nothing moved): never a guess.
+smoothly). :func:`judge` turns one rep's readings (signed mm from the session's neutral face,
+see :mod:`station.tracking.metrics`) into those four flags and the numbers behind them.
+Movement is measured on the smoothed readings (a one-pole filter of 0.06 s: one-frame jitter
+damped, nothing stretched), blinks are found on the raw ones; the live meters do exactly the
+same. Each flag is True, False, or None when it cannot be judged (too few scored frames, no
+baseline, nothing moved): never a guess.
+
+*Any frame rate from 5 to 30 fps* (a Pi 4 tracks at about 5-10). No rule counts frames: a
+frame stands for one frame interval of time. "Held for" ``HELD_S`` (0.2 s) is one frame at
+5 fps, two at 7 and 10, three at 15 and six at 30, so a 0.3 s narrowing always spans it; the
+80 % time is interpolated between frames; the step window is the whole number of frame
+intervals nearest 0.3 s; a phase is judged only when its scored frames cover
+:data:`MIN_SCORED_S` (and :data:`MIN_SHARE` of the phase, and at least :data:`MIN_FRAMES`
+frames), the end of rest when they cover :data:`MIN_END_S`. Before, "held" meant 0.25 s (two
+frames at 5 fps, so a 0.3 s narrowing was missed half the time) and blinks were timed on the
+smoothed reading, where the frame rate decided the verdict (at 7 fps 3 frames = 0.43 s
+passed, 4 frames = 0.57 s failed).
 
 *The target in its own direction.* Each pattern names the reading that shows its movement and
 the sign of that movement (pattern data, :class:`QualitySpec`): smile = mouth-corner
@@ -29,8 +42,7 @@ inside that), or when it has a *sudden step*: more than ``STEP_MAX_SHARE`` (half
 gained within ``STEP_WINDOW_S`` (0.3 s), which catches a patient who waits and then jumps to
 the peak late in the phase. Even following, the guide gains 7.5 % of the peak in 0.3 s of a
 4 s move. Not judged (None) when the peak stays within the target's noise threshold (there is
-no movement whose pace could be judged) or when fewer than :data:`MIN_FRAMES` move frames were
-scored.
+no movement whose pace could be judged) or when too few move frames were scored.
 
 **small** -- ``target_peak_mm`` (the largest directional target level held for at least
 ``HELD_S``) is at most the pattern's ``gentle_max_mm``. Each pattern file sets a default (the
@@ -38,31 +50,38 @@ reasoning is in the pattern files: about half of a full-strength movement); a pr
 may tune it within ``[GENTLE_MIN_MM, gentle_limit_mm]``.
 
 **quiet** -- every quiet region's movement (absolute reading, any direction), *held for at
-least* ``HELD_S`` (0.25 s, so a one-frame landmark flicker is not a movement), stays within
+least* ``HELD_S`` (0.2 s, so a one-frame flicker at 7 fps and up is not a movement), stays within
 its threshold (``max(k x noise, floor)`` from calibration) through move, hold and release.
 ``quiet_excess_mm`` is the largest excess over a threshold. Blinks are excluded first:
 
 *A blink is not the eye joining in.* People blink 10-20 times a minute; a blink closes both
-eyes by 5-8 mm for 0.1-0.4 s. Ocular synkinesis is the affected eye narrowing *with the
-movement*, for as long as the movement lasts, usually on that side only. What tells them
-apart is therefore (a) both eyes and (b) brief: :func:`blink_mask` marks each run of frames
-in which *both* eyes are narrowed beyond their thresholds and which lasts at most
-``BLINK_MAX_S`` (0.5 s: the longest normal blink plus the smoothing tail), widened by
-``BLINK_MARGIN_S`` either side (the two lids do not move in the same frame). Eye readings in
-those frames are ignored. So: a blink alone stays quiet; the affected eye narrowing alone is
-counted however long the other eye blinks meanwhile (the narrowing outside the blink still
-shows); both eyes squinting for longer than a blink (a squeeze) counts as well. The same mask
-applies where the eye is the target (eye closure): a blink during rest is not a failed release.
+lids for 0.04-0.33 s. Ocular synkinesis is the affected eye narrowing *with the movement*, for
+as long as the movement lasts, usually on that side only. Blinks are found by
+:func:`station.tracking.blinks.detect_blinks` on the *raw* eye readings of both lids, the
+affected lid allowed to close 0.1 s later and reopen 0.2 s later, judged on the closure
+itself (at most 0.5 s, whatever the frame rate); see that module for the rule and the
+measurements. Through each blink and 0.12 s either side, the **eye and the brow** readings
+are ignored: a blink moves both (on real video the brow moved a median 0.8-0.9 mm during
+blinks against 0.2 mm in windows without one; before, the brow was never masked and a masked
+eye still left "brow moved"). Nothing else is masked. So: a blink alone stays quiet, in any
+phase, at any rate; the affected eye narrowing alone counts, also with the other eye blinking
+inside it (a lid that narrows before the other's blink is narrowing, not blinking, and a
+narrowing longer than the blink still shows outside it); a two-eyed squeeze longer than a
+blink counts. The same mask applies where the eye is the target (eye closure): a blink during
+rest is not a failed release.
 
 **released** -- at the end of the rep (the last ``RELEASE_WINDOW_S`` of rest), the median
 absolute reading of the target (its region and its directional reading) and of every quiet
 region is back within that region's threshold. Median over a window, blinks excluded, so a
 blink or one noisy frame does not decide it; ``residual_mm`` is the largest of those medians
-(raw mm; released means each is within its own threshold). None when fewer than
-:data:`MIN_END_FRAMES` frames of that window were scored.
+(raw mm; released means each is within its own threshold). None when the scored frames of
+that window cover less than :data:`MIN_END_S`.
 
-Live (:class:`LiveBlink`, :func:`gentle_scale`, :func:`ahead_of_guide`): the same rules, one
-frame at a time. The target meter's scale puts the gentle zone's end at :data:`GENTLE_LEVEL`
+Live (:class:`station.tracking.blinks.BlinkStream`, :func:`gentle_scale`,
+:func:`ahead_of_guide`): the same rules, one frame at a time. The live eye and brow meters
+hide a blink as the verdict does; a narrowing shows on the meter no later than it starts to
+count in the verdict, so a rep the meter showed as quiet is not reported otherwise. The
+target meter's scale puts the gentle zone's end at :data:`GENTLE_LEVEL`
 of the bar and never fills further (past it the meter says "smaller"); "slower" shows when,
 during move, the target is further along than the guide allows.
 """
