@@ -68,7 +68,7 @@ LAG_OPEN_S = 0.2  # ... and reopen this much later
 LID_TOL_S = 0.1  # two lids start and end together within this (real video: up to 0.08 s apart)
 CORE_SHARE = 0.35  # a closure's core: deeper than this share of its own deepest point
 BLINK_MARGIN_S = 0.12  # masked before and after a blink (lids on their way, brow settling)
-STREAM_WINDOW_S = 2.5  # what the streaming detector keeps
+STREAM_WINDOW_S = 1.8  # what the streaming detector keeps (a blink, its surround and margin)
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def surround(t: np.ndarray, x: np.ndarray, window_s: float) -> np.ndarray:
     lo = np.searchsorted(t, t - window_s - 1e-9, side="left")
     hi = np.searchsorted(t, t + window_s + 1e-9, side="right")
     y = np.where(np.isfinite(x), x, -np.inf)
-    env = np.empty(n)
+    env = np.full(n, -np.inf)
     # Where the series ends within the window (the edge of a rep, the newest live frame),
     # that side is not known: the other side alone decides.
     cut_lo = t - window_s < t[0] - 1e-9 if n else np.zeros(0, dtype=bool)
