@@ -101,7 +101,8 @@ def _edge(t: np.ndarray, x: np.ndarray, inside: int, outside: int, level: float,
     return float(t[inside] + (0.5 * dt if outside > inside else -0.5 * dt))
 
 
-def surround(t: np.ndarray, x: np.ndarray, window_s: float) -> np.ndarray:
+def surround(t: np.ndarray, x: np.ndarray, window_s: float,
+             where: np.ndarray | None = None) -> np.ndarray:
     """The level a lid comes back to on *both* sides within ``window_s``: for each frame the
     smaller of the highest reading in the window before it and in the window after it.
 
@@ -119,7 +120,7 @@ def surround(t: np.ndarray, x: np.ndarray, window_s: float) -> np.ndarray:
     # that side is not known: the other side alone decides.
     cut_lo = t - window_s < t[0] - 1e-9 if n else np.zeros(0, dtype=bool)
     cut_hi = t + window_s > t[-1] + 1e-9 if n else np.zeros(0, dtype=bool)
-    for i in range(n):
+    for i in (range(n) if where is None else np.flatnonzero(where)):
         before, after = y[lo[i]:i + 1].max(), y[i:hi[i]].max()
         if cut_hi[i] and not cut_lo[i]:
             env[i] = before
@@ -135,7 +136,12 @@ def closures(t: np.ndarray, x: np.ndarray, threshold: float) -> list[tuple[float
     t = np.asarray(t, dtype=np.float64)
     dt = frame_interval(t)
     raw = np.asarray(x, dtype=np.float64)
-    x = raw - surround(t, raw, BLINK_MAX_S + dt)
+    # Only a frame below the highest reading by more than the threshold can be narrowed below
+    # its surround; its neighbours are needed for the edges.
+    top = np.nanmax(raw) if np.isfinite(raw).any() else 0.0
+    maybe = np.nan_to_num(raw, nan=np.inf) < top - threshold
+    maybe = maybe | np.r_[maybe[1:], False] | np.r_[False, maybe[:-1]]
+    x = raw - surround(t, raw, BLINK_MAX_S + dt, maybe)
     narrowed = np.nan_to_num(x, nan=0.0) < -threshold
     out: list[tuple[float, float]] = []
     for a, b in _runs(narrowed):
@@ -235,9 +241,11 @@ class BlinkStream:
         self.affected = affected
         self.margin_s = margin_s
         self._buf: deque[tuple[float, float, float]] = deque()
+        self._last_narrow = -math.inf
 
     def reset(self) -> None:
         self._buf.clear()
+        self._last_narrow = -math.inf
 
     def update(self, t: float, eye_raw: np.ndarray, thresholds: np.ndarray) -> bool:
         """Feed one frame's raw eye readings (2,) (NaN: not scored); True while in a blink."""
@@ -245,13 +253,17 @@ class BlinkStream:
         if self._buf and t <= self._buf[-1][0]:
             if t == self._buf[-1][0]:
                 return False  # the same frame again
-            self._buf.clear()  # a new clock (a new source): start again
+            self.reset()  # a new clock (a new source): start again
+        thr = np.asarray(thresholds, dtype=np.float64).reshape(2)
         self._buf.append((float(t), float(e[0]), float(e[1])))
+        if bool((np.nan_to_num(e, nan=0.0) < -thr).any()):
+            self._last_narrow = float(t)
         while self._buf and self._buf[0][0] < t - STREAM_WINDOW_S:
             self._buf.popleft()
+        if self._last_narrow < self._buf[0][0]:
+            return False  # no lid narrowed in the window: no blink to find (the usual frame)
         arr = np.array(self._buf)
         ts, eyes = arr[:, 0], arr[:, 1:]
-        thr = np.asarray(thresholds, dtype=np.float64).reshape(2)
         for b in detect_blinks(ts, eyes, thr, self.affected):
             if b.start - self.margin_s - 1e-9 <= t <= b.end + self.margin_s + 1e-9:
                 return True
