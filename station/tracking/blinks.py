@@ -82,12 +82,17 @@ class Blink:
 def frame_interval(t: np.ndarray) -> float:
     """The typical time between frames (median of the positive steps), 0 with fewer than two."""
     d = np.diff(np.asarray(t, dtype=np.float64))
-    d = d[d > 0]
-    return float(np.median(d)) if len(d) else 0.0
+    d = np.sort(d[d > 0])
+    if not len(d):
+        return 0.0
+    k = len(d) // 2  # the median, without np.median's overhead (called every live frame)
+    return float(d[k]) if len(d) % 2 else float(0.5 * (d[k - 1] + d[k]))
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    idx = np.flatnonzero(np.diff(np.r_[0, mask.astype(np.int8), 0]))
+    edges = np.zeros(len(mask) + 2, dtype=np.int8)
+    edges[1:-1] = mask
+    idx = np.flatnonzero(np.diff(edges))
     return list(zip(idx[::2], idx[1::2] - 1, strict=True))
 
 
@@ -112,22 +117,24 @@ def surround(t: np.ndarray, x: np.ndarray, window_s: float,
     a synkinetic squint) is measured from the narrowing, not from neutral.
     """
     n = len(t)
-    lo = np.searchsorted(t, t - window_s - 1e-9, side="left")
-    hi = np.searchsorted(t, t + window_s + 1e-9, side="right")
-    y = np.where(np.isfinite(x), x, -np.inf)
     env = np.full(n, -np.inf)
+    idx = np.arange(n) if where is None else np.flatnonzero(where)
+    if n == 0 or len(idx) == 0:
+        return np.asarray(x, dtype=np.float64).copy()
+    lo = np.searchsorted(t, t[idx] - window_s - 1e-9, side="left")
+    hi = np.searchsorted(t, t[idx] + window_s + 1e-9, side="right")
+    y = np.where(np.isfinite(x), x, -np.inf)
+    # highest reading in each frame's window before and after it (vectorised over frames)
+    back = idx[:, None] - np.arange(int((idx - lo).max()) + 1)[None, :]
+    ahead = idx[:, None] + np.arange(int((hi - idx).max()))[None, :]
+    before = np.where(back >= lo[:, None], y[back.clip(0)], -np.inf).max(axis=1)
+    after = np.where(ahead < hi[:, None], y[ahead.clip(max=n - 1)], -np.inf).max(axis=1)
     # Where the series ends within the window (the edge of a rep, the newest live frame),
     # that side is not known: the other side alone decides.
-    cut_lo = t - window_s < t[0] - 1e-9 if n else np.zeros(0, dtype=bool)
-    cut_hi = t + window_s > t[-1] + 1e-9 if n else np.zeros(0, dtype=bool)
-    for i in (range(n) if where is None else np.flatnonzero(where)):
-        before, after = y[lo[i]:i + 1].max(), y[i:hi[i]].max()
-        if cut_hi[i] and not cut_lo[i]:
-            env[i] = before
-        elif cut_lo[i] and not cut_hi[i]:
-            env[i] = after
-        else:
-            env[i] = min(before, after)
+    cut_lo = t[idx] - window_s < t[0] - 1e-9
+    cut_hi = t[idx] + window_s > t[-1] + 1e-9
+    env[idx] = np.where(cut_hi & ~cut_lo, before,
+                        np.where(cut_lo & ~cut_hi, after, np.minimum(before, after)))
     return np.where(np.isfinite(env) & np.isfinite(x), env, x)
 
 
@@ -139,10 +146,11 @@ def closures(t: np.ndarray, x: np.ndarray, threshold: float) -> list[tuple[float
     # Only a frame below the highest reading by more than the threshold can be narrowed below
     # its surround; its neighbours are needed for the edges.
     top = np.nanmax(raw) if np.isfinite(raw).any() else 0.0
-    maybe = np.nan_to_num(raw, nan=np.inf) < top - threshold
-    maybe = maybe | np.r_[maybe[1:], False] | np.r_[False, maybe[:-1]]
+    maybe = raw < top - threshold  # NaN compares False
+    maybe[:-1] |= maybe[1:].copy()
+    maybe[1:] |= maybe[:-1].copy()
     x = raw - surround(t, raw, BLINK_MAX_S + dt, maybe)
-    narrowed = np.nan_to_num(x, nan=0.0) < -threshold
+    narrowed = x < -threshold  # NaN compares False: never narrowed
     out: list[tuple[float, float]] = []
     for a, b in _runs(narrowed):
         seg = x[a:b + 1]
@@ -256,7 +264,7 @@ class BlinkStream:
             self.reset()  # a new clock (a new source): start again
         thr = np.asarray(thresholds, dtype=np.float64).reshape(2)
         self._buf.append((float(t), float(e[0]), float(e[1])))
-        if bool((np.nan_to_num(e, nan=0.0) < -thr).any()):
+        if bool((e < -thr).any()):  # NaN compares False
             self._last_narrow = float(t)
         while self._buf and self._buf[0][0] < t - STREAM_WINDOW_S:
             self._buf.popleft()
@@ -271,7 +279,7 @@ class BlinkStream:
 
     def _pending(self, ts: np.ndarray, eyes: np.ndarray, thr: np.ndarray) -> bool:
         """Could the closure under way at the last frame still be a blink?"""
-        narrowed = np.nan_to_num(eyes, nan=0.0) < -thr[None, :]
+        narrowed = eyes < -thr[None, :]  # NaN compares False
         now = narrowed[-1]
         if not now.any():
             return False
