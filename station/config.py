@@ -87,7 +87,7 @@ class TrackingSettings:
 
     enabled: bool = True
     blendshapes: bool = False
-    max_turn_rad: float = 0.20  # frames turned further from neutral are not scored
+    max_turn_rad: float = 0.06  # frames turned or nodded further from the calibrated pose are not scored
     calibration_frames: int = 24
 
 
@@ -194,7 +194,7 @@ RULES: dict[str, dict[str, Any]] = {
     "tracking": {
         "enabled": _is_bool,
         "blendshapes": _is_bool,
-        "max_turn_rad": _between(0.05, 0.6),
+        "max_turn_rad": _between(0.03, 0.3),
         "calibration_frames": _between(24, 300, True),
     },
     "session": {

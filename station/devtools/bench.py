@@ -31,9 +31,10 @@ import numpy as np
 
 from station.devtools.bench_kiosk import kiosk_figures, kiosk_run, pct
 from station.feedback import TrackingStatus
+from station.tracking.blinks import BlinkStream
 from station.tracking.camera import MemorySource, OpenCVSource, decode_all, iter_frames
 from station.tracking.face import FaceSample
-from station.tracking.metrics import Metrics, make_baseline
+from station.tracking.metrics import Metrics, make_baseline, side_index
 from station.tracking.scoring import RepScorer, live_feedback
 from station.tracking.tracker import Landmarker, TrackerThread
 
@@ -236,8 +237,9 @@ REP_FRAMES = 66  # a rep's move + hold + release at ~15 fps (a new RepScorer aft
 
 def metrics_cost(samples: Sequence[FaceSample], fps: float, target: str,
                  quiet: Sequence[str], side: str, min_frames: int) -> dict[str, float]:
-    """Per-frame cost of what the kiosk does with each sample: ``Metrics.update`` +
-    ``live_feedback`` + ``RepScorer.add``, on real samples replayed (looped, re-stamped) until
+    """Per-frame cost of what the kiosk does with each sample: ``Metrics.update`` (with the 3-D
+    registration) + ``live_feedback`` (with the live blink stream) + ``RepScorer.add``, on real
+    samples replayed (looped, re-stamped) until
     ``min_frames`` frames after calibration were timed.
 
     Calibration is the real one (the first still stretch of the video); a video with none gets
@@ -247,6 +249,7 @@ def metrics_cost(samples: Sequence[FaceSample], fps: float, target: str,
         raise RuntimeError("no face samples to time the metrics on")
     m = Metrics()
     m.start_calibration()
+    blink = BlinkStream(side_index(side))  # as the kiosk does: blinks on the raw eye readings
     scorer: RepScorer | None = None
     calibrating_ns: list[int] = []
     tracking_ns: list[int] = []
@@ -265,7 +268,7 @@ def metrics_cost(samples: Sequence[FaceSample], fps: float, target: str,
         calibrated = m.calibrated
         t0 = time.perf_counter_ns()
         frame = m.update(sample)
-        live_feedback(frame, target, quiet, side, m.baseline)
+        live_feedback(frame, target, quiet, side, m.baseline, blink=blink)
         if scorer is not None:
             scorer.add(frame)
         dt = time.perf_counter_ns() - t0

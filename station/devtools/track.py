@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from station.tracking.face import FaceSample
-from station.tracking.metrics import FOUND_FRAMES, Metrics, measure, to_dict
+from station.tracking.metrics import FOUND_FRAMES, MAX_TURN_RAD, Metrics, measure, to_dict
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def found_mask(samples: list[FaceSample], frames: int = FOUND_FRAMES) -> list[bo
 
 
 def track_samples(samples: list[FaceSample], fps: float, calibration_frames: int = 24,
-                  max_turn_rad: float = 0.20) -> dict:
+                  max_turn_rad: float = MAX_TURN_RAD) -> dict:
     """The JSON-able result for a list of samples (both passes; no I/O)."""
     metrics = Metrics(calibration_frames=calibration_frames, max_turn_rad=max_turn_rad)
     frames_live = [metrics.update(s) for s in samples]

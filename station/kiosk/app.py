@@ -60,6 +60,11 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 INFO_SCREEN_S = 120.0  # the clinician info screen closes by itself after this
 HOME_REFRESH_S = 60.0
+# A head turned away (not measured) is told in words at once and, calmly, in the voice once it
+# has lasted TURN_SAY_AFTER_S, at most every TURN_SAY_EVERY_S (never every frame).
+TURN_SAY_AFTER_S = 1.5
+TURN_SAY_EVERY_S = 20.0
+_PRACTICE = frozenset({State.MOVE, State.HOLD, State.RELEASE, State.REST})
 
 
 _EVENT_OF: dict[Observation, Event] = {
@@ -131,6 +136,8 @@ class Station:
         self._failures: dict[tuple[str, str], tuple[int, float]] = {}
         self._failing: dict[str, set[str]] = {}
         self._measured: list[PatternResult] = []
+        self._turned_since: float | None = None
+        self._turn_said_at = float("-inf")
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -197,7 +204,7 @@ class Station:
         result = self._call("tracking", "poll", self.tracking.poll, now, default=None)
         if result is not None:
             fb, seen = result
-            self._set_feedback(fb)
+            self._set_feedback(fb, now)
             for observation in seen:
                 outs += self._engine(_EVENT_OF[observation], now)
         self._after(outs, now)
@@ -319,8 +326,17 @@ class Station:
             if info is not None:
                 self.home = info
 
-    def _set_feedback(self, fb: LiveFeedback) -> None:
+    def _set_feedback(self, fb: LiveFeedback, now: float = 0.0) -> None:
         self.feedback = fb
+        if fb.status is TrackingStatus.TURNED and self.engine.state in _PRACTICE:
+            if self._turned_since is None:
+                self._turned_since = now
+            if now - self._turned_since >= TURN_SAY_AFTER_S and \
+                    now - self._turn_said_at >= TURN_SAY_EVERY_S:
+                self._turn_said_at = now
+                self._call("voice", "hint", self.voice.hint, "turned", words.SAY_TURN_BACK)
+        else:
+            self._turned_since = None
         for status, text in _STATUS_NOTICES.items():
             if fb.status is status:
                 self.post_notice(Notice(text, "attention", status.value))

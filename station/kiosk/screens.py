@@ -492,7 +492,8 @@ def sample_models() -> dict[str, ScreenModel]:
     lost = LiveFeedback(TrackingStatus.NO_FACE, (), "I can't see your face. Keep going by the guide.")
     prompts = release_prompts()
     results = (
-        PatternResult(0, "Your mouth stayed quiet in 2 of 3 eye closures.", 2, 3),
+        PatternResult(0, "Your mouth stayed soft in 2 of 3 eye closures. Nice and slow, nice and small.",
+                      2, 3),
         PatternResult(1, "Your eye stayed quiet in all 3 smiles.", 3, 3),
     )
     info = ClinicianInfo(
@@ -520,6 +521,8 @@ def sample_models() -> dict[str, ScreenModel]:
         "08_hold_quiet_warning": ScreenModel("hold", views["hold"], warning),
         "09_release": ScreenModel("release", views["release"]),
         "10_rest_face_lost": ScreenModel("rest", views["rest"], lost),
+        "10b_hold_turned": ScreenModel("hold", views["hold"],
+                                       LiveFeedback(TrackingStatus.TURNED, (), words.TURN_BACK)),
         "11_move_camera_missing": ScreenModel("move", views["move"],
                                               LiveFeedback(TrackingStatus.NO_CAMERA), notices=(cam,)),
         "12_break": ScreenModel("break", views["break"], release_prompt=prompts[0], t=3.0),

@@ -51,6 +51,8 @@ class VoiceService(Protocol):
     def follow(self, outputs: list[Output], plan: Plan, release_prompt: str = "",
                results: list[str] | tuple[str, ...] = ()) -> None: ...
 
+    def hint(self, name: str, text: str) -> None: ...
+
     def tick(self) -> None: ...
 
     def stop(self) -> None: ...
@@ -186,6 +188,9 @@ class NullVoice:
 
     def follow(self, outputs: list[Output], plan: Plan, release_prompt: str = "",
                results: list[str] | tuple[str, ...] = ()) -> None:
+        """Nothing said."""
+
+    def hint(self, name: str, text: str) -> None:
         """Nothing said."""
 
     def tick(self) -> None:

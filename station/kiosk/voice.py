@@ -84,7 +84,8 @@ def session_cues(prompts: Iterable[str] | None = None) -> list[Cue]:
     cues = [Cue("session", "settle", words.SAY_SETTLE)]
     for n, prompt in enumerate(prompts if prompts is not None else release_prompts(), 1):
         cues.append(Cue("session", f"break{n}", words.SAY_BREAK.format(prompt=prompt)))
-    cues += [Cue("session", "paused", words.SAY_PAUSED), Cue("session", "summary", words.SAY_SUMMARY)]
+    cues += [Cue("session", "paused", words.SAY_PAUSED), Cue("session", "summary", words.SAY_SUMMARY),
+             Cue("session", "turned", words.SAY_TURN_BACK)]
     return cues
 
 
@@ -286,6 +287,10 @@ class Voice:
             return
         extra = [Cue("session", "results", r) for r in results if r] if cue.phase == "summary" else []
         self.say(cue, *extra)
+
+    def hint(self, name: str, text: str) -> None:
+        """Say a calm hint the tracking asks for (``session_<name>``, e.g. turn back)."""
+        self.say(Cue("session", name, text))
 
     def say(self, *cues: Cue) -> None:
         """Speak ``cues`` one after the other, cutting short whatever is being said.

@@ -34,6 +34,16 @@ PHASE_WORDS: dict[str, str] = {
 
 RESTING_FACE_TAKEN = "Thank you. That's your resting face."
 
+# ---- what the face tracking asks for (screen and voice) ---------------------------------------
+
+NO_FACE_SEEN = "I can't see your face. Sit in front of the screen."
+KEEP_STILL = "Keep your head still for a moment."
+LOOK_STRAIGHT = "Look straight at the screen."
+FACE_NOT_IN_VIEW = "Face not in view. Keep going by the guide."
+# The head turned or nodded away from where it was at the start: those moments are not measured.
+TURN_BACK = "Turn back towards the screen."
+SAY_TURN_BACK = "Turn back towards the screen, and keep going."
+
 # ---- notices (calm banners) -------------------------------------------------------------------
 
 CAMERA_MISSING = "Camera not available. Keep going by the guide."
@@ -47,8 +57,9 @@ STORAGE_OK = "Storage has room again. Your practice is saved."
 RECORDS_CORRUPT = "The old records file could not be read. It was kept for the clinic and a new one was started."
 
 # ---- practice quality: live hints and the sentence after each pattern ----------------------
-# Kind and plain; bigger is never praised. Priority after a pattern: quiet, slow, small,
-# released (the single most useful thing); "well done" only when all four held.
+# Kind and plain; bigger is never praised. After a pattern: the first thing to work on by
+# priority (quiet, slow, small, released), then the next one or what held (slow, small): at most
+# two short sentences; "well done" only when all four held.
 
 HINT_SMALLER = "Smaller is plenty"
 HINT_SLOWER = "Slower: follow the guide"
@@ -106,9 +117,38 @@ def _flag(rep: RepStats, name: str) -> bool | None:
     return value
 
 
+def _first_advice(issue: str, who: str, q: int, count: str, one: str) -> str:
+    if issue == "quiet":
+        return f"Your {who} stayed soft in {q} of {count}."
+    if issue == "slow":
+        return f"Try moving even more slowly: the {one} arrived before the guide."
+    if issue == "small":
+        return f"Try an even smaller {one}: a little movement is plenty."
+    return f"After each {one}, let your face go fully soft before the next."
+
+
+def _next_advice(issue: str, one: str) -> str:
+    if issue == "slow":
+        return "Try moving even more slowly."
+    if issue == "small":
+        return f"Try an even smaller {one}."
+    return "Let your face go fully soft after each one."
+
+
+def _praise(flags: dict[str, list[bool]]) -> str:
+    """What held, said kindly (only qualities judged and held in every rep)."""
+    slow = bool(flags["slow"]) and all(flags["slow"])
+    small = bool(flags["small"]) and all(flags["small"])
+    if slow and small:
+        return "Nice and slow, nice and small."
+    return "Nice and slow." if slow else ("Nice and small." if small else "")
+
+
 def pattern_result(pattern_index: int, pattern: Pattern, reps: Sequence[RepStats],
                    reps_done: int = 0) -> PatternResult:
-    """The one sentence after a pattern, from its reps' qualities.
+    """What to say after a pattern (at most two short sentences), from its reps' qualities:
+    the first thing to work on by priority (quiet, slow, small, released), then the next one,
+    or, when that was the only one, what held (slow, small).
 
     >>> from station.practice.plan import library
     >>> pattern_result(0, library()["small_smile"], []).sentence
@@ -118,6 +158,7 @@ def pattern_result(pattern_index: int, pattern: Pattern, reps: Sequence[RepStats
     flags = {k: [f for f in (_flag(r, k) for r in reps) if f is not None] for k in QUALITIES}
     quiet = flags["quiet"]
     q, n = sum(quiet), len(quiet)
+    issues = [k for k in QUALITIES if False in flags[k]]
     count = f"{n} {one if n == 1 else many}"
     who = quiet_noun(pattern)
     if not any(flags.values()):
@@ -127,14 +168,13 @@ def pattern_result(pattern_index: int, pattern: Pattern, reps: Sequence[RepStats
             sentence = f"You did {reps_done} slow {one if reps_done == 1 else many}. Well done."
         else:
             sentence = ""
-    elif q < n:
-        sentence = f"Your {who} stayed soft in {q} of {count}."
-    elif False in flags["slow"]:
-        sentence = f"Try moving even more slowly: the {one} arrived before the guide."
-    elif False in flags["small"]:
-        sentence = f"Try an even smaller {one}: a little movement is plenty."
-    elif False in flags["released"]:
-        sentence = f"After each {one}, let your face go fully soft before the next."
+    elif issues:
+        sentence = _first_advice(issues[0], who, q, count, one)
+        if len(issues) > 1:  # one quality must not hide the next piece of advice
+            sentence += " " + _next_advice(issues[1], one)
+        else:
+            praise = _praise(flags)
+            sentence += f" {praise}" if praise else ""
     elif all(flags.values()):  # every quality judged somewhere, and all held
         sentence = f"Well done: your {who} stayed soft in {q} of {count}."
     elif n:

@@ -4,8 +4,10 @@ Theory of operation
 -------------------
 Pure half (no pygame, mediapipe, cv2, picamera2 or gpiozero): ``face`` (a face sample: 478
 landmarks, time, pose), ``landmarks`` (index tables and regions), ``metrics`` (region readings
-in mm against this session's neutral baseline) and ``scoring`` (live meters and per-rep
-results).
+in mm against this session's neutral baseline, each frame registered to it in 3-D and gated by
+its turn from the calibrated pose), ``blinks`` (blinks found on the raw readings of both lids,
+the one rule for the verdict and the live meters), ``quality`` (slow, small, quiet, released)
+and ``scoring`` (live meters and per-rep results).
 
 Adapter half, each wrapping one library: ``camera`` (picamera2, an OpenCV webcam or video
 file), ``tracker`` (MediaPipe FaceLandmarker on its own thread, latest frame wins) and ``model``

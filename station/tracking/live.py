@@ -36,9 +36,10 @@ from station.practice.events import (
     SummaryDismissed,
 )
 from station.practice.plan import REGIONS, Plan
+from station.tracking.blinks import BlinkStream
 from station.tracking.camera import FrameSource
-from station.tracking.metrics import MetricFrame, Metrics
-from station.tracking.quality import LiveBlink, QualitySpec
+from station.tracking.metrics import MetricFrame, Metrics, side_index
+from station.tracking.quality import QualitySpec
 from station.tracking.scoring import RepScorer, live_feedback, pattern_result
 from station.tracking.tracker import NO_CAMERA, NO_MODEL, OK, TrackerThread
 
@@ -76,7 +77,7 @@ class LiveTracking:
         self._scorer: RepScorer | None = None
         self._reps: dict[int, list[RepStats]] = {}
         self.rep_stats: list[RepStats] = []
-        self._blink = LiveBlink()
+        self._blink = BlinkStream(side_index(affected_side))
         self._phase_at, self._phase_s = 0.0, 0.0  # when the current phase started, its length
 
     # -- service protocol ------------------------------------------------------------------
@@ -98,6 +99,7 @@ class LiveTracking:
     def set_plan(self, plan: Plan, affected_side: str) -> None:
         """Measure ``plan`` on ``affected_side`` from the next session."""
         self.plan, self.side = plan, affected_side
+        self._blink = BlinkStream(side_index(affected_side))
 
     def poll(self, now: float) -> tuple[LiveFeedback, list[Observation]]:
         """Consume the newest face sample (once) and say what the meters show and what was seen."""

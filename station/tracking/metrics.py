@@ -9,10 +9,32 @@ How a reading is made (see the project's design notes for why):
    put in its middle (the perpendicular through it is the facial midline), and scaled to mm by
    the iris diameter (11.7 mm) measured at calibration *only* (the iris is covered as the eye
    closes, so it is never used again).
-2. **Registration**: every later frame is mapped onto the neutral face by a similarity fit
-   (rotation, translation, scale) over :data:`station.tracking.landmarks.STABLE` points (nasal midline
-   and forehead), then measured in the neutral face frame: x towards the subject's left,
-   y downwards, millimetres.
+2. **Registration in 3-D**: every later frame is mapped onto the neutral face by a 3-D
+   similarity fit (Umeyama: rotation, translation, scale) over the stable points
+   (:data:`station.tracking.landmarks.STABLE` nasal midline and forehead, plus
+   ``STABLE_LATERAL``), using the landmarker's x, y and z (z in pixels on x's scale), then
+   measured in the neutral face frame: x towards the subject's left, y downwards, millimetres.
+   *Why 3-D.* The stable points sit about 35 mm in front of the mouth corners, so a 2-D fit
+   leaves a turn or nod as false movement: on real landmarks of a face turned 0.03 / 0.06 /
+   0.1 rad (rotated about a head centre 100 mm behind the eyes), the 2-D fit read up to 0.86 /
+   1.73 / 2.91 mm, the 3-D fit 0.00 mm (both the fit and the landmarker's projection are weak
+   perspective). On the real face model re-tracking rendered 3-D turns (a mesh warp of three
+   real faces, 0.03-0.1 rad, 33 renders) the largest reading fell from a median of 3.5x its
+   region's floor (2-D) to 1.6x (3-D): the landmarker itself does not keep a turned face
+   rigid, which is why turns are also gated (below). *Why the landmarks, not the facial
+   transformation matrix:* the matrix is fitted by the landmarker to its whole canonical mesh,
+   mouth and cheeks included, and a one-sided smile (the warped ramp video, no head movement)
+   moved it by up to 0.019 rad, about as much as our stable-point fit (0.023 rad); the fit on
+   our own stable points works in the frame we measure in, also without a matrix. Cost:
+   ``measure`` 0.41 ms a frame against 0.32 ms for the 2-D fit (shared 2-core machine).
+   *Turn gate.* :attr:`Registered.turn` is the head's yaw, pitch and roll since calibration.
+   A frame turned or nodded more than :data:`MAX_TURN_RAD` (0.06 rad, 3.4 degrees) from the
+   calibrated pose (by the fit, or by the landmarker's own pose when it has one) is not
+   scored: its status is ``turned`` and the patient reads and hears "Turn back towards the
+   screen." Why 0.06: on the rendered turns above, 3-D registered readings stayed within about
+   one floor up to 0.05 rad and reached 1-2.4 mm (mouth corner) at 0.07-0.1 rad. The old gate
+   (0.2 rad from the absolute pose) let such frames count. An in-plane tilt (roll) is taken
+   out exactly and is gated only past :data:`FRONTAL_RAD`.
 3. **Readings**: per side and region a signed value in mm from neutral, in the region's own
    direction (see :mod:`station.tracking.landmarks`). The mouth corner is its displacement in the
    registered frame (never relative to lip points that move with the same smile).
@@ -36,6 +58,7 @@ import numpy as np
 
 from station.config import TrackingSettings
 from station.feedback import SIDES, Readings, TrackingStatus
+from station.practice import words
 from station.practice.plan import REGIONS
 from station.tracking import landmarks as lm
 from station.tracking.face import FaceSample, Pose
@@ -73,18 +96,19 @@ STILL_POSE_RAD = 0.05
 # was not a resting face (talking, an expression coming and going): calibration tries
 # again. A still image gives ~0.01-0.06 mm; a blink alone does not count (robust spread).
 MAX_CALIBRATION_NOISE_MM = 0.5
-# Calibrate only on a roughly frontal face.
+# Calibrate only on a roughly frontal face; an in-plane tilt further than this is not scored.
 FRONTAL_RAD = 0.35
+# Frames turned or nodded further than this from the calibrated pose are not scored (see the
+# module docstring for why this value).
+MAX_TURN_RAD = 0.06
 # A frame whose stable points do not fit the neutral ones this well (RMS, mm) is not scored
 # (a hand over the nose, a landmark jump).
 MAX_FIT_RMS_MM = 2.5
 # A frame whose scale differs this much from neutral (ratio) is not scored (landmark jump).
 MAX_SCALE_CHANGE = 0.25
 
-MSG_NO_FACE = "I can't see your face. Sit in front of the screen."
-MSG_STILL = "Keep your head still for a moment."
-MSG_FRONT = "Look straight at the screen."
-MSG_SETTLING = "Relax your face and look at the screen."
+MSG_NO_FACE, MSG_STILL, MSG_FRONT = words.NO_FACE_SEEN, words.KEEP_STILL, words.LOOK_STRAIGHT
+MSG_SETTLING = words.SETTLE_TEXT
 
 _SIGN = np.array([1.0, -1.0])  # outward x direction per side row (left, right)
 _SIDE_IDX = {s: i for i, s in enumerate(SIDES)}
@@ -121,31 +145,66 @@ def to_dict(values: np.ndarray) -> Readings:
     return {s: {r: float(values[i, j]) for j, r in enumerate(REGIONS)} for i, s in enumerate(SIDES)}
 
 
+def _det3(m: np.ndarray) -> float:
+    (a, b, c), (d, e, f), (g, h, i) = m.tolist()  # np.linalg.det costs more than the fit
+    return a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
+
+
 def similarity_fit(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Least-squares similarity (Umeyama): scale s, rotation R, shift t with dst ~ s R src + t."""
-    ms, md = src.mean(axis=0), dst.mean(axis=0)
+    """Least-squares similarity (Umeyama) in 2-D or 3-D: scale s, rotation R, shift t with
+    dst ~ s R src + t (R a proper rotation)."""
+    n = len(src)
+    ms, md = src.sum(axis=0) / n, dst.sum(axis=0) / n
     a, b = src - ms, dst - md
-    cov = b.T @ a / len(src)
+    cov = b.T @ a / n
     u, d, vt = np.linalg.svd(cov)
-    sign = np.ones(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+    sign = np.ones(src.shape[1])
+    det = _det3(u @ vt) if src.shape[1] == 3 else float(np.linalg.det(u @ vt))
+    if det < 0:
         sign[-1] = -1.0
     rot = (u * sign) @ vt
-    var = (a * a).sum() / len(src)
+    var = float((a * a).sum()) / n
     s = float((d * sign).sum() / var) if var > 0 else 1.0
     return s, rot, md - s * rot @ ms
 
 
+def rotation_angles(rot: np.ndarray) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) in radians of a 3x3 rotation in the face frame (x across the face,
+    y down, z depth): yaw turns about y, pitch (a nod) about x, roll in the image plane."""
+    r = np.asarray(rot, dtype=np.float64).tolist()
+    yaw = math.asin(min(1.0, max(-1.0, -r[2][0])))
+    return yaw, math.atan2(r[2][1], r[2][2]), math.atan2(r[1][0], r[0][0])
+
+
+def _xyz(points_px: np.ndarray) -> np.ndarray:
+    """(N, 3) float64 pixels; a missing or non-finite depth column counts as 0 (a flat face)."""
+    p = np.asarray(points_px)
+    if p.shape[1] >= 3:
+        return np.array(p[:, :3], dtype=np.float64)
+    return np.c_[p[:, :2].astype(np.float64), np.zeros(len(p))]
+
+
 def face_frame(points_px: np.ndarray, mm_per_px: float) -> np.ndarray:
-    """Landmarks (N, 2) in pixels -> face frame in mm (iris line horizontal, origin between)."""
-    r, left = points_px[lm.IRIS_CENTER["right"]], points_px[lm.IRIS_CENTER["left"]]
+    """Landmarks (N, 2 or 3) in pixels -> face frame in mm (N, 3): iris line horizontal, origin
+    between the irises, y towards the mouth, z the landmarker's depth (same scale as x)."""
+    return _face_frame(points_px, mm_per_px)[0]
+
+
+def _face_frame(points_px: np.ndarray, mm_per_px: float) -> tuple[np.ndarray, np.ndarray]:
+    p = _xyz(points_px)
+    r, left = p[lm.IRIS_CENTER["right"], :2], p[lm.IRIS_CENTER["left"], :2]
     origin = (r + left) / 2.0
     ux = (left - r) / max(float(np.linalg.norm(left - r)), 1e-9)
     uy = np.array([-ux[1], ux[0]])
-    mouth = (points_px[lm.UPPER_LIP_MID] + points_px[lm.LOWER_LIP_MID]) / 2.0
+    mouth = (p[lm.UPPER_LIP_MID, :2] + p[lm.LOWER_LIP_MID, :2]) / 2.0
     if float(uy @ (mouth - origin)) < 0:  # y points from the eyes towards the mouth
         uy = -uy
-    return (points_px - origin) @ np.stack([ux, uy], axis=1) * mm_per_px
+    xy = (p[:, :2] - origin) @ np.stack([ux, uy], axis=1)
+    z = p[:, 2] - (p[lm.IRIS_CENTER["right"], 2] + p[lm.IRIS_CENTER["left"], 2]) / 2.0
+    # A left-handed (mirrored) in-plane frame flips depth so the 3-D frame stays a rotation.
+    hand = float(np.sign(ux[0] * uy[1] - ux[1] * uy[0]) or 1.0)
+    rot = np.array([[ux[0], ux[1], 0.0], [uy[0], uy[1], 0.0], [0.0, 0.0, hand]])
+    return np.c_[xy, z * hand] * mm_per_px, rot
 
 
 def absolute_values(p: np.ndarray) -> np.ndarray:
@@ -184,7 +243,7 @@ def iris_diameter_px(points_px: np.ndarray) -> float:
 class Baseline:
     """This session's neutral face: geometry, scale, pose and per-region noise."""
 
-    neutral_mm: np.ndarray  # (478, 2) neutral landmarks in the face frame (mm)
+    neutral_mm: np.ndarray  # (478, 3) neutral landmarks in the face frame (mm)
     mm_per_px: float  # from the iris diameter at calibration
     pose: Pose
     values: np.ndarray  # (2, 6) neutral absolute values (mm)
@@ -193,6 +252,8 @@ class Baseline:
     t: float = 0.0  # time of the last calibration frame
     k: float = NOISE_K
     floors: dict[str, float] = field(default_factory=lambda: dict(FLOORS_MM))
+    # pixel axes -> face-frame axes at calibration (the in-plane tilt of the neutral face)
+    axes: np.ndarray = field(default_factory=lambda: np.eye(3))
 
     @property
     def thresholds(self) -> np.ndarray:
@@ -209,36 +270,53 @@ class Baseline:
         return self.values[:, 0].copy()
 
 
-def register(points_px: np.ndarray, baseline: Baseline) -> tuple[np.ndarray, float, float]:
-    """Map a frame's landmarks (N, 2+) onto the neutral face frame.
+@dataclass(frozen=True)
+class Registered:
+    """One frame registered onto the neutral face (see :func:`register`)."""
 
-    Returns (points in mm (N, 2), RMS fit residual over the stable points in mm, scale ratio
-    of this frame to neutral).
-    """
-    p = np.asarray(points_px, dtype=np.float64)[:, :2]
+    points: np.ndarray  # (N, 3) mm in the neutral face frame
+    rms: float  # fit residual over the stable points, mm
+    scale: float  # this frame's scale over neutral's
+    turn: tuple[float, float, float]  # (yaw, pitch, roll) from the neutral pose, radians
+
+
+def register(points_px: np.ndarray, baseline: Baseline) -> Registered:
+    """Map a frame's landmarks (N, 2+) onto the neutral face frame by a 3-D similarity fit on
+    the stable points (see the module docstring), so turns and nods are taken out."""
+    p = _xyz(points_px)
+    if not np.all(np.isfinite(p[:, 2])):
+        p[:, 2] = 0.0
     src, dst = p[_STABLE], baseline.neutral_mm[_STABLE]
     s, rot, t = similarity_fit(src, dst)
     out = s * (p @ rot.T) + t
     rms = float(np.sqrt(((out[_STABLE] - dst) ** 2).sum(axis=1).mean()))
-    return out, rms, s / baseline.mm_per_px
+    # rot maps this frame onto neutral; the head's turn since calibration, in the face's own
+    # axes, is axes @ rot^T (the identity for the calibration frames themselves).
+    return Registered(out, rms, s / baseline.mm_per_px, rotation_angles(baseline.axes @ rot.T))
+
+
+def readings_of(reg: Registered, baseline: Baseline) -> np.ndarray:
+    """Readings (2, 6) in signed mm from neutral of a registered frame."""
+    vals = absolute_values(reg.points) - baseline.values
+    vals[:, 2] = mouth_excursion(reg.points, baseline.neutral_mm)
+    return vals
 
 
 def measure(points_px: np.ndarray, baseline: Baseline) -> tuple[np.ndarray, float, float]:
     """Readings (2, 6) in signed mm from neutral, plus fit RMS (mm) and scale ratio."""
-    p, rms, scale = register(points_px, baseline)
-    vals = absolute_values(p) - baseline.values
-    vals[:, 2] = mouth_excursion(p, baseline.neutral_mm)
-    return vals, rms, scale
+    reg = register(points_px, baseline)
+    return readings_of(reg, baseline), reg.rms, reg.scale
 
 
 def make_baseline(frames_px: list[np.ndarray], poses: list[Pose | None], t: float = 0.0,
                   k: float = NOISE_K, floors: dict[str, float] | None = None) -> Baseline:
     """Baseline from calibration frames (each (478, 2+) pixels) of a still, neutral face."""
-    stack = np.stack([np.asarray(f, dtype=np.float64)[:, :2] for f in frames_px])
+    stack = np.stack([_xyz(f) for f in frames_px])
+    stack[:, :, 2] = np.where(np.isfinite(stack[:, :, 2]), stack[:, :, 2], 0.0)
     # Median, not mean: a blink in a few of the frames must not shift the neutral face.
     mean_px = np.median(stack, axis=0)
     mm_per_px = lm.IRIS_DIAMETER_MM / float(np.median([iris_diameter_px(f) for f in stack]))
-    neutral = face_frame(mean_px, mm_per_px)
+    neutral, axes = _face_frame(mean_px, mm_per_px)
     known = [p for p in poses if p is not None]
     pose = Pose(
         yaw=float(np.median([p.yaw for p in known])) if known else 0.0,
@@ -248,14 +326,14 @@ def make_baseline(frames_px: list[np.ndarray], poses: list[Pose | None], t: floa
     values = absolute_values(neutral)
     base = Baseline(neutral_mm=neutral, mm_per_px=mm_per_px, pose=pose, values=values,
                     noise=np.zeros((2, 6)), frames=len(frames_px), t=t, k=k,
-                    floors=dict(floors or FLOORS_MM))
+                    floors=dict(floors or FLOORS_MM), axes=axes)
     readings = np.stack([measure(f, base)[0] for f in stack])
     # Robust spread (1.4826 x median absolute deviation = std for Gaussian noise), so one
     # blink does not make the eye's noise floor, and so its quiet threshold, huge.
     noise = 1.4826 * np.median(np.abs(readings - np.median(readings, axis=0)), axis=0)
     return Baseline(neutral_mm=neutral, mm_per_px=mm_per_px, pose=pose, values=values,
                     noise=noise, frames=len(frames_px), t=t, k=k,
-                    floors=dict(floors or FLOORS_MM))
+                    floors=dict(floors or FLOORS_MM), axes=axes)
 
 
 class Calibrator:
@@ -302,8 +380,7 @@ class Calibrator:
             self._window.clear()
             self.message, self.reason = MSG_FRONT, "turned"
             return None
-        pts = np.asarray(sample.landmarks, dtype=np.float64)[:, :2]
-        self._window.append((pts, pose))
+        self._window.append((_xyz(sample.landmarks), pose))
         if len(self._window) < self.frames:
             if self.reason not in ("not_still",):
                 self.message, self.reason = MSG_SETTLING, "settling"
@@ -322,7 +399,7 @@ class Calibrator:
         return self.baseline
 
     def _still(self) -> bool:
-        stack = np.stack([w[0] for w in self._window])
+        stack = np.stack([w[0][:, :2] for w in self._window])
         mean = stack.mean(axis=0)
         eyes = mean[lm.IRIS_CENTER["left"]] - mean[lm.IRIS_CENTER["right"]]
         iod = max(float(np.linalg.norm(eyes)), 1.0)
@@ -415,6 +492,7 @@ class MetricFrame:
     readings: np.ndarray | None = None  # (2, 6) raw mm, when a baseline and a face exist
     smoothed: np.ndarray | None = None  # (2, 6) smoothed mm
     pose: Pose | None = None
+    turn_rad: float | None = None  # turn or nod from the calibrated pose (radians)
 
     def reading(self, side: str, region: str, smoothed: bool = True) -> float | None:
         """One value (mm) or None when there is none."""
@@ -424,8 +502,8 @@ class MetricFrame:
         return float(arr[_SIDE_IDX[side], _REGION_IDX[region]])
 
 
-MSG_FACE_LOST = "Face not in view. Keep going by the guide."
-MSG_TURNED = "Turn to face the screen. Keep going by the guide."
+MSG_FACE_LOST = words.FACE_NOT_IN_VIEW
+MSG_TURNED = words.TURN_BACK
 
 
 class Metrics:
@@ -436,7 +514,7 @@ class Metrics:
     a missing face or a landmark jump only pauses scoring.
     """
 
-    def __init__(self, calibration_frames: int = 24, max_turn_rad: float = 0.20,
+    def __init__(self, calibration_frames: int = 24, max_turn_rad: float = MAX_TURN_RAD,
                  settle_frames: int = SETTLE_FRAMES, tau_s: float = SMOOTH_TAU_S,
                  k: float = NOISE_K, floors: dict[str, float] | None = None) -> None:
         self.max_turn_rad = max_turn_rad
@@ -483,26 +561,37 @@ class Metrics:
         base = self.baseline
         assert base is not None and sample.landmarks is not None
         try:
-            vals, rms, scale = measure(sample.landmarks, base)
+            reg = register(sample.landmarks, base)
+            vals, rms, scale = readings_of(reg, base), reg.rms, reg.scale
         except (np.linalg.LinAlgError, ValueError, IndexError):
             return MetricFrame(t=sample.t, face=True, scored=False, status=TrackingStatus.TRACKING,
                          message=MSG_FACE_LOST, reason="landmarks", pose=sample.pose)
         if not np.all(np.isfinite(vals)):
             return MetricFrame(t=sample.t, face=True, scored=False, status=TrackingStatus.TRACKING,
                          message=MSG_FACE_LOST, reason="landmarks", pose=sample.pose)
-        turned = sample.pose is not None and sample.pose.distance(base.pose) > self.max_turn_rad
+        # Gated by the change from the calibrated pose, out of the image plane (turn or nod),
+        # as the registration measured it and as the landmarker's own pose says; an in-plane
+        # tilt is taken out exactly and is gated only when far (FRONTAL_RAD).
+        yaw, pitch, roll = reg.turn
+        turn = max(abs(yaw), abs(pitch))
+        if sample.pose is not None:
+            turn = max(turn, abs(sample.pose.yaw - base.pose.yaw),
+                       abs(sample.pose.pitch - base.pose.pitch))
+        turned = turn > self.max_turn_rad or abs(roll) > FRONTAL_RAD
         jumped = rms > MAX_FIT_RMS_MM or abs(scale - 1.0) > MAX_SCALE_CHANGE
         # After a face is (re)found, landmarks settle over ~10 frames: not scored meanwhile.
         settling = self.gate.run <= self.settle_frames
         smoothed = self.smoother.update(vals, sample.t) if not (turned or jumped) else None
         if turned:
-            return MetricFrame(t=sample.t, face=True, scored=False, status=TrackingStatus.TURNED, message=MSG_TURNED,
-                         reason="turned", readings=vals, pose=sample.pose)
+            return MetricFrame(t=sample.t, face=True, scored=False, status=TrackingStatus.TURNED,
+                               message=MSG_TURNED, reason="turned", readings=vals,
+                               pose=sample.pose, turn_rad=turn)
         if jumped:
             return MetricFrame(t=sample.t, face=True, scored=False, status=TrackingStatus.TRACKING,
                          message=MSG_FACE_LOST, reason="landmarks", readings=vals,
-                         pose=sample.pose)
+                         pose=sample.pose, turn_rad=turn)
         return MetricFrame(t=sample.t, face=True, scored=not settling, status=TrackingStatus.TRACKING,
                      reason="settling" if settling else "", readings=vals,
-                     smoothed=None if smoothed is None else smoothed.copy(), pose=sample.pose)
+                     smoothed=None if smoothed is None else smoothed.copy(), pose=sample.pose,
+                     turn_rad=turn)
 

@@ -5,10 +5,23 @@ Theory of operation
 The retraining material asks four things of every movement, on the affected side: **slow**
 (the brain needs time to learn), **small** (gentle precision; strength makes synkinesis
 worse), **quiet** (the unhelpful muscles stay off) and **released** (a tight face cannot move
-smoothly). :func:`judge` turns one rep's smoothed readings (signed mm from the session's
-neutral face, see :mod:`station.tracking.metrics`) into those four flags and the numbers
-behind them. Each flag is True, False, or None when it cannot be judged (too few scored
-frames, no baseline, nothing moved): never a guess.
+smoothly). :func:`judge` turns one rep's readings (signed mm from the session's neutral face,
+see :mod:`station.tracking.metrics`) into those four flags and the numbers behind them.
+Movement is measured on the smoothed readings (a one-pole filter of 0.06 s: one-frame jitter
+damped, nothing stretched), blinks are found on the raw ones; the live meters do exactly the
+same. Each flag is True, False, or None when it cannot be judged (too few scored frames, no
+baseline, nothing moved): never a guess.
+
+*Any frame rate from 5 to 30 fps* (a Pi 4 tracks at about 5-10). No rule counts frames: a
+frame stands for one frame interval of time. "Held for" ``HELD_S`` (0.2 s) is one frame at
+5 fps, two at 7 and 10, three at 15 and six at 30, so a 0.3 s narrowing always spans it; the
+80 % time is interpolated between frames; the step window is the whole number of frame
+intervals nearest 0.3 s; a phase is judged only when its scored frames cover
+:data:`MIN_SCORED_S` (and :data:`MIN_SHARE` of the phase, and at least :data:`MIN_FRAMES`
+frames), the end of rest when they cover :data:`MIN_END_S`. Before, "held" meant 0.25 s (two
+frames at 5 fps, so a 0.3 s narrowing was missed half the time) and blinks were timed on the
+smoothed reading, where the frame rate decided the verdict (at 7 fps 3 frames = 0.43 s
+passed, 4 frames = 0.57 s failed).
 
 *The target in its own direction.* Each pattern names the reading that shows its movement and
 the sign of that movement (pattern data, :class:`QualitySpec`): smile = mouth-corner
@@ -29,8 +42,7 @@ inside that), or when it has a *sudden step*: more than ``STEP_MAX_SHARE`` (half
 gained within ``STEP_WINDOW_S`` (0.3 s), which catches a patient who waits and then jumps to
 the peak late in the phase. Even following, the guide gains 7.5 % of the peak in 0.3 s of a
 4 s move. Not judged (None) when the peak stays within the target's noise threshold (there is
-no movement whose pace could be judged) or when fewer than :data:`MIN_FRAMES` move frames were
-scored.
+no movement whose pace could be judged) or when too few move frames were scored.
 
 **small** -- ``target_peak_mm`` (the largest directional target level held for at least
 ``HELD_S``) is at most the pattern's ``gentle_max_mm``. Each pattern file sets a default (the
@@ -38,31 +50,38 @@ reasoning is in the pattern files: about half of a full-strength movement); a pr
 may tune it within ``[GENTLE_MIN_MM, gentle_limit_mm]``.
 
 **quiet** -- every quiet region's movement (absolute reading, any direction), *held for at
-least* ``HELD_S`` (0.25 s, so a one-frame landmark flicker is not a movement), stays within
+least* ``HELD_S`` (0.2 s, so a one-frame flicker at 7 fps and up is not a movement), stays within
 its threshold (``max(k x noise, floor)`` from calibration) through move, hold and release.
 ``quiet_excess_mm`` is the largest excess over a threshold. Blinks are excluded first:
 
 *A blink is not the eye joining in.* People blink 10-20 times a minute; a blink closes both
-eyes by 5-8 mm for 0.1-0.4 s. Ocular synkinesis is the affected eye narrowing *with the
-movement*, for as long as the movement lasts, usually on that side only. What tells them
-apart is therefore (a) both eyes and (b) brief: :func:`blink_mask` marks each run of frames
-in which *both* eyes are narrowed beyond their thresholds and which lasts at most
-``BLINK_MAX_S`` (0.5 s: the longest normal blink plus the smoothing tail), widened by
-``BLINK_MARGIN_S`` either side (the two lids do not move in the same frame). Eye readings in
-those frames are ignored. So: a blink alone stays quiet; the affected eye narrowing alone is
-counted however long the other eye blinks meanwhile (the narrowing outside the blink still
-shows); both eyes squinting for longer than a blink (a squeeze) counts as well. The same mask
-applies where the eye is the target (eye closure): a blink during rest is not a failed release.
+lids for 0.04-0.33 s. Ocular synkinesis is the affected eye narrowing *with the movement*, for
+as long as the movement lasts, usually on that side only. Blinks are found by
+:func:`station.tracking.blinks.detect_blinks` on the *raw* eye readings of both lids, the
+affected lid allowed to close 0.1 s later and reopen 0.2 s later, judged on the closure
+itself (at most 0.5 s, whatever the frame rate); see that module for the rule and the
+measurements. Through each blink and 0.12 s either side, the **eye and the brow** readings
+are ignored: a blink moves both (on real video the brow moved a median 0.8-0.9 mm during
+blinks against 0.2 mm in windows without one; before, the brow was never masked and a masked
+eye still left "brow moved"). Nothing else is masked. So: a blink alone stays quiet, in any
+phase, at any rate; the affected eye narrowing alone counts, also with the other eye blinking
+inside it (a lid that narrows before the other's blink is narrowing, not blinking, and a
+narrowing longer than the blink still shows outside it); a two-eyed squeeze longer than a
+blink counts. The same mask applies where the eye is the target (eye closure): a blink during
+rest is not a failed release.
 
 **released** -- at the end of the rep (the last ``RELEASE_WINDOW_S`` of rest), the median
 absolute reading of the target (its region and its directional reading) and of every quiet
 region is back within that region's threshold. Median over a window, blinks excluded, so a
 blink or one noisy frame does not decide it; ``residual_mm`` is the largest of those medians
-(raw mm; released means each is within its own threshold). None when fewer than
-:data:`MIN_END_FRAMES` frames of that window were scored.
+(raw mm; released means each is within its own threshold). None when the scored frames of
+that window cover less than :data:`MIN_END_S`.
 
-Live (:class:`LiveBlink`, :func:`gentle_scale`, :func:`ahead_of_guide`): the same rules, one
-frame at a time. The target meter's scale puts the gentle zone's end at :data:`GENTLE_LEVEL`
+Live (:class:`station.tracking.blinks.BlinkStream`, :func:`gentle_scale`,
+:func:`ahead_of_guide`): the same rules, one frame at a time. The live eye and brow meters
+hide a blink as the verdict does; a narrowing shows on the meter no later than it starts to
+count in the verdict, so a rep the meter showed as quiet is not reported otherwise. The
+target meter's scale puts the gentle zone's end at :data:`GENTLE_LEVEL`
 of the bar and never fills further (past it the meter says "smaller"); "slower" shows when,
 during move, the target is further along than the guide allows.
 """
@@ -76,28 +95,33 @@ from dataclasses import dataclass
 import numpy as np
 
 from station.practice.plan import GENTLE_MIN_MM, REGIONS
+from station.tracking.blinks import blink_mask, detect_blinks, frame_interval
 
-__all__ = ["GENTLE_MIN_MM", "Quality", "QualitySpec", "LiveBlink", "judge"]
+__all__ = ["GENTLE_MIN_MM", "Quality", "QualitySpec", "judge"]
 
 SLOW_MIN_T80 = 0.4
 STEP_WINDOW_S = 0.3
 STEP_MAX_SHARE = 0.5
-HELD_S = 0.25
-BLINK_MAX_S = 0.5
-BLINK_MARGIN_S = 0.1
+# Held for at least this long (frames x frame interval): one frame at 5 fps, two at 7 and
+# 10 fps, three at 15, six at 30. A 0.3 s narrowing always spans that at any of those rates.
+HELD_S = 0.2
 RELEASE_WINDOW_S = 0.6
-MIN_FRAMES = 5  # scored frames a phase needs before anything is judged on it
-MIN_END_FRAMES = 3
+# A phase is judged only when its scored frames cover at least MIN_SCORED_S (frames x frame
+# interval) and MIN_SHARE of its frames; the end of rest when they cover MIN_END_S.
+MIN_SCORED_S = 1.0
+MIN_SHARE = 0.3
+MIN_END_S = 0.3
+MIN_FRAMES = 5  # and never on fewer frames than this (5 fps: 1 s)
+MIN_END_FRAMES = 2
 # Live: the target meter's bar shows the gentle zone ending at this share of the bar.
 GENTLE_LEVEL = 0.8
 # Live: "slower" when, at fraction f of move, the target exceeds its threshold plus
 # (f + AHEAD_MARGIN) x gentle_max: clearly ahead of an even rise to the gentle range's end.
 AHEAD_MARGIN = 0.25
-# Live: a narrowing of the affected eye shows after this long (one lid of a blink leads a frame).
-LIVE_ONSET_S = 0.1
-
 _COL = {r: i for i, r in enumerate(REGIONS)}
 _EYE = _COL["eye"]
+# What a blink moves (measured, see station.tracking.blinks): eye and brow, both sides.
+BLINK_REGIONS = ("eye", "brow")
 MOVE, HOLD, RELEASE, REST = "move", "hold", "release", "rest"
 
 
@@ -156,29 +180,7 @@ def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
-def _frame_dt(t: np.ndarray) -> float:
-    d = np.diff(t)
-    d = d[d > 0]
-    return float(np.median(d)) if len(d) else 0.0
-
-
-def blink_mask(t: np.ndarray, eye_affected: np.ndarray, eye_other: np.ndarray,
-               thr_affected: float, thr_other: float) -> tuple[np.ndarray, int]:
-    """Frames inside a blink (both eyes narrowed, briefly), and how many blinks.
-
-    ``eye_*`` are fissure readings (mm from neutral, closing < 0; NaN when not scored).
-    """
-    t = np.asarray(t, dtype=np.float64)
-    both = (np.nan_to_num(eye_affected, nan=0.0) < -thr_affected) & \
-           (np.nan_to_num(eye_other, nan=0.0) < -thr_other)
-    dt = _frame_dt(t)
-    mask = np.zeros(len(t), dtype=bool)
-    n = 0
-    for a, b in runs(both):
-        if t[b] - t[a] + dt <= BLINK_MAX_S + 1e-9:
-            n += 1
-            mask |= (t >= t[a] - BLINK_MARGIN_S - 1e-9) & (t <= t[b] + BLINK_MARGIN_S + 1e-9)
-    return mask, n
+_frame_dt = frame_interval
 
 
 def held_peak(t: np.ndarray, x: np.ndarray, hold_s: float = HELD_S) -> float | None:
@@ -210,10 +212,16 @@ def t80_share(t: np.ndarray, d: np.ndarray, move_start: float, move_s: float,
     """Time from ``move_start`` until ``d`` first reaches 80 % of ``peak``, over ``move_s``."""
     if peak <= 0 or move_s <= 0:
         return None
-    hit = np.nonzero(np.nan_to_num(d, nan=-np.inf) >= 0.8 * peak)[0]
+    level = 0.8 * peak
+    hit = np.nonzero(np.nan_to_num(d, nan=-np.inf) >= level)[0]
     if len(hit) == 0:
         return None
-    return max(0.0, float(t[hit[0]] - move_start)) / move_s
+    k = int(hit[0])
+    at = float(t[k])
+    if k > 0 and math.isfinite(d[k - 1]) and d[k] > d[k - 1]:
+        # between frames: where the rise crossed 80 % (the frame rate does not decide it)
+        at = float(t[k - 1] + (level - d[k - 1]) / (d[k] - d[k - 1]) * (t[k] - t[k - 1]))
+    return max(0.0, at - move_start) / move_s
 
 
 def step_share(t: np.ndarray, d: np.ndarray, peak: float, window_s: float = STEP_WINDOW_S) -> float:
@@ -222,10 +230,12 @@ def step_share(t: np.ndarray, d: np.ndarray, peak: float, window_s: float = STEP
         return 0.0
     best = 0.0
     valid = np.isfinite(d)
+    # The window in whole frame intervals nearest to window_s (5 fps: 0.4 s, 7: 0.29, 30: 0.3).
+    reach = window_s + 0.5 * _frame_dt(t)
     for i in range(len(t)):
         if not valid[i]:
             continue
-        lo = (t >= t[i] - window_s - 1e-9) & (t <= t[i]) & valid
+        lo = (t >= t[i] - reach + 1e-9) & (t <= t[i]) & valid
         if lo.any():
             best = max(best, float(d[i] - d[lo].min()))
     return best / peak
@@ -236,11 +246,12 @@ def step_share(t: np.ndarray, d: np.ndarray, peak: float, window_s: float = STEP
 
 def judge(t: Sequence[float], phases: Sequence[str], readings: np.ndarray, side: int,
           spec: QualitySpec, thresholds: np.ndarray, move_start: float | None = None,
-          frames: dict[str, int] | None = None) -> Quality:
+          frames: dict[str, int] | None = None, raw: np.ndarray | None = None) -> Quality:
     """The four qualities of one rep.
 
     ``t`` (seconds), ``phases`` (``move``/``hold``/``release``/``rest`` per frame) and
     ``readings`` ((n, 2, 6) smoothed mm, NaN rows for frames not scored) cover the rep;
+    ``raw`` the same frames unsmoothed (blinks are found on these; by default ``readings``);
     ``side`` is the affected row. ``frames`` counts every frame per phase (scored or not) so
     that a rep mostly unseen is not judged; by default the given frames.
     """
@@ -249,23 +260,27 @@ def judge(t: Sequence[float], phases: Sequence[str], readings: np.ndarray, side:
     r = np.asarray(readings, dtype=np.float64).reshape(len(t), 2, len(REGIONS))
     if len(t) == 0:
         return Quality()
-    other = 1 - side
+    raw_r = r if raw is None else np.asarray(raw, dtype=np.float64).reshape(r.shape)
     thr = np.asarray(thresholds, dtype=np.float64)
     scored = np.isfinite(r[:, side, :]).all(axis=1)
     counts = frames or {p: int((ph == p).sum()) for p in (MOVE, HOLD, RELEASE, REST)}
+    dt = _frame_dt(t)
 
     def enough(sel: np.ndarray, phase_names: Sequence[str]) -> bool:
         n = int((sel & scored).sum())
         total = sum(counts.get(p, 0) for p in phase_names)
-        return n >= MIN_FRAMES and n >= 0.3 * max(total, 1)
+        return n >= MIN_FRAMES and n * dt >= MIN_SCORED_S - 1e-9 and n >= MIN_SHARE * max(total, 1)
 
-    blink, n_blinks = blink_mask(t, r[:, side, _EYE], r[:, other, _EYE], thr[side, _EYE],
-                                 thr[other, _EYE])
+    # Blinks from the raw readings of both lids (the affected one may lag); eye and brow are
+    # masked through each blink and its margins, on the same rule as the live meter.
+    eye_raw = raw_r[:, :, _EYE]
+    n_blinks = len(detect_blinks(t, eye_raw, thr[:, _EYE], side))
+    blink = blink_mask(t, eye_raw, thr[:, _EYE], side)
 
     def column(region: str, sel: np.ndarray, signed: float | None = None) -> np.ndarray:
         x = r[:, side, _COL[region]].copy()
         x = signed * x if signed is not None else np.abs(x)
-        if region == "eye":
+        if region in BLINK_REGIONS:
             x[blink] = np.nan
         x[~sel] = np.nan
         return x
@@ -314,12 +329,15 @@ def judge(t: Sequence[float], phases: Sequence[str], readings: np.ndarray, side:
     end_sel = t >= t[-1] - RELEASE_WINDOW_S + 1e-9
     end_sel &= ph == (REST if (ph == REST).any() else RELEASE)
     regions = dict.fromkeys((spec.target, spec.reading, *spec.quiet))
-    if int((end_sel & scored).sum()) >= MIN_END_FRAMES:
+    def end_enough(n: int) -> bool:
+        return n >= MIN_END_FRAMES and n * dt >= MIN_END_S - 1e-9
+
+    if end_enough(int((end_sel & scored).sum())):
         worst, ok = 0.0, True
         for region in regions:
             x = column(region, end_sel)
             x = x[np.isfinite(x)]
-            if len(x) < MIN_END_FRAMES:
+            if not end_enough(len(x)):
                 continue
             med = float(np.median(x))
             worst = max(worst, med)
@@ -343,40 +361,3 @@ def ahead_of_guide(target_mm: float, threshold_mm: float, move_fraction: float,
                    gentle_max_mm: float) -> bool:
     """During move: is the target clearly further along than the guide allows?"""
     return target_mm > threshold_mm + (move_fraction + AHEAD_MARGIN) * gentle_max_mm
-
-
-class LiveBlink:
-    """Live blink gate: the eye meter ignores a blink (both eyes briefly narrowed).
-
-    ``update(t, eye_affected, eye_other, thr_affected, thr_other)`` returns True while the
-    affected eye's reading should be ignored: both eyes narrowed beyond their thresholds for at
-    most BLINK_MAX_S so far, within BLINK_MARGIN_S after such a blink (one lid reopens a frame
-    later than the other), or during the first LIVE_ONSET_S of a narrowing (one lid closes a
-    frame earlier; a real narrowing shows that much later). Longer than a blink, it shows.
-    """
-
-    def __init__(self) -> None:
-        self._both_since: float | None = None
-        self._blink_end = -math.inf
-        self._narrow_since: float | None = None
-
-    def update(self, t: float, eye_affected: float, eye_other: float, thr_affected: float,
-               thr_other: float) -> bool:
-        """Feed one frame; True when the eye reading should be ignored (a blink)."""
-        if not (math.isfinite(eye_affected) and math.isfinite(eye_other)):
-            self._both_since = self._narrow_since = None
-            return False
-        narrow = eye_affected < -thr_affected
-        self._narrow_since = (self._narrow_since if self._narrow_since is not None else t) \
-            if narrow else None
-        if narrow and eye_other < -thr_other:
-            if self._both_since is None:
-                self._both_since = t
-            if t - self._both_since <= BLINK_MAX_S:
-                self._blink_end = t
-                return True
-            return False
-        self._both_since = None
-        if t - self._blink_end <= BLINK_MARGIN_S + 1e-9:
-            return True
-        return self._narrow_since is not None and t - self._narrow_since < LIVE_ONSET_S

@@ -9,7 +9,10 @@
 The target meter never rewards bigger: it fills with the movement in the pattern's own
 direction up to the end of the pattern's gentle range (a marked zone) and no further; past it
 the meter says "smaller". During move it says "slower" when the target runs ahead of the
-guide. Quiet meters ignore blinks (a brief closure of both eyes).
+guide. Quiet meters ignore blinks (a brief closure of both lids, found on the raw readings by
+:mod:`station.tracking.blinks`, the same rule the rep's verdict uses): eye and brow, whose
+readings a blink moves. Both the live meters and the verdict measure movement on the smoothed
+readings (tau 0.06 s: one-frame jitter damped, nothing stretched) and find blinks on the raw.
 
 Definitions (affected side only, unless said otherwise):
 
@@ -38,6 +41,7 @@ from station.practice import words
 from station.practice.events import REP_PHASES, State
 from station.practice.plan import Pattern, library
 from station.tracking import quality as Q
+from station.tracking.blinks import BlinkStream
 from station.tracking.metrics import (
     MSG_FACE_LOST,
     MSG_TURNED,
@@ -74,14 +78,15 @@ def other_side(side: str) -> str:
 def live_feedback(frame: MetricFrame, target: str, quiet: Sequence[str], side: str,
                   baseline: Baseline | None, calibrating_message: str = "", *,
                   spec: Q.QualitySpec | None = None, move_fraction: float | None = None,
-                  blink: Q.LiveBlink | None = None) -> LiveFeedback:
+                  blink: BlinkStream | None = None) -> LiveFeedback:
     """Meters for one frame: a calm target meter and one meter per quiet region.
 
     ``side`` is the patient's affected side (their own left or right, whatever the image
     shows). The target meter fills with the movement in the pattern's direction (``spec``)
     up to the end of its gentle zone, never further; ``move_fraction`` (during move only)
     lets it say "slower" when the target runs ahead of the guide. A quiet meter warns when
-    its region moves beyond its threshold; with ``blink`` the eye meter ignores blinks.
+    its region moves beyond its threshold; with ``blink`` (fed the raw eye readings, as the
+    rep's verdict is) the eye and brow meters ignore blinks.
     """
     if frame.status is TrackingStatus.CALIBRATING or baseline is None:
         msg = calibrating_message or frame.message or "Relax your face and look at the screen."
@@ -94,7 +99,7 @@ def live_feedback(frame: MetricFrame, target: str, quiet: Sequence[str], side: s
     if frame.smoothed is None:  # landmarks jumped (a hand over the face): pause scoring
         return LiveFeedback(status=TrackingStatus.TRACKING, message=MSG_FACE_LOST, scoring=False)
     spec = spec or spec_for("", target, quiet)
-    s, o = side_index(side), side_index(other_side(side))
+    s = side_index(side)
     thr = baseline.thresholds
     sm = frame.smoothed
     meters = []
@@ -115,13 +120,13 @@ def live_feedback(frame: MetricFrame, target: str, quiet: Sequence[str], side: s
                               gentle_from=min(t_thr / scale, Q.GENTLE_LEVEL),
                               gentle_to=Q.GENTLE_LEVEL, past_gentle=past, hint=hint))
     e = region_index("eye")
-    in_blink = blink is not None and blink.update(frame.t, float(sm[s, e]), float(sm[o, e]),
-                                                  float(thr[s, e]), float(thr[o, e]))
+    raw = frame.readings if frame.readings is not None else sm
+    in_blink = blink is not None and blink.update(frame.t, raw[:, e], thr[:, e])
     for region in quiet:
         q = region_index(region)
         mm = abs(float(sm[s, q]))
-        if region == "eye" and in_blink:
-            mm = 0.0  # a blink is not the eye joining in
+        if region in Q.BLINK_REGIONS and in_blink:
+            mm = 0.0  # a blink is not the eye (or the brow over it) joining in
         level = float(np.clip(mm / (2.0 * thr[s, q]), 0.0, 1.0))
         meters.append(RegionMeter(region=region, role="quiet", level=level, mm=mm,
                                   warning=bool(mm > thr[s, q])))
@@ -157,6 +162,7 @@ class RepScorer:
         self._t: list[float] = []
         self._phase: list[str] = []
         self._readings: list[np.ndarray] = []
+        self._raw: list[np.ndarray] = []
         self._counts: dict[str, int] = {}
         self._move_start: float | None = None
 
@@ -175,6 +181,8 @@ class RepScorer:
         self._t.append(frame.t)
         self._phase.append(phase.value)
         self._readings.append(frame.smoothed if scored else np.full((2, 6), np.nan))
+        raw = frame.readings if frame.readings is not None else frame.smoothed
+        self._raw.append(raw if scored and raw is not None else np.full((2, 6), np.nan))
         if phase not in SCORED_PHASES:
             return
         if self._t0 is None:
@@ -205,7 +213,8 @@ class RepScorer:
         if self.baseline is None or not self._t:
             return Q.Quality()
         return Q.judge(self._t, self._phase, np.stack(self._readings), side_index(self.side),
-                       self.spec, self.baseline.thresholds, self._move_start, self._counts)
+                       self.spec, self.baseline.thresholds, self._move_start, self._counts,
+                       raw=np.stack(self._raw))
 
     def result(self) -> RepStats:
         """The rep's numbers (zeros and None where nothing could be measured)."""

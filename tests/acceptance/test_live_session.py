@@ -141,7 +141,8 @@ def test_smile_on_affected_side_scored_and_recorded(tmp_path, clock, model_file,
         # this patient smiles all at once at the start of move (a step, not slow), gently,
         # and lets go fully: the flags say exactly that
         assert (r.slow, r.small, r.quiet, r.released) == (False, True, True, True), r
-    assert station.results[0].sentence == "Try moving even more slowly: the smile arrived before the guide."
+    assert station.results[0].sentence == \
+        "Try moving even more slowly: the smile arrived before the guide. Nice and small."
     db = sqlite3.connect(database_path(tmp_path))
     flags = db.execute("SELECT slow, small, quiet, released FROM reps ORDER BY rep").fetchall()
     assert flags == [(0, 1, 1, 1)] * 2

@@ -16,6 +16,7 @@ from station.practice.plan import REGIONS, library, make_plan
 from station.practice.session import Engine
 from station.records.store import REP_COLUMNS, SCHEMA_VERSION
 from station.tracking import quality as Q
+from station.tracking.blinks import LID_TOL_S, BlinkStream
 from station.tracking.metrics import FLOORS_MM, MetricFrame, region_index, side_index
 from station.tracking.scoring import live_feedback, spec_for
 
@@ -182,7 +183,7 @@ class _Base:
     thresholds = THR
 
 
-def _live(t: float, values: dict, move: float | None = None, blink: Q.LiveBlink | None = None):
+def _live(t: float, values: dict, move: float | None = None, blink: BlinkStream | None = None):
     arr = np.zeros((2, 6))
     for (side, region), v in values.items():
         arr[side_index(side), region_index(region)] = v
@@ -214,7 +215,7 @@ def test_slower_when_the_target_runs_ahead_of_the_guide():
 
 
 def test_quiet_meter_ignores_a_blink_but_not_a_squint():
-    blink = Q.LiveBlink()
+    blink = BlinkStream(side_index("left"))
     closed = {("left", "eye"): -6.0, ("right", "eye"): -6.0}
     seen = [_live(t, closed, blink=blink).meters[1] for t in np.arange(0.0, 0.45, 1 / FPS)]
     assert not any(m.warning for m in seen) and all(m.mm == 0.0 for m in seen)
@@ -223,14 +224,24 @@ def test_quiet_meter_ignores_a_blink_but_not_a_squint():
     one_eye = _live(1.0, {("left", "eye"): -1.5}, blink=blink).meters[1]
     assert one_eye.warning  # the affected eye alone is never a blink
     # the lids of a blink do not move in the same frame: the leading and trailing frame of the
-    # affected eye alone are ignored, a narrowing that stays shows after LIVE_ONSET_S
-    fresh = Q.LiveBlink()
+    # affected eye alone are ignored, a narrowing that stays shows after LID_TOL_S
+    fresh = BlinkStream(side_index("left"))
     assert not _live(0.0, {("left", "eye"): -3.0}, blink=fresh).meters[1].warning
     assert not _live(0.07, closed, blink=fresh).meters[1].warning
     assert not _live(0.15, {("left", "eye"): -3.0}, blink=fresh).meters[1].warning
     assert not _live(0.40, {}, blink=fresh).meters[1].warning
-    assert not _live(1.00, {("left", "eye"): -1.5}, blink=fresh).meters[1].warning
-    assert _live(1.12, {("left", "eye"): -1.5}, blink=fresh).meters[1].warning
+    # at 30 fps the affected lid alone is held back for LID_TOL_S (it may be a frame ahead of
+    # a blink), then shown; at 5 fps that one frame already counts in the verdict: shown at once
+    steady = BlinkStream(side_index("left"))
+    for t in np.arange(0.0, 1.0, 1 / 30):
+        _live(t, {}, blink=steady)
+    warned = [(t, _live(t, {("left", "eye"): -1.5}, blink=steady).meters[1].warning)
+              for t in 1.0 + np.arange(6) / 30]
+    assert [w for _, w in warned] == [t - 1.0 >= LID_TOL_S - 1e-9 for t, _ in warned]
+    slow = BlinkStream(side_index("left"))
+    for t in np.arange(0.0, 1.0, 0.2):
+        _live(t, {}, blink=slow)
+    assert _live(1.0, {("left", "eye"): -1.5}, blink=slow).meters[1].warning
 
 
 # ---- sentences, prescription, engine, records ----------------------------------------------
@@ -244,19 +255,28 @@ def _stats(slow=True, small=True, quiet=True, released=True) -> RepStats:
                     quiet=quiet, released=released, gentle_max_mm=5.0)
 
 
-def test_one_sentence_by_priority_quiet_slow_small_released():
+def test_advice_by_priority_and_never_more_than_two_sentences():
     smile = library()["small_smile"]
 
     def say(*reps):
         return words.pattern_result(0, smile, list(reps)).sentence
 
     everything = _stats(slow=False, small=False, quiet=False, released=False)
-    assert say(_stats(), everything) == "Your eye and brow stayed soft in 1 of 2 smiles."
+    # one failing quality does not hide the next piece of advice
+    assert say(_stats(), everything) == \
+        "Your eye and brow stayed soft in 1 of 2 smiles. Try moving even more slowly."
     assert say(_stats(), _stats(slow=False, small=False, released=False)) == \
-        "Try moving even more slowly: the smile arrived before the guide."
+        "Try moving even more slowly: the smile arrived before the guide. Try an even smaller smile."
     assert say(_stats(small=False, released=False)) == \
-        "Try an even smaller smile: a little movement is plenty."
-    assert say(_stats(released=False)) == "After each smile, let your face go fully soft before the next."
+        "Try an even smaller smile: a little movement is plenty. " \
+        "Let your face go fully soft after each one."
+    # the only thing to work on, and what held, said kindly
+    assert say(_stats(released=False)) == \
+        "After each smile, let your face go fully soft before the next. Nice and slow, nice and small."
+    assert say(_stats(quiet=False), _stats()) == \
+        "Your eye and brow stayed soft in 1 of 2 smiles. Nice and slow, nice and small."
+    assert say(_stats(quiet=False, small=None)) == \
+        "Your eye and brow stayed soft in 0 of 1 smile. Nice and slow."
     assert say(_stats(), _stats()) == "Well done: your eye and brow stayed soft in 2 of 2 smiles."
     # unknown is never praised: with slow never judged, no "well done"
     assert say(_stats(slow=None)) == "Your eye and brow stayed soft in 1 of 1 smile."
@@ -264,6 +284,8 @@ def test_one_sentence_by_priority_quiet_slow_small_released():
     assert say(nothing) == words.CAMERA_COULD_NOT_FOLLOW
     assert words.pattern_result(0, library()["ee"], [], reps_done=2).sentence == \
         "You did 2 slow 'ee' movements. Well done."
+    for reps in ([everything], [_stats(), everything], [_stats(quiet=False, released=False)]):
+        assert say(*reps).count(".") <= 2
 
 
 def test_prescription_gentle_range_within_safe_bounds():

@@ -97,5 +97,5 @@ def test_each_rep_flags_exactly_what_was_scripted(replayed):
             assert r["t80_share"] < 0.25
         if kind in ("good", "blinks", "eye", "tight"):
             assert 0.6 <= r["t80_share"] <= 1.1
-    # the sentence names the first thing by priority: the eye joined in once
-    assert doc["sentences"] == ["Your eye and brow stayed soft in 5 of 6 smiles."]
+    # the words name the first thing by priority (the eye joined in once), then the next one
+    assert doc["sentences"] == ["Your eye and brow stayed soft in 5 of 6 smiles. Try moving even more slowly."]
