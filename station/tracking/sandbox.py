@@ -39,8 +39,10 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where it is used: the child confines itself first
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +168,8 @@ def confine(keep: set[int]) -> bool:
 
 
 def _serve(cmd: int, res: int, shm: int, lm: object, mp: object) -> None:
+    import numpy as np
+
     mapped: mmap.mmap | None = None
     while True:
         op, payload = _recv(cmd, MAX_TO_CHILD)
@@ -344,6 +348,8 @@ class ModelProcess:
 
     def _put(self, frame: np.ndarray) -> tuple[bytes, float]:
         """Place the pixels where the child reads them; returns what the header must carry."""
+        import numpy as np
+
         t0 = time.perf_counter()
         if self._shm < 0:
             return frame.tobytes(), time.perf_counter() - t0
@@ -359,6 +365,8 @@ class ModelProcess:
 
     def detect(self, frame: np.ndarray, ts_ms: int) -> Result:
         """One frame (C-contiguous uint8 RGB, height x width x 3) through the model."""
+        import numpy as np
+
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise ValueError(f"an RGB frame is needed, not {frame.dtype} {frame.shape}")
         h, w = frame.shape[:2]
@@ -379,6 +387,8 @@ class ModelProcess:
             return dataclasses.replace(result, round_trip_s=time.perf_counter() - start)
 
     def _parse(self, op: int, payload: bytes, copy_s: float) -> Result:
+        import numpy as np
+
         if op != OP_RESULT or len(payload) < _RESULT.size:
             raise self._ended("sent nonsense", ValueError())
         count, has_matrix, detect_s, handle_s = _RESULT.unpack_from(payload)

@@ -68,6 +68,20 @@ def test_no_socket_of_any_family_no_socketpair_no_io_uring():
     socket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()  # the test process is untouched
 
 
+def test_confined_where_seccomp_itself_is_refused_as_under_systemd():
+    """systemd's @system-service filter refuses seccomp(); the prctl path still confines."""
+    r = run_probe("""
+        from station.tracking import nonet
+        arch = nonet.native_arch()
+        assert nonet._install(arch, nonet.program(arch, [("seccomp", errno.EPERM)]))
+        assert libc.syscall(ctypes.c_long(arch.numbers["seccomp"]), 1, 0, None) == -1
+        assert confine(set())
+        print(err(lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)))
+    """)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "EACCES"
+
+
 def test_a_socket_made_before_the_filter_cannot_send_or_connect():
     """The filter itself: an existing socket (as if inherited) can neither send nor connect."""
     r = run_probe("""
