@@ -255,6 +255,11 @@ def main(argv: list[str]) -> int:
 
 
 def _describe_exit(code: int | None) -> str:
+    """How a child ended, in words for the log.
+
+    >>> _describe_exit(-31), _describe_exit(4)
+    ('killed by SIGSYS', 'exit code 4')
+    """
     if code is None:
         return "still running"
     if code < 0:
@@ -268,8 +273,8 @@ def _describe_exit(code: int | None) -> str:
 class ModelProcess:
     """The client: start the sandboxed model, send frames, get answers; thread-safe.
 
-    >>> proc = ModelProcess(verified_model_bytes, blendshapes=False)   # doctest: +SKIP
-    >>> result = proc.detect(rgb, timestamp_ms)
+    ``ModelProcess(verified_model_bytes)`` returns once the model is loaded in the child;
+    ``detect(rgb, timestamp_ms)`` is one frame's round trip; ``close()`` ends the child.
     """
 
     def __init__(self, model: bytes, blendshapes: bool = False, *,
