@@ -222,6 +222,7 @@ class TrackerThread:
         self._lm: Landmarker | None = None
         self._model_retry_at = -math.inf
         self._model_failed = False
+        self._model_loading = False  # the model's process is starting (the camera may open)
         self._detect_failures = 0
         self._processed = 0
         self.latencies: deque[float] = deque(maxlen=4096)  # seconds, capture -> published
@@ -253,8 +254,8 @@ class TrackerThread:
 
     def capture(self) -> bool:
         """One capture iteration: (re)open the source if due, read one frame into the slot."""
-        if self._lm is None:
-            return False  # no model (yet): leave the camera alone
+        if self._lm is None and not self._model_loading:
+            return False  # no model: leave the camera alone (it opens while the model starts)
         now = self._clock()
         if self._source is None:
             if now < self._retry_at:
@@ -266,6 +267,9 @@ class TrackerThread:
                 self._camera_fault(f"could not open the camera: {exc}", now)
                 return False
             self._last_frame_at = now
+        if self._lm is None:  # opened while the model's process starts: read once it is up
+            self._last_frame_at = now
+            return False
         try:
             frame = self._source.read()
         except SourceEnded as exc:
@@ -322,9 +326,12 @@ class TrackerThread:
         now = self._clock()
         if now < self._model_retry_at:
             return False
+        # The model's process takes seconds to start: the camera may open meanwhile.
+        self._model_loading = self._model_path.is_file()
         try:
             self._lm = self._factory(self._model_path, blendshapes=self._blendshapes)
         except Exception as exc:  # noqa: BLE001 - ModelError, or mediapipe failing to load
+            self._model_loading = False
             if isinstance(exc, ModelError):
                 self._model_retry_at = now + self._model_retry_s
                 message = MESSAGES[NO_MODEL] if not self._model_path.is_file() else WRONG_MODEL
@@ -336,6 +343,7 @@ class TrackerThread:
             self._model_failed = True
             self._publish(status=NO_MODEL, message=message, sample=None)
             return False
+        self._model_loading = False
         if self._model_failed:
             log.info("face model loaded")
         self._model_failed = False
@@ -441,11 +449,12 @@ class TrackerThread:
 
     def _run_process(self) -> None:
         def once() -> bool:
-            if self._idle.is_set():
-                self._stop.wait(IDLE_POLL_S)
-                return False
+            # The model's process starts (seconds) while idle too: the first session finds it up.
             if not self._ensure_model():
                 self._stop.wait(0.2)
+                return False
+            if self._idle.is_set():
+                self._stop.wait(IDLE_POLL_S)
                 return False
             return self.process(wait_s=0.05) or True  # take() already waited
 
