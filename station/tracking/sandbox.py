@@ -70,7 +70,7 @@ class Result:
     landmarks: np.ndarray | None
     matrix: np.ndarray | None
     blendshapes: dict[str, float]
-    detect_s: float  # inside the child: mediapipe's detect_for_video alone
+    detect_s: float  # inside the child: mediapipe alone (mp.Image + detect_for_video)
     handle_s: float  # inside the child: the whole frame (image wrap, detect, packing)
     copy_s: float  # in the parent: the frame into shared memory
     round_trip_s: float  # in the parent: copy, send, wait, read and unpack
@@ -188,7 +188,6 @@ def _serve(cmd: int, res: int, shm: int, lm: object, mp: object) -> None:
         t0 = time.perf_counter()
         try:
             image = mp.Image(image_format=mp.ImageFormat.SRGB, data=pixels.reshape(h, w, 3))  # type: ignore[attr-defined]
-            t1 = time.perf_counter()
             result = lm.detect_for_video(image, ts)  # type: ignore[attr-defined]
             t2 = time.perf_counter()
             parts: list[bytes] = []
@@ -207,7 +206,7 @@ def _serve(cmd: int, res: int, shm: int, lm: object, mp: object) -> None:
                                              for c in result.face_blendshapes[0]}).encode())
             del image, pixels
             done = time.perf_counter()
-            _send(res, OP_RESULT, _RESULT.pack(count, has_matrix, t2 - t1, done - t0), *parts)
+            _send(res, OP_RESULT, _RESULT.pack(count, has_matrix, t2 - t0, done - t0), *parts)
         except Exception as exc:  # noqa: BLE001 - a bad frame is answered, never fatal
             _send(res, OP_ERROR, f"{type(exc).__name__}: {exc}".encode()[:2000])
 

@@ -266,6 +266,7 @@ class TrackerThread:
             except Exception as exc:  # noqa: BLE001 - CameraError or a driver error
                 self._camera_fault(f"could not open the camera: {exc}", now)
                 return False
+            now = self._clock()  # opening can take seconds (the demo's face photo is measured)
             self._last_frame_at = now
         if self._lm is None:  # opened while the model's process starts: read once it is up
             self._last_frame_at = now
