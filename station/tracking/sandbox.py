@@ -273,7 +273,9 @@ class ModelProcess:
     """The client: start the sandboxed model, send frames, get answers; thread-safe.
 
     ``ModelProcess(verified_model_bytes)`` returns once the model is loaded in the child;
-    ``detect(rgb, timestamp_ms)`` is one frame's round trip; ``close()`` ends the child.
+    ``detect(rgb, timestamp_ms)`` is one frame's round trip; ``close()`` ends the child. The
+    child is killed when the thread that started it ends (``PR_SET_PDEATHSIG`` follows the
+    thread): start it on the thread that will use it, as the tracker does.
     """
 
     def __init__(self, model: bytes, blendshapes: bool = False, *,
@@ -304,7 +306,10 @@ class ModelProcess:
         self._pump.start()
         self.info: dict[str, object] = {}
         try:
-            _send(self._cmd, OP_INIT, _INIT.pack(1 if blendshapes else 0), model)
+            try:
+                _send(self._cmd, OP_INIT, _INIT.pack(1 if blendshapes else 0), model)
+            except OSError:
+                pass  # it ended before reading the model: its answer may say why
             op, payload = _recv(self._res, MAX_FROM_CHILD, time.monotonic() + start_timeout_s)
             if op == OP_ERROR:
                 raise ModelProcessError(payload.decode(errors="replace"))

@@ -247,3 +247,11 @@ def test_a_model_process_that_cannot_start_backs_off(tmp_path, clock):
     assert tr.latest().status is NO_MODEL and tr.latest().message == NO_TRACKING
     gaps = [round(b - a, 2) for a, b in zip(tries, tries[1:], strict=False)]
     assert gaps[:4] == [1.0, 2.0, 4.0, 4.0]
+
+
+def test_bytes_that_are_no_model_end_the_process_with_a_plain_reason():
+    """The parent only sends checked bytes; should mediapipe still refuse them, it says why."""
+    from station.tracking.sandbox import ModelProcess
+
+    with pytest.raises(ModelProcessError, match="could not start"):
+        ModelProcess(b"PK\x03\x04 not a model" * 10)
