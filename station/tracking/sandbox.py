@@ -38,6 +38,7 @@ import subprocess
 import sys
 import threading
 import time
+import typing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -100,7 +101,9 @@ def _read_exact(fd: int, n: int, deadline: float | None = None) -> bytes:
     while len(buf) < n:
         if deadline is not None:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            if left <= 0 or not poller.poll(1000 * left):
                 raise TimeoutError
         chunk = os.read(fd, min(n - len(buf), 1 << 20))
         if not chunk:
@@ -269,6 +272,15 @@ def _describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
+def _pump_stderr(stream: typing.IO[bytes], tail: collections.deque[str]) -> None:
+    """The child's standard error to the log (debug), keeping the last lines for errors."""
+    for raw in stream:
+        line = raw.decode(errors="replace").rstrip()
+        if line:
+            tail.append(line[:300])
+            log.debug("model: %s", line)
+
+
 class ModelProcess:
     """The client: start the sandboxed model, send frames, get answers; thread-safe.
 
@@ -302,7 +314,8 @@ class ModelProcess:
         os.close(cmd_r)
         os.close(res_w)
         self.pid = self._proc.pid
-        self._pump = threading.Thread(target=self._pump_stderr, name="model-stderr", daemon=True)
+        self._pump = threading.Thread(target=_pump_stderr, args=(self._proc.stderr, self._stderr_tail),
+                                      name="model-stderr", daemon=True)  # holds no self: __del__ runs
         self._pump.start()
         self.info: dict[str, object] = {}
         try:
@@ -326,15 +339,6 @@ class ModelProcess:
         if not self.info.get("network"):
             log.warning("the face model runs without the network filter on this machine "
                         "(%s %s)", sys.platform, os.uname().machine)
-
-    def _pump_stderr(self) -> None:
-        stream = self._proc.stderr
-        assert stream is not None
-        for raw in stream:
-            line = raw.decode(errors="replace").rstrip()
-            if line:
-                self._stderr_tail.append(line[:300])
-                log.debug("model: %s", line)
 
     def _ended(self, what: str, exc: BaseException) -> ModelProcessError:
         if isinstance(exc, TimeoutError):
@@ -418,6 +422,19 @@ class ModelProcess:
                     blend = {str(k): float(v) for k, v in list(raw.items())[:100]
                              if isinstance(v, int | float)}
         return Result(lms, matrix, blend, detect_s, handle_s, copy_s, 0.0)
+
+    def __del__(self) -> None:
+        # A ModelProcess dropped without close(): end the child rather than leave it waiting.
+        proc = getattr(self, "_proc", None)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        for name in ("_cmd", "_res", "_shm"):
+            fd = getattr(self, name, -1)
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
 
     def alive(self) -> bool:
         """True while the child runs."""
