@@ -339,6 +339,8 @@ class ModelProcess:
         if not self.info.get("network"):
             log.warning("the face model runs without the network filter on this machine "
                         "(%s %s)", sys.platform, os.uname().machine)
+        elif not self.info.get("files"):
+            log.warning("the face model's process could not take file writing away from itself")
 
     def _ended(self, what: str, exc: BaseException) -> ModelProcessError:
         if isinstance(exc, TimeoutError):
