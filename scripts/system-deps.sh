@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# System tools the test suite uses (shellcheck for the deploy scripts, strace for the privacy
-# test, espeak-ng for the voice, PostgreSQL for the desk, chromium for the desk's browser tests).
+# System tools the test suite uses (shellcheck for the deploy scripts, strace and nscd for the
+# privacy test: it starts nscd as root to show that no name look-up goes through it; espeak-ng
+# for the voice, PostgreSQL for the desk, chromium for the desk's browser tests).
 # Installed with apt when running as root on Debian/Ubuntu and missing; otherwise it says what
 # is missing and goes on (those tests then skip with a reason).
 set -euo pipefail
-packages=(shellcheck strace espeak-ng postgresql chromium chromium-driver)
+packages=(shellcheck strace nscd espeak-ng postgresql chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -11,9 +11,6 @@ import pytest
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-# In-process model loads must not take IP networking from the test runner itself
-# (station.tracking.nonet); tests/acceptance/test_privacy_network.py checks the guard with it removed.
-os.environ["STATION_TEST_KEEP_NETWORK"] = "1"
 
 REPO = Path(__file__).resolve().parent.parent
 

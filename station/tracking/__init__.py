@@ -10,8 +10,12 @@ the one rule for the verdict and the live meters), ``quality`` (slow, small, qui
 and ``scoring`` (live meters and per-rep results).
 
 Adapter half, each wrapping one library: ``camera`` (picamera2, an OpenCV webcam or video
-file), ``tracker`` (MediaPipe FaceLandmarker on its own thread, latest frame wins) and ``model``
-(the pinned face model). ``live`` joins them into the kiosk's tracking service. ``fakes``
+file), ``tracker`` (the FaceLandmarker fed from its own thread, latest frame wins), ``sandbox``
+(the model in a process of its own: frames in through shared memory, landmarks back through a
+pipe) with ``nonet`` (that process's seccomp filters: no socket of any family, no io_uring, no
+other syscall ABI, and no file writes once the model is loaded) and ``model`` (the pinned face
+model, whose checked bytes are what the sandboxed process loads). mediapipe is imported only
+inside the sandboxed process. ``live`` joins them into the kiosk's tracking service. ``fakes``
 holds the simulated patient and the sample media: camera sources like any other, used by the
 demo, the benches and the tests, never by ``station run``.
 

@@ -57,6 +57,25 @@ def verify(path: Path) -> None:
         )
 
 
+def read_verified(path: Path) -> bytes:
+    """The pinned model's bytes, read once and checked: what the model's process loads.
+
+    Raises :class:`ModelError` unless ``path`` holds exactly the pinned model (the bytes that
+    were hashed are the bytes handed over, so a file swapped after the check is never used).
+    """
+    if not path.is_file():
+        raise ModelError(f"No face model at {path}. Run: station model fetch")
+    with open(path, "rb") as f:
+        data = f.read(MODEL_SIZE + 1)
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != MODEL_SHA256:
+        raise ModelError(
+            f"The face model at {path} is not the pinned one (sha256 {digest[:12]}...). "
+            "Run: station model fetch"
+        )
+    return data
+
+
 def _install_bytes(data: bytes, dest: Path) -> None:
     digest = hashlib.sha256(data).hexdigest()
     if digest != MODEL_SHA256:

@@ -1,9 +1,11 @@
 """MediaPipe FaceLandmarker adapter: raw RGB frames in, :class:`FaceSample` out.
 
-Inference always runs on the raw, unmirrored frame so MediaPipe's LEFT/RIGHT stay the
-subject's own. ``mp.Image`` takes a raw pointer with no stride, so every frame is made
-C-contiguous first (a padded or sliced view would give silently wrong pixels). Works with both
-mediapipe lines (0.10.18 on a Pi 4, 1.x elsewhere): only the Tasks API is used.
+The model itself runs in a sandboxed process with no way to the network
+(:mod:`station.tracking.sandbox`); this process never imports mediapipe. Inference always runs
+on the raw, unmirrored frame so MediaPipe's LEFT/RIGHT stay the subject's own. Every frame is
+made C-contiguous first (``mp.Image`` takes a raw pointer with no stride; a padded or sliced
+view would give silently wrong pixels). Works with both mediapipe lines (0.10.18 on a Pi 4,
+1.x elsewhere): only the Tasks API is used.
 """
 
 from __future__ import annotations
@@ -24,66 +26,66 @@ import numpy as np
 from station.feedback import TrackingStatus
 from station.tracking.camera import Frame, FrameSource, SourceEnded
 from station.tracking.face import FaceSample, pose_from_matrix
-from station.tracking.model import ModelError, verify
-from station.tracking.nonet import deny_ip_networking
+from station.tracking.model import ModelError, read_verified
+from station.tracking.sandbox import ModelProcess, ModelProcessError
 
 log = logging.getLogger(__name__)
 
 
 class Landmarker:
-    """A FaceLandmarker in VIDEO mode for one face (synchronous; see TrackerThread for live use).
+    """A FaceLandmarker in VIDEO mode for one face, run in its own sandboxed process.
+
+    The model's bytes are read and checked against the pinned sha256 here, then handed to a
+    child process that has no way to the network (:mod:`station.tracking.sandbox`); each
+    :meth:`detect` is one round trip. Synchronous: see TrackerThread for live use.
 
     >>> with Landmarker(model) as lm:                      # doctest: +SKIP
     ...     sample = lm.detect(rgb_frame, t=0.0)
     """
 
     def __init__(self, model_path: Path, blendshapes: bool = False) -> None:
-        verify(Path(model_path))  # never load a model that is not the pinned one
-        deny_ip_networking()  # mediapipe's usage logging must never leave the device
-        from mediapipe.tasks.python import BaseOptions, vision
-
-        options = vision.FaceLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(model_path)),
-            running_mode=vision.RunningMode.VIDEO,
-            num_faces=1,
-            output_face_blendshapes=blendshapes,
-            output_facial_transformation_matrixes=True,
-        )
-        self._lm = vision.FaceLandmarker.create_from_options(options)
+        model = read_verified(Path(model_path))  # never load a model that is not the pinned one
+        self._proc: ModelProcess | None = ModelProcess(model, blendshapes)
         self._last_ms = -1
         self._frames = 0
+        #: per frame: the parent's round trip, the child's whole frame, mediapipe's detect (s)
+        self.timings: deque[tuple[float, float, float]] = deque(maxlen=4096)
+        self.copy_s: deque[float] = deque(maxlen=4096)  # frame into shared memory (s)
 
     def detect(self, rgb: np.ndarray, t: float) -> FaceSample:
-        """Run the model on one RGB frame captured at monotonic time ``t`` (seconds)."""
-        import mediapipe as mp
+        """Run the model on one RGB frame captured at monotonic time ``t`` (seconds).
 
+        Raises :class:`ModelProcessError` when the model's process has ended (start a new
+        Landmarker), another exception for a frame the model could not take.
+        """
+        if self._proc is None:
+            raise ModelProcessError("the landmarker is closed")
         frame = np.ascontiguousarray(rgb, dtype=np.uint8)
         h, w = frame.shape[:2]
         # VIDEO mode needs strictly increasing integer milliseconds.
         ts = max(int(round(t * 1000.0)), self._last_ms + 1)
         self._last_ms = ts
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=frame)
-        result = self._lm.detect_for_video(image, ts)
+        result = self._proc.detect(frame, ts)
+        self.timings.append((result.round_trip_s, result.handle_s, result.detect_s))
+        self.copy_s.append(result.copy_s)
         index = self._frames
         self._frames += 1
-        if not result.face_landmarks:
+        if result.landmarks is None:
             return FaceSample(t=t, landmarks=None, image_size=(w, h), frame_index=index)
-        pts = result.face_landmarks[0]
-        lms = np.array([(p.x * w, p.y * h, p.z * w) for p in pts], dtype=np.float32)
-        pose = None
-        if result.facial_transformation_matrixes:
-            pose = pose_from_matrix(np.asarray(result.facial_transformation_matrixes[0]))
-        blend: dict[str, float] = {}
-        if result.face_blendshapes:
-            blend = {c.category_name: float(c.score) for c in result.face_blendshapes[0]}
-        return FaceSample(t=t, landmarks=lms, pose=pose, image_size=(w, h), blendshapes=blend,
-                          frame_index=index)
+        pose = pose_from_matrix(result.matrix) if result.matrix is not None else None
+        return FaceSample(t=t, landmarks=result.landmarks, pose=pose, image_size=(w, h),
+                          blendshapes=result.blendshapes, frame_index=index)
+
+    @property
+    def sandboxed(self) -> bool:
+        """True when the model's process runs under the network filter."""
+        return bool(self._proc is not None and self._proc.info.get("network"))
 
     def close(self) -> None:
-        """Release the model (avoids a harmless traceback at exit)."""
-        if self._lm is not None:
-            self._lm.close()
-            self._lm = None
+        """End the model's process (idempotent)."""
+        if self._proc is not None:
+            self._proc.close()
+            self._proc = None
 
     def __enter__(self) -> Landmarker:
         return self
@@ -110,6 +112,7 @@ MESSAGES = {
 IDLE_POLL_S = 0.25  # how soon inference resumes after set_idle(False)
 WRONG_MODEL = "The face model is not the right one. Ask the clinic to run: station model fetch"
 NO_TRACKING = "Face tracking could not start. Ask the clinic to run: station doctor"
+MODEL_STOPPED = "Face tracking stopped (the face model's process ended); it starts again by itself."
 
 
 @dataclass(frozen=True)
@@ -180,14 +183,18 @@ class TrackerThread:
     ``stall_s`` or ends, sets status ``no_camera`` (logged once per outage), closes the source
     and reopens it after a growing backoff (on the injected clock); tracking resumes by
     itself when frames return. A missing or wrong model sets ``no_model`` (checked again every
-    ``model_retry_s``, so ``station model fetch`` fixes a running unit).
+    ``model_retry_s``, so ``station model fetch`` fixes a running unit). The model's own
+    process ending (a crash, a hang) sets ``no_camera`` too, as the kiosk's calm "camera not
+    available" notice, logs why, and a new process is started after ``crash_backoff_s``
+    (growing; back to the start once a frame is answered again).
     """
 
     def __init__(self, model_path: Path, open_source: Callable[[], FrameSource], *,
                  blendshapes: bool = False, clock: Callable[[], float] = time.monotonic,
                  stall_s: float = 2.0, backoff_s: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0),
                  model_retry_s: float = 30.0, capture_thread: bool = True,
-                 landmarker_factory: Callable[..., Landmarker] | None = None) -> None:
+                 landmarker_factory: Callable[..., Landmarker] | None = None,
+                 crash_backoff_s: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0)) -> None:
         self._model_path = Path(model_path)
         self._open_source = open_source
         self._blendshapes = blendshapes
@@ -197,6 +204,8 @@ class TrackerThread:
         self._model_retry_s = model_retry_s
         self._capture_thread = capture_thread
         self._factory = landmarker_factory or Landmarker
+        self._crash_backoff_s = crash_backoff_s
+        self._crashes = 0  # model process failures in a row
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._state = TrackerState()
@@ -213,6 +222,7 @@ class TrackerThread:
         self._lm: Landmarker | None = None
         self._model_retry_at = -math.inf
         self._model_failed = False
+        self._model_loading = False  # the model's process is starting (the camera may open)
         self._detect_failures = 0
         self._processed = 0
         self.latencies: deque[float] = deque(maxlen=4096)  # seconds, capture -> published
@@ -244,8 +254,8 @@ class TrackerThread:
 
     def capture(self) -> bool:
         """One capture iteration: (re)open the source if due, read one frame into the slot."""
-        if self._lm is None:
-            return False  # no model (yet): leave the camera alone
+        if self._lm is None and not self._model_loading:
+            return False  # no model: leave the camera alone (it opens while the model starts)
         now = self._clock()
         if self._source is None:
             if now < self._retry_at:
@@ -256,7 +266,11 @@ class TrackerThread:
             except Exception as exc:  # noqa: BLE001 - CameraError or a driver error
                 self._camera_fault(f"could not open the camera: {exc}", now)
                 return False
+            now = self._clock()  # opening can take seconds (the demo's face photo is measured)
             self._last_frame_at = now
+        if self._lm is None:  # opened while the model's process starts: read once it is up
+            self._last_frame_at = now
+            return False
         try:
             frame = self._source.read()
         except SourceEnded as exc:
@@ -313,25 +327,50 @@ class TrackerThread:
         now = self._clock()
         if now < self._model_retry_at:
             return False
+        # The model's process takes seconds to start: the camera may open meanwhile.
+        self._model_loading = self._model_path.is_file()
         try:
             self._lm = self._factory(self._model_path, blendshapes=self._blendshapes)
         except Exception as exc:  # noqa: BLE001 - ModelError, or mediapipe failing to load
-            self._model_retry_at = now + self._model_retry_s
+            self._model_loading = False
             if isinstance(exc, ModelError):
+                self._model_retry_at = now + self._model_retry_s
                 message = MESSAGES[NO_MODEL] if not self._model_path.is_file() else WRONG_MODEL
             else:
+                self._model_retry_at = now + self._crash_delay()
                 message = NO_TRACKING
             if not self._model_failed:
                 log.warning("face tracking off: %s", exc)
             self._model_failed = True
             self._publish(status=NO_MODEL, message=message, sample=None)
             return False
+        self._model_loading = False
         if self._model_failed:
             log.info("face model loaded")
         self._model_failed = False
         self._publish(status=STARTING if not self._in_outage else NO_CAMERA,
                       message=MESSAGES[NO_CAMERA if self._in_outage else STARTING])
         return True
+
+    def _crash_delay(self) -> float:
+        delay = self._crash_backoff_s[min(self._crashes, len(self._crash_backoff_s) - 1)]
+        self._crashes += 1
+        return delay
+
+    def _model_ended(self, exc: Exception) -> None:
+        """The model's process ended mid-run: tracking pauses, a new one starts after a backoff."""
+        lm, self._lm = self._lm, None
+        if lm is not None:
+            try:
+                lm.close()
+            except Exception as close_exc:  # noqa: BLE001 - it is gone already
+                log.debug("closing the ended landmarker: %s", close_exc)
+        delay = self._crash_delay()
+        self._model_retry_at = self._clock() + delay
+        self._model_failed = True
+        self._mailbox.clear()
+        log.warning("face tracking stopped: %s; starting it again in %.0f s", exc, delay)
+        self._publish(status=NO_CAMERA, message=MODEL_STOPPED, sample=None)
 
     def process(self, wait_s: float = 0.0) -> bool:
         """One inference iteration on the newest captured frame; True if a sample was published."""
@@ -344,6 +383,9 @@ class TrackerThread:
         assert self._lm is not None
         try:
             sample = self._lm.detect(frame.rgb, frame.t)
+        except ModelProcessError as exc:
+            self._model_ended(exc)
+            return False
         except Exception as exc:  # noqa: BLE001 - a bad frame must not stop tracking
             self._detect_failures += 1
             if self._detect_failures == 1 or self._detect_failures % 1000 == 0:
@@ -351,6 +393,7 @@ class TrackerThread:
                             self._detect_failures, exc)
             return False
         sample = dataclasses.replace(sample, frame_index=frame.index)
+        self._crashes = 0
         available = self._clock()
         self._processed += 1
         self.latencies.append(available - frame.t)
@@ -407,11 +450,12 @@ class TrackerThread:
 
     def _run_process(self) -> None:
         def once() -> bool:
-            if self._idle.is_set():
-                self._stop.wait(IDLE_POLL_S)
-                return False
+            # The model's process starts (seconds) while idle too: the first session finds it up.
             if not self._ensure_model():
                 self._stop.wait(0.2)
+                return False
+            if self._idle.is_set():
+                self._stop.wait(IDLE_POLL_S)
                 return False
             return self.process(wait_s=0.05) or True  # take() already waited
 
