@@ -29,6 +29,7 @@ from typing import Any
 
 from station.practice.plan import REGIONS, library
 from station.practice.words import REGION_NOUN
+from station.records import schema
 from station.records.progress import local_date
 
 CALENDAR_WEEKS = 16  # the calendar shows at most this many recent weeks
@@ -86,36 +87,9 @@ def _daily(values: Mapping[tuple[str, date], list[float]]) -> Daily:
     return dict(out)
 
 
-def _num(v: Any) -> float | None:
-    if v is None or v == "":
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def _flag(v: Any) -> bool | None:
-    if v is None or v == "":
-        return None
-    if isinstance(v, str):
-        return v.strip().lower() in ("1", "true", "yes")
-    return bool(v)
-
-
-def quiet_region(rep: Mapping[str, Any]) -> str | None:
-    """The quiet region that moved furthest past its floor in one rep (None: none did)."""
-    if "quiet_region" in rep:
-        return rep["quiet_region"] or None
-    if _flag(rep.get("quiet_moved")) is False:
-        return None
-    best, excess = None, 0.0
-    for r in REGIONS:
-        mm, floor = _num(rep.get(f"quiet_{r}_mm")), _num(rep.get(f"floor_{r}_mm"))
-        if mm is not None and floor is not None and mm - floor > excess:
-            best, excess = r, mm - floor
-    return best
+_num = schema.as_float  # the record schema's readers: one way to read a stored value
+_flag = schema.as_flag
+quiet_region = schema.quiet_region
 
 
 def report_data(

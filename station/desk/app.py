@@ -272,10 +272,11 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
 
     def _import_one(path: Path, label: str) -> tuple[str, str]:
         try:
-            if path.is_symlink():
-                raise importer.BundleRefused(f"{label} is a symbolic link.")
-            raw, files = importer.read_bundle(path)
-            res = importer.import_bytes(factory, raw, files, g.who, label=label)
+            secret = unit.read_secret(key_file) if key_file is not None else None
+        except unit.ClinicKeyError:
+            secret = None
+        try:
+            res = importer.import_path(factory, path, g.who, secret, label=label)
         except importer.BundleRefused as exc:
             return "refused", f"{label} refused: {exc} Nothing was changed."
         return res.status, res.message
