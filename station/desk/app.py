@@ -17,12 +17,14 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request, url_for
+from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from station.clinic import prescription as rx
 from station.clinic import report, unit
 from station.desk import auth, db, importer, patients, registry, rxform
+from station.records import schema
 
 COOKIE = "desk_session"
 MAX_UPLOAD = 600 << 20
@@ -47,10 +49,19 @@ def _host_only(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+class FiniteJSON(DefaultJSONProvider):
+    """Flask's JSON, with NaN and infinities as null and ``allow_nan`` off: answers are JSON."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        kwargs.setdefault("allow_nan", False)
+        return super().dumps(schema.finite(obj), **kwargs)
+
+
 def create_app(factory: sessionmaker, key_file: Path | None = None,
                allowed_hosts: set[str] | None = None) -> Flask:
     """The desk application over the database behind ``factory``."""
     app = Flask(__name__)
+    app.json = FiniteJSON(app)  # NaN / Infinity never reach a script as "JSON"
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD
     hosts = {"127.0.0.1", "localhost", "[::1]"} | {h.lower() for h in allowed_hosts or ()}
     clinic_key_id = key_id_of(key_file)

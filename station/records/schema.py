@@ -214,56 +214,81 @@ def _shown(text: str) -> str:
     return repr(text[:40] + ("..." if len(text) > 40 else ""))
 
 
+class _Bad(Exception):
+    """A value a field refuses (``found``: what to call it, else the value itself)."""
+
+    def __init__(self, found: str | None = None) -> None:
+        super().__init__(found)
+        self.found = found
+
+
+def _int(f: Field, text: str) -> int:
+    if not INT_RE.fullmatch(text):
+        raise _Bad
+    v = int(text)
+    if not f.lo <= v <= f.hi:  # type: ignore[operator]
+        raise _Bad
+    return v
+
+
+def _real(f: Field, text: str) -> float:
+    if not REAL_RE.fullmatch(text):
+        raise _Bad
+    v = float(text)
+    if not math.isfinite(v) or not f.lo <= v <= f.hi:  # type: ignore[operator]
+        raise _Bad
+    return v
+
+
+def _flag(f: Field, text: str) -> bool:
+    low = text.strip().lower()
+    if low in TRUE:
+        return True
+    if low in FALSE:
+        return False
+    raise _Bad
+
+
+def _utc(f: Field, text: str) -> str:
+    if not UTC_RE.fullmatch(text):
+        raise _Bad
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise _Bad from None
+    if not FIRST_UTC <= when < LAST_UTC:
+        raise _Bad
+    return text
+
+
+def _choice(f: Field, text: str) -> str:
+    if text not in f.choices:
+        raise _Bad
+    return text
+
+
+def _text(f: Field, text: str) -> str:
+    if len(text) > f.max_len or (f.pattern is not None and not f.pattern.fullmatch(text)):
+        raise _Bad
+    if "\x00" in text:
+        raise _Bad("a NUL byte")
+    return text
+
+
+_PARSE = {INT: _int, REAL: _real, FLAG: _flag, UTC_TIME: _utc, CHOICE: _choice, TEXT: _text}
+
+
 def parse_value(f: Field, text: str, where: str) -> Any:
     """``text`` (a CSV cell or JSON string) as ``f``'s type, or RecordError naming ``where``."""
-
-    def bad(found: str | None = None) -> RecordError:
-        return RecordError(Problem(f"{where}, {f.name}", found or _shown(text), f.allowed()))
-
-    if "\x00" in text:
-        raise bad("a NUL byte")
-    if text == "":
+    if not text:
         if f.required:
-            raise bad("nothing")
+            raise RecordError(Problem(f"{where}, {f.name}", "nothing", f.allowed()))
         return None
-    if f.kind == INT:
-        if not INT_RE.fullmatch(text):
-            raise bad()
-        v: Any = int(text)
-        if not f.lo <= v <= f.hi:  # type: ignore[operator]
-            raise bad()
-        return v
-    if f.kind == REAL:
-        if not REAL_RE.fullmatch(text):
-            raise bad()
-        v = float(text)
-        if not math.isfinite(v) or not f.lo <= v <= f.hi:  # type: ignore[operator]
-            raise bad()
-        return v
-    if f.kind == FLAG:
-        low = text.strip().lower()
-        if low in TRUE:
-            return True
-        if low in FALSE:
-            return False
-        raise bad()
-    if f.kind == UTC_TIME:
-        if not UTC_RE.fullmatch(text):
-            raise bad()
-        try:
-            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise bad() from None
-        if not FIRST_UTC <= when < LAST_UTC:
-            raise bad()
-        return text
-    if f.kind == CHOICE:
-        if text not in f.choices:
-            raise bad()
-        return text
-    if len(text) > f.max_len or (f.pattern is not None and not f.pattern.fullmatch(text)):
-        raise bad()
-    return text
+    try:
+        return _PARSE[f.kind](f, text)
+    except _Bad as bad:
+        found = bad.found or ("a NUL byte" if "\x00" in text else _shown(text))
+        raise RecordError(Problem(f"{where}, {f.name}", found, f.allowed())) from None
 
 
 def parse_mapping(record: tuple[Field, ...], row: Mapping[str, Any], where: str,
@@ -386,3 +411,15 @@ def quiet_region(rep: Mapping[str, Any]) -> str | None:
         if mm is not None and floor is not None and mm - floor > excess:
             best, excess = r, mm - floor
     return best
+
+
+def finite(obj: Any) -> Any:
+    """``obj`` (dicts, lists, tuples, scalars) with every NaN or infinity as None: what a JSON
+    answer may carry (``NaN`` and ``Infinity`` are not JSON)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite(v) for v in obj]
+    return obj

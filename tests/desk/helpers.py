@@ -60,6 +60,13 @@ def resign(folder: Path, key_file: Path) -> None:
     (folder / SIGNATURE).write_bytes(sign_manifest(unit.read_secret(key_file), raw))
 
 
+def import_bundle(factory: sessionmaker, path: Path, secret: bytes):  # noqa: ANN201
+    """Import as the clinic does (the desk checks the signature with the clinic's key)."""
+    from station.desk import importer
+
+    return importer.import_path(factory, path, "tech", secret)
+
+
 def counts(factory: sessionmaker) -> dict[str, int]:
     """Rows in every registry table (to prove a refused import changed nothing)."""
     with factory() as s:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 import os
 import shutil
 import zipfile
@@ -233,7 +232,8 @@ def test_attacked_bundles_are_refused_and_change_nothing(db_url: str, bundle, tm
 
 def test_import_command_exit_codes(sqlite_url: str, bundle, capsys, key_file):
     path, unit_id = bundle
-    assert main(["desk", "import", str(path), "--db", sqlite_url, "--key-file", str(key_file)]) == 2  # unit not registered
+    # the unit is not registered yet
+    assert main(["desk", "import", str(path), "--db", sqlite_url, "--key-file", str(key_file)]) == 2
     assert "not registered" in capsys.readouterr().err
     _ready(sqlite_url, unit_id)
     assert main(["desk", "import", str(path), "--db", sqlite_url, "--key-file", str(key_file)]) == 0
