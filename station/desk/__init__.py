@@ -17,8 +17,9 @@ The loan cycle, as the front page walks a technician through it:
    stick maker (:func:`station.clinic.stick.make_stick`); the clinic key is read from its file at
    that moment and never shown, stored or sent;
 4. on return, a second stick asks the unit to export and then wipe after a verified export;
-5. import the bundle from the stick (or a zip): verified against its own manifest before
-   anything is written, all or nothing, idempotent (:mod:`.importer`);
+5. import the bundle from the stick (or a zip): its signature (the unit's HMAC with the clinic
+   key) and manifest checked first (:mod:`.bundlefile`), every row streamed through the one
+   record schema before anything is written, all or nothing, idempotent (:mod:`.importer`);
 6. read the patient's page: the same charts as the PDF report (:mod:`station.report`), fed
    with imported rows (:mod:`.patients`), and a JSON API for scripts.
 
