@@ -256,6 +256,13 @@ def import_path(factory: sessionmaker, path: Path, who: str, secret: bytes | Non
         raise BundleRefused("this desk has no clinic key (give --key-file), so it cannot tell whether "
                             "the bundle was signed by one of the clinic's units.")
     with open_bundle(path, secret) as b:
+        assert b.manifest is not None
+        with factory() as s:  # the same bundle again: say so without reading it (checked again below)
+            known = s.scalar(select(db.Bundle).where(db.Bundle.manifest_sha256 == b.manifest.sha256))
+            if known is not None:
+                return ImportResult("already", known.id, known.unit_id, known.alias, 0,
+                                    f"{label} was imported already ({known.imported_at:%Y-%m-%d %H:%M} UTC);"
+                                    " nothing added.")
         checked = _small_files(b)
         _validate_rows(b)
         for attempt in range(ATTEMPTS):
