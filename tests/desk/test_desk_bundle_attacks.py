@@ -377,3 +377,20 @@ def test_unsigned_and_foreign_bundles_are_refused(sqlite_url, made, tmp_path):
     resign(forged, u.key_file)
     (forged / "manifest.sig").write_bytes(sig)
     _refused(factory, forged, secret, "not signed by this clinic's key")
+
+
+def test_the_import_page_refuses_an_unsigned_bundle_in_plain_words(sqlite_url, made, tmp_path):
+    import re
+
+    u, _, _ = made
+    factory = _ready(sqlite_url, u.unit_id)
+    unsigned = _copy(made, tmp_path, "unsigned")
+    (unsigned / "manifest.sig").unlink()
+    before = counts(factory)
+    c = create_app(factory, u.key_file).test_client()
+    token = re.search(r'name="csrf" value="([^"]+)"', c.get("/import").get_data(as_text=True)).group(1)
+    page = c.post("/import", data={"path": str(unsigned), "csrf": token})
+    assert page.status_code == 400 and "is not signed" in page.get_data(as_text=True)
+    assert counts(factory) == before
+    signed = c.post("/import", data={"path": str(made[1]), "csrf": token})
+    assert signed.status_code == 200 and "imported" in signed.get_data(as_text=True)
