@@ -1,6 +1,6 @@
 """Benchmark: the clinic desk with a year of records (6 sessions a day): import and patient page.
 
-``python -m bench.bench_desk [--days 365] [--bundle DIR]``. The records are generated through
+``python -m bench.bench_desk [--days 365] [--bundle DIR --key-file KEY]``. The records are generated through
 the real engine and store (not timed), exported as a unit does it (not timed), then timed:
 importing the bundle into a fresh SQLite desk (verify + parse + one transaction), and
 rendering the patient page (queries, aggregation, eight SVG charts, the template) through the
@@ -18,6 +18,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from station.clinic import unit
 from station.clinic.export import export_bundle
 from station.clinic.report import CHART_ORDER, ReportData, chart_svg
 from station.desk import db, importer, registry
@@ -31,12 +32,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--bundle", help="use this export bundle instead of generating one")
+    ap.add_argument("--key-file", help="the clinic key that signed --bundle")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-desk-"))
     if args.bundle:
         bundle = Path(args.bundle)
+        secret = unit.read_secret(Path(args.key_file))
     else:
         data = root / "unit"
+        secret = unit.new_secret()
+        unit.provision(data, secret, "ms-bench01")  # a provisioned unit signs its export
         generate(data, days=args.days, seed=1, sessions_per_day=(6, 6), miss_rate=0.0,
                  end=datetime(2025, 12, 31, 21, 0, tzinfo=UTC), synchronous="OFF")
         bundle = export_bundle(data, root / "out")
@@ -47,10 +52,10 @@ def main() -> None:
         registry.lend(s, "bench", info["unit_id"], ALIAS, dt.date.today() + dt.timedelta(days=1))
     mb = sum(p.stat().st_size for p in bundle.iterdir()) / 1e6
     t0 = time.perf_counter()
-    res = importer.import_path(factory, bundle, "bench")
+    res = importer.import_path(factory, bundle, "bench", secret)
     import_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    again = importer.import_path(factory, bundle, "bench")
+    again = importer.import_path(factory, bundle, "bench", secret)
     again_s = time.perf_counter() - t0
     chart_svg("practice", ReportData("", None, None, ""))  # matplotlib's one-time start
     client = create_app(factory).test_client()

@@ -166,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     di = dsub.add_parser("import", help="import a returned bundle (folder, zip, or a stick's folder)")
     di.add_argument("path", help="a bundle folder, a zip of one, or a stick's folder (imports every bundle on it)")
     di.add_argument("--db", help=db_help)
+    di.add_argument("--key-file", help="the clinic key that signed the bundle (default: the data folder's, "
+                    "then /etc/station)")
     du = dsub.add_parser("user", help="desk accounts")
     dusub = du.add_subparsers(dest="user_command", required=True, metavar="ACTION")
     dua = dusub.add_parser("add", help="add an account (password asked, or --password-file)")

@@ -1,5 +1,8 @@
 """The clinic bundle: CSV files, a JSON summary, a PDF report and a manifest of sha256 sums.
 
+``manifest.sig`` is the unit's HMAC-SHA256 of ``manifest.json`` with the clinic key (a unit
+without a key writes none): the desk checks it before it reads anything else.
+
 The bundle also carries the active prescription (``prescription.toml``; its pseudonymous
 alias in ``unit.json``) so the clinic knows whose records these are.
 
@@ -14,8 +17,11 @@ running (the kiosk may be mid-session) and never contains anything but numbers a
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import json
 import logging
+import math
 import os
 import shutil
 import sqlite3
@@ -26,10 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from station import __version__
-from station.clinic.unit import unit_info
+from station.clinic.unit import find_secret, key_id, unit_info
 from station.files import fsync_dir, fsync_file, read_limited, write_synced
 from station.paths import model_path
 from station.practice.plan import REGIONS
+from station.records import schema
 from station.records.store import QUALITY_FLAGS, SCHEMA_VERSION, Store, utc_iso
 from station.records.wipe import tmp_dir
 from station.tracking.model import MODEL_SHA256, sha256_file
@@ -37,21 +44,12 @@ from station.tracking.model import MODEL_SHA256, sha256_file
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-SESSION_COLUMNS = (
-    "id", "started_utc", "ended_utc", "status", "duration_s", "planned_s", "plan_source",
-    "affected_side", "reps_done", "reps_interrupted", "breaks_scheduled", "breaks_requested",
-    "pauses", "software_version", "model_sha256",
-)
-REP_EXPORT_COLUMNS = (
-    "id", "session_id", "pattern_index", "pattern_id", "rep", "status", "ended_utc",
-    "duration_s", "target_region", "target_mm", "target_other_side_mm", "target_pct_of_other",
-    "coactivation", "eye_ratio", "quiet_moved", "quiet_max_mm",
-    *(f"quiet_{r}_mm" for r in REGIONS), *(f"floor_{r}_mm" for r in REGIONS),
-    "face_share", "frames", "frames_gated",
-    # practice quality (station.tracking.quality): flags 1/0, empty when not judgeable
-    "slow", "small", "quiet", "released", "t80_share", "target_peak_mm", "quiet_excess_mm",
-    "residual_mm", "gentle_max_mm",
-)
+SIGNATURE = "manifest.sig"
+#: what the unit's HMAC covers besides the manifest: a bundle signature can never pass for a
+#: stick request's (or anything else signed with the clinic key)
+SIGNING_CONTEXT = b"station export manifest v1\n"
+SESSION_COLUMNS = schema.columns(schema.SESSION, schema.CSV)
+REP_EXPORT_COLUMNS = schema.columns(schema.REP, schema.CSV)
 EVENT_COLUMNS = (
     "session_id", "at_utc", "kind", "phase", "pattern_index", "rep", "requested", "value", "note",
 )
@@ -60,21 +58,27 @@ CALIBRATION_COLUMNS = ("session_id", "at_utc", "mm_per_px", "frames",
 
 
 def _num(v: Any) -> Any:
-    """Floats with 4 decimals (plenty for mm), everything else as is; None -> empty cell."""
+    """Floats with 4 decimals (plenty for mm), everything else as is; None and non-finite
+    numbers -> an empty cell (unknown)."""
     if v is None:
         return ""
     if isinstance(v, float):
-        return f"{v:.4f}"
+        return f"{v:.4f}" if math.isfinite(v) else ""
     return v
 
 
-def _write_csv(path: Path, columns: tuple[str, ...], rows: Any) -> int:
+def _write_csv(path: Path, columns: tuple[str, ...], rows: Any,
+               record: tuple[schema.Field, ...] | None = None) -> int:
+    """Write ``rows`` under ``columns``; a schema ``record`` writes each cell through
+    :func:`schema.cell`, so the desk's parser accepts every value the unit writes."""
+    fields = {f.name: f for f in record or ()}
     n = 0
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(columns)
         for row in rows:
-            w.writerow([_num(row.get(c)) for c in columns])
+            w.writerow([schema.cell(fields[c], row.get(c)) if c in fields else _num(row.get(c))
+                        for c in columns])
             n += 1
         fh.flush()
         os.fsync(fh.fileno())
@@ -166,8 +170,9 @@ def export_bundle(data_dir: Path, out_dir: Path, *, png_dir: Path | None = None)
         finally:
             store.close()
         counts = {
-            "sessions": _write_csv(tmp / "sessions.csv", SESSION_COLUMNS, rows["sessions"]),
-            "reps": _write_csv(tmp / "reps.csv", REP_EXPORT_COLUMNS, rows["reps"]),
+            "sessions": _write_csv(tmp / "sessions.csv", SESSION_COLUMNS, rows["sessions"],
+                                   schema.SESSION),
+            "reps": _write_csv(tmp / "reps.csv", REP_EXPORT_COLUMNS, rows["reps"], schema.REP),
             "events": _write_csv(tmp / "events.csv", EVENT_COLUMNS, rows["events"]),
             "calibrations": _write_csv(tmp / "calibrations.csv", CALIBRATION_COLUMNS,
                                        rows["calibrations"]),
@@ -210,14 +215,21 @@ def export_bundle(data_dir: Path, out_dir: Path, *, png_dir: Path | None = None)
         render_pdf(data, tmp / "report.pdf", png_dir=png_dir)
         fsync_file(tmp / "report.pdf")
         files = sorted(p for p in tmp.iterdir() if p.is_file())
+        secret = find_secret(data_dir)
         manifest = {
             "format": 1,
             "unit_id": unit["unit_id"],
             "created_utc": utc_iso(now),
+            **({"key_id": key_id(secret)} if secret else {}),
             "files": [{"name": p.name, "bytes": p.stat().st_size, "sha256": sha256_file(p)}
                       for p in files],
         }
-        write_synced(tmp / MANIFEST, json.dumps(manifest, indent=2).encode())
+        raw_manifest = json.dumps(manifest, indent=2).encode()
+        write_synced(tmp / MANIFEST, raw_manifest)
+        if secret is not None:  # the desk imports only bundles its clinic's units signed
+            write_synced(tmp / SIGNATURE, sign_manifest(secret, raw_manifest))
+        else:
+            log.warning("this unit has no clinic key: the export is not signed, the desk will refuse it")
         fsync_dir(tmp)
         _place(tmp, final)
     except BaseException:
@@ -225,6 +237,20 @@ def export_bundle(data_dir: Path, out_dir: Path, *, png_dir: Path | None = None)
         raise
     log.info("export written: %s (%d sessions)", final.name, counts["sessions"])
     return final
+
+
+def sign_manifest(secret: bytes, raw: bytes) -> bytes:
+    """The ``manifest.sig`` line for manifest bytes ``raw``: HMAC-SHA256 with the clinic key.
+
+    The manifest holds every other file's sha256, so this one signature covers the bundle.
+    """
+    mac = hmac.new(secret, SIGNING_CONTEXT + raw, hashlib.sha256).hexdigest()
+    return f"hmac-sha256 {mac}\n".encode("ascii")
+
+
+def signature_ok(secret: bytes, raw: bytes, sig: bytes) -> bool:
+    """True when ``sig`` (the bytes of ``manifest.sig``) signs ``raw`` with ``secret``."""
+    return hmac.compare_digest(sig.strip(), sign_manifest(secret, raw).strip())
 
 
 def _place(built: Path, final: Path) -> None:

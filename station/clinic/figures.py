@@ -19,7 +19,6 @@ for the PDF and :mod:`station.desk.patients` for the page (both through
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -27,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta, tzinfo
 from typing import Any
 
-from station.practice.plan import REGIONS
+from station.records import schema
 from station.records.progress import local_date
 
 QUALITIES = ("slow", "small", "quiet", "released")
@@ -256,39 +255,20 @@ def _daily(values: Mapping[tuple[str, date], list[float]]) -> Daily:
 
 
 def _num(v: Any) -> float | None:
+    """The record schema's number reader, with a fast path for the desk's float rows."""
     if v.__class__ is float:  # the desk's rows: already a number (inf - inf and nan are not 0)
         return v if v - v == 0 else None
-    if v is None or v == "":
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
+    return schema.as_float(v)
 
 
 def _flag(v: Any) -> bool | None:
+    """The record schema's yes/no reader, with a fast path for the desk's bool rows."""
     if v is None or v is True or v is False:
         return v
-    if v == "":
-        return None
-    if isinstance(v, str):
-        return v.strip().lower() in ("1", "true", "yes")
-    return bool(v)
+    return schema.as_flag(v)
 
 
-def quiet_region(rep: Mapping[str, Any]) -> str | None:
-    """The quiet region that moved furthest past its floor in one rep (None: none did)."""
-    if "quiet_region" in rep:
-        return rep["quiet_region"] or None
-    if _flag(rep.get("quiet_moved")) is False:
-        return None
-    best, excess = None, 0.0
-    for r in REGIONS:
-        mm, floor = _num(rep.get(f"quiet_{r}_mm")), _num(rep.get(f"floor_{r}_mm"))
-        if mm is not None and floor is not None and mm - floor > excess:
-            best, excess = r, mm - floor
-    return best
+quiet_region = schema.quiet_region  # one reading of "which quiet region moved" (records.schema)
 
 
 def day_cache(tz: tzinfo | None = None) -> Callable[[str], date]:

@@ -19,8 +19,10 @@ machine (a table of unit states x actions, no I/O), which the pages and :mod:`.r
    that moment and never shown, stored or sent;
 4. on return, a second stick asks the unit to export and then wipe after a verified export;
    recording the return writes it (no return without a stick);
-5. read the return stick back: the bundle the unit copied to it is imported (verified against
-   its own manifest before anything is written, all or nothing, idempotent: :mod:`.importer`),
+5. read the return stick back: the bundle the unit copied to it is imported (its signature, the
+   unit's HMAC with the clinic key, and its manifest checked first (:mod:`.bundlefile`), every
+   row streamed through the one record schema before anything is written, all or nothing,
+   idempotent: :mod:`.importer`),
    and the unit's own result file on the stick confirms the wipe; only then may the unit be
    lent again (records that cannot be imported are discarded by a named person with a reason);
 6. read the patient's page: the same charts and figures as the PDF report

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request, url_for
+from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 from werkzeug.routing import IntegerConverter
@@ -27,6 +28,7 @@ from station.clinic import prescription as rx
 from station.clinic import report, unit
 from station.desk import auth, db, importer, patients, registry, rxform, stickroots, throttle
 from station.desk import loans as deskloans
+from station.records import schema
 
 COOKIE = "desk_session"
 MAX_UPLOAD = 600 << 20
@@ -60,6 +62,14 @@ class DbIdConverter(IntegerConverter):
         super().__init__(url_map, min=0, max=2**31 - 1)
 
 
+class FiniteJSON(DefaultJSONProvider):
+    """Flask's JSON, with NaN and infinities as null and ``allow_nan`` off: answers are JSON."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        kwargs.setdefault("allow_nan", False)
+        return super().dumps(schema.finite(obj), **kwargs)
+
+
 def create_app(factory: sessionmaker, key_file: Path | None = None,
                allowed_hosts: set[str] | None = None, *, secure_cookies: bool = False,
                behind_proxy: bool = False, stick_roots: tuple[Path, ...] = stickroots.DEFAULT_ROOTS) -> Flask:
@@ -72,6 +82,7 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
     """
     app = Flask(__name__)
     app.url_map.converters["int"] = DbIdConverter
+    app.json = FiniteJSON(app)  # NaN / Infinity never reach a script as "JSON"
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD
     app.jinja_env.filters["plain"] = report.plain_words  # pattern titles, never internal ids
     if behind_proxy:
@@ -197,6 +208,13 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
         g.db.rollback()
         return redirect(url_for("unit_page", unit_id=unit_id, error=str(exc)))
 
+    def clinic_secret() -> bytes | None:
+        """The clinic key that signs sticks and bundles (None: none given or unreadable)."""
+        try:
+            return unit.read_secret(key_file) if key_file is not None else None
+        except unit.ClinicKeyError:
+            return None
+
     def on_stick() -> Path:
         """The form's stick folder, only inside a stick root (else StickPathError, said plainly)."""
         return stickroots.stick_folder(request.form.get("folder", ""), stick_roots)
@@ -239,7 +257,7 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
     def import_records(unit_id: str) -> Any:
         g.db.get(db.Unit, unit_id) or abort(404)
         return unit_step(unit_id, lambda: registry.import_return(
-            g.db, factory, g.who, unit_id, on_stick()))
+            g.db, factory, g.who, unit_id, on_stick(), clinic_secret()))
 
     @app.post("/units/<unit_id>/discard")
     def discard(unit_id: str) -> Any:
@@ -308,10 +326,7 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
 
     def _import_one(path: Path, label: str) -> tuple[str, str]:
         try:
-            if path.is_symlink():
-                raise importer.BundleRefused(f"{label} is a symbolic link.")
-            raw, files = importer.read_bundle(path)
-            res = importer.import_bytes(factory, raw, files, g.who, label=label)
+            res = importer.import_path(factory, path, g.who, clinic_secret(), label=label)
         except importer.BundleRefused as exc:
             return "refused", f"{label} refused: {exc} Nothing was changed."
         return res.status, res.message

@@ -84,10 +84,18 @@ def cmd_import(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if not path.exists() and not path.is_symlink():
         raise UsageError(f"{path} does not exist")
+    key_file = _key_file(args)
+    if key_file is None:
+        raise UsageError("no clinic key file found: give --key-file, so the desk can check who signed "
+                         "the bundle")
+    try:
+        secret = unit.read_secret(key_file)
+    except unit.ClinicKeyError as exc:
+        raise UsageError(str(exc)) from None
     code = 0
     for bundle in importer.find_bundles(path):
         try:
-            result = importer.import_path(factory, bundle, "command line")
+            result = importer.import_path(factory, bundle, "command line", secret)
         except importer.BundleRefused as exc:
             print(f"{bundle.name}: refused: {exc} Nothing was changed.", file=sys.stderr)
             code = 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -32,6 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from station.desk import loans
+from station.records import schema
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -39,7 +41,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 AT_CLINIC, LENT, OUT, RETURNED, RECORDS_IN, READY = (
     loans.AT_CLINIC, loans.LENT, loans.OUT, loans.RETURNED, loans.RECORDS_IN, loans.READY)
 STATE_WORDS = loans.STATE_WORDS
-REGION_COLUMNS = ("eye", "brow", "mouth_corner", "lips", "nose_cheek", "chin")
+REGION_COLUMNS = schema.REGIONS
 
 
 def utcnow() -> dt.datetime:
@@ -120,57 +122,50 @@ class Bundle(Base):
     imported_by: Mapped[str] = mapped_column(String(64))
 
 
-class PracticeSession(Base):
-    """One practice session from a bundle (unique per unit: re-exports add nothing)."""
-
-    __tablename__ = "sessions"
-    __table_args__ = (UniqueConstraint("unit_id", "uid", name="uq_sessions_unit_uid"),
-                      Index("ix_sessions_alias_started", "alias", "started_utc"))
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    uid: Mapped[str] = mapped_column(String(64))
-    unit_id: Mapped[str] = mapped_column(String(40))
-    alias: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    bundle_id: Mapped[int] = mapped_column(ForeignKey("bundles.id"), index=True)
-    started_utc: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16))
-    duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
-    planned_s: Mapped[float | None] = mapped_column(Float, nullable=True)
-    plan_source: Mapped[str | None] = mapped_column(Text, nullable=True)
-    affected_side: Mapped[str | None] = mapped_column(String(8), nullable=True)
-    reps_done: Mapped[int] = mapped_column(Integer, default=0)
-    breaks_scheduled: Mapped[int] = mapped_column(Integer, default=0)
-    breaks_requested: Mapped[int] = mapped_column(Integer, default=0)
-    pauses: Mapped[int] = mapped_column(Integer, default=0)
+def schema_columns(record: tuple[schema.Field, ...]) -> dict[str, Any]:
+    """The desk's columns for a record of :mod:`station.records.schema` (its DESK fields):
+    text as String of the field's length (Text when ``long``), whole numbers as Integer, numbers
+    as Float, yes/no as Boolean; required fields NOT NULL. The import's checks use the same
+    lengths and ranges, so a value that passed them always fits (on PostgreSQL too)."""
+    out: dict[str, Any] = {}
+    for f in record:
+        if schema.DESK not in f.places:
+            continue
+        if f.kind in (schema.TEXT, schema.CHOICE, schema.UTC_TIME):
+            kind: Any = Text if f.long else String(f.max_len)
+        else:
+            kind = {schema.INT: Integer, schema.REAL: Float, schema.FLAG: Boolean}[f.kind]
+        extra = {"default": 0} if f.kind == schema.INT and f.required else {}
+        out[f.desk_name or f.name] = mapped_column(kind, nullable=not f.required, **extra)
+    return out
 
 
-class Rep(Base):
-    """One movement of a session, with its numbers and its four qualities (null = unknown)."""
+#: One practice session from a bundle (unique per unit: re-exports add nothing). Its record
+#: columns (``uid``, ``started_utc``, ``status``, ... ``pauses``) come from ``schema.SESSION``; the
+#: desk adds the unit, the alias and the bundle it came from.
+PracticeSession: Any = type("PracticeSession", (Base,), {
+    "__module__": __name__,
+    "__doc__": "One practice session from a bundle (its record columns from schema.SESSION).",
+    "__tablename__": "sessions",
+    "__table_args__": (UniqueConstraint("unit_id", "uid", name="uq_sessions_unit_uid"),
+                       Index("ix_sessions_alias_started", "alias", "started_utc")),
+    "id": mapped_column(Integer, primary_key=True),
+    "unit_id": mapped_column(String(40), nullable=False),
+    "alias": mapped_column(String(32), nullable=True),
+    "bundle_id": mapped_column(Integer, ForeignKey("bundles.id"), index=True, nullable=False),
+    **schema_columns(schema.SESSION),
+})
 
-    __tablename__ = "reps"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), index=True)
-    uid: Mapped[str] = mapped_column(String(64))
-    pattern_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    rep: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16))
-    ended_utc: Mapped[str] = mapped_column(String(32))
-    duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
-    target_region: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    target_mm: Mapped[float | None] = mapped_column(Float, nullable=True)
-    coactivation: Mapped[float | None] = mapped_column(Float, nullable=True)
-    eye_ratio: Mapped[float | None] = mapped_column(Float, nullable=True)
-    quiet_moved: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
-    quiet_max_mm: Mapped[float | None] = mapped_column(Float, nullable=True)
-    quiet_region: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    face_share: Mapped[float | None] = mapped_column(Float, nullable=True)
-    slow: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
-    small: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
-    quiet: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
-    released: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
-    t80_share: Mapped[float | None] = mapped_column(Float, nullable=True)
-    target_peak_mm: Mapped[float | None] = mapped_column(Float, nullable=True)
-    quiet_excess_mm: Mapped[float | None] = mapped_column(Float, nullable=True)
-    residual_mm: Mapped[float | None] = mapped_column(Float, nullable=True)
+#: One movement of a session, with its numbers and its four qualities (null = unknown). Its
+#: record columns (``uid``, ``pattern_id``, ... ``residual_mm``) come from ``schema.REP``.
+Rep: Any = type("Rep", (Base,), {
+    "__module__": __name__,
+    "__doc__": "One movement of a session (its record columns from schema.REP; null = unknown).",
+    "__tablename__": "reps",
+    "id": mapped_column(Integer, primary_key=True),
+    "session_id": mapped_column(Integer, ForeignKey("sessions.id"), index=True, nullable=False),
+    **schema_columns(schema.REP),
+})
 
 
 class User(Base):

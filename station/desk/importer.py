@@ -1,56 +1,66 @@
-"""Importing a returned bundle: verify everything first, then add it in one transaction.
+"""Importing a returned bundle: every byte checked before one row is written, then one transaction.
 
-A bundle is what ``station export`` (or a unit, onto a clinic stick) writes: a folder with
-``manifest.json`` listing every other file with its size and sha256. It may arrive as that
-folder, as a zip of it, or still on the stick (``station-clinic/export/<unit>-<time>/``).
+A unit comes back from a patient's home, so its bundle is hostile input. The order:
 
-Order: read the manifest and every file it names into memory, refusing anything odd before a
-byte is trusted (symlinks, special files, names with a path in them, files the manifest does
-not list, sizes over the limits, zip entries that lie about their size or expand too much),
-compare sizes and sha256 sums, then parse the CSVs, and only then open one database
-transaction. A refused bundle changes nothing. The bundle's identity is the sha256 of its
-manifest (which pins every file), so importing the same bundle again adds nothing; a session
-already imported from an earlier bundle of the same unit is not added twice either.
+1. :func:`station.desk.bundlefile.open_bundle` opens the folder or zip without following a
+   symlink, checks ``manifest.sig`` (the unit's HMAC with the clinic key) before it parses the
+   manifest, checks the manifest against its schema and the per-file limits, and that the files
+   are exactly the manifest's, with its sizes.
+2. ``unit.json``, the prescription and the PDF are read whole (each small, under its limit),
+   hashed, and checked: the unit id matches the manifest, the alias follows the alias rule, the
+   prescription passes the unit's own validator and names the same alias, the PDF is a PDF.
+3. ``sessions.csv`` and ``reps.csv`` are streamed through the one record parser
+   (:class:`station.records.schema.RowReader`): every cell typed and bounded (text lengths and
+   characters, no NUL, integers far below 2**31, finite numbers, times in 2000-2099), every rep
+   belongs to a session of the file, at most :data:`SESSIONS_MAX` / :data:`REPS_MAX` rows, and the
+   sha256 computed on the way must match the manifest. Other files are streamed and hashed.
+4. Only then one database transaction: the bundle must not be known yet (else "imported
+   already"), its unit must be registered, and the alias must be that of the unit's open loan
+   (or its last one): a bundle naming another patient is refused, never filed under them. The
+   rows are streamed a second time into batched inserts (their hash checked again before the
+   commit), so memory stays bounded whatever the file size. A second import running at the same
+   moment loses the race on the bundle's unique key and reports "imported already".
 
-Per-rep qualities (``slow``, ``small``, ``quiet``, ``released`` and the numbers behind them)
-are read when the bundle has them; older bundles without those columns import with the
-qualities unknown (null), never guessed.
+Row limits, from the prescription's bounds (:mod:`station.clinic.prescription`): at most 8
+sessions a day, each at most 6 patterns x 10 reps, every day of a year is 8 x 60 x 366 =
+175,680 done reps; with room for interrupted attempts, :data:`REPS_MAX` = 200,000 (a seeded year
+of realistic practice is about 17,000). Sessions: 8 x 366 = 2,928 prescribed; with interrupted,
+abandoned and extra sessions three times that, :data:`SESSIONS_MAX` = 10,000. A hostile
+600,000-row ``reps.csv`` is refused by its size in the manifest before a byte of it is read.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import io
-import json
-import os
-import re
-import stat
-import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from station.clinic import prescription as rx
 from station.desk import db
-from station.files import read_limited
+from station.desk.bundlefile import Bundle, BundleRefused, find_bundles, load_json_object, open_bundle
+from station.records import schema
+from station.records.schema import CHOICE, TEXT, UTC_TIME, Field, RecordError
 
-MANIFEST = "manifest.json"
-MAX_MANIFEST_BYTES = 1 << 20
-MAX_FILE_BYTES = 256 << 20
-MAX_BUNDLE_BYTES = 512 << 20
-MAX_FILES = 64
-MAX_ZIP_RATIO = 200  # a CSV compresses maybe 10x; far more is a zip bomb
-NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-REQUIRED = ("sessions.csv", "reps.csv", "unit.json")
-QUALITIES = ("slow", "small", "quiet", "released")
-QUALITY_NUMBERS = ("t80_share", "target_peak_mm", "quiet_excess_mm", "residual_mm")
+__all__ = ["BundleRefused", "ImportResult", "find_bundles", "import_path"]
 
-
-class BundleRefused(Exception):
-    """The bundle was not imported; the message says why in one plain sentence."""
+SESSIONS_MAX = 10_000
+REPS_MAX = 200_000
+BATCH = 2_000
+ATTEMPTS = 3
+STREAMED_ONLY = ("events.csv", "calibrations.csv")
+UNIT_INFO: tuple[Field, ...] = (
+    Field("unit_id", TEXT, required=True, max_len=40, pattern=schema.ID_RE),
+    Field("patient_alias", TEXT, max_len=32, pattern=rx.ALIAS_RE),
+    Field("exported_utc", UTC_TIME, max_len=32),
+    Field("affected_side", CHOICE, max_len=8, choices=("left", "right")),
+)
 
 
 @dataclass(frozen=True)
@@ -65,326 +75,210 @@ class ImportResult:
     message: str
 
 
-# ---------------------------------------------------------------- reading, safely
+@dataclass(frozen=True)
+class _Checked:
+    """What step 2 found in the small files."""
+
+    info: dict[str, Any]
+    unit_json: str
+    prescription: str | None
+    pdf: bytes | None
 
 
-def _read_fd(dir_fd: int, name: str, limit: int) -> bytes:
-    """``files.read_limited`` inside the bundle folder; its refusals become a BundleRefused."""
+def _refuse(exc: RecordError) -> BundleRefused:
+    return BundleRefused(f"{exc}.")
+
+
+def _small_files(b: Bundle) -> _Checked:
+    assert b.manifest is not None
+    raw = b.read_checked("unit.json")
+    obj = load_json_object(raw, "unit.json")
     try:
-        return read_limited(name, limit, dir_fd=dir_fd)
-    except OSError as exc:
-        if exc.errno is not None:  # a real I/O error, not one of read_limited's refusals
-            raise
-        raise BundleRefused(f"{exc}.") from None
-
-
-def _manifest_entries(raw: bytes) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    try:
-        manifest = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise BundleRefused("manifest.json is damaged (not JSON).") from None
-    files = manifest.get("files") if isinstance(manifest, dict) else None
-    if manifest.get("format") != 1 or not isinstance(files, list) or not isinstance(
-            manifest.get("unit_id"), str):
-        raise BundleRefused("manifest.json is not a station bundle manifest.")
-    entries: dict[str, dict[str, Any]] = {}
-    for e in files:
-        ok = (isinstance(e, dict) and isinstance(e.get("name"), str)
-              and isinstance(e.get("bytes"), int) and not isinstance(e.get("bytes"), bool)
-              and isinstance(e.get("sha256"), str) and re.fullmatch(r"[0-9a-f]{64}", e["sha256"]))
-        if not ok:
-            raise BundleRefused("manifest.json has a malformed file entry.")
-        name = e["name"]
-        if not NAME_RE.fullmatch(name) or name == MANIFEST or ".." in name:
-            raise BundleRefused(f"manifest.json names a file with a path in it: {name[:80]!r}.")
-        if name in entries:
-            raise BundleRefused(f"manifest.json lists {name} twice.")
-        if not 0 <= e["bytes"] <= MAX_FILE_BYTES:
-            raise BundleRefused(f"{name} is {e['bytes']} bytes, more than the {MAX_FILE_BYTES} allowed.")
-        entries[name] = e
-    if len(entries) > MAX_FILES or sum(e["bytes"] for e in entries.values()) > MAX_BUNDLE_BYTES:
-        raise BundleRefused("the bundle is larger than a station export can be.")
-    missing = [n for n in REQUIRED if n not in entries]
-    if missing:
-        raise BundleRefused(f"manifest.json does not list {', '.join(missing)}.")
-    return manifest, entries
-
-
-def read_folder(path: Path) -> tuple[bytes, dict[str, bytes]]:
-    """(manifest bytes, {name: bytes}) of a bundle folder; nothing followed through a symlink."""
-    try:
-        dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as exc:
-        raise BundleRefused(f"{path.name} cannot be opened as a folder ({exc.strerror}).") from None
-    try:
-        names = os.listdir(dfd)
-        if MANIFEST not in names:
-            raise BundleRefused(f"{path.name} has no manifest.json: not a bundle, or a partial one.")
-        raw = _read_fd(dfd, MANIFEST, MAX_MANIFEST_BYTES)
-        _, entries = _manifest_entries(raw)
-        extra = sorted(set(names) - set(entries) - {MANIFEST})
-        if extra:
-            raise BundleRefused(f"{extra[0]} is in the bundle but not in its manifest.")
-        files: dict[str, bytes] = {}
-        for name, e in entries.items():
-            if name not in names:
-                raise BundleRefused(f"{name} is missing: the bundle is incomplete.")
-            st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
-            if stat.S_ISLNK(st.st_mode):
-                raise BundleRefused(f"{name} is a symbolic link.")
-            if not stat.S_ISREG(st.st_mode):
-                raise BundleRefused(f"{name} is not a regular file.")
-            if st.st_size != e["bytes"]:
-                raise BundleRefused(f"{name} is {st.st_size} bytes; the manifest says {e['bytes']}.")
-            files[name] = _read_fd(dfd, name, e["bytes"])
-        return raw, files
-    finally:
-        os.close(dfd)
-
-
-def read_zip(path: Path) -> tuple[bytes, dict[str, bytes]]:
-    """(manifest bytes, {name: bytes}) of a zipped bundle, never extracted to disk."""
-    try:
-        zf = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise BundleRefused(f"{path.name} is not a readable zip file ({exc}).") from None
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > MAX_FILES + 2:
-            raise BundleRefused(f"{path.name} holds {len(infos)} entries, more than a bundle has.")
-        by_name: dict[str, zipfile.ZipInfo] = {}
-        prefixes = set()
-        for info in infos:
-            n = info.filename
-            if n.startswith("/") or "\\" in n or any(p in ("..", "") for p in n.rstrip("/").split("/")):
-                raise BundleRefused(f"{path.name} has an entry with an unsafe path: {n[:80]!r}.")
-            if stat.S_ISLNK(info.external_attr >> 16):
-                raise BundleRefused(f"{path.name} has a symbolic link: {n[:80]!r}.")
-            if info.is_dir():
-                continue
-            parts = n.split("/")
-            if len(parts) > 2:
-                raise BundleRefused(f"{path.name} has nested folders ({n[:80]!r}); a bundle is flat.")
-            prefixes.add(parts[0] if len(parts) == 2 else "")
-            by_name[parts[-1]] = info
-        if len(prefixes) > 1:
-            raise BundleRefused(f"{path.name} holds more than one bundle folder.")
-        if MANIFEST not in by_name:
-            raise BundleRefused(f"{path.name} has no manifest.json: not a bundle, or a partial one.")
-
-        def read(info: zipfile.ZipInfo, limit: int) -> bytes:
-            if info.file_size > limit:
-                raise BundleRefused(f"{info.filename} is {info.file_size} bytes, more than allowed.")
-            if info.compress_size and info.file_size / info.compress_size > MAX_ZIP_RATIO \
-                    and info.file_size > 1 << 20:
-                raise BundleRefused(f"{info.filename} expands {info.file_size // info.compress_size}"
-                                    " times: refused as a zip bomb.")
-            with zf.open(info) as fh:
-                data = fh.read(limit + 1)
-            if len(data) > limit:
-                raise BundleRefused(f"{info.filename} expands past what its header says.")
-            return data
-
-        try:
-            raw = read(by_name[MANIFEST], MAX_MANIFEST_BYTES)
-            _, entries = _manifest_entries(raw)
-            extra = sorted(set(by_name) - set(entries) - {MANIFEST})
-            if extra:
-                raise BundleRefused(f"{extra[0]} is in the bundle but not in its manifest.")
-            files = {}
-            for name, e in entries.items():
-                if name not in by_name:
-                    raise BundleRefused(f"{name} is missing: the bundle is incomplete.")
-                files[name] = read(by_name[name], e["bytes"])
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:  # CRC errors too
-            raise BundleRefused(f"{path.name} is damaged ({exc}).") from None
-        return raw, files
-
-
-def read_bundle(path: Path) -> tuple[bytes, dict[str, bytes]]:
-    """Read a bundle folder or zip (see :func:`read_folder`, :func:`read_zip`)."""
-    if path.is_symlink():
-        raise BundleRefused(f"{path.name} is a symbolic link.")
-    if path.is_dir():
-        return read_folder(path)
-    if path.is_file():
-        return read_zip(path)
-    raise BundleRefused(f"{path} is neither a bundle folder nor a zip file.")
-
-
-def find_bundles(path: Path) -> list[Path]:
-    """Bundles at ``path``: itself, or those a unit left on a clinic stick (newest last)."""
-    export = path / "station-clinic" / "export"
-    if path.is_dir() and not (path / MANIFEST).exists() and export.is_dir() and not export.is_symlink():
-        return sorted(p for p in export.iterdir() if not p.name.startswith("."))
-    return [path]
-
-
-# ---------------------------------------------------------------- verifying and parsing
-
-
-def verify(raw_manifest: bytes, files: dict[str, bytes]) -> dict[str, Any]:
-    """Check every file against the manifest; returns the manifest or raises BundleRefused."""
-    manifest, entries = _manifest_entries(raw_manifest)
-    for name, e in entries.items():
-        data = files.get(name)
-        if data is None:
-            raise BundleRefused(f"{name} is missing: the bundle is incomplete.")
-        if len(data) != e["bytes"]:
-            raise BundleRefused(f"{name} is {len(data)} bytes; the manifest says {e['bytes']}.")
-        if hashlib.sha256(data).hexdigest() != e["sha256"]:
-            raise BundleRefused(f"{name} was changed after the export (its checksum differs).")
-    return manifest
-
-
-def _f(v: str | None) -> float | None:
-    if v is None or v == "":
-        return None
-    try:
-        return float(v)
-    except ValueError:
-        raise BundleRefused(f"a number in the bundle is not a number: {v[:20]!r}.") from None
-
-
-def _b(v: str | None) -> bool | None:
-    if v is None or v == "":
-        return None
-    low = v.strip().lower()
-    if low in ("1", "true", "yes"):
-        return True
-    if low in ("0", "false", "no"):
-        return False
-    raise BundleRefused(f"a yes/no value in the bundle is neither: {v[:20]!r}.")
-
-
-def _i(v: str | None) -> int:
-    return int(float(v)) if v not in (None, "") else 0
-
-
-def _rows(files: dict[str, bytes], name: str) -> list[dict[str, str]]:
-    try:
-        return list(csv.DictReader(io.StringIO(files[name].decode("utf-8"))))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise BundleRefused(f"{name} is not a readable CSV file ({exc}).") from None
-
-
-def quiet_region(row: dict[str, str]) -> str | None:
-    """The quiet region that moved most past its floor in a rep, or None."""
-    best, excess = None, 0.0
-    for r in db.REGION_COLUMNS:
-        mm, floor = _f(row.get(f"quiet_{r}_mm")), _f(row.get(f"floor_{r}_mm"))
-        if mm is not None and floor is not None and mm - floor > excess:
-            best, excess = r, mm - floor
-    return best
-
-
-# ---------------------------------------------------------------- importing
-
-
-def _find_loan(s: Session, unit_id: str, alias: str | None, exported: str) -> db.Loan | None:
-    q = select(db.Loan).where(db.Loan.unit_id == unit_id).order_by(db.Loan.lent_at.desc())
-    if alias:
-        q = q.where(db.Loan.alias == alias)
-    loans = list(s.scalars(q))
-    when = exported.replace("T", " ").rstrip("Z")
-    for loan in loans:
-        if str(loan.lent_at) <= when:
-            return loan
-    return loans[0] if loans else None
-
-
-def import_bytes(factory: sessionmaker, raw_manifest: bytes, files: dict[str, bytes], who: str,
-                 label: str = "bundle") -> ImportResult:
-    """Verify and import an already-read bundle (all or nothing)."""
-    manifest = verify(raw_manifest, files)
-    digest = hashlib.sha256(raw_manifest).hexdigest()
-    try:
-        info = json.loads(files["unit.json"].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise BundleRefused("unit.json is damaged.") from None
-    unit_id = manifest["unit_id"]
-    if not isinstance(info, dict) or info.get("unit_id") != unit_id:
+        info = schema.parse_mapping(UNIT_INFO, obj, "unit.json")
+    except RecordError as exc:
+        raise _refuse(exc) from None
+    if info["unit_id"] != b.manifest.unit_id:
         raise BundleRefused("unit.json and manifest.json name different units.")
-    alias = info.get("patient_alias") if isinstance(info.get("patient_alias"), str) else None
-    sessions = _rows(files, "sessions.csv")
-    reps = _rows(files, "reps.csv")
+    text = None
+    if "prescription.toml" in b.manifest.files:
+        data = b.read_checked("prescription.toml")
+        result = rx.validate_bytes(data)
+        if not result.ok or result.prescription is None:
+            first = result.problems[0] if result.problems else "unreadable"
+            raise BundleRefused(f"prescription.toml is not a valid prescription ({first}).")
+        if info["patient_alias"] not in (None, result.prescription.alias):
+            raise BundleRefused("prescription.toml and unit.json name different patients.")
+        text = data.decode("utf-8")
+    pdf = None
+    if "report.pdf" in b.manifest.files:
+        pdf = b.read_checked("report.pdf")
+        if not pdf.startswith(b"%PDF-"):
+            raise BundleRefused("report.pdf is not a PDF file.")
+    for name in STREAMED_ONLY:
+        if name in b.manifest.files:
+            with b.stream(name):
+                pass  # read to the end: size and sha256 checked
+    return _Checked(info, raw.decode("utf-8"), text, pdf)
+
+
+@contextmanager
+def _rows(b: Bundle, name: str, record: tuple[Field, ...], limit: int) -> Iterator[Iterator[dict[str, Any]]]:
+    """Typed rows of one CSV, streamed; its size and sha256 are checked when the block ends."""
+    with b.stream(name) as h:
+        try:
+            reader = schema.RowReader(record, name, io.BufferedReader(h, 1 << 16), limit)
+        except RecordError as exc:
+            raise _refuse(exc) from None
+
+        def rows() -> Iterator[dict[str, Any]]:
+            try:
+                yield from reader
+            except RecordError as exc:
+                raise _refuse(exc) from None
+
+        yield rows()
+
+
+def _validate_rows(b: Bundle) -> tuple[int, int]:
+    """Step 3: every session and rep row checked (nothing kept but the session ids)."""
+    uids: set[str] = set()
+    with _rows(b, "sessions.csv", schema.SESSION, SESSIONS_MAX) as rows:
+        for n, r in enumerate(rows, 1):
+            if r["id"] in uids:
+                raise BundleRefused(f"sessions.csv row {n}, id: found {r['id']!r} a second time, "
+                                    "allowed each session once.")
+            uids.add(r["id"])
+    reps = 0
+    with _rows(b, "reps.csv", schema.REP, REPS_MAX) as rows:
+        for n, r in enumerate(rows, 1):
+            if r["session_id"] not in uids:
+                raise BundleRefused(f"reps.csv row {n}, session_id: found {r['session_id'][:40]!r}, "
+                                    "allowed the id of a session in sessions.csv.")
+            reps += 1
+    return len(uids), reps
+
+
+def _loan(s: Session, unit_id: str) -> db.Loan | None:
+    """The unit's open loan, else its last one."""
+    return s.scalar(select(db.Loan).where(db.Loan.unit_id == unit_id)
+                    .order_by(db.Loan.returned_at.is_(None).desc(), db.Loan.lent_at.desc(), db.Loan.id.desc())
+                    .limit(1))
+
+
+SESSION_DESK = tuple(f for f in schema.SESSION if schema.DESK in f.places and schema.CSV in f.places)
+REP_DESK = tuple(f for f in schema.REP if schema.DESK in f.places and schema.CSV in f.places)
+
+
+def _write(factory: sessionmaker, b: Bundle, checked: _Checked, who: str, label: str) -> ImportResult:
+    """Step 4: one transaction (rolled back by any refusal inside it)."""
+    manifest = b.manifest
+    assert manifest is not None
+    digest, unit_id = manifest.sha256, manifest.unit_id
     with factory() as s, s.begin():
         known = s.scalar(select(db.Bundle).where(db.Bundle.manifest_sha256 == digest))
         if known is not None:
             return ImportResult("already", known.id, unit_id, known.alias, 0,
                                 f"{label} was imported already ({known.imported_at:%Y-%m-%d %H:%M}"
                                 f" UTC); nothing added.")
-        unit = s.get(db.Unit, unit_id)
-        if unit is None:
+        if s.get(db.Unit, unit_id) is None:
             raise BundleRefused(f"unit {unit_id} is not registered at this desk: register it first.")
-        loan = _find_loan(s, unit_id, alias, str(info.get("exported_utc") or ""))
-        if alias is None and loan is not None and any(r.get("id") for r in sessions):
-            alias = loan.alias  # practice before the prescription arrived; an empty unit is no one's
-        pdf = files.get("report.pdf")
+        loan = _loan(s, unit_id)
+        if loan is None:
+            raise BundleRefused(f"unit {unit_id} was never lent at this desk, so its records belong to no "
+                                "patient here: record the loan first.")
+        alias = checked.info["patient_alias"] or loan.alias
+        if alias != loan.alias:
+            raise BundleRefused(f"unit.json, patient_alias: found {alias!r}, allowed {loan.alias!r}, the "
+                                f"patient of unit {unit_id}'s {'open' if loan.returned_at is None else 'last'}"
+                                " loan.")
         bundle = db.Bundle(
-            manifest_sha256=digest, unit_id=unit_id, alias=alias,
-            loan_id=loan.id if loan else None, exported_utc=str(info.get("exported_utc") or ""),
-            affected_side=info.get("affected_side") if isinstance(info.get("affected_side"), str) else None,
-            manifest=raw_manifest.decode("utf-8"), unit_json=files["unit.json"].decode("utf-8"),
-            prescription_toml=files["prescription.toml"].decode("utf-8", "replace")
-            if "prescription.toml" in files else None,
-            report_pdf=pdf, imported_by=who)
+            manifest_sha256=digest, unit_id=unit_id, alias=alias, loan_id=loan.id,
+            exported_utc=checked.info["exported_utc"] or "", affected_side=checked.info["affected_side"],
+            manifest=manifest.raw.decode("utf-8"), unit_json=checked.unit_json,
+            prescription_toml=checked.prescription, report_pdf=checked.pdf, imported_by=who)
         s.add(bundle)
         s.flush()
+        S, R = db.PracticeSession.__table__, db.Rep.__table__
         have = set(s.scalars(select(db.PracticeSession.uid).where(db.PracticeSession.unit_id == unit_id)))
-        new_sessions = []
-        for r in sessions:
-            uid = r.get("id") or ""
-            if not uid or uid in have or not r.get("started_utc"):
-                continue
-            have.add(uid)
-            new_sessions.append({
-                "uid": uid, "unit_id": unit_id, "alias": alias, "bundle_id": bundle.id,
-                "started_utc": r["started_utc"], "status": r.get("status") or "?",
-                "duration_s": _f(r.get("duration_s")), "planned_s": _f(r.get("planned_s")),
-                "plan_source": r.get("plan_source") or None,
-                "affected_side": r.get("affected_side") or None,
-                "reps_done": _i(r.get("reps_done")), "breaks_scheduled": _i(r.get("breaks_scheduled")),
-                "breaks_requested": _i(r.get("breaks_requested")), "pauses": _i(r.get("pauses")),
-            })
         ids: dict[str, int] = {}
-        if new_sessions:
-            table = db.PracticeSession.__table__  # Core executemany: one statement per batch
-            result = s.connection().execute(insert(table).returning(
-                table.c.id, table.c.uid, sort_by_parameter_order=True), new_sessions)
-            ids = {uid: pk for pk, uid in result}
-        new_reps = []
-        for r in reps:
-            pk = ids.get(r.get("session_id") or "")
-            if pk is None:
-                continue
-            row: dict[str, Any] = {
-                "session_id": pk, "uid": r.get("id") or "", "pattern_id": r.get("pattern_id") or None,
-                "rep": _i(r.get("rep")), "status": r.get("status") or "?",
-                "ended_utc": r.get("ended_utc") or "", "duration_s": _f(r.get("duration_s")),
-                "target_region": r.get("target_region") or None, "target_mm": _f(r.get("target_mm")),
-                "coactivation": _f(r.get("coactivation")), "eye_ratio": _f(r.get("eye_ratio")),
-                "quiet_moved": _b(r.get("quiet_moved")), "quiet_max_mm": _f(r.get("quiet_max_mm")),
-                "quiet_region": quiet_region(r) if _b(r.get("quiet_moved")) else None,
-                "face_share": _f(r.get("face_share")),
-            }
-            for q in QUALITIES:
-                row[q] = _b(r.get(q))
-            for q in QUALITY_NUMBERS:
-                row[q] = _f(r.get(q))
-            new_reps.append(row)
-        if new_reps:
-            s.connection().execute(insert(db.Rep.__table__), new_reps)
-        bundle.sessions_added = len(new_sessions)
+        added = reps_added = seen = 0
+        conn = s.connection()
+
+        def flush_sessions(batch: list[dict[str, Any]]) -> None:
+            result = conn.execute(insert(S).returning(S.c.id, S.c.uid, sort_by_parameter_order=True), batch)
+            ids.update({uid: pk for pk, uid in result})
+            batch.clear()
+
+        batch: list[dict[str, Any]] = []
+        with _rows(b, "sessions.csv", schema.SESSION, SESSIONS_MAX) as rows:
+            for r in rows:
+                seen += 1
+                if r["id"] in have:
+                    continue
+                batch.append({"unit_id": unit_id, "alias": alias, "bundle_id": bundle.id,
+                              **{f.desk_name or f.name: r[f.name] for f in SESSION_DESK}})
+                added += 1
+                if len(batch) >= BATCH:
+                    flush_sessions(batch)
+            if batch:
+                flush_sessions(batch)
+        with _rows(b, "reps.csv", schema.REP, REPS_MAX) as rows:
+            for r in rows:
+                pk = ids.get(r["session_id"])
+                if pk is None:
+                    continue
+                row = {f.desk_name or f.name: r[f.name] for f in REP_DESK}
+                row["session_id"] = pk
+                row["quiet_region"] = schema.quiet_region(r) if r["quiet_moved"] else None
+                batch.append(row)
+                reps_added += 1
+                if len(batch) >= BATCH:
+                    conn.execute(insert(R), batch)
+                    batch.clear()
+            if batch:
+                conn.execute(insert(R), batch)
+                batch.clear()
+        bundle.sessions_added = added
+        if seen == 0 and not checked.info["patient_alias"]:
+            bundle.alias = None  # an empty unit's export (no prescription, no sessions) is no one's
         s.add(db.Audit(who=who, action="import", what=(
-            f"bundle {label} from unit {unit_id} for {alias or 'no alias'}"
-            f" (loan {loan.id if loan else 'none'}): {len(new_sessions)} sessions, {len(new_reps)} reps")))
-        return ImportResult("imported", bundle.id, unit_id, alias, len(new_sessions),
-                            f"{label} imported: {len(new_sessions)} new sessions for "
-                            f"{alias or 'no alias'} from unit {unit_id}.")
+            f"bundle {label} from unit {unit_id} for {alias} (loan {loan.id}): {added} sessions, "
+            f"{reps_added} reps")))
+        return ImportResult("imported", bundle.id, unit_id, alias, added,
+                            f"{label} imported: {added} new sessions for {alias} from unit {unit_id}.")
 
 
-def import_path(factory: sessionmaker, path: Path, who: str) -> ImportResult:
-    """Read, verify and import the bundle at ``path`` (a folder or a zip)."""
-    raw, files = read_bundle(path)
-    return import_bytes(factory, raw, files, who, label=path.name)
+def import_path(factory: sessionmaker, path: Path, who: str, secret: bytes | None,
+                label: str | None = None) -> ImportResult:
+    """Check and import the bundle at ``path`` (a folder or a zip), signed with ``secret``.
+
+    Raises :class:`BundleRefused` (one plain sentence) and then nothing was changed.
+    """
+    label = label or path.name
+    if secret is None:
+        raise BundleRefused("this desk has no clinic key (give --key-file), so it cannot tell whether "
+                            "the bundle was signed by one of the clinic's units.")
+    with open_bundle(path, secret) as b:
+        assert b.manifest is not None
+        with factory() as s:  # the same bundle again: say so without reading it (checked again below)
+            known = s.scalar(select(db.Bundle).where(db.Bundle.manifest_sha256 == b.manifest.sha256))
+            if known is not None:
+                return ImportResult("already", known.id, known.unit_id, known.alias, 0,
+                                    f"{label} was imported already ({known.imported_at:%Y-%m-%d %H:%M} UTC);"
+                                    " nothing added.")
+        checked = _small_files(b)
+        _validate_rows(b)
+        for attempt in range(ATTEMPTS):
+            try:
+                return _write(factory, b, checked, who, label)
+            except IntegrityError:
+                continue  # another import of this bundle (or of these sessions) won the race
+            except OperationalError as exc:
+                if "locked" not in str(exc).lower() and "deadlock" not in str(exc).lower():
+                    raise
+                if attempt == ATTEMPTS - 1:
+                    raise BundleRefused("the desk database is busy with another import; try again in a "
+                                        "moment.") from None
+    raise BundleRefused("another import of the same records ran at the same moment; import it again to see "
+                        "what was added.")
+

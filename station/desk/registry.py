@@ -237,8 +237,12 @@ def stick_result(u: db.Unit, loan: db.Loan, folder: Path | str) -> tuple[Path, l
     return path, loans.StickResult.parse(text.decode("utf-8", "replace"))
 
 
-def import_return(s: Session, factory: sessionmaker, who: str, unit_id: str, folder: Path | str) -> str:
-    """Import the records the unit copied to its return stick; then confirm the wipe if it says so."""
+def import_return(s: Session, factory: sessionmaker, who: str, unit_id: str, folder: Path | str,
+                  secret: bytes | None = None) -> str:
+    """Import the records the unit copied to its return stick; then confirm the wipe if it says so.
+
+    ``secret`` is the clinic key: only a bundle the unit signed with it is read.
+    """
     u = _unit(s, unit_id)
     nxt = step(u, loans.IMPORT)
     loan = _returned_loan(s, u)
@@ -248,7 +252,7 @@ def import_return(s: Session, factory: sessionmaker, who: str, unit_id: str, fol
                         "the stick in again, or write the return stick again. Nothing was changed.")
     bundle = path / stick.STICK_FOLDER / stick.EXPORT_FOLDER / result.export_folder
     try:
-        res = importer.import_path(factory, bundle, who)
+        res = importer.import_path(factory, bundle, who, secret)
     except importer.BundleRefused as exc:
         raise DeskError(f"The records on the stick were refused: {exc} Nothing was changed.") from None
     if res.unit_id != u.id:

@@ -151,6 +151,9 @@ def _run_session(
                 rec.on_outputs(outs, t)
             continue
         outs = eng.tick(t)
+        if not outs and eng.next_deadline() == deadline:
+            t = math.nextafter(t, math.inf)  # a deadline the engine did not take at t: never spin on it
+            continue
         _fill(outs)
         rec.on_outputs(outs, t)
         if eng.state is State.SUMMARY:

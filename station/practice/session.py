@@ -308,9 +308,10 @@ class Engine:
     def _run_clock(self, now: float, out: list[Output]) -> None:
         """Advance through every step whose deadline is at or before ``now``."""
         if self.state is State.PAUSED:
-            if now - self._paused_at >= self.timing.pause_timeout_s:
+            deadline = self._paused_at + self.timing.pause_timeout_s  # as next_deadline() says it
+            if now >= deadline:
                 self.counters.paused_s += now - self._paused_at
-                self._finish(SessionStatus.ABANDONED, self._paused_at + self.timing.pause_timeout_s, out)
+                self._finish(SessionStatus.ABANDONED, deadline, out)
             return
         while self.state is not State.HOME:
             deadline = self._cur.started_at + self._cur.duration_s

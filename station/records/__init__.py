@@ -2,7 +2,9 @@
 
 Theory of operation
 -------------------
-``store`` owns the SQLite file (schema, migrations, WAL with ``synchronous=FULL``);
+``schema`` declares a session row and a rep row once (types, lengths, ranges, places) and
+holds the one parser that reads them back from a CSV; ``store`` owns the SQLite file
+(schema, migrations, WAL with ``synchronous=FULL``);
 ``recorder`` turns the session engine's outputs into rows, holding them in memory while the
 disk is full; ``series`` packs a rep's per-frame readings; ``progress`` turns rows into the
 home screen and after-pattern sentences; ``wipe`` removes every patient record.

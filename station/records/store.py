@@ -38,6 +38,7 @@ from station.files import fsync_dir
 from station.paths import database_path
 from station.practice import words
 from station.practice.plan import Plan
+from station.records import schema
 
 log = logging.getLogger(__name__)
 
@@ -149,17 +150,12 @@ MIGRATIONS: tuple[str, ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
-QUALITY_FLAGS: tuple[str, ...] = ("slow", "small", "quiet", "released")
-QUALITY_COLUMNS: tuple[str, ...] = (*QUALITY_FLAGS, "t80_share", "target_peak_mm",
-                                    "quiet_excess_mm", "residual_mm", "gentle_max_mm")
-REP_COLUMNS: tuple[str, ...] = (
-    "id", "session_id", "pattern_index", "pattern_id", "rep", "status", "started_mono",
-    "ended_mono", "ended_utc", "target_region", "target_mm", "target_other_side_mm",
-    "target_pct_of_other", "quiet_mm", "quiet_floor_mm", "coactivation", "face_share", "frames",
-    "frames_gated", "eye_ratio", "quiet_moved", "quiet_max_mm",
-    *QUALITY_COLUMNS,
-)
-STATS_COLUMNS: tuple[str, ...] = REP_COLUMNS[9:]
+QUALITY_FLAGS: tuple[str, ...] = schema.QUALITY_FLAGS
+#: the reps table's columns and the ones the tracking fills in, from the one record schema
+#: (tests/records check the migrated tables against it)
+REP_COLUMNS: tuple[str, ...] = schema.columns(schema.REP, schema.STORE)
+STATS_COLUMNS: tuple[str, ...] = schema.columns(schema.REP, schema.STORE, stats=True)
+SESSION_COLUMNS: tuple[str, ...] = schema.columns(schema.SESSION, schema.STORE)
 
 
 def is_disk_full(exc: BaseException) -> bool:

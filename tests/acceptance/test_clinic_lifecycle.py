@@ -23,7 +23,7 @@ from station.cli import main
 from station.clinic import prescription as rx
 from station.clinic import spool, unit
 from station.clinic import stick as clinic
-from station.clinic.export import MANIFEST, verify_bundle
+from station.clinic.export import MANIFEST, SIGNATURE, signature_ok, verify_bundle
 from station.config import Settings
 from station.feedback import RepStats
 from station.kiosk.app import Station
@@ -202,6 +202,9 @@ def test_lifecycle_between_two_patients(data_dir: Path, tmp_path: Path, clock, p
     assert verify_bundle(bundle) == []
     manifest = json.loads((bundle / MANIFEST).read_text())
     assert manifest["unit_id"] == unit_id
+    # signed with the clinic key, so the desk will read it (and only a key holder could sign it)
+    assert signature_ok(secret, (bundle / MANIFEST).read_bytes(), (bundle / SIGNATURE).read_bytes())
+    assert not signature_ok(unit.new_secret(), (bundle / MANIFEST).read_bytes(), (bundle / SIGNATURE).read_bytes())
     assert {f["name"] for f in manifest["files"]} >= {"sessions.csv", "reps.csv", "events.csv"}
     assert {r["id"] for r in _csv(bundle / "sessions.csv")} == set(sessions_a)
     reps = _csv(bundle / "reps.csv")

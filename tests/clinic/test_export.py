@@ -17,7 +17,7 @@ import pytest
 from recording import Wall, run_session
 
 from station import cli
-from station.clinic.export import MANIFEST, export_bundle, verify_bundle
+from station.clinic.export import MANIFEST, SIGNATURE, export_bundle, signature_ok, verify_bundle
 from station.clinic.report import CHART_ORDER
 from station.clinic.unit import unit_info
 from station.devtools.recordgen import generate
@@ -93,6 +93,20 @@ def test_export_is_all_or_nothing(month, tmp_path, monkeypatch):
 def test_export_of_an_empty_store(data_dir, tmp_path):
     bundle = export_bundle(data_dir, tmp_path / "out")
     assert verify_bundle(bundle) == []
+    assert not (bundle / SIGNATURE).exists()  # no clinic key here: nothing to sign with
+
+
+def test_a_provisioned_units_export_is_signed_over_every_file(data_dir, tmp_path):
+    from station.clinic import unit
+
+    secret = unit.new_secret()
+    unit.provision(data_dir, secret, "ms-sign01")
+    bundle = export_bundle(data_dir, tmp_path / "out")
+    raw = (bundle / MANIFEST).read_bytes()
+    assert signature_ok(secret, raw, (bundle / SIGNATURE).read_bytes())
+    assert json.loads(raw)["key_id"] == unit.key_id(secret)
+    assert {e["name"] for e in json.loads(raw)["files"]} == {p.name for p in bundle.iterdir()} - {MANIFEST, SIGNATURE}
+    assert not signature_ok(secret, raw.replace(b"ms-sign01", b"ms-sign02"), (bundle / SIGNATURE).read_bytes())
     assert read_csv(bundle / "sessions.csv") == []
     assert json.loads((bundle / "unit.json").read_text())["counts"]["sessions"] == 0
 

@@ -26,7 +26,8 @@ DESK_INSTALLED = all(importlib.util.find_spec(m) for m in DESK_MODULES)
 # skip with its reason shows in test_desk_prescriptions.py::test_desk_extra_installed.
 collect_ignore = [] if DESK_INSTALLED else [
     "helpers.py", "test_desk_storage.py", "test_desk_security.py", "test_desk_browser.py",
-    "test_desk_loancycle.py", "test_desk_figures.py"]
+    "test_desk_loancycle.py", "test_desk_figures.py",
+    "test_desk_bundle_attacks.py", "test_desk_bundle_fuzz.py"]
 
 _counter = itertools.count()
 

@@ -44,6 +44,29 @@ def practise(data_dir: Path, days: int = 4, seed: int = 3) -> None:
              end=datetime.now(UTC).replace(microsecond=0), miss_rate=0.0)
 
 
+def resign(folder: Path, key_file: Path) -> None:
+    """Rewrite a bundle's manifest after its files were changed, and sign it as a unit would."""
+    import hashlib
+    import json
+
+    from station.clinic.export import MANIFEST, SIGNATURE, sign_manifest
+
+    m = json.loads((folder / MANIFEST).read_text())
+    for e in m["files"]:
+        data = (folder / e["name"]).read_bytes()
+        e["bytes"], e["sha256"] = len(data), hashlib.sha256(data).hexdigest()
+    raw = json.dumps(m, indent=2).encode()
+    (folder / MANIFEST).write_bytes(raw)
+    (folder / SIGNATURE).write_bytes(sign_manifest(unit.read_secret(key_file), raw))
+
+
+def import_bundle(factory: sessionmaker, path: Path, secret: bytes):  # noqa: ANN201
+    """Import as the clinic does (the desk checks the signature with the clinic's key)."""
+    from station.desk import importer
+
+    return importer.import_path(factory, path, "tech", secret)
+
+
 def counts(factory: sessionmaker) -> dict[str, int]:
     """Rows in every registry table (to prove a refused import changed nothing)."""
     with factory() as s:

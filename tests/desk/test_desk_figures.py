@@ -12,6 +12,7 @@ from helpers import provision_unit
 
 from station.clinic import report
 from station.clinic.export import _read_all, export_bundle
+from station.clinic.unit import read_secret
 from station.desk import db, importer, patients, registry
 from station.desk.app import create_app
 from station.records.store import Store
@@ -59,7 +60,7 @@ def test_the_figures_count_followed_sessions_and_days_of_the_loan(db_url: str, u
         registry.register_unit(s, "tech", u.unit_id, u.key_id, None)
         loan = registry.lend(s, "tech", u.unit_id, ALIAS, dt.date.today() + dt.timedelta(days=9))
         loan.lent_at = db.utcnow() - dt.timedelta(days=3)  # lent three days before today
-    assert importer.import_path(factory, bundle, "tech").status == "imported"
+    assert importer.import_path(factory, bundle, "tech", read_secret(u.key_file)).status == "imported"
     with factory() as s:
         page, *_ = patients.build(s, ALIAS, full=False)  # counted in the database
         api, *_ = patients.build(s, ALIAS, full=True)  # row by row, as the PDF
@@ -83,7 +84,7 @@ def test_the_page_names_patterns_and_links_its_pdf(sqlite_url: str, unit_records
         registry.lend(s, "tech", u.unit_id, ALIAS, dt.date.today() + dt.timedelta(days=9))
         text = (Path(__file__).resolve().parents[2] / "examples" / "prescriptions" / "gentle-start.toml").read_bytes()
         registry.save_prescription(s, "therapist", text.replace(b"EXAMPLE-01", ALIAS.encode()))
-    importer.import_path(factory, bundle, "tech")
+    importer.import_path(factory, bundle, "tech", read_secret(u.key_file))
     client = create_app(factory).test_client()
     html = client.get(f"/patients/{ALIAS}").get_data(as_text=True)
     assert "Gentle eye closure x" in html and "eye_closure x" not in html

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from station.cli import main
 from station.clinic import prescription as rx
+from station.clinic.unit import read_secret
 from station.desk import db, loans, registry
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "prescriptions"
@@ -95,10 +96,12 @@ def test_a_whole_cycle_with_every_out_of_order_action_refused(db_url: str, tmp_p
     _refused(factory, lambda s: registry.write_stick(s, "tech", loan_id, stick, u.key_file, "lend"),
              "would mix two patients")
     _refused(factory, lambda s: registry.confirm_wipe(s, "tech", u.unit_id, stick), "not imported yet")
-    _refused(factory, lambda s: registry.import_return(s, factory, "tech", u.unit_id, stick), "no result file")
+    secret = read_secret(u.key_file)
+    _refused(factory, lambda s: registry.import_return(s, factory, "tech", u.unit_id, stick, secret),
+             "no result file")
     assert _sync(u, stick) == 0  # the unit exports, then wipes, and leaves its result file
     with factory() as s, s.begin():
-        text = registry.import_return(s, factory, "tech", u.unit_id, stick)
+        text = registry.import_return(s, factory, "tech", u.unit_id, stick, secret)
     assert "imported" in text and "wiped and ready" in text
     assert _state(factory, u.unit_id) == loans.READY
     from station.desk.app import create_app

@@ -106,6 +106,21 @@ def test_pause_timeout_abandons_session():
     assert eng.state is State.HOME
 
 
+def test_a_tick_at_the_pause_deadline_abandons_the_session():
+    # next_deadline() says paused_at + timeout; a fake clock ticks exactly then. For this start,
+    # (t + 300) - t < 300 in floating point: the engine once ignored that tick for ever (the
+    # record generator hung after 548 sessions of generate(days=200, seed=7)).
+    t0 = 1048406.6929984317 - 5.0
+    eng = Engine(default_plan(), Timing(pause_timeout_s=300.0))
+    eng.handle(Event.SHORT_PRESS, t0)
+    eng.handle(Event.SHORT_PRESS, t0 + 5.0)
+    assert eng.state is State.PAUSED
+    deadline = eng.next_deadline()
+    assert deadline - (t0 + 5.0) < 300.0  # the float trap this test is about
+    outs = eng.tick(deadline)
+    assert any(isinstance(o, SessionFinished) for o in outs) and eng.state is State.HOME
+
+
 def test_settle_waits_for_calibration_then_gives_up():
     eng = Engine(default_plan(), Timing(settle_s=8, settle_max_s=30, needs_calibration=True))
     eng.handle(Event.SHORT_PRESS, 0.0)
