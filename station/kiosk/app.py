@@ -320,12 +320,21 @@ class Station:
                 self.home = info
 
     def _set_feedback(self, fb: LiveFeedback) -> None:
-        self.feedback = fb
+        """Keep the tracking's feedback; a missing camera or model becomes a calm banner.
+
+        A missing camera is said only while practising (at home and on the summary the
+        camera is not needed), unless the tracking has its own sentence for it (the demo's
+        sample being fetched): that sentence is the banner's, not a second line."""
+        at_rest = self.engine.state in (State.HOME, State.SUMMARY)
         for status, text in _STATUS_NOTICES.items():
-            if fb.status is status:
-                self.post_notice(Notice(text, "attention", status.value))
+            own = fb.message if fb.status is status else ""
+            if fb.status is status and (own or status is not TrackingStatus.NO_CAMERA or not at_rest):
+                self.post_notice(Notice(own or text, "attention", status.value))
             else:
                 self.clear_notice(status.value)
+        if fb.status in _STATUS_NOTICES and fb.message:
+            fb = replace(fb, message="")
+        self.feedback = fb
 
     def screen_model(self, now: float) -> ScreenModel:
         """What the screen shows at ``now`` (pure data)."""
