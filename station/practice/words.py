@@ -124,7 +124,7 @@ def pattern_result(pattern_index: int, pattern: Pattern, reps: Sequence[RepStats
         if reps:
             sentence = CAMERA_COULD_NOT_FOLLOW
         elif reps_done:
-            sentence = f"You did {reps_done} slow {one if reps_done == 1 else many}. Well done."
+            sentence = f"You did {reps_done} slow {one if reps_done == 1 else many}."
         else:
             sentence = ""
     elif q < n:
@@ -136,7 +136,7 @@ def pattern_result(pattern_index: int, pattern: Pattern, reps: Sequence[RepStats
     elif False in flags["released"]:
         sentence = f"After each {one}, let your face go fully soft before the next."
     elif all(flags.values()):  # every quality judged somewhere, and all held
-        sentence = f"Well done: your {who} stayed soft in {q} of {count}."
+        sentence = f"Your {who} stayed soft in {q} of {count}, slow and small each time."
     elif n:
         sentence = f"Your {who} stayed soft in {q} of {count}."
     else:
@@ -165,7 +165,7 @@ FROM_THERAPIST = "From your therapist: {message}"
 SETTLE_TITLE = "Getting ready"
 SETTLE_TEXT = "Relax your face and look at the screen."
 SETTLE_WAITING = "Still getting ready. Keep your face relaxed."
-INTRO_CONTINUE = "Press the button to begin."
+INTRO_CONTINUE = "Starts by itself in {seconds}, or press the button."
 BREAK_TITLE = "Release break"
 BREAK_ASKED = "You asked for a break"
 BREAK_DUE = "Time to let go"
@@ -202,6 +202,11 @@ def seconds(n: float) -> str:
 
     k = max(0, math.ceil(n - 1e-9))
     return "1 second" if k == 1 else f"{k} seconds"
+
+
+def intro_continue(n: float) -> str:
+    """'Starts by itself in 5 seconds, or press the button.'"""
+    return INTRO_CONTINUE.format(seconds=seconds(n))
 
 
 def seconds_left(n: float) -> str:
