@@ -217,12 +217,27 @@ def clinician_info(data_dir: Path, camera: str, plan: str = "") -> ClinicianInfo
         free = 0.0
     when = last_export(data_dir)
     last = time.strftime("%Y-%m-%d %H:%M", time.localtime(when)) if when else "never"
+    secret = find_secret(data_dir)
     return ClinicianInfo(
         unit_id=unit_id(data_dir) + ("" if is_provisioned(data_dir) else " (not provisioned)"),
+        clinic_key_id=key_id(secret) if secret else "none (run: station clinic provision)",
         version=__version__,
         model_sha256=digest if digest in ("", MODEL_SHA256) else digest[:12] + " (not the pinned model)",
         camera=camera,
         free_storage=f"{free:.0f} MB free",
-        prescription=f"{load_active(data_dir).summary()} {plan}".strip(),
+        prescription=plan_line(load_active(data_dir), plan),
         last_export=last,
     )
+
+
+def plan_line(rx: Any, plan: str = "") -> str:
+    """The info screen's plan row in staff words: the exercises by name (``plan``, e.g.
+    "Gentle eye closure x3"), then the prescription's minutes, sessions and reminders. The
+    affected side has its own row; no internal pattern ids."""
+    if rx.source == "default":
+        return f"Standard plan (no prescription): {plan}" if plan else "Standard plan (no prescription)"
+    reminders = len(rx.reminder_times)
+    parts = [plan or ", ".join(f"{p.id} x{p.reps}" for p in rx.patterns),
+             f"{rx.target_minutes:g} min, {rx.sessions_per_day} a day",
+             f"{reminders} reminder{'' if reminders == 1 else 's'}"]
+    return "; ".join(p for p in parts if p)

@@ -380,14 +380,15 @@ def _info(c: _Canvas, m: ScreenModel) -> None:
     c.text("Unit information", c.box(0.03, 0.01, 0.94, 0.1), "head", valign="middle")
     rows = [
         ("Unit", i.unit_id or "unknown"),
+        ("Clinic key", i.clinic_key_id or "unknown"),
         ("Version", i.version or "unknown"),
         ("Face model", i.model_sha256[:16] + "..." if i.model_sha256 else "not installed"),
         ("Camera", i.camera or "unknown"),
         *i.extra,
-        ("Plan", i.prescription or "default plan"),
+        ("Plan", i.prescription or "standard plan"),
         ("Free storage", i.free_storage or "unknown"),
         ("Last export", i.last_export or "never"),
-    ][:9]
+    ][:10]
     top, bottom = 0.115, 0.87
     tall = {"Plan"}  # the plan may need two lines
     each = (bottom - top) / max(8, len(rows) + len(tall))
@@ -499,10 +500,10 @@ def sample_models() -> dict[str, ScreenModel]:
         PatternResult(1, "Your eye stayed quiet in all 3 smiles.", 3, 3),
     )
     info = ClinicianInfo(
-        unit_id="station-0042", version="0.1.0",
+        unit_id="station-0042", clinic_key_id="3f9a0c2d41b7e856", version="0.1.0",
         model_sha256="64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff",
         camera="Pi camera, working", free_storage="27.4 GB free of 29.1 GB",
-        prescription="default plan: Gentle eye closure x3, Small closed-lip smile x3",
+        prescription="Gentle eye closure x3, Small closed-lip smile x3; 2 min, 3 a day; 2 reminders",
         last_export="never", extra=(("Affected side", "left (default, no prescription)"),),
     )
     cam = Notice(words.CAMERA_MISSING, "attention", "camera")
