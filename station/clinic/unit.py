@@ -23,7 +23,9 @@ import os
 import re
 import secrets
 import shutil
+import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -241,3 +243,49 @@ def plan_line(rx: Any, plan: str = "") -> str:
              f"{rx.target_minutes:g} min, {rx.sessions_per_day} a day",
              f"{reminders} reminder{'' if reminders == 1 else 's'}"]
     return "; ".join(p for p in parts if p)
+
+
+def practice_sessions(data_dir: Path) -> int | None:
+    """How many practice sessions the record store holds (None: it could not be read)."""
+    from station.paths import database_path
+
+    path = database_path(data_dir)
+    if not path.is_file():
+        return 0
+    try:
+        with closing(sqlite3.connect(path, timeout=5)) as db:
+            return int(db.execute("SELECT count(*) FROM sessions").fetchone()[0])
+    except sqlite3.Error as exc:
+        log.warning("could not count the sessions on this unit: %s", exc)
+        return None
+
+
+def holds_nothing(data_dir: Path) -> bool:
+    """No patient on this unit: no practice session and no active prescription."""
+    from station.clinic.prescription import load_active
+
+    return practice_sessions(data_dir) == 0 and load_active(data_dir).source == "default"
+
+
+MIXING = ("This unit still holds another patient's prescription or records, so the new "
+          "prescription was not taken and nothing was changed. Make a stick that copies the "
+          "records and wipes the unit first, or bring the unit's own return stick.")
+
+
+def lend_refusal(data_dir: Path, new_alias: str, wipes_first: bool) -> str | None:
+    """The plain reason a prescription for ``new_alias`` must not go on this unit, or None.
+
+    A unit serves one patient between wipes: a prescription for another alias is taken only
+    when the unit holds nothing of anyone (fresh or wiped), or when the same stick copies the
+    records and wipes the unit first. A new prescription for the same alias is always fine.
+    """
+    from station.clinic.prescription import load_active
+
+    if wipes_first:
+        return None
+    current = load_active(data_dir)
+    if current.alias == new_alias:
+        return None
+    if current.alias or practice_sessions(data_dir) != 0:
+        return MIXING
+    return None
