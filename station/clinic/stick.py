@@ -79,6 +79,7 @@ MAX_BUNDLE_BYTES = 512 * 1024 * 1024
 MAX_REQUEST_NESTING = 4
 ACTIONS = ("import_prescription", "export", "wipe_after_export")
 SAFE = "Safe to remove the stick."
+WIPED = "This unit holds no patient records now."  # the kiosk keeps it on home until the next patient
 _UNCHANGED = "Nothing on this unit was changed."
 PULLED = f"The stick was taken out or could not be written. {_UNCHANGED} Put the stick in again to finish."
 
@@ -538,7 +539,7 @@ def _export_wipe_apply(folder_fd: int, data_dir: Path, exporter: Exporter | None
             log.exception("wipe failed")
             say("Removing the records did not finish. Put the stick in again to finish.")
             return 1
-        say("This unit holds no patient records now.")
+        say(WIPED)
 
     if new_rx is not None:
         result = rx.apply_bytes(data_dir, new_rx, now())

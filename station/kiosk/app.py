@@ -276,6 +276,7 @@ class Station:
             elif isinstance(o, SessionStarted):
                 self.results = ()
                 self.clear_notice("default-plan")  # said once, on home, before the first session
+                self.clear_notice("wiped")  # "no patient records now" is no longer true
             elif isinstance(o, SessionFinished):
                 self._finished_pending = True
                 self._call("housekeeping", "session_ended", self.housekeeping.session_ended)

@@ -166,7 +166,12 @@ def build_station(args: argparse.Namespace, settings: Settings, data_dir: Path,
     for n in notices:
         station.post_notice(n)
     if rx.source == "default" and not notices:  # said once on home, until the first session
+        from station.clinic import unit
+        from station.clinic.stick import WIPED
         from station.practice import words
 
-        station.post_notice(Notice(words.HOME_DEFAULT_PLAN, "info", "default-plan"))
+        if unit.last_export(data_dir) is not None and unit.holds_nothing(data_dir):
+            station.post_notice(Notice(WIPED, "info", "wiped"))  # returned and wiped: say so
+        else:
+            station.post_notice(Notice(words.HOME_DEFAULT_PLAN, "info", "default-plan"))
     return station

@@ -69,3 +69,18 @@ def test_info_shows_the_clinic_key_id_and_the_plan_in_staff_words(data_dir, cloc
         assert not texts[info.prescription].truncated  # the Plan row is not cut off
     finally:
         st.stop()
+
+
+def test_a_returned_and_wiped_unit_says_so_on_home_until_the_next_session(data_dir, clock):
+    from station.clinic import unit
+    from station.clinic.stick import WIPED
+
+    unit.note_export(data_dir, 1_700_000_000.0)  # it was lent, exported and wiped
+    st = _station(data_dir, clock)
+    try:
+        assert [n.text for n in st.notices.values()] == [WIPED]
+        st.step(clock())
+        st._after(st.engine.handle(Event.SHORT_PRESS, clock()), clock())  # someone practises
+        assert WIPED not in [n.text for n in st.notices.values()]
+    finally:
+        st.stop()
