@@ -219,6 +219,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from station.kiosk.native_log import capture_native_stderr
+
+    capture_native_stderr()  # C libraries' chatter (ALSA, OpenCV, mediapipe) to the debug log
     module_name, func_name = HANDLERS[_handler_key(args)].split(":")
     _finish_interrupted_work(args)
     try:

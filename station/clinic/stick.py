@@ -402,7 +402,7 @@ def run_stick(stick: Path, data_dir: Path, exporter: Exporter | None = None,
 
     def say(text: str) -> None:
         lines.append(text)
-        log.info("stick: %s", text)
+        log.debug("stick: %s", text)  # the report shows it (usb-sync prints, the kiosk logs)
         if report is not None:
             report(text)
 

@@ -106,3 +106,27 @@ def test_same_alias_or_an_empty_unit_takes_the_prescription(data_dir, secret, tm
     assert code == 0, lines
     assert "The new prescription is active." in lines
     assert unit.practice_sessions(data_dir) == 1
+
+
+def test_usb_sync_prints_each_line_once(data_dir, secret, tmp_path, capsys, caplog):
+    import logging
+
+    from station.cli import main
+
+    stick = _stick(tmp_path, "sync")
+    clinic.make_stick(stick, secret, UNIT, _rx(tmp_path, "P-0100"))
+    with caplog.at_level(logging.INFO):
+        assert main(["usb-sync", str(stick), "--direct"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out.count("The new prescription is active.") == 1
+    assert not [r for r in caplog.records if r.levelno >= logging.INFO and "stick:" in r.getMessage()]
+
+
+def test_alsa_messages_go_to_the_log():
+    import ctypes.util
+
+    from station.kiosk.native_log import quiet_alsa
+
+    if not ctypes.util.find_library("asound"):
+        pytest.skip("no libasound here")
+    assert quiet_alsa() and quiet_alsa()  # installed, and idempotent
