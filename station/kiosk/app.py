@@ -330,7 +330,8 @@ class Station:
         for status, text in _STATUS_NOTICES.items():
             own = fb.message if fb.status is status else ""
             if fb.status is status and (own or status is not TrackingStatus.NO_CAMERA or not at_rest):
-                self.post_notice(Notice(own or text, "attention", status.value))
+                # its own sentence (the demo's fetch) is calm news, not a fault
+                self.post_notice(Notice(own or text, "info" if own else "attention", status.value))
             else:
                 self.clear_notice(status.value)
         if fb.status in _STATUS_NOTICES and fb.message:

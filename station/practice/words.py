@@ -37,6 +37,9 @@ RESTING_FACE_TAKEN = "Thank you. That's your resting face."
 # ---- notices (calm banners) -------------------------------------------------------------------
 
 CAMERA_MISSING = "Camera not available. Keep going by the guide."
+# the laptop demo only: its practice face is fetched once (station.tracking.fakes.fetch)
+DEMO_MEDIA_FETCHING = "Getting the practice face ready. The first time takes a moment."
+DEMO_MEDIA_FAILED = "The practice face could not be fetched. Keep going by the guide; it is tried again later."
 MODEL_MISSING = "Face tracking is not set up. Keep going by the guide. The clinic can fix this."
 BUTTON_STUCK = "The button seems stuck. Check that nothing is pressing on it."
 SERVICE_FAILED = "Something went wrong in the background. Keep going by the guide."

@@ -24,14 +24,15 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from station.practice import words
 from station.tracking.fakes.samples import SampleError, sample_path
 
 log = logging.getLogger(__name__)
 
 RETRY_S: tuple[float, ...] = (60.0, 600.0, 1200.0, 1800.0)
 
-FETCHING = "Getting the practice face ready. The first time takes a moment."
-FAILED = "The practice face could not be fetched. Keep going by the guide; it is tried again later."
+FETCHING = words.DEMO_MEDIA_FETCHING
+FAILED = words.DEMO_MEDIA_FAILED
 
 
 def prefetch(names: Iterable[str]) -> dict[str, str]:
