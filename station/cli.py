@@ -235,6 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from station.kiosk.native_log import capture_native_stderr
+
+    capture_native_stderr()  # C libraries' chatter (ALSA, OpenCV, mediapipe) to the debug log
     module_name, func_name = HANDLERS[_handler_key(args)].split(":")
     try:
         args.ctx = build_context(args)  # settings and data folder, once, for every command

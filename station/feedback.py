@@ -160,6 +160,7 @@ class ClinicianInfo:
     """What the clinician info screen lists (opened by a long hold at home), as ready words."""
 
     unit_id: str = ""
+    clinic_key_id: str = ""  # the public fingerprint the desk's Register form asks for
     version: str = ""
     model_sha256: str = ""  # empty: no model installed
     camera: str = ""

@@ -4,6 +4,7 @@ counts for the stick job, the clinic tools and the desk as it does for the kiosk
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from station.config import context_of
 
 ROOT = Path(__file__).resolve().parents[1]
 RX = ROOT / "examples" / "prescriptions" / "gentle-start.toml"
+ALIAS = "EXAMPLE-01"  # the alias in RX
 
 
 @pytest.fixture
@@ -67,6 +69,7 @@ def test_every_data_command_uses_the_settings_data_dir(configured, tmp_path: Pat
     factory = db.open_db(db.default_url(data))  # the unit registered at the configured desk
     with factory() as s, s.begin():
         registry.register_unit(s, "test", "ms-ctx01", unit.key_id(unit.read_secret(key)), None)
+        registry.lend(s, "test", "ms-ctx01", ALIAS, dt.date.today() + dt.timedelta(days=28))
     assert _run(cfg, "desk", "import", str(stick)) == 0, capsys.readouterr()
 
     args = build_parser().parse_args(["--config", str(cfg), "desk", "serve"])

@@ -36,9 +36,10 @@ The running kiosk does the work: ``station usb-sync`` drops a job file into
 lines. With ``--direct``, or when no kiosk heartbeat is fresh, or when the kiosk does not pick
 the job up in time, usb-sync claims the job and runs it itself. No socket is opened.
 
-The exporter and wiper are injected (``exporter=``/``wiper=``); by default they are
-``station.clinic.export.export_bundle(data_dir, out_dir) -> Path`` and
-``station.records.wipe.wipe(data_dir) -> None``, imported only when used.
+Exporter and wiper are injected (default: ``clinic.export.export_bundle``, ``records.wipe.wipe``).
+One patient per unit between wipes: a prescription for another alias is refused while the unit
+holds anyone's prescription or records, unless the same stick exports and wipes first
+(``unit.lend_refusal``); a unit that holds nothing writes no (empty) export bundle.
 """
 
 from __future__ import annotations
@@ -75,10 +76,12 @@ EXPORT_FOLDER = "export"
 MAX_REQUEST_BYTES = 16 * 1024
 MAX_SIG_BYTES = 512
 MAX_BUNDLE_BYTES = 512 * 1024 * 1024
+MAX_REQUEST_NESTING = 4
 ACTIONS = ("import_prescription", "export", "wipe_after_export")
 SAFE = "Safe to remove the stick."
-PULLED = ("The stick was taken out or could not be written. Nothing on this unit was changed. "
-          "Put the stick in again to finish.")
+WIPED = "This unit holds no patient records now."  # the kiosk keeps it on home until the next patient
+_UNCHANGED = "Nothing on this unit was changed."
+PULLED = f"The stick was taken out or could not be written. {_UNCHANGED} Put the stick in again to finish."
 
 Exporter = Callable[[Path, Path], Path]
 Wiper = Callable[[Path], None]
@@ -239,15 +242,11 @@ def _parse_request(payload: bytes) -> Request:
     actions = tuple(d["actions"])
     if "wipe_after_export" in actions and "export" not in actions:
         raise StickRefused("The clinic request asks to wipe without export. It was ignored.")
-    if "import_prescription" in actions and d.get("prescription_sha256") is None:
-        raise StickRefused("The clinic request on this stick is damaged. It was ignored.")
-    if not recordings.listing_ok(d.get("voice", {})):
+    if (("import_prescription" in actions and d.get("prescription_sha256") is None)
+            or not recordings.listing_ok(d.get("voice", {}))):
         raise StickRefused("The clinic request on this stick is damaged. It was ignored.")
     return Request(d["unit"], d["nonce"], d["created"], actions, d.get("prescription_sha256"),
                    tuple(sorted(d.get("voice", {}).items())))
-
-
-MAX_REQUEST_NESTING = 4
 
 
 def _nesting(text: str) -> int:
@@ -285,8 +284,7 @@ def verify_request(folder_fd: int, data_dir: Path) -> Request:
         payload = read_limited(REQUEST, MAX_REQUEST_BYTES, dir_fd=folder_fd)
         sig = read_limited(SIGNATURE, MAX_SIG_BYTES, dir_fd=folder_fd).decode("ascii", "replace").strip()
     except OSError:
-        raise StickRefused("The clinic request on this stick could not be read. "
-                           "It was ignored.") from None
+        raise StickRefused("The clinic request on this stick could not be read. It was ignored.") from None
     if not hmac.compare_digest(sig.encode(), sign(secret, payload).encode()):
         raise StickRefused("This stick is not signed by this unit's clinic. It was ignored.")
     req = _parse_request(payload)
@@ -294,8 +292,7 @@ def verify_request(folder_fd: int, data_dir: Path) -> Request:
         raise StickRefused(f"This stick was made for unit {req.unit[:40]}, and this is unit "
                            f"{my_id}. It was ignored.")
     if unit.nonce_used(data_dir, req.nonce):
-        raise StickRefused("This stick was already used on this unit. It was ignored. "
-                           "Make a new stick to do it again.")
+        raise StickRefused("This stick was already used on this unit. It was ignored. Make a new stick to do it again.")
     return req
 
 
@@ -304,13 +301,11 @@ def verify_request(folder_fd: int, data_dir: Path) -> Request:
 
 def _default_exporter() -> Exporter:
     from station.clinic.export import export_bundle  # the records engineer's exporter
-
     return export_bundle
 
 
 def _default_wiper() -> Wiper:
     from station.records.wipe import wipe  # the records engineer's wiper
-
     return wipe
 
 
@@ -407,7 +402,7 @@ def run_stick(stick: Path, data_dir: Path, exporter: Exporter | None = None,
 
     def say(text: str) -> None:
         lines.append(text)
-        log.info("stick: %s", text)
+        log.debug("stick: %s", text)  # the report shows it (usb-sync prints, the kiosk logs)
         if report is not None:
             report(text)
 
@@ -455,7 +450,6 @@ def _run_verified(folder_fd: int, data_dir: Path, exporter: Exporter | None,
     say("Stick checked: it is from this unit's clinic.")
 
     new_rx: bytes | None = None
-    rx_failed = False
     if req.wants("import_prescription"):
         say("Reading the new prescription.")
         try:
@@ -475,10 +469,15 @@ def _run_verified(folder_fd: int, data_dir: Path, exporter: Exporter | None,
                 say("The new prescription has a problem:")
                 for pr in result.problems[:5]:
                     say(f"  {pr}")
-        rx_failed = new_rx is None
-        if rx_failed:  # refuse the whole request: no export, no wipe, the stick stays usable
+        if new_rx is None:  # refuse the whole request: no export, no wipe, the stick stays usable
             say("Nothing was done: the records and the current prescription stay on this "
                 "unit. Make a new stick with a good prescription.")
+            return 1
+        assert result.prescription is not None
+        refusal = unit.lend_refusal(data_dir, result.prescription.alias,
+                                    req.wants("export") and req.wants("wipe_after_export"))
+        if refusal:  # two patients never mix on one unit, whatever the desk did
+            say(refusal)
             return 1
 
     from station.records.sessionlock import SessionInProgress, no_session
@@ -499,7 +498,10 @@ def _export_wipe_apply(folder_fd: int, data_dir: Path, exporter: Exporter | None
     """The stick's work once it is verified: export, wipe, new prescription, nonce."""
     rx_failed = False
     exported = False
-    if req.wants("export"):
+    if req.wants("export") and unit.holds_nothing(data_dir):  # no empty bundle
+        say("This unit holds no patient records, so there was nothing to copy.")
+        exported = True
+    elif req.wants("export"):
         say("Copying the records to the stick.")
         try:
             exp = exporter or _default_exporter()
@@ -537,7 +539,7 @@ def _export_wipe_apply(folder_fd: int, data_dir: Path, exporter: Exporter | None
             log.exception("wipe failed")
             say("Removing the records did not finish. Put the stick in again to finish.")
             return 1
-        say("This unit holds no patient records now.")
+        say(WIPED)
 
     if new_rx is not None:
         result = rx.apply_bytes(data_dir, new_rx, now())
@@ -554,12 +556,10 @@ def _export_wipe_apply(folder_fd: int, data_dir: Path, exporter: Exporter | None
     return 1 if rx_failed else 0
 
 
-STICK_FULL = ("The stick is full. Nothing on this unit was changed. Make room on the stick "
-              "(or use a bigger one) and put it in again.")
-STICK_READ_ONLY = ("The stick cannot be written (it is read-only). Nothing on this unit was "
-                   "changed. Use a stick that can be written.")
-STICK_BAD_FOLDER = ("The stick's station-clinic/export is not a folder. Nothing on this unit "
-                    "was changed. Remove it from the stick and put the stick in again.")
+STICK_FULL = f"The stick is full. {_UNCHANGED} Make room on the stick (or use a bigger one) and put it in again."
+STICK_READ_ONLY = f"The stick cannot be written (it is read-only). {_UNCHANGED} Use a stick that can be written."
+STICK_BAD_FOLDER = (f"The stick's station-clinic/export is not a folder. {_UNCHANGED} Remove it "
+                    "from the stick and put the stick in again.")
 
 
 def _why_not_copied(exc: OSError) -> str:

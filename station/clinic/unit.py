@@ -23,7 +23,9 @@ import os
 import re
 import secrets
 import shutil
+import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -213,12 +215,73 @@ def clinician_info(data_dir: Path, camera: str, plan: str = "") -> ClinicianInfo
         free = 0.0
     when = last_export(data_dir)
     last = time.strftime("%Y-%m-%d %H:%M", time.localtime(when)) if when else "never"
+    secret = find_secret(data_dir)
     return ClinicianInfo(
         unit_id=unit_id(data_dir) + ("" if is_provisioned(data_dir) else " (not provisioned)"),
+        clinic_key_id=key_id(secret) if secret else "none (run: station clinic provision)",
         version=__version__,
         model_sha256=digest if digest in ("", MODEL_SHA256) else digest[:12] + " (not the pinned model)",
         camera=camera,
         free_storage=f"{free:.0f} MB free",
-        prescription=f"{load_active(data_dir).summary()} {plan}".strip(),
+        prescription=plan_line(load_active(data_dir), plan),
         last_export=last,
     )
+
+
+def plan_line(rx: Any, plan: str = "") -> str:
+    """The info screen's plan row in staff words: the exercises by name (``plan``, e.g.
+    "Gentle eye closure x3"), then the prescription's minutes, sessions and reminders. The
+    affected side has its own row; no internal pattern ids."""
+    if rx.source == "default":
+        return f"Standard plan (no prescription): {plan}" if plan else "Standard plan (no prescription)"
+    reminders = len(rx.reminder_times)
+    parts = [plan or ", ".join(f"{p.id} x{p.reps}" for p in rx.patterns),
+             f"{rx.target_minutes:g} min, {rx.sessions_per_day} a day",
+             f"{reminders} reminder{'' if reminders == 1 else 's'}"]
+    return "; ".join(p for p in parts if p)
+
+
+def practice_sessions(data_dir: Path) -> int | None:
+    """How many practice sessions the record store holds (None: it could not be read)."""
+    from station.paths import database_path
+
+    path = database_path(data_dir)
+    if not path.is_file():
+        return 0
+    try:
+        with closing(sqlite3.connect(path, timeout=5)) as db:
+            return int(db.execute("SELECT count(*) FROM sessions").fetchone()[0])
+    except sqlite3.Error as exc:
+        log.warning("could not count the sessions on this unit: %s", exc)
+        return None
+
+
+def holds_nothing(data_dir: Path) -> bool:
+    """No patient on this unit: no practice session and no active prescription."""
+    from station.clinic.prescription import load_active
+
+    return practice_sessions(data_dir) == 0 and load_active(data_dir).source == "default"
+
+
+MIXING = ("This unit still holds another patient's prescription or records, so the new "
+          "prescription was not taken and nothing was changed. Make a stick that copies the "
+          "records and wipes the unit first, or bring the unit's own return stick.")
+
+
+def lend_refusal(data_dir: Path, new_alias: str, wipes_first: bool) -> str | None:
+    """The plain reason a prescription for ``new_alias`` must not go on this unit, or None.
+
+    A unit serves one patient between wipes: a prescription for another alias is taken only
+    when the unit holds nothing of anyone (fresh or wiped), or when the same stick copies the
+    records and wipes the unit first. A new prescription for the same alias is always fine.
+    """
+    from station.clinic.prescription import load_active
+
+    if wipes_first:
+        return None
+    current = load_active(data_dir)
+    if current.alias == new_alias:
+        return None
+    if current.alias or practice_sessions(data_dir) != 0:
+        return MIXING
+    return None

@@ -20,7 +20,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from station.config import context_of
     from station.errors import UsageError
     from station.paths import model_path
-    from station.tracking.fakes.samples import DEMO_VIDEO, sample_path
+    from station.tracking.fakes.fetch import prefetch
+    from station.tracking.fakes.samples import DEMO_FACE, DEMO_VIDEO, sample_path
     from station.tracking.model import ModelError, verify
 
     settings = context_of(args).settings
@@ -30,7 +31,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     except ModelError as exc:
         print(exc, file=sys.stderr)
         return 1
-    video = Path(args.video) if args.video else sample_path(DEMO_VIDEO)
+    # Every sample the bench plays is fetched now: the first model load takes this
+    # process's network away (station.tracking.nonet), and pip with it.
+    problems = prefetch([DEMO_FACE] if args.video else [DEMO_FACE, DEMO_VIDEO])
+    for why in problems.values():
+        print(f"station bench: {why}", file=sys.stderr)
+    if not args.video and DEMO_VIDEO in problems:
+        return 1
+    video = Path(args.video) if args.video else sample_path(DEMO_VIDEO, fetch=False)
     if not video.is_file():
         raise UsageError(f"no video file at {video}")
     import platform

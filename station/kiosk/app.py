@@ -283,6 +283,7 @@ class Station:
             elif isinstance(o, SessionStarted):
                 self.results = ()
                 self.clear_notice("default-plan")  # said once, on home, before the first session
+                self.clear_notice("wiped")  # "no patient records now" is no longer true
             elif isinstance(o, SessionFinished):
                 self._finished_pending = True
                 self._call("housekeeping", "session_ended", self.housekeeping.session_ended)
@@ -327,7 +328,12 @@ class Station:
                 self.home = info
 
     def _set_feedback(self, fb: LiveFeedback, now: float = 0.0) -> None:
-        self.feedback = fb
+        """Keep the tracking's feedback; a missing camera or model becomes a calm banner.
+
+        A missing camera is said only while practising (at home and on the summary the
+        camera is not needed), unless the tracking has its own sentence for it (the demo's
+        sample being fetched): that sentence is the banner's, not a second line. A face
+        turned away during practice is said in the voice too, once it lasts, and not often."""
         if fb.status is TrackingStatus.TURNED and self.engine.state in _PRACTICE:
             if self._turned_since is None:
                 self._turned_since = now
@@ -337,11 +343,17 @@ class Station:
                 self._call("voice", "hint", self.voice.hint, "turned", words.SAY_TURN_BACK)
         else:
             self._turned_since = None
+        at_rest = self.engine.state in (State.HOME, State.SUMMARY)
         for status, text in _STATUS_NOTICES.items():
-            if fb.status is status:
-                self.post_notice(Notice(text, "attention", status.value))
+            own = fb.message if fb.status is status else ""
+            if fb.status is status and (own or status is not TrackingStatus.NO_CAMERA or not at_rest):
+                # its own sentence (the demo's fetch) is calm news, not a fault
+                self.post_notice(Notice(own or text, "info" if own else "attention", status.value))
             else:
                 self.clear_notice(status.value)
+        if fb.status in _STATUS_NOTICES and fb.message:
+            fb = replace(fb, message="")
+        self.feedback = fb
 
     def screen_model(self, now: float) -> ScreenModel:
         """What the screen shows at ``now`` (pure data)."""

@@ -5,6 +5,9 @@ one requested release break, dismiss the summary. Never used by ``station run``.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from station.kiosk.button import ButtonEvent, ScriptedButton
 from station.practice.events import State
 from station.practice.session import Engine
@@ -14,8 +17,13 @@ class Autoplay:
     """A button that presses by itself: start, pause in the first hold and resume, one requested
     release break in a later rep, dismiss the summary. Times are station-clock seconds."""
 
-    def __init__(self, engine: Engine, hold_time: float = 1.5) -> None:
+    def __init__(self, engine: Engine, hold_time: float = 1.5,
+                 preparing: Callable[[], bool] = lambda: False, wait_s: float = 300.0) -> None:
         self.engine = engine
+        # As a patient would: wait at home while the demo's media are being fetched (up to
+        # ``wait_s`` real seconds), so the session is tracked from its start.
+        self.preparing = preparing
+        self._wait_until = time.monotonic() + wait_s
         self.hold_time = hold_time
         self.inner = ScriptedButton(hold_time, clock=lambda: 0.0)
         self.stage = "start"
@@ -34,6 +42,8 @@ class Autoplay:
         view = e.view(now)
         short, long_ = 0.2, self.hold_time + 0.3
         if self.stage == "start" and e.state is State.HOME:
+            if self.preparing() and time.monotonic() < self._wait_until:
+                return
             self.inner.press_for(now, short)
             self.stage = "pause"
         elif self.stage == "pause" and e.state is State.HOLD and view.phase_elapsed_s >= 1.0:

@@ -92,18 +92,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     station = build_station(args, settings, data_dir, clock=clock, keyboard=keyboard,
                             surface=surface, exit_after_summary=args.autoplay)
+    def preparing() -> bool:  # the demo's media are being fetched (autoplay waits at home)
+        return bool(getattr(station.tracking, "preparing", False))
+
     if args.autoplay:
-        station.buttons.insert(0, Autoplay(station.engine, settings.button.hold_time))
-    # An autoplay session must end: give up after three times its planned length.
-    limit_frames = None
+        station.buttons.insert(0, Autoplay(station.engine, settings.button.hold_time,
+                                           preparing=preparing))
+    # An autoplay session must end: give up after three times its planned length (frames
+    # spent waiting for the media at home do not count).
+    limit = None
     if args.autoplay:
         planned = station.engine.planned_s + station.timing.break_s + 60
-        limit_frames = int(3 * planned * settings.display.fps / speed) + 100
-    if virtual:
-        step = speed / settings.display.fps
-        station.run(paced=False, on_frame=lambda: vclock.advance(step), max_frames=limit_frames)
-    else:
-        station.run(max_frames=limit_frames)
+        limit = int(3 * planned * settings.display.fps / speed) + 100
+    counted = [0]
+
+    def on_frame() -> None:
+        if args.autoplay and preparing() and station.engine.state is State.HOME:
+            time.sleep(0.02)
+            return
+        if virtual:
+            vclock.advance(speed / settings.display.fps)
+        counted[0] += 1
+        if limit is not None and counted[0] >= limit:
+            station.running = False
+
+    station.run(paced=not virtual, on_frame=on_frame)
     if args.autoplay:
         c = station.engine.counters
         done = c.status is SessionStatus.COMPLETE and station.engine.state is State.HOME

@@ -31,13 +31,16 @@ Color = tuple[int, int, int]
 #: region -> (dx, dy, radius) as fractions of the head's half width / half height / half width;
 #: dx is measured towards the side the region belongs to.
 _SPOTS: dict[str, tuple[float, float, float]] = {
-    "brow": (0.42, -0.40, 0.20),
+    "brow": (0.42, -0.40, 0.26),
     "eye": (0.42, -0.15, 0.21),
     "nose_cheek": (0.30, 0.14, 0.15),
-    "mouth_corner": (0.42, 0.46, 0.15),
-    "lips": (0.13, 0.48, 0.12),
+    "mouth_corner": (0.44, 0.46, 0.14),
+    "lips": (0.13, 0.48, 0.11),
     "chin": (0.14, 0.76, 0.13),
 }
+#: a quiet region's mark is an ellipse as flat as its feature (height / width): the brow's and
+#: the eye's marks, stacked on one side, must not read as a pair of goggles
+_FLAT: dict[str, float] = {"brow": 0.45, "eye": 0.55, "mouth_corner": 0.7, "lips": 0.6}
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ def draw_face(surface: pygame.Surface, box: pygame.Rect, target: str | None,
     a = max(8, min(box.w // 2, round(box.h * 0.40)))  # half width of the head
     b = round(a * 1.22)  # half height
     cx, cy = box.centerx, box.centery
-    width = max(1, round(a / 40))
+    width = max(2, round(a / 26))
     head = pygame.Rect(0, 0, 2 * a, 2 * b)
     head.center = (cx, cy)
     pygame.draw.ellipse(surface, theme.FACE, head)
@@ -96,10 +99,13 @@ def draw_face(surface: pygame.Surface, box: pygame.Rect, target: str | None,
                                radius + max(2, radius // 3))
             pygame.draw.circle(surface, glow, centre, radius)
             style = "target"
-        elif region in quiet:
+        elif region in quiet:  # a soft filled patch with a firm edge, shaped like the feature
             warn = region in warnings
-            pygame.draw.circle(surface, theme.AMBER if warn else theme.SAGE, centre, radius,
-                               max(1, width * (3 if warn else 2)))
+            col = theme.AMBER if warn else theme.SAGE
+            patch = pygame.Rect(0, 0, 2 * radius, max(6, round(2 * radius * _FLAT.get(region, 1.0))))
+            patch.center = centre
+            pygame.draw.ellipse(surface, _mix(theme.FACE, col, 0.3), patch)
+            pygame.draw.ellipse(surface, col, patch, max(2, width * (2 if warn else 1)))
             style = "warning" if warn else "quiet"
         else:
             style = "plain"
@@ -108,7 +114,7 @@ def draw_face(surface: pygame.Surface, box: pygame.Rect, target: str | None,
     for side in ("left", "right"):
         s = screen_sign(side)
         col = theme.TEXT if side == affected else theme.FACE_LINE
-        stroke = max(2, round(a / 22))
+        stroke = max(2, round(a / 15))
         bx, by = at(side, 0.42, -0.40)
         brow = pygame.Rect(0, 0, round(0.48 * a), round(0.22 * b))
         brow.center = (bx, by + brow.h // 3)
@@ -132,5 +138,5 @@ def draw_face(surface: pygame.Surface, box: pygame.Rect, target: str | None,
         pts = [at(side, f * 0.40, 0.47 - 0.05 * f * f) for f in (0.0, 0.25, 0.5, 0.75, 1.0)]
         pygame.draw.lines(surface, col, False, pts, stroke)
     pygame.draw.line(surface, theme.FACE_LINE, (cx, cy - round(0.12 * b)), (cx, cy + round(0.20 * b)),
-                     max(1, round(a / 30)))
+                     max(2, round(a / 24)))
     return marks

@@ -2,7 +2,8 @@
 
 * tell ``station usb-sync`` that the kiosk is here (heartbeat file), run clinic stick jobs
   on a worker thread (an export can take longer than the systemd watchdog period) and show
-  each step as a calm notice, ending with "Safe to remove the stick.";
+  each step as a calm notice, ending with "Safe to remove the stick."; after a wipe, "This
+  unit holds no patient records now." stays on home until the next prescription or session;
 * after a stick job, reload the prescription and play the new plan from the next session;
 * show the record store's one-time notices (storage full, room again, damaged file), and
   every few seconds give rows a full disk holds in memory another try, so they land once
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from station.clinic.stick import WIPED
 from station.feedback import HomeInfo, Notice
 from station.kiosk.services import NullRecorder, RecorderService
 from station.practice.events import State
@@ -149,6 +151,8 @@ class Housekeeping:
                 continue
             log.info("clinic stick: %s", line)
             station.post_notice(Notice(line, "info", "stick"))
+            if line == WIPED:  # stays on home after the stick lines, until the next patient
+                station.post_notice(Notice(WIPED, "info", "wiped"))
         if self._stick_done_at is not None and now - self._stick_done_at >= STICK_NOTICE_S:
             self._stick_done_at = None
             station.clear_notice("stick")
@@ -158,4 +162,6 @@ class Housekeeping:
 
         rx = load_active(self.data_dir)
         self.prescription = rx
+        if rx.source != "default":  # the next patient's prescription: the unit is in use again
+            station.clear_notice("wiped")
         station.set_plan(rx.plan(), rx.affected_side)

@@ -19,7 +19,7 @@ log = logging.getLogger("station.native")
 
 #: quieter libraries (only where not set already)
 QUIET_ENV = {
-    "OPENCV_LOG_LEVEL": "ERROR",  # no camera-probe warnings
+    "OPENCV_LOG_LEVEL": "OFF",  # no camera-probe blocks ("Camera index out of range")
     "OPENCV_VIDEOIO_DEBUG": "0",
     "GLOG_minloglevel": "2",  # mediapipe's glog: errors only
     "TF_CPP_MIN_LOG_LEVEL": "2",  # TensorFlow Lite inside mediapipe
@@ -32,13 +32,15 @@ _started = False
 def capture_native_stderr() -> bool:
     """Send C libraries' stderr to the log at debug level; True when the capture is running.
 
-    Call once, early in ``station run`` / ``station demo``. Idempotent; never raises. Only a
-    terminal is protected: when stderr is a file or a pipe (the journal, a test run) it is left
+    Called once, early, for every command (``station.cli``). Idempotent; never raises. ALSA's
+    messages always go to the log (:func:`quiet_alsa`); the rest of descriptor 2 is captured
+    only on a terminal: when stderr is a file or a pipe (the journal, a test run) it is left
     alone, so nothing a supervisor collects goes missing.
     """
     global _started
     for key, value in QUIET_ENV.items():
         os.environ.setdefault(key, value)
+    quiet_alsa()
     if _started:
         return True
     if not os.isatty(2):
@@ -70,3 +72,41 @@ def _pump(fd: int) -> None:
             line = line.rstrip()
             if line:
                 log.debug("%s", line)
+
+
+_ALSA_HANDLER: list[object] = []  # keeps the C callback alive for the life of the process
+
+
+def quiet_alsa() -> bool:
+    """ALSA's error lines ("ALSA lib pcm.c ... Unknown PCM default", a dozen at every sound
+    start on a machine without a card) become debug log lines, on a terminal or not.
+
+    libasound prints them through a replaceable error handler, so the station installs its
+    own (before pygame or SDL load the library; the library is shared, so theirs use it too).
+    True when installed; False where there is no libasound.
+    """
+    if _ALSA_HANDLER:
+        return True
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("asound")
+    if not name:
+        return False
+    try:
+        lib = ctypes.CDLL(name)
+        handler_type = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                                        ctypes.c_int, ctypes.c_char_p)
+
+        def handler(file: bytes | None, line: int, func: bytes | None, err: int,
+                    fmt: bytes | None) -> None:
+            log.debug("ALSA %s:%d %s: %s (error %d)", (file or b"?").decode(errors="replace"), line,
+                      (func or b"?").decode(errors="replace"), (fmt or b"").decode(errors="replace"), err)
+
+        c_handler = handler_type(handler)
+        lib.snd_lib_error_set_handler(c_handler)
+    except (OSError, AttributeError) as exc:
+        log.debug("ALSA messages not redirected: %s", exc)
+        return False
+    _ALSA_HANDLER.append(c_handler)
+    return True

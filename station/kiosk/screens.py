@@ -266,7 +266,7 @@ def _settle(c: _Canvas, m: ScreenModel) -> None:
         status = words.SETTLE_WAITING
     if status and status.strip().lower() != words.SETTLE_TEXT.lower():
         c.text(status, c.box(x, 0.5, 0.97 - x, 0.2), "hint", theme.DIM)
-    if v is not None:
+    if v is not None and not v.waiting_for_calibration:  # waiting has no end time to count to
         c.text(words.seconds(v.phase_remaining_s), c.box(x, 0.72, 0.97 - x, 0.1), "small",
                theme.DIM)
 
@@ -275,8 +275,7 @@ def _intro(c: _Canvas, m: ScreenModel) -> None:
     v = m.view
     p = v.pattern if v else None
     n = (v.pattern_index or 0) + 1 if v else 1
-    _top_line(c, words.exercise_of(n, v.pattern_count if v else 1),
-              _fmt_s(v.phase_remaining_s) if v else "")
+    _top_line(c, words.exercise_of(n, v.pattern_count if v else 1), "")
     face = c.box(0.03, 0.12, 0.41, 0.6)
     _face(c, face, p, m.affected_side)
     _side_labels(c, c.box(0.03, 0.72, 0.2, 0.09), c.box(0.24, 0.72, 0.2, 0.09), m.affected_side)
@@ -284,9 +283,10 @@ def _intro(c: _Canvas, m: ScreenModel) -> None:
         return
     x = 0.48
     c.text(p.name, c.box(x, 0.12, 0.97 - x, 0.15), "head", max_lines=2)
-    c.text(p.intro, c.box(x, 0.28, 0.97 - x, 0.27), "body")
-    c.text(p.touch_hint, c.box(x, 0.56, 0.97 - x, 0.16), "hint", theme.TEAL)
-    c.text(words.INTRO_CONTINUE, c.box(x, 0.73, 0.97 - x, 0.09), "small", theme.DIM)
+    c.text(p.intro, c.box(x, 0.28, 0.97 - x, 0.22), "body")
+    c.text(p.touch_hint, c.box(x, 0.51, 0.97 - x, 0.15), "hint", theme.TEAL)
+    c.text(words.intro_continue(v.phase_remaining_s if v else 0.0), c.box(x, 0.67, 0.97 - x, 0.15),
+           "small", theme.DIM)
 
 
 def _rep(c: _Canvas, m: ScreenModel) -> None:
@@ -294,9 +294,9 @@ def _rep(c: _Canvas, m: ScreenModel) -> None:
     assert v is not None
     phase = v.state.value
     area, x = _columns(c)
-    circle = _guide(c, area, guide_size(phase, v.phase_fraction, m.t), inner=0.66)
+    circle = _guide(c, area, guide_size(phase, v.phase_fraction, m.t), inner=0.74)
     p = v.pattern
-    _face(c, circle.inflate(-circle.w * 45 // 100, -circle.h * 45 // 100), p, m.affected_side,
+    _face(c, circle.inflate(-circle.w * 30 // 100, -circle.h * 30 // 100), p, m.affected_side,
           m.feedback)
     _side_labels(c, c.box(0.02, 0.11, 0.12, 0.08), c.box(0.33, 0.11, 0.12, 0.08), m.affected_side)
     moves = words.movement_of((v.rep or 0) + 1, v.reps) if v.reps else ""
@@ -308,17 +308,21 @@ def _rep(c: _Canvas, m: ScreenModel) -> None:
     if p is not None and p.text(phase).strip(" .").lower() != heading.lower():
         c.text(p.text(phase), c.box(x, 0.27, 0.97 - x, 0.17), "body")
     _meters(c, c.box(x, 0.44, 0.97 - x, 0.38), m.feedback, p.quiet_hint if p else "")
-    _hold_hint(c, m)
+    _hold_hint(c, m, area)
 
 
-def _hold_hint(c: _Canvas, m: ScreenModel) -> None:
-    """While the button is held: a large ring at the centre, filling towards the long press."""
+def _hold_hint(c: _Canvas, m: ScreenModel, area: pygame.Rect | None = None) -> None:
+    """While the button is held: a thick ring filling towards the long press.
+
+    It goes round the pacing guide (``area``: the guide's column), or low in the middle on
+    screens without one, so it never covers the title, the instructions or the meters."""
     if m.hold_fraction <= 0.0:
         return
-    r = round(min(c.w, c.h) * 0.3)
-    thick = max(4, c.px(22))
-    centre = (c.w // 2, c.h // 2)
-    pygame.draw.circle(c.s, theme.BG, centre, r + thick)
+    if area is None:
+        area = c.box(0.36, 0.67, 0.28, 0.15)
+    thick = max(4, min(c.px(16), min(area.w, area.h) // 7))
+    r = max(thick + 4, min(area.w, area.h) // 2 - thick // 2)
+    centre = area.center
     pygame.draw.circle(c.s, theme.TRACK, centre, r, thick)
     rect = pygame.Rect(0, 0, 2 * r, 2 * r)
     rect.center = centre
@@ -330,21 +334,20 @@ def _hold_hint(c: _Canvas, m: ScreenModel) -> None:
 
 def _break(c: _Canvas, m: ScreenModel) -> None:
     v = m.view
-    area, x = _columns(c)
+    area, x = c.box(0.02, 0.13, 0.32, 0.62), 0.37  # a smaller guide: the break has more to say
     _guide(c, area, guide_size("break", 0.0, m.t), theme.SAGE)
-    _top_line(c, words.BREAK_ASKED if v and v.break_requested else words.BREAK_DUE, "")
+    _top_line(c, words.BREAK_ASKED if v and v.break_requested else words.BREAK_DUE,
+              words.seconds_left(v.phase_remaining_s) if v is not None else "")
     c.text(words.BREAK_TITLE, c.box(x, 0.12, 0.97 - x, 0.14), "title", valign="middle",
            max_lines=1)
     note = m.feedback.release_note  # the face stayed tight in the last movements
-    if note:  # then the prompt below it, and no end-of-break hint (room for both on small panels)
-        c.text(note, c.box(x, 0.27, 0.97 - x, 0.26), "hint")
-    c.text(m.release_prompt, c.box(x, 0.54 if note else 0.28, 0.97 - x, 0.28), "body")
-    if v is not None and not note:
-        c.text(words.seconds_left(v.phase_remaining_s), c.box(x, 0.57, 0.97 - x, 0.09), "hint",
-               theme.DIM)
-    if not note:
-        c.text(words.BREAK_END_HINT, c.box(x, 0.66, 0.97 - x, 0.16), "hint", theme.TEAL)
-    _hold_hint(c, m)
+    if note:  # the note first, then the prompt; the end-of-break hint always shows
+        c.text(note, c.box(x, 0.27, 0.97 - x, 0.22), "hint")
+    c.text(m.release_prompt, c.box(x, 0.5 if note else 0.28, 0.97 - x, 0.175 if note else 0.3),
+           "body")
+    c.text(words.BREAK_END_HINT, c.box(x, 0.68 if note else 0.62, 0.97 - x, 0.14), "hint",
+           theme.TEAL)
+    _hold_hint(c, m, area)
 
 
 def _paused(c: _Canvas, m: ScreenModel) -> None:
@@ -377,14 +380,15 @@ def _info(c: _Canvas, m: ScreenModel) -> None:
     c.text("Unit information", c.box(0.03, 0.01, 0.94, 0.1), "head", valign="middle")
     rows = [
         ("Unit", i.unit_id or "unknown"),
+        ("Clinic key", i.clinic_key_id or "unknown"),
         ("Version", i.version or "unknown"),
         ("Face model", i.model_sha256[:16] + "..." if i.model_sha256 else "not installed"),
         ("Camera", i.camera or "unknown"),
         *i.extra,
-        ("Plan", i.prescription or "default plan"),
+        ("Plan", i.prescription or "standard plan"),
         ("Free storage", i.free_storage or "unknown"),
         ("Last export", i.last_export or "never"),
-    ][:9]
+    ][:10]
     top, bottom = 0.115, 0.87
     tall = {"Plan"}  # the plan may need two lines
     each = (bottom - top) / max(8, len(rows) + len(tall))
@@ -497,10 +501,10 @@ def sample_models() -> dict[str, ScreenModel]:
         PatternResult(1, "Your eye stayed quiet in all 3 smiles.", 3, 3),
     )
     info = ClinicianInfo(
-        unit_id="station-0042", version="0.1.0",
+        unit_id="station-0042", clinic_key_id="3f9a0c2d41b7e856", version="0.1.0",
         model_sha256="64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff",
         camera="Pi camera, working", free_storage="27.4 GB free of 29.1 GB",
-        prescription="default plan: Gentle eye closure x3, Small closed-lip smile x3",
+        prescription="Gentle eye closure x3, Small closed-lip smile x3; 2 min, 3 a day; 2 reminders",
         last_export="never", extra=(("Affected side", "left (default, no prescription)"),),
     )
     cam = Notice(words.CAMERA_MISSING, "attention", "camera")
@@ -532,7 +536,10 @@ def sample_models() -> dict[str, ScreenModel]:
             release_prompt=prompts[2], t=4.0),
         "13_break_requested": ScreenModel("break", views["break_requested"],
                                           release_prompt=prompts[1], t=5.0),
+        "13b_break_held": ScreenModel("break", views["break_requested"], release_prompt=prompts[1],
+                                      t=5.0, hold_fraction=0.6),
         "14_paused": ScreenModel("paused", views["paused"]),
+        "14b_paused_held": ScreenModel("paused", views["paused"], hold_fraction=0.5),
         "15_summary": ScreenModel("summary", views["summary"], results=results),
         "16_summary_storage_full": ScreenModel("summary", views["summary"], notices=(disk,)),
         "17_info": ScreenModel("info", info=info),

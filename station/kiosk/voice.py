@@ -303,7 +303,7 @@ class Voice:
             return
         self._generation += 1
         self.said += [c.id for c in cues]
-        log.info("voice: %s", " + ".join(f"{c.id} ({c.text!r})" for c in cues))
+        log.debug("voice: %s", " + ".join(f"{c.id} ({c.text!r})" for c in cues))
         ready = [self._ready_file(c) for c in cues]
         if all(f is not None for f in ready):
             self._play_files([f for f in ready if f is not None])

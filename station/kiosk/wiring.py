@@ -55,12 +55,25 @@ def make_tracking(args: argparse.Namespace, settings: Settings, data_dir: Path, 
 
     model = model_path(data_dir)
     if getattr(args, "command", "") == "demo":
-        from station.tracking.fakes.sources import PhaseProbe, source_factory
+        from station.tracking.fakes.fetch import MediaFetcher
+        from station.tracking.fakes.sources import DemoTracking, PhaseProbe, source_factory, wanted_sample
 
+        video, index = getattr(args, "video", None), getattr(args, "camera", None)
         probe = PhaseProbe()
-        source = source_factory(settings, getattr(args, "video", None), getattr(args, "camera", None),
-                                demo_fallback=True, model_path=model, probe=probe)
-        return make_live_tracking(settings, plan, model, source), probe
+        sample = wanted_sample(video, index)
+        # A missing sample is fetched by a helper started now, before the tracker's network
+        # guard goes up (a child of the guarded process could never fetch it).
+        fetcher = MediaFetcher().start() if sample and MediaFetcher().local(sample) is None else None
+        source = source_factory(settings, video, index, demo_fallback=True, model_path=model,
+                                probe=probe, fetcher=fetcher)
+        live = make_live_tracking(settings, plan, model, source)
+        if fetcher is None or sample is None:
+            return live, probe
+        import glob
+
+        # Fetch at once when the sample is surely needed (no webcam device to try first).
+        eager = video in ("sample", "simulated") or not glob.glob("/dev/video*")
+        return DemoTracking(live, fetcher, sample, eager=eager), probe
     from station.tracking.camera import open_source
 
     return make_live_tracking(settings, plan, model, lambda: open_source(settings.camera)), None
@@ -153,7 +166,12 @@ def build_station(args: argparse.Namespace, settings: Settings, data_dir: Path,
     for n in notices:
         station.post_notice(n)
     if rx.source == "default" and not notices:  # said once on home, until the first session
+        from station.clinic import unit
+        from station.clinic.stick import WIPED
         from station.practice import words
 
-        station.post_notice(Notice(words.HOME_DEFAULT_PLAN, "info", "default-plan"))
+        if unit.last_export(data_dir) is not None and unit.holds_nothing(data_dir):
+            station.post_notice(Notice(WIPED, "info", "wiped"))  # returned and wiped: say so
+        else:
+            station.post_notice(Notice(words.HOME_DEFAULT_PLAN, "info", "default-plan"))
     return station

@@ -47,6 +47,9 @@ SAY_TURN_BACK = "Turn back towards the screen, and keep going."
 # ---- notices (calm banners) -------------------------------------------------------------------
 
 CAMERA_MISSING = "Camera not available. Keep going by the guide."
+# the laptop demo only: its practice face is fetched once (station.tracking.fakes.fetch)
+DEMO_MEDIA_FETCHING = "Getting the practice face ready. The first time takes a moment."
+DEMO_MEDIA_FAILED = "The practice face could not be fetched. Keep going by the guide; it is tried again later."
 MODEL_MISSING = "Face tracking is not set up. Keep going by the guide. The clinic can fix this."
 BUTTON_STUCK = "The button seems stuck. Check that nothing is pressing on it."
 SERVICE_FAILED = "Something went wrong in the background. Keep going by the guide."
@@ -165,7 +168,7 @@ def pattern_result(pattern_index: int, pattern: Pattern, reps: Sequence[RepStats
         if reps:
             sentence = CAMERA_COULD_NOT_FOLLOW
         elif reps_done:
-            sentence = f"You did {reps_done} slow {one if reps_done == 1 else many}. Well done."
+            sentence = f"You did {reps_done} slow {one if reps_done == 1 else many}."
         else:
             sentence = ""
     elif issues:
@@ -176,7 +179,7 @@ def pattern_result(pattern_index: int, pattern: Pattern, reps: Sequence[RepStats
             praise = _praise(flags)
             sentence += f" {praise}" if praise else ""
     elif all(flags.values()):  # every quality judged somewhere, and all held
-        sentence = f"Well done: your {who} stayed soft in {q} of {count}."
+        sentence = f"Your {who} stayed soft in {q} of {count}, slow and small each time."
     elif n:
         sentence = f"Your {who} stayed soft in {q} of {count}."
     else:
@@ -205,7 +208,7 @@ FROM_THERAPIST = "From your therapist: {message}"
 SETTLE_TITLE = "Getting ready"
 SETTLE_TEXT = "Relax your face and look at the screen."
 SETTLE_WAITING = "Still getting ready. Keep your face relaxed."
-INTRO_CONTINUE = "Press the button to begin."
+INTRO_CONTINUE = "Starts by itself in {seconds}, or press the button."
 BREAK_TITLE = "Release break"
 BREAK_ASKED = "You asked for a break"
 BREAK_DUE = "Time to let go"
@@ -242,6 +245,11 @@ def seconds(n: float) -> str:
 
     k = max(0, math.ceil(n - 1e-9))
     return "1 second" if k == 1 else f"{k} seconds"
+
+
+def intro_continue(n: float) -> str:
+    """'Starts by itself in 5 seconds, or press the button.'"""
+    return INTRO_CONTINUE.format(seconds=seconds(n))
 
 
 def seconds_left(n: float) -> str:

@@ -139,7 +139,16 @@ def home_info_from_rows(
                 last_week.append(float(co))
         sentences.append(trend_sentence(pattern, last_week, this_week, (quiet, scored)))
     return HomeInfo(sessions_today=n_today, sessions_week=n_week,
-                    trend_sentences=tuple(sentences))
+                    trend_sentences=tuple(_said_once(sentences)))
+
+
+AIM = ": small, slow and quiet is the aim."
+
+
+def _said_once(sentences: list[str]) -> list[str]:
+    """The aim is said once, on the last sentence that carries it, not on every line."""
+    with_aim = [i for i, t in enumerate(sentences) if t.endswith(AIM)]
+    return [t[: -len(AIM)] + "." if i in with_aim[:-1] else t for i, t in enumerate(sentences)]
 
 
 def pattern_results(

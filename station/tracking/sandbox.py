@@ -341,6 +341,8 @@ class ModelProcess:
                         "(%s %s)", sys.platform, os.uname().machine)
         elif not self.info.get("files"):
             log.warning("the face model's process could not take file writing away from itself")
+        else:
+            log.info("the face model runs in its own process, with no network and no file writing")
 
     def _ended(self, what: str, exc: BaseException) -> ModelProcessError:
         if isinstance(exc, TimeoutError):

@@ -195,6 +195,9 @@ def test_lifecycle_between_two_patients(data_dir: Path, tmp_path: Path, clock, p
     assert station.housekeeping.prescription.source == "default"
     assert station.home.sessions_today == 0 and station.home.therapist_message == ""
     assert not stale.exists()
+    for _ in range(70):  # the stick's lines go; the wiped state stays on home, for the desk
+        station.step(clock.advance(1.0))
+    assert [n.text for n in station.screen_model(clock()).notices] == [clinic.WIPED]
 
     # A's export holds every one of A's sessions, with their numbers, and verifies
     [bundle] = _bundles(stick)
@@ -225,14 +228,14 @@ def test_lifecycle_between_two_patients(data_dir: Path, tmp_path: Path, clock, p
     clinic.make_stick(stick_b, secret, unit_id, prescription=rx_b)
     shown = insert_stick(station, data_dir, stick_b, clock)
     assert "The new prescription is active." in shown
+    assert "wiped" not in station.notices  # the unit is B's now
     active = rx.load_active(data_dir)
     assert active.alias == ALIAS_B and active.affected_side == "right"
     assert station.housekeeping.prescription.alias == ALIAS_B
     assert station.settings.patient.affected_side == "right"
-    # B's stick carried an export with no session at all (nothing of A)
-    [bundle_b] = _bundles(stick_b)
-    assert verify_bundle(bundle_b) == [] and _csv(bundle_b / "sessions.csv") == []
-    assert ALIAS_A.encode() not in b"".join(p.read_bytes() for p in bundle_b.iterdir())
+    # B's stick asked for an export too, but the wiped unit held nothing: no empty bundle
+    assert "This unit holds no patient records, so there was nothing to copy." in shown
+    assert not (stick_b / "station-clinic" / "export").exists()
 
     # B practises; the store is live again (WAL and all) and holds B only
     session_b = practise(station, clock)

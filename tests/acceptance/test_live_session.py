@@ -190,13 +190,18 @@ def test_camera_fault_mid_session_keeps_guiding_and_recovers(tmp_path, clock, mo
 def test_camera_missing_at_start_guides_by_time_without_waiting(tmp_path, clock, model_file, faces):
     station, tracker, patient, live = _station(tmp_path, clock, model_file, faces, "left")
     patient.broken = True  # unplugged from the start, never comes back
+    shown: list[str] = []
+    post = station.post_notice
+    station.post_notice = lambda n: (shown.append(n.text), post(n))[1]  # type: ignore[method-assign]
     outs = _run_session(station, tracker, patient, clock)
     station.stop()
     settle = [o for o in outs if type(o).__name__ == "SettleEnded"]
     assert settle and not settle[0].calibrated
     assert settle[0].at - outs[0].at <= station.timing.settle_s + 0.5  # no 40 s wait
     assert any(isinstance(o, SessionFinished) and o.status is SessionStatus.COMPLETE for o in outs)
-    assert any(n.text == words.CAMERA_MISSING for n in station.notices.values())
+    assert words.CAMERA_MISSING in shown  # said while practising
+    assert station.engine.state in (State.HOME, State.SUMMARY)
+    assert all(n.text != words.CAMERA_MISSING for n in station.notices.values())  # not after
     assert all(r.face_share == 0.0 for r in live.rep_stats)
 
 

@@ -433,3 +433,47 @@ def test_escape_quits_and_the_session_is_saved_as_interrupted(clock, data_dir):
         r.close()
     with sqlite3.connect(database_path(data_dir)) as db:
         assert db.execute("SELECT status FROM sessions").fetchall() == [("interrupted",)]
+
+
+class _NoCamera:
+    """A tracking service whose camera is missing, optionally with its own sentence."""
+
+    needs_calibration = False
+    camera_kind = "none"
+
+    def __init__(self, message: str = "") -> None:
+        self.message = message
+
+    def start(self):
+        pass
+
+    def poll(self, now):
+        from station.feedback import LiveFeedback, TrackingStatus
+
+        return LiveFeedback(TrackingStatus.NO_CAMERA, message=self.message), []
+
+    def follow(self, outputs):
+        return outputs
+
+    def set_plan(self, plan, side):
+        pass
+
+    def stop(self):
+        pass
+
+
+def test_camera_banner_only_while_practising_unless_the_tracking_has_its_own_words(clock):
+    from station.practice import words as w
+    from station.practice.events import Event
+
+    st = Station(Settings(), None, Services(tracking=_NoCamera()), clock=clock)
+    st.step(clock())
+    assert "no_camera" not in st.notices  # home: the camera is not needed
+    st._after(st.engine.handle(Event.SHORT_PRESS, clock()), clock())
+    st.step(clock.advance(0.1))
+    assert st.notices["no_camera"].text == w.CAMERA_MISSING  # practising: say it
+    fetching = "Getting the practice face ready. The first time takes a moment."
+    st2 = Station(Settings(), None, Services(tracking=_NoCamera(fetching)), clock=clock)
+    st2.step(clock())
+    assert st2.notices["no_camera"].text == fetching  # its own words, shown on home too
+    assert st2.feedback.status is TrackingStatus.NO_CAMERA and st2.feedback.message == ""  # once

@@ -46,3 +46,41 @@ def test_prescribed_side_is_named_with_its_source(data_dir, clock):
         assert words.HOME_DEFAULT_PLAN not in [n.text for n in st.notices.values()]
     finally:
         st.stop()
+
+
+def test_info_shows_the_clinic_key_id_and_the_plan_in_staff_words(data_dir, clock):
+    from station.clinic.unit import key_id, new_secret, provision
+
+    secret = new_secret()
+    provision(data_dir, secret)
+    assert rx.apply_bytes(data_dir, dumps(VALID).encode()).ok
+    st = _station(data_dir, clock)
+    try:
+        info = st.info_provider()
+        assert info.clinic_key_id == key_id(secret)  # what the desk's Register form asks for
+        assert "_" not in info.prescription  # pattern names, never internal ids
+        assert "min" in info.prescription and "a day" in info.prescription
+        st._open_info(clock())
+        surface = pygame.Surface((480, 320))
+        from station.kiosk.screens import render
+
+        texts = {b.text: b for b in render(surface, st.screen_model(clock()))}
+        assert key_id(secret) in texts
+        assert not texts[info.prescription].truncated  # the Plan row is not cut off
+    finally:
+        st.stop()
+
+
+def test_a_returned_and_wiped_unit_says_so_on_home_until_the_next_session(data_dir, clock):
+    from station.clinic import unit
+    from station.clinic.stick import WIPED
+
+    unit.note_export(data_dir, 1_700_000_000.0)  # it was lent, exported and wiped
+    st = _station(data_dir, clock)
+    try:
+        assert [n.text for n in st.notices.values()] == [WIPED]
+        st.step(clock())
+        st._after(st.engine.handle(Event.SHORT_PRESS, clock()), clock())  # someone practises
+        assert WIPED not in [n.text for n in st.notices.values()]
+    finally:
+        st.stop()

@@ -157,19 +157,30 @@ def test_no_jargon_on_any_screen(texts):
     assert "Exercise 1 of 2" in [r["text"] for r in texts[(800, 480)] if r["screen"] == "05_intro"]
 
 
-def test_long_press_ring_is_large_and_central():
-    surface = pygame.Surface((800, 480))
-    render(surface, MODELS["07_hold"])  # hold_fraction 0.4
-    # the ring (radius 0.3 * 480 = 144 px, 22 px thick) fills clockwise from the top
-    import math
+@pytest.mark.parametrize("size", [(800, 480), (480, 320)])
+@pytest.mark.parametrize("name", ["07_hold", "13b_break_held", "14b_paused_held"])
+def test_long_press_ring_shows_and_covers_no_text(name, size):
+    """The ring is drawn (it changes a good patch of pixels, some teal), and none of the
+    pixels it changes lies inside a title, an instruction or a meter label."""
+    import dataclasses
 
-    def at(turn: float) -> tuple[int, int]:
-        a, r = 2 * math.pi * turn, 144 - 11
-        return round(400 + r * math.sin(a)), round(240 - r * math.cos(a))
+    import numpy as np
 
-    assert surface.get_at(at(0.05))[:3] == theme_teal()
-    assert surface.get_at(at(0.35))[:3] == theme_teal()
-    assert surface.get_at(at(0.6))[:3] != theme_teal()  # 40 %: not this far yet
+    held = MODELS[name]
+    assert held.hold_fraction > 0
+    with_ring, without = pygame.Surface(size), pygame.Surface(size)
+    blocks = render(with_ring, held)
+    render(without, dataclasses.replace(held, hold_fraction=0.0))
+    a = pygame.surfarray.array3d(with_ring).astype(int)
+    b = pygame.surfarray.array3d(without).astype(int)
+    changed = np.abs(a - b).sum(axis=2) > 0
+    assert changed.sum() > 0.003 * size[0] * size[1]
+    assert (np.all(a[changed] == theme_teal(), axis=1)).any()
+    for blk in blocks:
+        if blk.role == "small":  # the side labels and the top line sit beside the guide
+            continue
+        r = blk.rect
+        assert not changed[r.left:r.right, r.top:r.bottom].any(), (name, blk.text)
 
 
 def theme_teal():

@@ -224,7 +224,7 @@ def test_home_info_counts_and_trends(data_dir, clock):
     wall = Wall(clock, start=datetime(2025, 5, 5, 9, 0, tzinfo=UTC))
     rec = SessionRecorder(data_dir, plan, wall=wall)
     assert rec.home_info(clock()) == HomeInfo(
-        0, 0, ("Try a few slow eye closures today: small, slow and quiet is the aim.",
+        0, 0, ("Try a few slow eye closures today.",
                "Try a few slow smiles today: small, slow and quiet is the aim."))
     run_session(rec, clock)
     clock.advance(3600)

@@ -277,13 +277,13 @@ def test_advice_by_priority_and_never_more_than_two_sentences():
         "Your eye and brow stayed soft in 1 of 2 smiles. Nice and slow, nice and small."
     assert say(_stats(quiet=False, small=None)) == \
         "Your eye and brow stayed soft in 0 of 1 smile. Nice and slow."
-    assert say(_stats(), _stats()) == "Well done: your eye and brow stayed soft in 2 of 2 smiles."
+    assert say(_stats(), _stats()) == "Your eye and brow stayed soft in 2 of 2 smiles, slow and small each time."
     # unknown is never praised: with slow never judged, no "well done"
     assert say(_stats(slow=None)) == "Your eye and brow stayed soft in 1 of 1 smile."
     nothing = _stats(None, None, None, None)
     assert say(nothing) == words.CAMERA_COULD_NOT_FOLLOW
     assert words.pattern_result(0, library()["ee"], [], reps_done=2).sentence == \
-        "You did 2 slow 'ee' movements. Well done."
+        "You did 2 slow 'ee' movements."
     for reps in ([everything], [_stats(), everything], [_stats(quiet=False, released=False)]):
         assert say(*reps).count(".") <= 2
 

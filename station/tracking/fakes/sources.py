@@ -1,17 +1,27 @@
 """Where the demo's frames come from: a webcam if there is one, else the simulated patient, or
 the sample face video. Used by ``station demo`` and the benches only; a unit's kiosk opens its
 own camera (``station.tracking.camera.open_source``).
+
+Sample media are never fetched from the tracker's side (it carries the network guard): the
+frame source asks a :class:`~station.tracking.fakes.fetch.MediaFetcher` (started before the
+guard) and, while the sample is not here, reports no camera; :class:`DemoTracking` puts the
+fetcher's plain sentence on the screen and lets it try again only while a session runs.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from station.config import Settings
-from station.practice.events import View
+from station.feedback import LiveFeedback, Observation, TrackingStatus
+from station.practice.events import Output, SessionFinished, SessionStarted, View
 from station.tracking.camera import CameraError, FrameSource, open_source
+from station.tracking.fakes.fetch import MediaFetcher
+from station.tracking.fakes.samples import DEMO_FACE, DEMO_VIDEO, SampleError, sample_path
 
 log = logging.getLogger(__name__)
 
@@ -29,25 +39,35 @@ class PhaseProbe:
         return (v.state.value, v.pattern.target if v.pattern else None, v.rep, v.phase_fraction)
 
 
+def _sample(name: str, fetcher: MediaFetcher | None) -> Path:
+    """The local sample, or CameraError while it is being fetched (never fetches here)."""
+    if fetcher is None:
+        try:
+            return sample_path(name)
+        except SampleError as exc:
+            raise CameraError(f"{name} could not be fetched") from exc
+    path = fetcher.path(name)
+    if path is None:
+        raise CameraError(f"{name} is not here yet ({'failed' if fetcher.failed(name) else 'fetching'})")
+    return path
+
+
 def source_factory(settings: Settings, video: str | None = None, index: int | None = None,
                    demo_fallback: bool = False, model_path: Path | None = None,
-                   probe: PhaseProbe | None = None) -> Callable[[], FrameSource]:
+                   probe: PhaseProbe | None = None,
+                   fetcher: MediaFetcher | None = None) -> Callable[[], FrameSource]:
     """A function that opens the frame source (called on the tracker thread, and on retries).
 
     ``video="sample"`` plays the real face video fetched by pinned hash, ``"simulated"`` the
-    simulated patient. With
-    ``demo_fallback`` (the laptop demo) a missing webcam falls back to the simulated patient
-    (a real face photo, gently moved in step with the session; see ``patient``).
+    simulated patient. With ``demo_fallback`` (the laptop demo) a missing webcam falls back to
+    the simulated patient (a real face photo, gently moved in step with the session; see
+    ``patient``). Media come through ``fetcher`` when given (the demo: the tracker's thread
+    carries the network guard), else are fetched in place (call it before the guard).
     """
 
     def open_it() -> FrameSource:
         if video == "sample":
-            from station.tracking.fakes.samples import DEMO_VIDEO, SampleError, sample_path
-
-            try:
-                path = sample_path(DEMO_VIDEO)
-            except SampleError as exc:
-                raise CameraError("The sample video could not be fetched.") from exc
+            path = _sample(DEMO_VIDEO, fetcher)
             return open_source(settings.camera, video=str(path), loop=True)
         if video != "simulated":
             if video or index is not None:
@@ -61,7 +81,72 @@ def source_factory(settings: Settings, video: str | None = None, index: int | No
             raise CameraError("The simulated patient needs the face model.")
         from station.tracking.fakes.patient import load_patient
 
+        face = _sample(DEMO_FACE, fetcher)
         log.info("no webcam: the demo plays a simulated patient (a real face photo, moved on cue)")
-        return load_patient(model_path, settings.patient.affected_side, probe or PhaseProbe())
+        return load_patient(model_path, settings.patient.affected_side, probe or PhaseProbe(),
+                            face=face)
 
     return open_it
+
+
+def wanted_sample(video: str | None, index: int | None) -> str | None:
+    """The sample a demo with these options may need (None: a file or a camera index)."""
+    if video == "sample":
+        return DEMO_VIDEO
+    if video == "simulated" or (video is None and index is None):
+        return DEMO_FACE
+    return None
+
+
+class DemoTracking:
+    """The demo's tracking service: the live one, plus the media fetch it may wait for.
+
+    While the sample is being fetched (or after a failed try) the feedback carries the
+    fetcher's plain sentence instead of the bare "camera not available"; retries are allowed
+    only between ``SessionStarted`` and ``SessionFinished``. Everything else is the inner
+    service's (``tracker``, ``metrics`` ... are reached through it).
+    """
+
+    def __init__(self, inner: Any, fetcher: MediaFetcher, sample: str, *, eager: bool) -> None:
+        self.inner = inner
+        self.fetcher = fetcher
+        self.sample = sample
+        self._eager = eager  # the sample is needed for sure: ask for it at start
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    @property
+    def preparing(self) -> bool:
+        """The sample is being fetched right now (the demo's autoplay waits for it)."""
+        return self.fetcher.busy(self.sample)
+
+    def start(self) -> None:
+        """Start the fetch (when surely needed) and the live tracking."""
+        if self._eager:
+            self.fetcher.path(self.sample)
+        self.inner.start()
+
+    def stop(self) -> None:
+        """Stop the live tracking and let the fetch helper go."""
+        try:
+            self.inner.stop()
+        finally:
+            self.fetcher.close()
+
+    def poll(self, now: float) -> tuple[LiveFeedback, list[Observation]]:
+        """The inner feedback; while the sample is missing, with the fetcher's sentence."""
+        fb, seen = self.inner.poll(now)
+        if fb.status in (TrackingStatus.NO_CAMERA, TrackingStatus.STARTING) and (
+                self.fetcher.busy(self.sample) or self.fetcher.failed(self.sample)):
+            fb = replace(fb, status=TrackingStatus.NO_CAMERA, message=self.fetcher.words(self.sample))
+        return fb, seen
+
+    def follow(self, outputs: list[Output]) -> list[Output]:
+        """Follow the session: retries are allowed only while it runs."""
+        for o in outputs:
+            if isinstance(o, SessionStarted):
+                self.fetcher.active = True
+            elif isinstance(o, SessionFinished):
+                self.fetcher.active = False
+        return self.inner.follow(outputs)
