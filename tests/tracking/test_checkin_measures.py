@@ -212,15 +212,13 @@ def test_a_still_face_repeats_within_two_tenths_of_a_millimetre(model_file: Path
     assert all(abs(v) < 0.5 for v in res["rest"]["spread_mm"].values() if v is not None)
 
 
-FACES = ("biden", "anc", "door")
+FACES = ("door", "anc", "biden")
 SCRIPTS = ((0.3, 0.0, 0.2), (0.6, 0.2, 0.4), (1.0, 0.4, 0.0))  # ratio, smile and pucker narrowing
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", FACES)
-@pytest.mark.parametrize("side", ("left", "right"))
-def test_scripted_checkins_recover_ratio_and_eye_narrowing(model_file: Path, name: str, side: str) -> None:
-    """The acceptance matrix: open-smile ratio within 0.1, eye narrowing within 5 points."""
+def scripted_rows(model_file: Path, name: str, side: str) -> list[dict]:
+    """Every script on one face and side at 10 and 30 fps: what was scripted, what the
+    landmarker sees of the held still face (the reference), what the check-in measured."""
     from station.devtools.checkin_replay import scripted_checkin
     from station.practice.checkin import QUICK_TIMING
     from station.tracking.fakes.checkin_video import CheckinScript, calibrate, load_face
@@ -231,19 +229,43 @@ def test_scripted_checkins_recover_ratio_and_eye_narrowing(model_file: Path, nam
         refs = calibrate(face, model_file)
         for fps in (10.0, 30.0):
             res = scripted_checkin(face, fps, model_file, QUICK_TIMING)
-            by = {m["movement"]: m for m in res["movements"]}
-            smile, pucker = by["open_smile"], by["lip_pucker"]
-            rows.append({"face": name, "side": side, "fps": fps, "ratio": ratio,
-                         "smile_ratio": smile["ratio"],
-                         "smile_n": smile_n, "smile_n_measured": smile["eye_narrowing_pct"],
-                         "pucker_n": pucker_n, "pucker_n_measured": pucker["eye_narrowing_pct"],
-                         "refs": {k: v.__dict__ for k, v in refs.items()}})
-            assert res["status"] == "complete"
-            assert abs(smile["ratio"] - ratio) <= 0.1, rows[-1]
-            for target, got in ((smile_n, smile["eye_narrowing_pct"]), (pucker_n, pucker["eye_narrowing_pct"])):
-                if target > 0:
-                    assert abs(got - 100 * target) <= 5.0, rows[-1]
+            assert res["status"] == "complete" and not res["rejected"]
+            for m in res["movements"]:
+                ref = refs[m["movement"]]
+                n = {"open_smile": smile_n, "lip_pucker": pucker_n}.get(m["movement"])
+                rows.append({"face": name, "side": side, "fps": fps, "movement": m["movement"],
+                             "ratio": ratio, "ratio_ref": ref.ratio, "ratio_measured": m["ratio"],
+                             "n_pct": None if n is None else 100 * n, "n_ref": ref.narrowing_pct,
+                             "n_measured": m["eye_narrowing_pct"] if n is not None else None})
+    return rows
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("side", ("left", "right"))
+@pytest.mark.parametrize("name", FACES)
+def test_scripted_checkins_recover_ratio_and_eye_narrowing(model_file: Path, name: str, side: str) -> None:
+    """The acceptance matrix (three faces, both sides, three scripts, 10 and 30 fps).
+
+    * the open smile's ratio within 0.1 of the scripted one (the mouth corner is the one region
+      the landmarker follows a warp of nearly one to one: detected / commanded 0.93);
+    * the eye narrowing in the smile and the pucker within 5 points of the scripted one (the
+      eye warp is set so that the landmarker sees that narrowing on the held still face: it
+      sees only about half of a squashed eye's geometric narrowing);
+    * every ratio the check-in gives within 0.1 of what the landmarker gives the held still
+      face: the check-in (video, registration, timing, hold medians, any frame rate) adds no
+      error of its own. How far that reference is from the scripted ratio for brow, eye closure
+      and pucker is the landmarker's response to warped faces, not the check-in's (the snarl
+      warp it does not follow at all, so no snarl ratio exists here).
+    """
+    rows = scripted_rows(model_file, name, side)
     out = os.environ.get("STATION_CHECKIN_TABLE")
     if out:
         with open(out, "a", encoding="utf-8") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows)
+    for r in rows:
+        if r["movement"] == "open_smile":
+            assert abs(r["ratio_measured"] - r["ratio"]) <= 0.1, r
+        if r["ratio_ref"] is not None and r["ratio_measured"] is not None:
+            assert abs(r["ratio_measured"] - r["ratio_ref"]) <= 0.1, r
+        if r["n_pct"] is not None:
+            assert abs(r["n_measured"] - r["n_pct"]) <= 5.0, r
