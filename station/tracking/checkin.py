@@ -81,13 +81,20 @@ def blink_frames(t: np.ndarray, eye_affected: np.ndarray, eye_other: np.ndarray,
                  thr_affected: float, thr_other: float) -> np.ndarray:
     """Frames inside a blink: the one adapter to the station's blink detector.
 
-    Uses ``station.tracking.blinks.blink_mask`` when that module exists (the raw-reading
-    detector with lid lag), else :func:`station.tracking.quality.blink_mask`.
+    Uses ``station.tracking.blinks.blink_mask(t, eye_raw (n, 2), thresholds (2,), affected)``
+    when that module exists (raw readings of both lids, the affected lid allowed to lag), else
+    :func:`station.tracking.quality.blink_mask`.
     """
     try:
         blinks = importlib.import_module("station.tracking.blinks")
-        res = blinks.blink_mask(t, eye_affected, eye_other, thr_affected, thr_other)
-    except (ImportError, AttributeError, TypeError):
+    except ImportError:
+        blinks = None
+    if blinks is not None and hasattr(blinks, "blink_mask"):
+        eye = np.stack([np.asarray(eye_affected, dtype=np.float64),
+                        np.asarray(eye_other, dtype=np.float64)], axis=1)
+        res = blinks.blink_mask(np.asarray(t, dtype=np.float64), eye,
+                                np.array([thr_affected, thr_other]), affected=0)
+    else:
         from station.tracking.quality import blink_mask
 
         res = blink_mask(t, eye_affected, eye_other, thr_affected, thr_other)

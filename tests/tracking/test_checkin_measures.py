@@ -117,6 +117,23 @@ def test_a_blink_in_the_hold_is_not_eye_comovement_but_sustained_narrowing_is() 
     assert measure_try(narrowed, "left", base).comovement_mm["eye"] == pytest.approx(-2.0)
 
 
+def test_the_blink_adapter_speaks_the_blink_module_when_there_is_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    calls = []
+
+    def blink_mask(t, eye_raw, thresholds, affected=None):  # noqa: ANN001, ANN202
+        calls.append((eye_raw.shape, tuple(thresholds), affected))
+        return np.asarray(eye_raw)[:, 0] < -1.0
+
+    monkeypatch.setitem(sys.modules, "station.tracking.blinks", types.SimpleNamespace(blink_mask=blink_mask))
+    t = np.arange(5) / 10.0
+    mask = blink_frames(t, np.array([0, -2, -2, 0, 0.0]), np.zeros(5), 0.6, 0.7)
+    assert mask.tolist() == [False, True, True, False, False]
+    assert calls == [((5, 2), (0.6, 0.7), 0)]
+
+
 def test_the_gate_keeps_good_tries_and_names_what_is_wrong() -> None:
     base = baseline()
     assert gate_try(frames(SMILE, 3, 6), base) == (True, "")
