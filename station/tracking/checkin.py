@@ -119,6 +119,7 @@ class TryFrames:
     face: list[bool] = field(default_factory=list)
     scored: list[bool] = field(default_factory=list)
     turn: list[float] = field(default_factory=list)  # rad from the calibrated pose, NaN unknown
+    reason: list[str] = field(default_factory=list)  # why the metrics did not score a frame
     readings: list[np.ndarray] = field(default_factory=list)  # (2, 6), NaN when none
 
     def add(self, t: float, phase: str, frame: MetricFrame, baseline: Baseline | None) -> None:
@@ -131,6 +132,7 @@ class TryFrames:
         if frame.pose is not None and baseline is not None:
             turn = float(frame.pose.distance(baseline.pose))
         self.turn.append(turn)
+        self.reason.append(frame.reason)
         r = frame.readings if frame.readings is not None else np.full((2, len(REGIONS)), np.nan)
         self.readings.append(np.asarray(r, dtype=np.float64))
 
@@ -156,8 +158,10 @@ def gate_try(tf: TryFrames, baseline: Baseline) -> tuple[bool, str]:
     steady = tf.steady_hold()
     if not steady.any():
         return False, "frames"
-    seen = steady & face & np.isfinite(turn)
-    if seen.any() and (turn[seen] > GATE_TURN_RAD).mean() > GATE_TURNED_SHARE:
+    # turned: past the gate here, or past the metrics' own turn gate (which leaves it unscored)
+    turned = (np.nan_to_num(turn, nan=0.0) > GATE_TURN_RAD) | (np.asarray(tf.reason, dtype=object) == "turned")
+    seen = steady & face
+    if seen.any() and turned[seen].mean() > GATE_TURNED_SHARE:
         return False, "turned"
     good = steady & scored & np.all(np.isfinite(rd.reshape(len(t), -1)), axis=1)
     fiss = baseline.fissure_mm()

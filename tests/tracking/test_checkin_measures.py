@@ -138,6 +138,10 @@ def test_the_gate_keeps_good_tries_and_names_what_is_wrong() -> None:
     base = baseline()
     assert gate_try(frames(SMILE, 3, 6), base) == (True, "")
     assert gate_try(frames(SMILE, 3, 6, turn=0.25), base) == (False, "turned")
+    tf = frames(SMILE, 3, 6)  # turned past the metrics' own gate: unscored, and said why
+    tf.scored = [s and p != "hold" for s, p in zip(tf.scored, tf.phase, strict=True)]
+    tf.reason = ["turned" if p == "hold" else "" for p in tf.phase]
+    assert gate_try(tf, base) == (False, "turned")
     assert gate_try(frames(SMILE, 3, 6, face=False), base) == (False, "no_face")
     assert gate_try(frames(SMILE, 3, 6, extra={"eye": -12.0}), base) == (False, "eyes")
     assert gate_try(frames(SMILE, 3, 6, fps=1.0), base) == (False, "frames")
