@@ -43,3 +43,9 @@ def test_checkin_replay_writes_the_contract_and_finds_the_weaker_side(
     # no grade anywhere in what the station writes
     text = out.read_text(encoding="utf-8").lower()
     assert not any(w in text for w in ("sunnybrook", "eface", "house-brackmann", "grade", "score"))
+
+
+def test_checkin_replay_names_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out.json"
+    assert main(["checkin", "replay", str(tmp_path / "missing.mp4"), "--json", str(out)]) == 2
+    assert "no video file" in capsys.readouterr().err and not out.exists()
