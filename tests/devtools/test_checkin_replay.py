@@ -18,7 +18,7 @@ def test_checkin_replay_writes_the_contract_and_finds_the_weaker_side(
     from station.tracking.model import copy_model
 
     copy_model(model_file, model_path(data_dir))
-    face = load_face("door", model_file, CheckinScript(side="right", ratio=0.6, smile_narrowing=0.2,
+    face = load_face("video", model_file, CheckinScript(side="right", ratio=0.6, smile_narrowing=0.2,
                                                          blink=True))
     refs = calibrate(face, model_file)
     video = tmp_path / "checkin.avi"
