@@ -28,6 +28,7 @@ HANDLERS: dict[str, str] = {
     "model verify": "station.tracking.commands:cmd_verify",
     "track": "station.devtools.commands:cmd_track",
     "replay": "station.devtools.commands:cmd_replay",
+    "checkin replay": "station.devtools.commands:cmd_checkin_replay",
     "bench": "station.devtools.commands:cmd_bench",
     "export": "station.clinic.commands:cmd_export",
     "wipe": "station.clinic.commands:cmd_wipe",
@@ -108,6 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--prescription", required=True, help="prescription file (the plan to play)")
     rp.add_argument("--json", required=True, dest="json_out", help="output JSON file")
     rp.add_argument("--side", choices=["left", "right"], help="affected side (overrides the prescription)")
+
+    ck = sub.add_parser("checkin", help="the weekly check-in (five standard movements, in mm)")
+    cksub = ck.add_subparsers(dest="checkin_command", required=True, metavar="ACTION")
+    ckr = cksub.add_parser("replay", help="offline: the check-in on a video; mm, ratios, co-movement as JSON")
+    ckr.add_argument("video", help="the video file (its timestamps are the check-in's clock)")
+    ckr.add_argument("--json", required=True, dest="json_out", help="output JSON file")
+    ckr.add_argument("--side", choices=["left", "right"], help="affected side (subject's own)")
+    ckr.add_argument("--quick", action="store_true", help="the short pacing of the scripted check-in videos")
 
     b = sub.add_parser("bench", help="print the performance table")
     b.add_argument("--video", help="face video to measure on (default: the demo video)")
@@ -207,7 +216,7 @@ def _everywhere(top: argparse.ArgumentParser, sub: argparse._SubParsersAction) -
 def _handler_key(args: argparse.Namespace) -> str:
     if args.command == "desk":
         return " ".join(filter(None, ("desk", args.desk_command, getattr(args, "user_command", None))))
-    for sub_attr in ("model_command", "prescription_command", "clinic_command"):
+    for sub_attr in ("model_command", "prescription_command", "clinic_command", "checkin_command"):
         value = getattr(args, sub_attr, None)
         if value:
             return f"{args.command} {value}"

@@ -1,4 +1,5 @@
-"""Command-line entry points of the developer tools: ``station bench``, ``track`` and ``replay``."""
+"""Command-line entry points of the developer tools: ``station bench``, ``track``, ``replay`` and
+``checkin replay``."""
 
 from __future__ import annotations
 
@@ -118,4 +119,36 @@ def cmd_replay(args: argparse.Namespace) -> int:
         for r in doc["reps"])
     print(f"{video.name}: {doc['frames']} frames, side {side}, "
           f"{'completed' if doc['completed'] else 'not completed'}; reps {flags}; wrote {out}")
+    return 0
+
+
+def cmd_checkin_replay(args: argparse.Namespace) -> int:
+    """``station checkin replay``: the weekly check-in on ``args.video``, as JSON."""
+    from station.config import load_settings
+    from station.devtools.checkin_replay import replay_checkin
+    from station.errors import UsageError
+    from station.paths import model_path, resolve_data_dir
+    from station.practice.checkin import QUICK_TIMING, CheckinTiming
+    from station.tracking.model import ModelError, verify
+
+    video = Path(args.video)
+    if not video.is_file():
+        raise UsageError(f"no video file at {video}")
+    settings, _ = load_settings(getattr(args, "config", None))
+    side = getattr(args, "side", None) or settings.patient.affected_side
+    model = model_path(resolve_data_dir(getattr(args, "data_dir", None), settings.data_dir))
+    try:
+        verify(model)
+    except ModelError as exc:
+        raise UsageError(str(exc)) from exc
+    timing = QUICK_TIMING if getattr(args, "quick", False) else CheckinTiming()
+    doc = {"source": video.name, **replay_checkin(video_samples(video, model), side, settings, timing)}
+    out = Path(args.json_out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    os.replace(tmp, out)
+    ratios = " ".join(f"{m['movement']}:{m['ratio'] if m['ratio'] is not None else '-'}"
+                      for m in doc["movements"])
+    print(f"{video.name}: {doc['frames']} frames, side {side}, {doc['status']}; ratios {ratios}; wrote {out}")
     return 0

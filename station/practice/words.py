@@ -289,3 +289,47 @@ def intro_text(pattern: Pattern) -> str:
 SAY_BREAK = "Release break. {prompt}"
 SAY_PAUSED = "Paused. Press the button to go on."
 SAY_SUMMARY = "Well done. That is the end of this practice."
+
+# ---- the weekly check-in (station.practice.checkin) ---------------------------------------------
+# Unlike practice, the check-in asks for a FULL movement, and says so. It never grades.
+
+CHECKIN_TITLE = "Weekly check-in"
+CHECKIN_OFFER = "Your weekly check-in is due. It takes about four minutes."
+CHECKIN_FULL_NOTE = "This time, make the full movement. This is a check-in, not practice."
+CHECKIN_SETTLE = "Relax your face and look at the screen."
+CHECKIN_NEUTRAL = "Keep your face relaxed and still for a few seconds."
+CHECKIN_PHASES: dict[str, str] = {
+    "move": "Move now",
+    "hold": "Hold it",
+    "release": "Let go",
+    "rest": "Rest",
+}
+CHECKIN_MOVEMENTS: dict[str, tuple[str, str]] = {  # movement id -> (name, what to do)
+    "brow_lift": ("Brow lift", "Raise both eyebrows as high as you can."),
+    "eye_closure": ("Eye closure", "Close both eyes gently, all the way."),
+    "open_smile": ("Open smile", "Smile as wide as you can, with your mouth open."),
+    "snarl": ("Snarl", "Wrinkle your nose and lift your upper lip."),
+    "lip_pucker": ("Lip pucker", "Push your lips forward, as if to say oo."),
+}
+CHECKIN_TRY = "Try {n} of {total}"
+CHECKIN_REPEAT: dict[str, str] = {  # why a try is done again -> what to do
+    "turned": "Let's do that one again. Face the screen straight on.",
+    "no_face": "Let's do that one again. Stay in front of the screen.",
+    "eyes": "Let's do that one again. Keep your eyes in view of the camera.",
+    "frames": "Let's do that one again. Keep your face in view.",
+}
+CHECKIN_REPEAT_OTHER = "Let's do that one again."
+CHECKIN_MOVING_ON = "That one was hard to see today. We'll move on."
+CHECKIN_NO_BASELINE = "The camera could not see your resting face. Please try the check-in later."
+CHECKIN_DONE = "Thank you. Your check-in is done. Your clinic will look at it with you."
+
+
+def checkin_intro(movement_id: str) -> str:
+    """What the patient hears before a movement's three tries."""
+    name, what = CHECKIN_MOVEMENTS[movement_id]
+    return f"{name}. {what} {CHECKIN_FULL_NOTE}"
+
+
+def checkin_repeat(reason: str) -> str:
+    """The sentence that asks for a try again, for the gate's reason."""
+    return CHECKIN_REPEAT.get(reason, CHECKIN_REPEAT_OTHER)

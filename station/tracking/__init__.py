@@ -7,7 +7,8 @@ landmarks, time, pose), ``landmarks`` (index tables and regions), ``metrics`` (r
 in mm against this session's neutral baseline, each frame registered to it in 3-D and gated by
 its turn from the calibrated pose), ``blinks`` (blinks found on the raw readings of both lids,
 the one rule for the verdict and the live meters), ``quality`` (slow, small, quiet, released)
-and ``scoring`` (live meters and per-rep results).
+``scoring`` (live meters and per-rep results) and ``checkin`` (the weekly check-in's millimetres:
+excursion, ratio, co-movement, eye narrowing, rest differences, repeat spread; never a grade).
 
 Adapter half, each wrapping one library: ``camera`` (picamera2, an OpenCV webcam or video
 file), ``tracker`` (the FaceLandmarker fed from its own thread, latest frame wins), ``sandbox``
