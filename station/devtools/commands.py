@@ -1,4 +1,4 @@
-"""Command-line entry points of the developer tools: ``station bench``, ``track`` and ``replay``."""
+"""Command-line entry points of the developer tools: ``station bench``, ``track``, ``replay``, ``validate``."""
 
 from __future__ import annotations
 
@@ -110,4 +110,49 @@ def cmd_replay(args: argparse.Namespace) -> int:
         for r in doc["reps"])
     print(f"{video.name}: {doc['frames']} frames, side {side}, "
           f"{'completed' if doc['completed'] else 'not completed'}; reps {flags}; wrote {out}")
+    return 0
+
+
+def _list(text: str | None, what: str, convert: type = str) -> list:  # noqa: ANN401
+    from station.errors import UsageError
+
+    if not text:
+        return []
+    try:
+        return [convert(x.strip()) for x in text.split(",") if x.strip()]
+    except ValueError as exc:
+        raise UsageError(f"--{what}: {exc}") from exc
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``station validate --out DIR``: the validation set, its tables in DIR."""
+    import time
+
+    from station.config import load_settings
+    from station.devtools.validate import format_tables, validate
+    from station.errors import UsageError
+    from station.paths import model_path, resolve_data_dir
+    from station.tracking.model import ModelError, verify
+
+    settings, _ = load_settings(getattr(args, "config", None))
+    model = model_path(resolve_data_dir(getattr(args, "data_dir", None), settings.data_dir))
+    try:
+        verify(model)
+    except ModelError as exc:
+        raise UsageError(str(exc)) from exc
+    fps = _list(args.fps, "fps", float)
+    if not fps or any(not (1.0 <= f <= 60.0) for f in fps):
+        raise UsageError("--fps: frame rates between 1 and 60, e.g. 10,30")
+    sides = _list(args.sides, "sides")
+    if not sides or any(s not in ("left", "right") for s in sides):
+        raise UsageError("--sides: left, right or both")
+    if args.faces is not None and args.faces < 1:
+        raise UsageError("--faces: at least 1")
+    t0 = time.perf_counter()
+    doc = validate(Path(args.out), model, faces=args.faces, fps=fps,
+                   kinds=_list(args.kinds, "kinds") or None, motions=_list(args.motions, "motions") or None,
+                   sides=sides, videos=not args.no_videos, jobs=max(1, args.jobs))
+    print(format_tables(doc["tables"], doc["real_blinks"]), end="")
+    print(f"{sum(len(c['reps']) for c in doc['sessions'])} reps in {len(doc['sessions'])} sessions, "
+          f"{time.perf_counter() - t0:.0f} s; wrote {Path(args.out) / 'validation.json'} and validation.txt")
     return 0

@@ -88,8 +88,8 @@ def _candidate_dirs() -> list[Path]:
     dirs = []
     if os.environ.get("STATION_MEDIA"):
         dirs.append(Path(os.environ["STATION_MEDIA"]))
-    here = Path(__file__).resolve().parent.parent
-    dirs += [here.parent / "shared" / "media", here / "shared" / "media"]
+    checkout = Path(__file__).resolve().parents[3]  # station/tracking/fakes/samples.py
+    dirs += [checkout.parent / "shared" / "media", checkout / "shared" / "media"]
     return dirs
 
 
