@@ -3,7 +3,12 @@
 Reference: a real two-eyed closure is a run of frames where both eye-blink blendshapes of the
 FaceLandmarker (``eyeBlinkLeft``, ``eyeBlinkRight``; run on every frame at the native rate)
 are above 0.5. A closure is recognised at a frame rate when a blink the station found at that
-rate overlaps it (within one frame interval either side).
+rate overlaps it (within one frame interval either side). Many frames of these videos are not
+scored at all (the head turned more than the gate allows from the baseline pose, or a hand or
+a laugh breaks the landmark fit), and no rule can see a blink there; so the count is given
+over all closures and over the closures with at least one scored frame within a frame
+interval of them, and "ungated": the blink rule on every frame with a reading (turned and
+badly fitting frames too), to tell the rule from the gate.
 
 The station's blinks come from its own readings: the videos are subsampled to the frame rate
 (the first frame of each 1/fps slot, native timestamps), tracked afresh in VIDEO mode and
@@ -117,16 +122,37 @@ def _subsample(t: np.ndarray, fps: float, native: float) -> np.ndarray:
     return np.flatnonzero(keep)
 
 
+def _smooth(t: np.ndarray, x: np.ndarray, tau_s: float) -> np.ndarray:
+    """One-pole smoothing (time based), restarted after a NaN, as the station smooths."""
+    out = np.full_like(x, np.nan)
+    last = None
+    for i in range(len(t)):
+        if np.any(np.isnan(x[i])):
+            last = None
+            continue
+        if last is None:
+            out[i] = x[i]
+        else:
+            a = 1.0 - math.exp(-max(t[i] - t[last], 0.0) / tau_s)
+            out[i] = out[last] + a * (x[i] - out[last])
+        last = i
+    return out
+
+
 def _station_blinks(model: Path, frames: list[np.ndarray], t: np.ndarray, neutral: np.ndarray
-                    ) -> tuple[list[tuple[float, float]], str, int, bool]:
-    """Track ``frames`` (after the still neutral face) and find the station's blinks."""
-    from station.tracking.metrics import Metrics, region_index
+                    ) -> dict[str, Any]:
+    """Track ``frames`` (after the still neutral face) and find the station's blinks.
+
+    ``gated``: on the frames the station scores (others NaN), as in a session; ``ungated``: on
+    every frame with a reading (turned or badly fitting frames too), the rule alone.
+    """
+    from station.tracking import metrics as M
     from station.tracking.tracker import Landmarker
 
-    metrics = Metrics()
+    metrics = M.Metrics()
     metrics.start_calibration()
-    eye = region_index("eye")
-    raw, smooth, scored = [], [], 0
+    eye = M.region_index("eye")
+    raw, smooth, every, scored = [], [], [], []
     n_cal = int(round(CAL_S / CAL_STEP_S))
     with Landmarker(model) as lmk:
         for k in range(n_cal):
@@ -135,16 +161,22 @@ def _station_blinks(model: Path, frames: list[np.ndarray], t: np.ndarray, neutra
         for rgb, ti in zip(frames, t, strict=True):
             mf = metrics.update(lmk.detect(rgb, CAL_S + 0.5 + float(ti)))
             ok = mf.scored and mf.readings is not None and mf.smoothed is not None
-            scored += bool(ok)
+            scored.append(bool(ok))
             raw.append(mf.readings[:, eye] if ok else (np.nan, np.nan))  # type: ignore[index]
             smooth.append(mf.smoothed[:, eye] if ok else (np.nan, np.nan))  # type: ignore[index]
+            every.append(mf.readings[:, eye] if mf.readings is not None else (np.nan, np.nan))
+    out: dict[str, Any] = {"scored": np.asarray(scored, dtype=bool), "calibrated": calibrated}
     base = metrics.baseline
     if base is None:
-        return [], "no baseline", scored, False
+        return {**out, "gated": ([], "no baseline"), "ungated": ([], "no baseline")}
     thresholds = np.asarray(base.thresholds)[:, eye]
-    found, rule = blink_intervals(np.asarray(t, dtype=np.float64), np.asarray(raw, dtype=np.float64),
-                                  np.asarray(smooth, dtype=np.float64), thresholds)
-    return found, rule, scored, calibrated
+    tt = np.asarray(t, dtype=np.float64)
+    every_arr = np.asarray(every, dtype=np.float64)
+    tau = float(getattr(M, "SMOOTH_TAU_S", 0.06))
+    out["gated"] = blink_intervals(tt, np.asarray(raw, dtype=np.float64),
+                                   np.asarray(smooth, dtype=np.float64), thresholds)
+    out["ungated"] = blink_intervals(tt, every_arr, _smooth(tt, every_arr, tau), thresholds)
+    return out
 
 
 def video_blinks(model: Path, name: str, fps_list: Sequence[float]) -> dict[str, Any]:
@@ -170,16 +202,23 @@ def video_blinks(model: Path, name: str, fps_list: Sequence[float]) -> dict[str,
                        "mean_deviation_iod": round(win[2], 4)}
     for f in fps_list:
         idx = _subsample(t, f, native)
-        found, rule, scored, calibrated = _station_blinks(
-            model, [frames[i] for i in idx], t[idx], frames[win[1]])
+        res = _station_blinks(model, [frames[i] for i in idx], t[idx], frames[win[1]])
+        (found, rule), scored = res["gated"], res["scored"]
         dt = 1.0 / min(f, native)
         hit = [any(a < e + dt and b > s - dt for a, b in found) for s, e in events]
+        hit_all = [any(a < e + dt and b > s - dt for a, b in res["ungated"][0]) for s, e in events]
+        ts = t[idx]
+        seen = [bool(np.any(scored[(ts >= s - dt) & (ts <= e + dt)])) for s, e in events]
         matched = sum(any(a < e + dt and b > s - dt for s, e in events) for a, b in found)
         out["per_fps"][f"{f:g}"] = {
-            "rule": rule, "calibrated_on_still_face": calibrated, "frames": len(idx),
-            "scored_frames": scored, "closures": len(events), "recognised": int(sum(hit)),
+            "rule": rule, "calibrated_on_still_face": res["calibrated"], "frames": len(idx),
+            "scored_frames": int(scored.sum()), "closures": len(events), "recognised": int(sum(hit)),
+            "closures_in_scored_frames": int(sum(seen)),
+            "recognised_in_scored_frames": int(sum(h and v for h, v in zip(hit, seen, strict=True))),
             "station_blinks": len(found), "station_blinks_on_a_closure": int(matched),
-            "station_blink_s": [round(b - a, 3) for a, b in found]}
+            "station_blink_s": [round(b - a, 3) for a, b in found],
+            "recognised_ungated": int(sum(hit_all)),
+            "ungated_blinks": len(res["ungated"][0])}
     return out
 
 
@@ -191,9 +230,15 @@ def real_blinks(model: Path, fps_list: Sequence[float]) -> dict[str, Any]:
         key = f"{f:g}"
         n = sum(v["per_fps"].get(key, {}).get("closures", len(v["closures"])) for v in videos)
         k = sum(v["per_fps"].get(key, {}).get("recognised", 0) for v in videos)
+        n_seen = sum(v["per_fps"].get(key, {}).get("closures_in_scored_frames", 0) for v in videos)
+        k_seen = sum(v["per_fps"].get(key, {}).get("recognised_in_scored_frames", 0) for v in videos)
+        k_all = sum(v["per_fps"].get(key, {}).get("recognised_ungated", 0) for v in videos)
         rules = {v["per_fps"][key]["rule"] for v in videos if key in v["per_fps"]}
         totals[key] = {"closures": n, "recognised": k,
-                       "share": round(k / n, 3) if n else math.nan, "rule": sorted(rules)}
+                       "share": round(k / n, 3) if n else math.nan,
+                       "closures_in_scored_frames": n_seen, "recognised_in_scored_frames": k_seen,
+                       "recognised_ungated": k_all,
+                       "rule": sorted(rules)}
     return {"videos": videos, "totals": totals}
 
 
@@ -210,9 +255,14 @@ def format_blinks(doc: dict[str, Any]) -> str:
         for f, c in v["per_fps"].items():
             lines.append(f"    {f:>3} fps: {c['recognised']}/{c['closures']} recognised; the station "
                          f"found {c['station_blinks']} blinks, {c['station_blinks_on_a_closure']} on a "
-                         f"closure; scored frames {c['scored_frames']}/{c['frames']}")
+                         f"closure; scored frames {c['scored_frames']}/{c['frames']}; closures in "
+                         f"scored frames {c['recognised_in_scored_frames']}/"
+                         f"{c['closures_in_scored_frames']} recognised; ungated "
+                         f"{c['recognised_ungated']}/{c['closures']} ({c['ungated_blinks']} blinks)")
     for f, c in doc["totals"].items():
         share = "-" if c["closures"] == 0 else f"{100 * c['share']:.0f} %"
-        lines.append(f"  all videos, {f:>3} fps: {c['recognised']}/{c['closures']} ({share}); "
+        lines.append(f"  all videos, {f:>3} fps: {c['recognised']}/{c['closures']} ({share}); in scored "
+                     f"frames {c['recognised_in_scored_frames']}/{c['closures_in_scored_frames']}; "
+                     f"ungated {c['recognised_ungated']}/{c['closures']}; "
                      f"rule: {', '.join(c['rule'])}")
     return "\n".join(lines) + "\n"
