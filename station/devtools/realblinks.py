@@ -8,7 +8,9 @@ scored at all (the head turned more than the gate allows from the baseline pose,
 a laugh breaks the landmark fit), and no rule can see a blink there; so the count is given
 over all closures and over the closures with at least one scored frame within a frame
 interval of them, and "ungated": the blink rule on every frame with a reading (turned and
-badly fitting frames too), to tell the rule from the gate.
+badly fitting frames too), to tell the rule from the gate. Closures longer than
+:data:`BLINK_LENGTH_S` (crying with the eyes squeezed shut) are not blinks and are also
+counted apart.
 
 The station's blinks come from its own readings: the videos are subsampled to the frame rate
 (the first frame of each 1/fps slot, native timestamps), tracked afresh in VIDEO mode and
@@ -39,6 +41,7 @@ OPEN_MAX = 0.35  # calibration window: both eyes open
 WINDOW = 24
 CAL_S = 4.0  # the still face shown before the video
 CAL_STEP_S = 0.1
+BLINK_LENGTH_S = 0.5  # a closure longer than this is a squeeze (crying, laughing), not a blink
 
 
 def blink_intervals(t: np.ndarray, eye_raw: np.ndarray, eye_smoothed: np.ndarray,
@@ -207,6 +210,7 @@ def video_blinks(model: Path, name: str, fps_list: Sequence[float]) -> dict[str,
         dt = 1.0 / min(f, native)
         hit = [any(a < e + dt and b > s - dt for a, b in found) for s, e in events]
         hit_all = [any(a < e + dt and b > s - dt for a, b in res["ungated"][0]) for s, e in events]
+        short = [e - s <= BLINK_LENGTH_S for s, e in events]
         ts = t[idx]
         seen = [bool(np.any(scored[(ts >= s - dt) & (ts <= e + dt)])) for s, e in events]
         matched = sum(any(a < e + dt and b > s - dt for s, e in events) for a, b in found)
@@ -218,6 +222,9 @@ def video_blinks(model: Path, name: str, fps_list: Sequence[float]) -> dict[str,
             "station_blinks": len(found), "station_blinks_on_a_closure": int(matched),
             "station_blink_s": [round(b - a, 3) for a, b in found],
             "recognised_ungated": int(sum(hit_all)),
+            "blink_length_closures": int(sum(short)),
+            "blink_length_recognised": int(sum(h and b for h, b in zip(hit, short, strict=True))),
+            "blink_length_recognised_ungated": int(sum(h and b for h, b in zip(hit_all, short, strict=True))),
             "ungated_blinks": len(res["ungated"][0])}
     return out
 
@@ -233,11 +240,14 @@ def real_blinks(model: Path, fps_list: Sequence[float]) -> dict[str, Any]:
         n_seen = sum(v["per_fps"].get(key, {}).get("closures_in_scored_frames", 0) for v in videos)
         k_seen = sum(v["per_fps"].get(key, {}).get("recognised_in_scored_frames", 0) for v in videos)
         k_all = sum(v["per_fps"].get(key, {}).get("recognised_ungated", 0) for v in videos)
+        short = {x: sum(v["per_fps"].get(key, {}).get(x, 0) for v in videos)
+                 for x in ("blink_length_closures", "blink_length_recognised",
+                           "blink_length_recognised_ungated")}
         rules = {v["per_fps"][key]["rule"] for v in videos if key in v["per_fps"]}
         totals[key] = {"closures": n, "recognised": k,
                        "share": round(k / n, 3) if n else math.nan,
                        "closures_in_scored_frames": n_seen, "recognised_in_scored_frames": k_seen,
-                       "recognised_ungated": k_all,
+                       "recognised_ungated": k_all, **short,
                        "rule": sorted(rules)}
     return {"videos": videos, "totals": totals}
 
@@ -250,8 +260,9 @@ def format_blinks(doc: dict[str, Any]) -> str:
         where = ("no still open-eyed window" if base is None else
                  f"baseline: medoid frame {base['medoid_frame']} of the still window at frame "
                  f"{base['window_start_frame']}")
+        lengths = ", ".join(f"{x:g}" for x in v["closure_s"])
         lines.append(f"  {v['video']} ({v['frames']} frames at {v['native_fps']:g} fps, "
-                     f"{len(v['closures'])} closures, {where})")
+                     f"{len(v['closures'])} closures lasting {lengths or '-'} s, {where})")
         for f, c in v["per_fps"].items():
             lines.append(f"    {f:>3} fps: {c['recognised']}/{c['closures']} recognised; the station "
                          f"found {c['station_blinks']} blinks, {c['station_blinks_on_a_closure']} on a "
@@ -263,6 +274,8 @@ def format_blinks(doc: dict[str, Any]) -> str:
         share = "-" if c["closures"] == 0 else f"{100 * c['share']:.0f} %"
         lines.append(f"  all videos, {f:>3} fps: {c['recognised']}/{c['closures']} ({share}); in scored "
                      f"frames {c['recognised_in_scored_frames']}/{c['closures_in_scored_frames']}; "
-                     f"ungated {c['recognised_ungated']}/{c['closures']}; "
+                     f"ungated {c['recognised_ungated']}/{c['closures']}; closures of blink length "
+                     f"(<= {BLINK_LENGTH_S:g} s) {c['blink_length_recognised']}/{c['blink_length_closures']}, "
+                     f"ungated {c['blink_length_recognised_ungated']}/{c['blink_length_closures']}; "
                      f"rule: {', '.join(c['rule'])}")
     return "\n".join(lines) + "\n"

@@ -21,6 +21,7 @@ It writes ``DIR/validation.json`` (every rep, and the tables) and ``DIR/validati
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -31,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from station.tracking.fakes import variants as V
+
+log = logging.getLogger(__name__)
 
 DEFAULT_FPS = (5.0, 7.0, 10.0, 15.0, 30.0)
 SIDES = ("left", "right")
@@ -111,7 +114,12 @@ def _run_group(face: str, cases: list[Case], model: str) -> list[dict[str, Any]]
 
     source = next(s for s in FACES if s.name == face)
     head = load_head(Path(model), source)
-    return [run_case(head, c, Path(model)) for c in cases]
+    out = []
+    for i, c in enumerate(cases):
+        out.append(run_case(head, c, Path(model)))
+        log.info("validate: %s %s %g fps %s: %d reps in %.0f s (%d/%d)", c.face, c.side, c.fps,
+                 c.motion, len(c.reps), out[-1]["seconds"], i + 1, len(cases))
+    return out
 
 
 def run_cases(cases: Sequence[Case], model: Path, jobs: int = 1) -> list[dict[str, Any]]:
