@@ -38,6 +38,23 @@ log = logging.getLogger(__name__)
 DEFAULT_FPS = (5.0, 7.0, 10.0, 15.0, 30.0)
 SIDES = ("left", "right")
 MAX_REPS = 8  # reps per session (longer scripts are split)
+# The pacing around the reps (no verdict depends on it) is cut, so most rendered frames are
+# reps: the default settle (8 s: calibration needs 10 + 24 frames, 6.8 s at 5 fps), a 3 s
+# intro (the head turns of variants happen in it), the shortest break the unit allows after
+# the pattern. Reps keep the pattern's own pacing.
+SETTLE_S = 8.0
+INTRO_S = 3.0
+BREAK_S = 5.0
+
+
+def validation_settings() -> Any:
+    """The unit's default settings with the short pacing around the reps."""
+    from dataclasses import replace
+
+    from station.config import Settings
+
+    s = Settings()
+    return replace(s, session=replace(s.session, settle_s=SETTLE_S, intro_s=INTRO_S, break_s=BREAK_S))
 
 
 @dataclass(frozen=True)
@@ -63,10 +80,10 @@ def plan_cases(faces: Sequence[str], sides: Sequence[str], fps: Sequence[float],
         raise UsageError(f"unknown kinds or motions: {', '.join(unknown)} "
                          f"(kinds: {', '.join(V.REP_KINDS)}; motions: {', '.join(V.MOTIONS)})")
     cases = []
-    for face in faces:
-        for side in sides:
-            for f in fps:
-                for motion in motions:
+    for face in faces:  # per face: motion by motion, so a cut-short run still covers every fps
+        for motion in motions:
+            for side in sides:
+                for f in fps:
                     reps = kinds if motion == "still" else [k for k in kinds if k in V.MOTION_KINDS]
                     for i in range(0, len(reps), MAX_REPS):
                         if reps[i:i + MAX_REPS]:
@@ -76,18 +93,20 @@ def plan_cases(faces: Sequence[str], sides: Sequence[str], fps: Sequence[float],
 
 def run_case(head: Any, case: Case, model: Path) -> dict[str, Any]:
     """Render and replay one session; its reps with expected and got flags."""
-    from station.config import Settings
     from station.devtools.replay import replay_samples
+    from station.practice.events import Timing
     from station.tracking.fakes.scripted import GENTLE_MAX_MM, scripted_plan, timeline
     from station.tracking.tracker import Landmarker
 
+    settings = validation_settings()
     plan = scripted_plan(case.reps, gentle_max_mm=GENTLE_MAX_MM)
-    phases = timeline(plan)
+    phases = timeline(plan, Timing(settle_s=SETTLE_S, intro_s=INTRO_S, break_s=BREAK_S,
+                                   needs_calibration=True))
     t0 = time.perf_counter()
     with Landmarker(model) as lmk:
         samples = ((t, lmk.detect(rgb, t))
                    for t, rgb in V.frames(head, case.side, case.reps, case.motion, phases, case.fps))
-        doc = replay_samples(samples, plan, case.side, Settings())
+        doc = replay_samples(samples, plan, case.side, settings)
     got = {r["rep"]: r for r in doc["reps"]}
     want_phases = [(p.state.value, p.rep) for p in phases]
     reps = []
@@ -103,13 +122,19 @@ def run_case(head: Any, case: Case, model: Path) -> dict[str, Any]:
             "frames_gated": None if r is None else r.get("frames_gated"),
         })
     return {**asdict(case), "completed": doc["completed"], "frames": doc["frames"],
-            "timeline_ok": [(p["phase"], p["rep"]) for p in doc["phases"]] == want_phases,
+            "timeline_ok": len(doc["phases"]) == len(phases) and all(
+                (p["phase"], p["rep"]) == w and abs(p["start_s"] - q.start) < 2e-3
+                for p, w, q in zip(doc["phases"], want_phases, phases, strict=False)),
             "seconds": round(time.perf_counter() - t0, 2), "reps": reps,
             "sentences": doc["sentences"]}
 
 
-def _run_group(face: str, cases: list[Case], model: str) -> list[dict[str, Any]]:
-    """All cases of one face (one process: its renders are cached across them)."""
+def _run_group(face: str, cases: list[Case], model: str, log_dir: str | None = None) -> list[dict[str, Any]]:
+    """All cases of one face (one process: its renders are cached across them).
+
+    Each finished session is also appended to ``log_dir/sessions-FACE.jsonl`` as it ends, so
+    a long run that is cut short still leaves its results (:func:`load_partial`).
+    """
     from station.tracking.fakes.render3d import FACES, load_head
 
     source = next(s for s in FACES if s.name == face)
@@ -117,21 +142,36 @@ def _run_group(face: str, cases: list[Case], model: str) -> list[dict[str, Any]]
     out = []
     for i, c in enumerate(cases):
         out.append(run_case(head, c, Path(model)))
+        if log_dir is not None:
+            with open(Path(log_dir) / f"sessions-{face}.jsonl", "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(out[-1]) + "\n")
         log.info("validate: %s %s %g fps %s: %d reps in %.0f s (%d/%d)", c.face, c.side, c.fps,
                  c.motion, len(c.reps), out[-1]["seconds"], i + 1, len(cases))
     return out
 
 
-def run_cases(cases: Sequence[Case], model: Path, jobs: int = 1) -> list[dict[str, Any]]:
+def load_partial(out: Path) -> list[dict[str, Any]]:
+    """The sessions a (possibly unfinished) run has logged in ``out``."""
+    sessions = []
+    for p in sorted(out.glob("sessions-*.jsonl")):
+        for line in p.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                sessions.append(json.loads(line))
+    return sessions
+
+
+def run_cases(cases: Sequence[Case], model: Path, jobs: int = 1,
+              log_dir: Path | None = None) -> list[dict[str, Any]]:
     """Run every case, grouped by face; ``jobs`` processes in parallel."""
     groups: dict[str, list[Case]] = {}
     for c in cases:
         groups.setdefault(c.face, []).append(c)
+    logs = None if log_dir is None else str(log_dir)
     if jobs <= 1 or len(groups) <= 1:
-        return [r for face, cs in groups.items() for r in _run_group(face, cs, str(model))]
+        return [r for face, cs in groups.items() for r in _run_group(face, cs, str(model), logs)]
     out: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(_run_group, face, cs, str(model)) for face, cs in groups.items()]
+        futures = [pool.submit(_run_group, face, cs, str(model), logs) for face, cs in groups.items()]
         for fut in futures:
             out += fut.result()
     return out
@@ -230,7 +270,10 @@ def validate(out: Path, model: Path, faces: int | None = None, fps: Sequence[flo
     t0 = time.perf_counter()
     names = [f.name for f in FACES][: faces or len(FACES)]
     cases = plan_cases(names, sides, fps, kinds, motions)
-    results = run_cases(cases, model, jobs)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("sessions-*.jsonl"):
+        old.unlink()
+    results = run_cases(cases, model, jobs, out)
     t_sessions = time.perf_counter() - t0
     blinks = None
     if videos:
@@ -241,7 +284,8 @@ def validate(out: Path, model: Path, faces: int | None = None, fps: Sequence[flo
            "tables": tables(results), "real_blinks": blinks, "sessions": results,
            "seconds": {"sessions": round(t_sessions, 1),
                        "total": round(time.perf_counter() - t0, 1)}}
-    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("sessions-*.jsonl"):
+        old.unlink()  # all of it is in validation.json now
     for name, text in (("validation.json", json.dumps(doc, indent=1)),
                        ("validation.txt", format_tables(doc["tables"], blinks))):
         tmp = out / (name + ".part")

@@ -33,8 +33,8 @@ closes about 44 % of the lid gap on these faces.
 
 Head motions (whole session, after calibration; the expected verdicts do not change):
 ``still``; ``yaw_0.03`` .. ``yaw_0.1`` and ``pitch_0.03`` .. ``pitch_0.1`` (a turn or nod of
-that many radians as the tracker measures it, reached over 1 s right after calibration and
-held to the end); ``sway`` (a slow turn of +-0.05 rad over 7 s with a nod of +-0.03 rad over
+that many radians as the tracker measures it, reached over 1 s from the end of settle, after
+calibration, and held to the end); ``sway`` (a slow turn of +-0.05 rad over 7 s with a nod of +-0.03 rad over
 11 s, for the whole session).
 """
 
@@ -51,7 +51,6 @@ from station.tracking.fakes.scripted import (
     EYE_NARROW_F,
     FAST_SHARE,
     GOOD_AMOUNT,
-    SETTLE_CALIBRATED_S,
     TIGHT_LEFT,
     Phase,
 )
@@ -65,7 +64,9 @@ LAG_CLOSE_S = 0.1  # the affected lid of a lagging blink closes this much later
 LAG_OPEN_S = 0.2  # ... and reopens this much later
 NARROW_F = 0.9  # a one-sided narrowing (eye_field fraction: ~79 % of the lid gap in the image)
 SQUEEZE_F = 1.0
-TURN_START_S = SETTLE_CALIBRATED_S + 0.5  # head motion begins this long after the press
+# Head motion begins at the end of the default settle (8 s): after calibration at every frame
+# rate (10 + 24 still frames: 6.8 s at 5 fps), before the first rep (after a >= 2 s intro).
+TURN_START_S = 8.0
 TURN_RAMP_S = 1.0
 
 
