@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--motions", help="head motions, comma separated (default: all)")
     v.add_argument("--no-videos", action="store_true", help="skip the real-blink count on the talking videos")
     v.add_argument("--jobs", type=int, default=1, help="processes in parallel, one face each (default: 1)")
+    v.add_argument("--from-log", action="store_true",
+                   help="only write the tables from the sessions an unfinished run logged in --out")
 
     e = sub.add_parser("export", help="write the clinic bundle (CSV, JSON, PDF report)")
     e.add_argument("--out", required=True, help="output folder")

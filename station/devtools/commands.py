@@ -129,11 +129,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     import time
 
     from station.config import load_settings
-    from station.devtools.validate import format_tables, validate
+    from station.devtools.validate import format_tables, from_log, validate
     from station.errors import UsageError
     from station.paths import model_path, resolve_data_dir
     from station.tracking.model import ModelError, verify
 
+    if args.from_log:
+        doc = from_log(Path(args.out))
+        print(format_tables(doc["tables"]), end="")
+        print(f"{len(doc['sessions'])} logged sessions; wrote {Path(args.out) / 'validation.json'}")
+        return 0
     settings, _ = load_settings(getattr(args, "config", None))
     model = model_path(resolve_data_dir(getattr(args, "data_dir", None), settings.data_dir))
     try:

@@ -261,6 +261,30 @@ def format_tables(t: dict[str, Any], blinks: dict[str, Any] | None = None) -> st
     return "\n".join(lines).rstrip() + "\n"
 
 
+def write_docs(out: Path, doc: dict[str, Any]) -> None:
+    """Write ``validation.json`` and ``validation.txt`` (atomically)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in (("validation.json", json.dumps(doc, indent=1)),
+                       ("validation.txt", format_tables(doc["tables"], doc.get("real_blinks")))):
+        tmp = out / (name + ".part")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out / name)
+
+
+def from_log(out: Path) -> dict[str, Any]:
+    """Tables from the sessions an unfinished run logged in ``out`` (``--from-log``)."""
+    results = load_partial(out)
+    if not results:
+        from station.errors import UsageError
+
+        raise UsageError(f"no logged sessions (sessions-*.jsonl) in {out}")
+    doc = {"faces": sorted({r["face"] for r in results}), "sides": sorted({r["side"] for r in results}),
+           "fps": sorted({r["fps"] for r in results}), "partial": True,
+           "tables": tables(results), "real_blinks": None, "sessions": results}
+    write_docs(out, doc)
+    return doc
+
+
 def validate(out: Path, model: Path, faces: int | None = None, fps: Sequence[float] = DEFAULT_FPS,
              kinds: Sequence[str] | None = None, motions: Sequence[str] | None = None,
              sides: Sequence[str] = SIDES, videos: bool = True, jobs: int = 1) -> dict[str, Any]:
@@ -284,11 +308,7 @@ def validate(out: Path, model: Path, faces: int | None = None, fps: Sequence[flo
            "tables": tables(results), "real_blinks": blinks, "sessions": results,
            "seconds": {"sessions": round(t_sessions, 1),
                        "total": round(time.perf_counter() - t0, 1)}}
+    write_docs(out, doc)
     for old in out.glob("sessions-*.jsonl"):
         old.unlink()  # all of it is in validation.json now
-    for name, text in (("validation.json", json.dumps(doc, indent=1)),
-                       ("validation.txt", format_tables(doc["tables"], blinks))):
-        tmp = out / (name + ".part")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out / name)
     return doc
