@@ -139,12 +139,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(format_tables(doc["tables"]), end="")
         print(f"{len(doc['sessions'])} logged sessions; wrote {Path(args.out) / 'validation.json'}")
         return 0
-    settings, _ = load_settings(getattr(args, "config", None))
-    model = model_path(resolve_data_dir(getattr(args, "data_dir", None), settings.data_dir))
-    try:
-        verify(model)
-    except ModelError as exc:
-        raise UsageError(str(exc)) from exc
     fps = _list(args.fps, "fps", float)
     if not fps or any(not (1.0 <= f <= 60.0) for f in fps):
         raise UsageError("--fps: frame rates between 1 and 60, e.g. 10,30")
@@ -153,6 +147,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise UsageError("--sides: left, right or both")
     if args.faces is not None and args.faces < 1:
         raise UsageError("--faces: at least 1")
+    settings, _ = load_settings(getattr(args, "config", None))
+    model = model_path(resolve_data_dir(getattr(args, "data_dir", None), settings.data_dir))
+    try:
+        verify(model)
+    except ModelError as exc:
+        raise UsageError(str(exc)) from exc
     t0 = time.perf_counter()
     doc = validate(Path(args.out), model, faces=args.faces, fps=fps,
                    kinds=_list(args.kinds, "kinds") or None, motions=_list(args.motions, "motions") or None,

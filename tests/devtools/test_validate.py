@@ -102,6 +102,24 @@ def test_tables_count_a_failed_quality_as_positive_and_none_apart():
     assert "quiet (positive = not quiet)" in text and "blink1" in text
 
 
+def test_bad_options_are_usage_errors_and_a_cut_short_run_still_gives_tables(tmp_path, capsys):
+    from station.cli import main
+
+    assert main(["--data-dir", str(tmp_path), "validate", "--out", str(tmp_path), "--fps", "ten"]) == 2
+    assert main(["--data-dir", str(tmp_path), "validate", "--out", str(tmp_path), "--fps", "0.5"]) == 2
+    assert main(["--data-dir", str(tmp_path), "validate", "--out", str(tmp_path), "--sides", "up"]) == 2
+    assert main(["--data-dir", str(tmp_path), "validate", "--out", str(tmp_path), "--from-log"]) == 2
+    rep = {"kind": "squeeze", "rep": 0, "expected": dict(zip(V.FLAGS, V.REP_KINDS["squeeze"].expected, strict=True)),
+           "got": {"slow": True, "small": True, "quiet": False, "released": True}}
+    session = {"face": "f13", "side": "right", "fps": 5.0, "motion": "sway", "reps": [rep]}
+    (tmp_path / "sessions-f13.jsonl").write_text(json.dumps(session) + "\n")
+    capsys.readouterr()
+    assert main(["--data-dir", str(tmp_path), "validate", "--out", str(tmp_path), "--from-log"]) == 0
+    doc = json.loads((tmp_path / "validation.json").read_text())
+    assert doc["partial"] is True and doc["tables"]["confusion"]["quiet"]["5"]["tp"] == 1
+    assert "sway" in (tmp_path / "validation.txt").read_text() and "1 logged sessions" in capsys.readouterr().out
+
+
 # -- on the real face model ----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
