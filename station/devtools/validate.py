@@ -152,11 +152,15 @@ def _run_group(face: str, cases: list[Case], model: str, log_dir: str | None = N
 
 def load_partial(out: Path) -> list[dict[str, Any]]:
     """The sessions a (possibly unfinished) run has logged in ``out``."""
-    sessions = []
+    sessions, seen = [], set()
     for p in sorted(out.glob("sessions-*.jsonl")):
         for line in p.read_text(encoding="utf-8").splitlines():
             if line.strip():
-                sessions.append(json.loads(line))
+                s = json.loads(line)
+                key = (s["face"], s["side"], s["fps"], s["motion"], tuple(r["kind"] for r in s["reps"]))
+                if key not in seen:  # logs of several runs may be put together
+                    seen.add(key)
+                    sessions.append(s)
     return sessions
 
 
