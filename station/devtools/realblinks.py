@@ -172,7 +172,11 @@ def _station_blinks(model: Path, frames: list[np.ndarray], t: np.ndarray, neutra
     base = metrics.baseline
     if base is None:
         return {**out, "gated": ([], "no baseline"), "ungated": ([], "no baseline")}
-    thresholds = np.asarray(base.thresholds)[:, eye]
+    try:
+        thresholds = np.asarray(base.thresholds, dtype=np.float64)[:, eye]
+    except (AttributeError, IndexError, TypeError):  # a core whose baseline keeps them elsewhere
+        floor = float(getattr(M, "FLOORS_MM", {}).get("eye", 0.6))
+        thresholds = np.array([floor, floor])
     tt = np.asarray(t, dtype=np.float64)
     every_arr = np.asarray(every, dtype=np.float64)
     tau = float(getattr(M, "SMOOTH_TAU_S", 0.06))
