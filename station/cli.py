@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "through the replay path; confusion tables per flag and frame rate")
     v.add_argument("--out", required=True, help="output folder (validation.json, validation.txt)")
     v.add_argument("--fps", default="5,7,10,15,30", help="frame rates, comma separated (default: %(default)s)")
-    v.add_argument("--faces", type=int, help="use only the first N faces (default: all)")
+    v.add_argument("--faces", help="the first N faces, or faces by name: f13,portrait,door (default: all)")
     v.add_argument("--sides", default="left,right", help="affected sides (default: %(default)s)")
     v.add_argument("--kinds", help="rep kinds, comma separated (default: all)")
     v.add_argument("--motions", help="head motions, comma separated (default: all)")

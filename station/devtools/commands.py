@@ -145,8 +145,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     sides = _list(args.sides, "sides")
     if not sides or any(s not in ("left", "right") for s in sides):
         raise UsageError("--sides: left, right or both")
-    if args.faces is not None and args.faces < 1:
-        raise UsageError("--faces: at least 1")
+    faces: int | list[str] | None = None
+    if args.faces:
+        faces = int(args.faces) if args.faces.isdigit() else _list(args.faces, "faces")
+        if faces == 0:
+            raise UsageError("--faces: at least 1")
     settings, _ = load_settings(getattr(args, "config", None))
     model = model_path(resolve_data_dir(getattr(args, "data_dir", None), settings.data_dir))
     try:
@@ -154,7 +157,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except ModelError as exc:
         raise UsageError(str(exc)) from exc
     t0 = time.perf_counter()
-    doc = validate(Path(args.out), model, faces=args.faces, fps=fps,
+    doc = validate(Path(args.out), model, faces=faces, fps=fps,
                    kinds=_list(args.kinds, "kinds") or None, motions=_list(args.motions, "motions") or None,
                    sides=sides, videos=not args.no_videos, jobs=max(1, args.jobs))
     print(format_tables(doc["tables"], doc["real_blinks"]), end="")

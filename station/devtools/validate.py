@@ -289,14 +289,23 @@ def from_log(out: Path) -> dict[str, Any]:
     return doc
 
 
-def validate(out: Path, model: Path, faces: int | None = None, fps: Sequence[float] = DEFAULT_FPS,
+def validate(out: Path, model: Path, faces: int | Sequence[str] | None = None, fps: Sequence[float] = DEFAULT_FPS,
              kinds: Sequence[str] | None = None, motions: Sequence[str] | None = None,
              sides: Sequence[str] = SIDES, videos: bool = True, jobs: int = 1) -> dict[str, Any]:
     """Run the set, write ``validation.json`` and ``validation.txt`` into ``out``; the document."""
     from station.tracking.fakes.render3d import FACES
 
     t0 = time.perf_counter()
-    names = [f.name for f in FACES][: faces or len(FACES)]
+    names = [f.name for f in FACES]
+    if isinstance(faces, int):
+        names = names[:faces]
+    elif faces:
+        unknown = [f for f in faces if f not in names]
+        if unknown:
+            from station.errors import UsageError
+
+            raise UsageError(f"unknown faces: {', '.join(unknown)} (faces: {', '.join(names)})")
+        names = list(faces)
     cases = plan_cases(names, sides, fps, kinds, motions)
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("sessions-*.jsonl"):
