@@ -30,6 +30,7 @@ HANDLERS: dict[str, str] = {
     "replay": "station.devtools.commands:cmd_replay",
     "checkin replay": "station.devtools.commands:cmd_checkin_replay",
     "bench": "station.devtools.commands:cmd_bench",
+    "validate": "station.devtools.commands:cmd_validate",
     "export": "station.clinic.commands:cmd_export",
     "wipe": "station.clinic.commands:cmd_wipe",
     "prescription check": "station.clinic.commands:cmd_check",
@@ -121,6 +122,19 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="print the performance table")
     b.add_argument("--video", help="face video to measure on (default: the demo video)")
     b.add_argument("--quick", action="store_true", help="fewer repetitions")
+
+    v = sub.add_parser("validate", help="offline: scripted real faces (blinks, narrowings, head turns) "
+                       "through the replay path; confusion tables per flag and frame rate")
+    v.add_argument("--out", required=True, help="output folder (validation.json, validation.txt)")
+    v.add_argument("--fps", default="5,7,10,15,30", help="frame rates, comma separated (default: %(default)s)")
+    v.add_argument("--faces", help="the first N faces, or faces by name: f13,portrait,door (default: all)")
+    v.add_argument("--sides", default="left,right", help="affected sides (default: %(default)s)")
+    v.add_argument("--kinds", help="rep kinds, comma separated (default: all)")
+    v.add_argument("--motions", help="head motions, comma separated (default: all)")
+    v.add_argument("--no-videos", action="store_true", help="skip the real-blink count on the talking videos")
+    v.add_argument("--jobs", type=int, default=1, help="processes in parallel, one face each (default: 1)")
+    v.add_argument("--from-log", action="store_true",
+                   help="only write the tables from the sessions an unfinished run logged in --out")
 
     e = sub.add_parser("export", help="write the clinic bundle (CSV, JSON, PDF report)")
     e.add_argument("--out", required=True, help="output folder")

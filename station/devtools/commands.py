@@ -1,5 +1,5 @@
-"""Command-line entry points of the developer tools: ``station bench``, ``track``, ``replay`` and
-``checkin replay``."""
+"""Command-line entry points of the developer tools: ``station bench``, ``track``, ``replay``,
+``checkin replay`` and ``validate``."""
 
 from __future__ import annotations
 
@@ -124,19 +124,19 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_checkin_replay(args: argparse.Namespace) -> int:
     """``station checkin replay``: the weekly check-in on ``args.video``, as JSON."""
-    from station.config import load_settings
+    from station.config import context_of
     from station.devtools.checkin_replay import replay_checkin
     from station.errors import UsageError
-    from station.paths import model_path, resolve_data_dir
+    from station.paths import model_path
     from station.practice.checkin import QUICK_TIMING, CheckinTiming
     from station.tracking.model import ModelError, verify
 
     video = Path(args.video)
     if not video.is_file():
         raise UsageError(f"no video file at {video}")
-    settings, _ = load_settings(getattr(args, "config", None))
+    settings = context_of(args).settings
     side = getattr(args, "side", None) or settings.patient.affected_side
-    model = model_path(resolve_data_dir(getattr(args, "data_dir", None), settings.data_dir))
+    model = model_path(context_of(args).data_dir)
     try:
         verify(model)
     except ModelError as exc:
@@ -151,4 +151,56 @@ def cmd_checkin_replay(args: argparse.Namespace) -> int:
     ratios = " ".join(f"{m['movement']}:{m['ratio'] if m['ratio'] is not None else '-'}"
                       for m in doc["movements"])
     print(f"{video.name}: {doc['frames']} frames, side {side}, {doc['status']}; ratios {ratios}; wrote {out}")
+    return 0
+
+
+def _list(text: str | None, what: str, convert: type = str) -> list:  # noqa: ANN401
+    from station.errors import UsageError
+
+    if not text:
+        return []
+    try:
+        return [convert(x.strip()) for x in text.split(",") if x.strip()]
+    except ValueError as exc:
+        raise UsageError(f"--{what}: {exc}") from exc
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``station validate --out DIR``: the validation set, its tables in DIR."""
+    import time
+
+    from station.config import context_of
+    from station.devtools.validate import format_tables, from_log, validate
+    from station.errors import UsageError
+    from station.paths import model_path
+    from station.tracking.model import ModelError, verify
+
+    if args.from_log:
+        doc = from_log(Path(args.out))
+        print(format_tables(doc["tables"]), end="")
+        print(f"{len(doc['sessions'])} logged sessions; wrote {Path(args.out) / 'validation.json'}")
+        return 0
+    fps = _list(args.fps, "fps", float)
+    if not fps or any(not (1.0 <= f <= 60.0) for f in fps):
+        raise UsageError("--fps: frame rates between 1 and 60, e.g. 10,30")
+    sides = _list(args.sides, "sides")
+    if not sides or any(s not in ("left", "right") for s in sides):
+        raise UsageError("--sides: left, right or both")
+    faces: int | list[str] | None = None
+    if args.faces:
+        faces = int(args.faces) if args.faces.isdigit() else _list(args.faces, "faces")
+        if faces == 0:
+            raise UsageError("--faces: at least 1")
+    model = model_path(context_of(args).data_dir)
+    try:
+        verify(model)
+    except ModelError as exc:
+        raise UsageError(str(exc)) from exc
+    t0 = time.perf_counter()
+    doc = validate(Path(args.out), model, faces=faces, fps=fps,
+                   kinds=_list(args.kinds, "kinds") or None, motions=_list(args.motions, "motions") or None,
+                   sides=sides, videos=not args.no_videos, jobs=max(1, args.jobs))
+    print(format_tables(doc["tables"], doc["real_blinks"]), end="")
+    print(f"{sum(len(c['reps']) for c in doc['sessions'])} reps in {len(doc['sessions'])} sessions, "
+          f"{time.perf_counter() - t0:.0f} s; wrote {Path(args.out) / 'validation.json'} and validation.txt")
     return 0
