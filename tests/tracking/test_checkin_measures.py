@@ -117,21 +117,15 @@ def test_a_blink_in_the_hold_is_not_eye_comovement_but_sustained_narrowing_is() 
     assert measure_try(narrowed, "left", base).comovement_mm["eye"] == pytest.approx(-2.0)
 
 
-def test_the_blink_adapter_speaks_the_blink_module_when_there_is_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-    import types
-
-    calls = []
-
-    def blink_mask(t, eye_raw, thresholds, affected=None):  # noqa: ANN001, ANN202
-        calls.append((eye_raw.shape, tuple(thresholds), affected))
-        return np.asarray(eye_raw)[:, 0] < -1.0
-
-    monkeypatch.setitem(sys.modules, "station.tracking.blinks", types.SimpleNamespace(blink_mask=blink_mask))
-    t = np.arange(5) / 10.0
-    mask = blink_frames(t, np.array([0, -2, -2, 0, 0.0]), np.zeros(5), 0.6, 0.7)
-    assert mask.tolist() == [False, True, True, False, False]
-    assert calls == [((5, 2), (0.6, 0.7), 0)]
+def test_blink_frames_is_the_stations_one_blink_rule() -> None:
+    """A brief closure of both lids is masked (the check-in uses the practice's own blink rule);
+    the affected eye narrowing alone for a second is not."""
+    t = np.arange(60) / 30.0
+    blink = np.where((t >= 0.5) & (t < 0.7), -4.0, 0.0)
+    mask = blink_frames(t, blink, blink, 0.6, 0.6)
+    assert mask[(t >= 0.5) & (t < 0.7)].all() and not mask[t > 1.2].any()
+    narrowing = np.where((t >= 0.5) & (t < 1.5), -3.0, 0.0)
+    assert not blink_frames(t, narrowing, np.zeros_like(t), 0.6, 0.6).any()
 
 
 def test_the_gate_keeps_good_tries_and_names_what_is_wrong() -> None:
