@@ -342,7 +342,7 @@ class ModelProcess:
         elif not self.info.get("files"):
             log.warning("the face model's process could not take file writing away from itself")
         else:
-            log.info("the face model runs in its own process, with no network and no file writing")
+            log.debug("the face model runs in its own process, with no network and no file writing")
 
     def _ended(self, what: str, exc: BaseException) -> ModelProcessError:
         if isinstance(exc, TimeoutError):
