@@ -42,7 +42,7 @@ class Observation(enum.Enum):
 class RegionMeter:
     """One meter on screen: the target region or a region that should stay quiet."""
 
-    region: str  # one of station.plan.REGIONS
+    region: str  # one of station.practice.plan.REGIONS
     role: str  # "target" | "quiet"
     level: float  # 0..1, how full the meter is drawn
     mm: float  # movement from neutral, absolute, affected side

@@ -1,6 +1,6 @@
 """One-sided movement ground truth, made by warping a real neutral face (test helper).
 
-The warps themselves live in station.simulate (the demo's simulated patient uses them too).
+The warps themselves live in station.tracking.fakes.patient (the demo's simulated patient uses them too).
 
 Method (as in the media manifest): a smooth displacement field ``D`` on one side of the face,
 defined in the face's own axes (x along the iris line towards the subject's left, y towards

@@ -8,10 +8,9 @@ service. Without ``$NOTIFY_SOCKET`` (a laptop, the tests, ``station demo``) ever
 no-op. The protocol is one AF_UNIX datagram of ``KEY=VALUE`` lines; an address starting with
 ``@`` is in the abstract namespace (a leading NUL byte).
 
-Wiring into the kiosk loop::
-
-    notifier = Notifier.from_env()
-    Station(..., ready=notifier.ready, heartbeat=notifier.heartbeat)
+Wiring into the kiosk loop: a :class:`Notifier` is the kiosk's ``Services.watchdog``
+(:mod:`station.kiosk.services`, built in :mod:`station.kiosk.wiring`); the loop calls its
+``ready()`` once and ``heartbeat()`` every frame.
 """
 
 from __future__ import annotations

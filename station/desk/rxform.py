@@ -1,7 +1,7 @@
 """The prescription form: form fields to the unit's TOML and back, errors mapped to fields.
 
 The form never validates by itself: it writes what was typed into a prescription file and
-hands it to the unit's own validator (:func:`station.prescription.validate_bytes`), then puts
+hands it to the unit's own validator (:func:`station.clinic.prescription.validate_bytes`), then puts
 each problem next to the field it came from, in the validator's words. So the desk can never
 accept what a unit would refuse, nor refuse what it would accept. The validator's warnings (a
 session much longer or shorter than its target, an alias that looks like a name, reminders in

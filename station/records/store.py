@@ -8,8 +8,8 @@ with ``synchronous=FULL``: a transaction that returned from COMMIT survives a po
 transaction per ``on_outputs`` call (outputs only happen at phase changes, so a rep is committed
 the moment it ends and events at most one phase late).
 
-Rows are never lost on a write error: every write is first queued in memory, and the queue is
-only cleared once its transaction committed. A full disk ("database or disk is full",
+Rows are never lost on a write error: the recorder (:mod:`station.records.recorder`) queues
+every write in memory and clears its queue only once the transaction committed. A full disk ("database or disk is full",
 ``ENOSPC``) leaves the queue in memory, raises a one-time plain notice for the screen and is
 retried at the next output; the session itself never notices.
 

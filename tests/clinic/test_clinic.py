@@ -21,7 +21,7 @@ UNIT = "ms-unit01"
 
 
 def fake_export(data_dir: Path, out_dir: Path) -> Path:
-    """Stand-in for station.export.export_bundle: copies the fake records + a manifest."""
+    """Stand-in for station.clinic.export.export_bundle: copies the fake records + a manifest."""
     import hashlib
 
     bundle = out_dir / "bundle"
