@@ -232,8 +232,12 @@ def test_a_still_face_repeats_within_two_tenths_of_a_millimetre(model_file: Path
 # still face agreeing), the 2-D registration adds up to 0.19 to a ratio on the more turned one,
 # and a 0 % script reads -5.3 % once. Expected to hold once the registration is 3-D (issue 16)
 # only where the registration is the cause: re-measure after that merge.
-TURNED = pytest.mark.xfail(reason="turned photo: landmarker and 2-D registration, not the check-in",
-                           strict=False)
+# The two turned photos miss the ratio target (the landmarker's reading of a warped turned face,
+# not the check-in: see the module's notes). They cost minutes of CI for a known answer, so they
+# run when asked: STATION_CHECKIN_ALL_FACES=1.
+TURNED = [pytest.mark.xfail(reason="turned photo: landmarker and registration, not the check-in", strict=False),
+          pytest.mark.skipif(not os.environ.get("STATION_CHECKIN_ALL_FACES"),
+                             reason="turned photos run with STATION_CHECKIN_ALL_FACES=1 (known miss, minutes)")]
 FACES = ("video", pytest.param("studio", marks=TURNED), pytest.param("portrait", marks=TURNED))
 SCRIPTS = ((0.3, 0.0, 0.2), (0.6, 0.2, 0.4), (1.0, 0.4, 0.0))  # ratio, smile and pucker narrowing
 
