@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import importlib.util
 import json
 from pathlib import Path
 
@@ -60,6 +61,14 @@ def test_every_data_command_uses_the_settings_data_dir(configured, tmp_path: Pat
     assert _run(cfg, "export", "--out", str(tmp_path / "out")) == 0
     assert _run(cfg, "wipe", "--yes") == 0
 
+    if all(importlib.util.find_spec(m) for m in ("flask", "sqlalchemy", "alembic", "argon2")):
+        _desk_uses_the_settings_data_dir(cfg, data, tmp_path, stick, key, capsys)
+    assert not default.exists(), "a command used the platform default instead of [data] dir"
+
+
+def _desk_uses_the_settings_data_dir(cfg: Path, data: Path, tmp_path: Path, stick: Path, key: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """The desk's commands (on the clinic computer; absent on the Pi line) use the same folder."""
     pw = tmp_path / "pw"
     pw.write_text("a long enough secret phrase\n")
     assert _run(cfg, "desk", "user", "add", "tech1", "--password-file", str(pw)) == 0
@@ -76,7 +85,6 @@ def test_every_data_command_uses_the_settings_data_dir(configured, tmp_path: Pat
     from station.desk.commands import _key_file
 
     assert _key_file(args) == unit.key_path(data)
-    assert not default.exists(), "a command used the platform default instead of [data] dir"
 
 
 def test_context_is_built_once_and_makes_the_folder_only_when_used(configured):
