@@ -222,7 +222,7 @@ def make_stick(stick: Path, secret: bytes, unit_id: str, prescription: Path | No
 def _parse_request(payload: bytes) -> Request:
     try:
         text = payload.decode("utf-8")
-        if _nesting(text) > MAX_REQUEST_NESTING:
+        if nesting(text) > MAX_REQUEST_NESTING:
             raise ValueError("nested too deeply")
         d = json.loads(text)
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -249,7 +249,7 @@ def _parse_request(payload: bytes) -> Request:
                    tuple(sorted(d.get("voice", {}).items())))
 
 
-def _nesting(text: str) -> int:
+def nesting(text: str) -> int:
     """How deep ``[`` and ``{`` nest in JSON text (brackets inside strings not counted)."""
     depth = deepest = 0
     in_str = escaped = False

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from station.clinic.export import MANIFEST, SIGNATURE, signature_ok
+from station.clinic.stick import nesting
 from station.clinic.unit import UNIT_ID_RE, key_id
 from station.records import schema
 from station.records.schema import INT, TEXT, UTC_TIME, Field, RecordError
@@ -85,25 +86,8 @@ class Manifest:
 
 def json_depth_ok(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
     """True when brackets nest at most ``limit`` deep (outside strings): a 100,000-deep
-    document would otherwise blow the JSON parser's stack."""
-    depth, in_str, esc = 0, False, False
-    for ch in text:
-        if in_str:
-            if esc:
-                esc = False
-            elif ch == "\\":
-                esc = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-        elif ch in "[{":
-            depth += 1
-            if depth > limit:
-                return False
-        elif ch in "]}":
-            depth -= 1
-    return True
+    document would otherwise blow the JSON parser's stack. The stick request's own count."""
+    return nesting(text) <= limit
 
 
 def load_json_object(data: bytes, name: str) -> dict[str, Any]:

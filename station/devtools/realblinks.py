@@ -44,13 +44,13 @@ CAL_STEP_S = 0.1
 BLINK_LENGTH_S = 0.5  # a closure longer than this is a squeeze (crying, laughing), not a blink
 
 
-def blink_intervals(t: np.ndarray, eye_raw: np.ndarray, eye_smoothed: np.ndarray,
+def blink_intervals(t: np.ndarray, eye_raw: np.ndarray,
                     thresholds: np.ndarray) -> tuple[list[tuple[float, float]], str]:
     """The station's blinks as (start, end) seconds, and which rule found them.
 
     ``eye_raw``: (n, 2) raw eye fissure readings, mm from neutral, columns left, right, NaN = not
-    scored (``eye_smoothed`` is kept for callers and the record); ``thresholds``: (2,) the eyes'
-    quiet thresholds. The rule is the station's own: :func:`station.tracking.blinks.detect_blinks`.
+    scored; ``thresholds``: (2,) the eyes' quiet thresholds. The rule is the station's own:
+    :func:`station.tracking.blinks.detect_blinks`.
     """
     from station.tracking.blinks import detect_blinks
 
@@ -118,23 +118,6 @@ def _subsample(t: np.ndarray, fps: float, native: float) -> np.ndarray:
     return np.flatnonzero(keep)
 
 
-def _smooth(t: np.ndarray, x: np.ndarray, tau_s: float) -> np.ndarray:
-    """One-pole smoothing (time based), restarted after a NaN, as the station smooths."""
-    out = np.full_like(x, np.nan)
-    last = None
-    for i in range(len(t)):
-        if np.any(np.isnan(x[i])):
-            last = None
-            continue
-        if last is None:
-            out[i] = x[i]
-        else:
-            a = 1.0 - math.exp(-max(t[i] - t[last], 0.0) / tau_s)
-            out[i] = out[last] + a * (x[i] - out[last])
-        last = i
-    return out
-
-
 def _station_blinks(model: Path, frames: list[np.ndarray], t: np.ndarray, neutral: np.ndarray
                     ) -> dict[str, Any]:
     """Track ``frames`` (after the still neutral face) and find the station's blinks.
@@ -148,7 +131,7 @@ def _station_blinks(model: Path, frames: list[np.ndarray], t: np.ndarray, neutra
     metrics = M.Metrics()
     metrics.start_calibration()
     eye = M.region_index("eye")
-    raw, smooth, every, scored = [], [], [], []
+    raw, every, scored = [], [], []
     n_cal = int(round(CAL_S / CAL_STEP_S))
     with Landmarker(model) as lmk:
         for k in range(n_cal):
@@ -159,23 +142,15 @@ def _station_blinks(model: Path, frames: list[np.ndarray], t: np.ndarray, neutra
             ok = mf.scored and mf.readings is not None and mf.smoothed is not None
             scored.append(bool(ok))
             raw.append(mf.readings[:, eye] if ok else (np.nan, np.nan))  # type: ignore[index]
-            smooth.append(mf.smoothed[:, eye] if ok else (np.nan, np.nan))  # type: ignore[index]
             every.append(mf.readings[:, eye] if mf.readings is not None else (np.nan, np.nan))
     out: dict[str, Any] = {"scored": np.asarray(scored, dtype=bool), "calibrated": calibrated}
     base = metrics.baseline
     if base is None:
         return {**out, "gated": ([], "no baseline"), "ungated": ([], "no baseline")}
-    try:
-        thresholds = np.asarray(base.thresholds, dtype=np.float64)[:, eye]
-    except (AttributeError, IndexError, TypeError):  # a core whose baseline keeps them elsewhere
-        floor = float(getattr(M, "FLOORS_MM", {}).get("eye", 0.6))
-        thresholds = np.array([floor, floor])
+    thresholds = np.asarray(base.thresholds, dtype=np.float64)[:, eye]
     tt = np.asarray(t, dtype=np.float64)
-    every_arr = np.asarray(every, dtype=np.float64)
-    tau = float(getattr(M, "SMOOTH_TAU_S", 0.06))
-    out["gated"] = blink_intervals(tt, np.asarray(raw, dtype=np.float64),
-                                   np.asarray(smooth, dtype=np.float64), thresholds)
-    out["ungated"] = blink_intervals(tt, every_arr, _smooth(tt, every_arr, tau), thresholds)
+    out["gated"] = blink_intervals(tt, np.asarray(raw, dtype=np.float64), thresholds)
+    out["ungated"] = blink_intervals(tt, np.asarray(every, dtype=np.float64), thresholds)
     return out
 
 
