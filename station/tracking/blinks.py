@@ -42,7 +42,9 @@ corner (2.1/1.7 vs 0.7/0.7), nose/cheek (1.0/0.9 vs 0.3/0.3) and chin (1.1/0.9 v
 also changed, but in these videos blinks come with laughing and talking; masking them would
 hide the targets and quiet regions of other patterns, and an eye narrowing alone (the warped
 real faces of the tracking tests) leaves the mouth within its floor. So the mask covers eye and brow on both sides, from
-:data:`BLINK_MARGIN_S` before a blink's start to that long after its end, and nothing else.
+:data:`BLINK_MARGIN_S` (and never less than one frame interval, :func:`mask_margin`) before
+a blink's start to that long after its end, plus its reopening tail (:func:`in_tail`: the
+landmarker brings a lid back over a few frames), and nothing else.
 
 Measured recognition of real closures (both eye-blink blendshapes above 0.5 for at most
 0.5 s; 9 in the three videos, the 5 s crying squeeze excluded), VIDEO-mode tracking of every
@@ -64,7 +66,8 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["Blink", "BlinkStream", "blink_mask", "detect_blinks", "BLINK_MAX_S",
-           "BLINK_MARGIN_S", "LAG_CLOSE_S", "LAG_OPEN_S"]
+           "BLINK_MARGIN_S", "LAG_CLOSE_S", "LAG_OPEN_S", "TAIL_MAX_S", "in_tail",
+           "mask_margin"]
 
 BLINK_MAX_S = 0.5  # longest closure that is still a blink (a long blink is ~0.45 s)
 LAG_CLOSE_S = 0.1  # the affected lid may close this much later than the other ...
@@ -72,6 +75,7 @@ LAG_OPEN_S = 0.2  # ... and reopen this much later
 LID_TOL_S = 0.1  # two lids start and end together within this (real video: up to 0.08 s apart)
 CORE_SHARE = 0.35  # a closure's core: deeper than this share of its own deepest point
 BLINK_MARGIN_S = 0.12  # masked before and after a blink (lids on their way, brow settling)
+TAIL_MAX_S = 0.4  # ... and after it, while a lid is still reopening past its threshold (in_tail)
 STREAM_WINDOW_S = 1.8  # what the streaming detector keeps (a blink, its surround and margin)
 
 
@@ -235,13 +239,38 @@ def detect_blinks(t: np.ndarray, eye_raw: np.ndarray, thresholds: np.ndarray,
 
 def blink_mask(t: np.ndarray, eye_raw: np.ndarray, thresholds: np.ndarray,
                affected: int | None = None, margin_s: float = BLINK_MARGIN_S) -> np.ndarray:
-    """True for each frame inside a blink or within ``margin_s`` of one (mask eye and brow,
-    both sides, there)."""
+    """True for each frame inside a blink, within ``margin_s`` of one, or in its reopening
+    tail (:func:`in_tail`): mask eye and brow, both sides, there."""
     t = np.asarray(t, dtype=np.float64)
+    e = np.asarray(eye_raw, dtype=np.float64).reshape(len(t), 2)
+    thr = np.asarray(thresholds, dtype=np.float64).reshape(2)
     mask = np.zeros(len(t), dtype=bool)
-    for b in detect_blinks(t, eye_raw, thresholds, affected):
-        mask |= (t >= b.start - margin_s - 1e-9) & (t <= b.end + margin_s + 1e-9)
+    m = mask_margin(margin_s, frame_interval(t))
+    for b in detect_blinks(t, e, thr, affected):
+        mask |= (t >= b.start - m - 1e-9) & (t <= b.end + m + 1e-9)
+        for i in np.flatnonzero(t > b.end + m + 1e-9):
+            if not in_tail(float(t[i]), b, e[i], thr):
+                break
+            mask[i] = True
     return mask
+
+
+def mask_margin(margin_s: float, dt: float) -> float:
+    """The masked margin either side of a blink: ``margin_s``, and never less than one frame
+    interval (a blink's edges are only known to a frame)."""
+    return max(margin_s, dt)
+
+
+def in_tail(t: float, blink: Blink, eye: np.ndarray, thresholds: np.ndarray) -> bool:
+    """Is a frame at ``t`` after ``blink`` still the lids reopening from it? Yes while either
+    lid is still narrowed past its threshold, up to :data:`TAIL_MAX_S` after the blink.
+
+    The landmarker (VIDEO mode) brings a closed lid back over the next frames, not at once:
+    after a rendered blink that had fully reopened, the affected lid read 0.80 and 0.58 mm
+    closed in the next two frames at 5 fps (0.2 and 0.4 s on), and 1.08, 0.72 and 0.56 mm at
+    10 fps, against the eye's 0.6 mm floor; at 5 and 10 fps that tail alone made half the
+    blink-only reps "not quiet" on two of the three pinned faces."""
+    return t <= blink.end + TAIL_MAX_S + 1e-9 and bool((eye < -thresholds).any())
 
 
 class BlinkStream:
@@ -282,10 +311,19 @@ class BlinkStream:
             return False  # no lid narrowed in the window: no blink to find (the usual frame)
         arr = np.array(self._buf)
         ts, eyes = arr[:, 0], arr[:, 1:]
+        m = mask_margin(self.margin_s, frame_interval(ts))
         for b in detect_blinks(ts, eyes, thr, self.affected):
-            if b.start - self.margin_s - 1e-9 <= t <= b.end + self.margin_s + 1e-9:
+            if b.start - m - 1e-9 <= t <= b.end + m + 1e-9:
+                return True
+            if t > b.end and self._tail_since(ts, eyes, thr, b, m):
                 return True
         return self._pending(ts, eyes, thr)
+
+    @staticmethod
+    def _tail_since(ts: np.ndarray, eyes: np.ndarray, thr: np.ndarray, b: Blink, m: float) -> bool:
+        """Every frame from the blink's margin to now is still its reopening tail."""
+        after = ts > b.end + m + 1e-9
+        return all(in_tail(float(tt), b, ee, thr) for tt, ee in zip(ts[after], eyes[after], strict=True))
 
     def _pending(self, ts: np.ndarray, eyes: np.ndarray, thr: np.ndarray) -> bool:
         """Could the closure under way at the last frame still be a blink?"""

@@ -100,6 +100,30 @@ def test_a_brow_moved_by_a_blink_is_quiet():
     assert verdicts(rep) == {True}
 
 
+def _with_tail(rep: Rep, end: float) -> Rep:
+    """The landmarker's reopening tail after a blink ending at ``end``: it brings the lids back
+    over a few *frames* (VIDEO mode), so at 5-10 fps the tail lasts 0.2-0.4 s. Per frame after
+    the blink, as tracked on rendered blinks: the affected lid 1.5, 0.8, 0.55 mm, the other less."""
+    after = np.flatnonzero(rep.t > end)[:4]
+    for k, i in enumerate(after):
+        rep.raw[i, AFFECTED, EYE] = min(rep.raw[i, AFFECTED, EYE], -1.5 * 0.55 ** k)
+        rep.raw[i, OTHER, EYE] = min(rep.raw[i, OTHER, EYE], -1.2 * 0.5 ** k)
+    return rep
+
+
+def test_a_blink_with_the_landmarkers_reopening_tail_is_quiet_at_every_rate():
+    assert verdicts(lambda fps, off: _with_tail(Rep(fps, off).blink(5.0, 0.25), 5.25)) == {True}
+    assert verdicts(lambda fps, off: _with_tail(Rep(fps, off).blink(5.0, 0.25, lag=True), 5.35)) == {True}
+
+
+def test_a_narrowing_that_goes_on_after_a_blink_still_counts():
+    # the tail is masked for at most TAIL_MAX_S: a narrowing that stays on after it counts
+    def rep(fps, off):
+        r = Rep(fps, off).blink(5.0, 0.25)
+        return r.eye(AFFECTED, 5.25, 1.0, depth=3.0, shape="box")
+    assert verdicts(rep) == {False}
+
+
 @pytest.mark.parametrize("dur", [0.3, 1.0])
 def test_a_one_sided_narrowing_counts_even_with_the_other_eye_blinking_inside(dur):
     # A 0.3 s narrowing with a 0.15 s blink inside it leads the blink by 0.15 s: one to two
