@@ -87,7 +87,7 @@ class TrackingSettings:
 
     enabled: bool = True
     blendshapes: bool = False
-    max_turn_rad: float = 0.06  # frames turned or nodded further from the calibrated pose are not scored
+    max_turn_rad: float = 0.15  # frames turned or nodded further from the calibrated pose are not scored
     calibration_frames: int = 24
 
 

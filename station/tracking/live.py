@@ -46,6 +46,8 @@ from station.tracking.tracker import NO_CAMERA, NO_MODEL, OK, TrackerThread
 log = logging.getLogger(__name__)
 
 SCORED_PHASES = frozenset(REP_PHASES)  # release is judged at the end of rest
+# The face is asked to rest: the pose drift learns from these frames (metrics.update(rest=)).
+REST_PHASES = frozenset({State.SETTLE, State.INTRO, State.REST, State.BREAK})
 # The release break says so when the face did not let go in any of the pattern's last reps.
 RELEASE_NOTE_REPS = 2
 _TRACKER_TROUBLE = frozenset({NO_CAMERA, NO_MODEL})
@@ -119,7 +121,7 @@ class LiveTracking:
             return LiveFeedback(status=status, message=message), seen
         if state.seq != self._seq:
             self._seq = state.seq
-            frame = self.metrics.update(state.sample)
+            frame = self.metrics.update(state.sample, rest=self._state in REST_PHASES)
             self._frame = frame
             if frame.face != self._face_visible:
                 self._face_visible = frame.face
@@ -175,6 +177,7 @@ class LiveTracking:
             self.metrics.start_calibration()
             self._calibration_sent = False
         elif o.phase is State.MOVE and o.pattern_index is not None and o.rep is not None:
+            self.metrics.drift.commit()  # the rests so far (never a rep's own) teach the drift
             item = self.plan.items[o.pattern_index]
             p = item.pattern
             self._scorer = RepScorer(p.id, o.pattern_index, o.rep, p.target, p.quiet, self.side,

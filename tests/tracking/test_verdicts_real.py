@@ -224,7 +224,7 @@ def test_a_rep_with_a_turn_and_a_nod_within_the_gate_holds_all_four(neutral_px):
     assert stats.frames_gated == 0 and stats.target_mm == pytest.approx(3.0, abs=0.3)
 
 
-@pytest.mark.parametrize("yaw,pitch", [(0.08, 0.0), (-0.1, 0.0), (0.0, 0.1), (0.0, -0.08)])
+@pytest.mark.parametrize("yaw,pitch", [(0.18, 0.0), (-0.2, 0.0), (0.0, 0.2), (0.0, -0.17)])
 def test_past_the_gate_frames_are_not_scored_and_the_patient_is_told(neutral_px, yaw, pitch):
     assert MAX_TURN_RAD < max(abs(yaw), abs(pitch))
     metrics = Metrics()

@@ -1,0 +1,143 @@
+"""Pose drift: what a head turn still adds to the readings after 3-D registration (pure numpy).
+
+Why it exists
+-------------
+:func:`station.tracking.metrics.register` removes a turn or nod exactly from rigid landmarks,
+but the landmarker does not keep a turned face rigid. Measured on the three pinned faces
+turned in 3-D (:mod:`station.tracking.fakes.render3d`) and tracked again: at a turn the
+tracker itself reports as 0.1 rad, the tracked mouth corners lay 2.7 mm from where the turn
+had put them in the image, the chin 4 mm, the brow 1.5 mm the other way, while the nose tip and
+forehead lay within 0.3 mm. After registration that is up to 2.2 mm of "smile" on a face at
+rest (up to 3 times the region's floor), growing about linearly with the turn; no rigid fit of
+any depth scale removed it (z scaled by 0.5-2 made it worse). A patient who settles a little
+turned would be told every rep that the face did not let go.
+
+What it does
+------------
+At rest the face is neutral, so what the readings show at rest at a pose is what the pose
+adds. :class:`PoseDrift` learns, per side and region, a drift ``B`` over the yaw and pitch
+since calibration and their squares (never past the poses it has seen at rest) from the
+frames the session calls rest (the intro, the rest at the end of each rep, breaks), and
+:meth:`PoseDrift.correction` gives what to subtract from every reading (live meters and
+verdicts alike: it is applied before smoothing); the mouth corner is corrected as a vector.
+Measured on the turned faces above with a full smile, at a turn or nod the tracker
+calls 0.1 rad (largest over three faces, both directions and both sides), taking away what
+the same pose reads at rest changed the error to: eye 0.80 -> 0.27 mm, brow 0.71 -> 0.41,
+nose/cheek 1.24 -> 0.41, chin 2.08 -> 0.47 (all within their floors), lips 2.09 -> 0.89, and
+the smiling mouth corner itself 2.28 -> 1.50 mm (the landmarker bends a turned smile too).
+
+Guards, so that it never excuses what the patient did:
+
+* **No intercept.** At the calibrated pose the correction is zero by construction: a patient
+  who does not turn is never corrected.
+* **A prior towards no drift** worth :data:`PRIOR_FRAMES` frames at :data:`PRIOR_RAD`: the
+  pose jitter of a still head (a few thousandths of a radian) teaches it nothing.
+* **A rep never excuses itself.** Rest frames are held back (:meth:`observe`) and learned
+  only when the next movement starts (:meth:`commit`), so a rep's own rest is judged before
+  it is learned from.
+* **Robust.** The fit is reweighted (Huber, :data:`HUBER_MM`), so a minority of rests that did
+  not let go move it little; the eye and brow are not learned from a frame where either lid is
+  narrowed past its threshold (a blink at rest is not drift).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["PoseDrift", "PRIOR_FRAMES", "PRIOR_RAD", "HUBER_MM"]
+
+PRIOR_FRAMES = 10.0  # the prior weighs as much as this many frames ...
+PRIOR_RAD = 0.02  # ... at this turn, all reading zero
+HUBER_MM = 0.5  # residuals past this count linearly (robust to a rest that did not let go)
+MAX_SAMPLES = 900  # learned rest frames kept (the newest): 90 s at 10 fps
+_EYE, _BROW = 0, 1
+_N = 16  # learned values: the (2, 6) readings and the corners' (2, 2) moves
+
+
+def _features(pose: np.ndarray) -> np.ndarray:
+    """yaw, pitch, yaw^2, pitch^2: the drift is not symmetric (one face's eye read 0.7 mm at
+    +0.06 rad and 0.3 mm at -0.06), so a line through zero cannot follow a swaying head."""
+    return np.concatenate([pose, pose ** 2], axis=-1)
+
+
+class PoseDrift:
+    """Linear drift of each reading with the head's turn since calibration, learned at rest.
+
+    >>> import numpy as np
+    >>> d = PoseDrift()
+    >>> for _ in range(50):
+    ...     d.observe((0.1, 0.0), np.full((2, 6), 1.0), np.zeros((2, 2)), np.full((2, 6), 0.6))
+    >>> round(float(d.correction((0.1, 0.0))[0][0, 3]), 2)  # nothing learned before commit
+    0.0
+    >>> d.commit()
+    >>> round(float(d.correction((0.1, 0.0))[0][0, 3]), 2)
+    1.0
+    >>> float(d.correction((0.0, 0.0))[0][0, 3])  # the calibrated pose is never corrected
+    0.0
+    """
+
+    def __init__(self) -> None:
+        self._poses: list[np.ndarray] = []
+        self._vals: list[np.ndarray] = []
+        self._pending_p: list[np.ndarray] = []
+        self._pending_v: list[np.ndarray] = []
+        self._b = np.zeros((_N, 4))
+        self._lo = self._hi = np.zeros(2)  # the poses seen at rest: never extrapolated past
+
+    def reset(self) -> None:
+        """Forget everything (a new calibration: a new neutral face)."""
+        self.__init__()  # type: ignore[misc]
+
+    def correction(self, pose: tuple[float, float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What the turn ``pose`` (yaw, pitch since calibration, rad) adds: to the readings
+        ((2, 6) mm) and to each mouth corner's move ((2, 2) mm, out and up).
+
+        The corner is corrected as a vector, before its signed length is taken: a turn shifts
+        the corner sideways, and a signed length of a shifted move flips sign mid-smile (the
+        reading jumped from -1.2 to +1.2 mm in one frame of a slow smile turned 0.1 rad)."""
+        p = np.clip(np.asarray(pose, dtype=np.float64).reshape(2), self._lo, self._hi)
+        c = self._b @ _features(p)
+        return c[:12].reshape(2, 6), c[12:].reshape(2, 2)
+
+    def observe(self, pose: tuple[float, float] | np.ndarray, readings: np.ndarray,
+                corner: np.ndarray, thresholds: np.ndarray) -> None:
+        """Hold back one rest frame's uncorrected readings (2, 6) and corner moves (2, 2) at
+        ``pose``; learned at :meth:`commit`. Eye and brow are left out where a lid is
+        narrowed (a blink)."""
+        v = np.array(readings, dtype=np.float64).reshape(2, 6)
+        c = np.asarray(corner, dtype=np.float64).reshape(4)
+        if not (np.all(np.isfinite(v)) and np.all(np.isfinite(c))):
+            return
+        if bool((v[:, _EYE] < -np.asarray(thresholds)[:, _EYE]).any()):
+            v[:, (_EYE, _BROW)] = np.nan
+        self._pending_p.append(np.asarray(pose, dtype=np.float64).reshape(2))
+        self._pending_v.append(np.r_[v.reshape(12), c])
+
+    def commit(self) -> None:
+        """Learn the rest frames held back so far (call as a movement starts) and refit."""
+        if not self._pending_p:
+            return
+        self._poses.extend(self._pending_p)
+        self._vals.extend(self._pending_v)
+        self._pending_p.clear()
+        self._pending_v.clear()
+        del self._poses[:-MAX_SAMPLES], self._vals[:-MAX_SAMPLES]
+        self._fit()
+
+    def _fit(self) -> None:
+        poses = np.stack(self._poses)  # (n, 2)
+        self._lo, self._hi = np.minimum(poses.min(axis=0), 0.0), np.maximum(poses.max(axis=0), 0.0)
+        p = _features(poses)  # (n, 4)
+        r = np.stack(self._vals)  # (n, 16), NaN = not learned
+        valid = np.isfinite(r)
+        r = np.where(valid, r, 0.0)
+        prior = PRIOR_FRAMES * np.diag(_features(np.full(2, PRIOR_RAD)) ** 2)
+        w = valid.astype(np.float64)
+        b = np.zeros((_N, 4))
+        for _ in range(3):  # iteratively reweighted least squares (Huber)
+            a = np.einsum("ni,nk,nj->kij", p, w, p) + prior  # (16, 4, 4)
+            rhs = np.einsum("ni,nk->ki", p, w * r)  # (16, 4)
+            b = np.linalg.solve(a, rhs[..., None])[..., 0]
+            res = np.abs(r - p @ b.T)
+            w = valid * np.minimum(1.0, HUBER_MM / np.maximum(res, 1e-9))
+        self._b = b
