@@ -30,7 +30,8 @@ machine (a table of unit states x actions, no I/O), which the pages and :mod:`.r
 
 Security: loopback only unless accounts exist (:mod:`.auth`: argon2 hashes, server-side
 sessions that expire, no rows for visitors who are not signed in, a same-site ``next`` only),
-sign-in throttling per client and per account that refuses before hashing (:mod:`.throttle`),
+sign-in throttling per client and per account that refuses before hashing, counted in the
+database so that every desk process shares it (:mod:`.throttle`),
 a CSRF token on every form, a Host header check, sticks written only inside the stick roots
 (:mod:`.stickroots`), ids bounded to the database's integers, and an audit line for every
 change (who lent, prescribed, imported or exported what, and when; a refused sign-in names
