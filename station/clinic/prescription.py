@@ -239,7 +239,7 @@ class _Checker:
         name = f"{table}.{key}" if table and key else (table or key)
         self.problems.append(Problem(name, found, allowed, self.lines.of(table, key)))
 
-    def unknown(self, table: str, body: dict, allowed: set[str]) -> None:
+    def unknown(self, table: str, body: dict[str, Any], allowed: set[str]) -> None:
         for key in body:
             if key not in allowed:
                 v = body[key]
@@ -249,14 +249,14 @@ class _Checker:
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 self.add(table, str(key), f"an unknown {kind}{hint}", ", ".join(sorted(allowed)))
 
-    def fields(self, table: str, declared: tuple[Field, ...], body: dict) -> dict[str, Any]:
+    def fields(self, table: str, declared: tuple[Field, ...], body: dict[str, Any]) -> dict[str, Any]:
         """The values of ``body`` its declared fields allow; a Problem for each one that breaks."""
         good, broken = check_table(declared, body)
         for key, found, allowed in broken:
             self.add(table, key, found, allowed)
         return good
 
-    def table(self, raw: dict, key: str, required: bool) -> dict | None:
+    def table(self, raw: dict[str, Any], key: str, required: bool) -> dict[str, Any] | None:
         if key not in raw:
             if required:
                 self.add(key, "", "no [" + key + "] table", f"a [{key}] table")
@@ -329,7 +329,7 @@ def _unparsable(text: str, exc: BaseException) -> Problem:
     return Problem("prescription file", f"unreadable TOML ({str(exc)[:80]})", "valid TOML")
 
 
-def _validate_doc(raw: dict, text: str, digest: str) -> Validation:
+def _validate_doc(raw: dict[str, Any], text: str, digest: str) -> Validation:
     c = _Checker(text)
     warnings: list[str] = []
     c.unknown("", raw, TOP_KEYS)
@@ -486,13 +486,14 @@ def apply_bytes(data_dir: Path, data: bytes, now: float | None = None) -> Valida
     old = load_active(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(active_path(data_dir), data)
+    changes = _changes(old, result.prescription)
     entry = {"time": time.time() if now is None else now, "sha256": result.prescription.sha256,
-             "changes": _changes(old, result.prescription)}
+             "changes": changes}
     with open(data_dir / LOG_NAME, "a", encoding="utf-8") as f:
         f.write(json.dumps(entry) + "\n")
         f.flush()
         os.fsync(f.fileno())
-    log.info("prescription applied: %s", "; ".join(entry["changes"]))
+    log.info("prescription applied: %s", "; ".join(changes))
     return result
 
 

@@ -42,12 +42,17 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from station import errors
-from station.errors import CHOICE, FLAG, INT, REAL, TEXT, Problem
+from station.errors import CHOICE as CHOICE
+from station.errors import FLAG as FLAG
+from station.errors import INT as INT
+from station.errors import REAL as REAL
+from station.errors import TEXT as TEXT
+from station.errors import Problem as Problem
 from station.practice.plan import REGIONS
 
 STORE, CSV, DESK = "store", "csv", "desk"
 ALL = frozenset({STORE, CSV, DESK})
-UTC_TIME = "utc"  # a record's own kind: UTC ISO 8601 text (the other kinds: station.errors)
+UTC_TIME = "utc"  # a record's own kind: UTC ISO 8601 text (the others: station.errors, re-exported)
 
 ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
 PATTERN_ID_RE = re.compile(r"[a-z][a-z0-9_]*")
@@ -191,7 +196,8 @@ def cell(f: Field, value: Any) -> str | int:
     if f.kind in (INT, FLAG):
         v = int(value)
         return v if f.kind == FLAG or f.lo <= v <= f.hi else ""  # type: ignore[operator]
-    return value
+    text: str = value
+    return text
 
 
 # ---------------------------------------------------------------- reading (the one parser)
