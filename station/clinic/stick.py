@@ -34,6 +34,7 @@ import stat
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from station.clinic import prescription as rx
@@ -194,15 +195,29 @@ def run_stick(stick: Path, data_dir: Path, exporter: Exporter | None = None,
     spool.mkdir(parents=True, exist_ok=True)
     with open(spool / "stick.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        code = _run_locked(stick, data_dir, exporter, wiper, say, now, tmp_root)
+        code = _run_locked(stick, _Run(data_dir, exporter, wiper, say, now, tmp_root))
     if code != 2:
         _leave_result(stick, data_dir, lines)
     say(SAFE)
     return code
 
 
-def _run_locked(stick: Path, data_dir: Path, exporter: Exporter | None, wiper: Wiper | None,
-                say: Report, now: Callable[[], float], tmp_root: Path | None) -> int:
+@dataclass(frozen=True)
+class _Run:
+    """One run's surroundings, passed down the flow as one value: the unit's data folder, the
+    exporter and wiper (None: the real ones), where its lines go, its clock, and where the
+    export is staged (None: the data folder's own temporary folder, wiped with it)."""
+
+    data_dir: Path
+    exporter: Exporter | None
+    wiper: Wiper | None
+    say: Report
+    now: Callable[[], float]
+    tmp_root: Path | None
+
+
+def _run_locked(stick: Path, run: _Run) -> int:
+    say = run.say
     say("Clinic stick found. Checking it.")
     try:
         top_fd = _open_dir(stick)
@@ -216,16 +231,15 @@ def _run_locked(stick: Path, data_dir: Path, exporter: Exporter | None, wiper: W
             say("This stick has no clinic request. It was ignored.")
             return 2
         try:
-            return _run_verified(folder_fd, data_dir, exporter, wiper, say, now, tmp_root)
+            return _run_verified(folder_fd, run)
         finally:
             os.close(folder_fd)
     finally:
         os.close(top_fd)
 
 
-def _run_verified(folder_fd: int, data_dir: Path, exporter: Exporter | None,
-                  wiper: Wiper | None, say: Report, now: Callable[[], float],
-                  tmp_root: Path | None) -> int:
+def _run_verified(folder_fd: int, run: _Run) -> int:
+    data_dir, say = run.data_dir, run.say
     try:
         req = verify_request(folder_fd, data_dir)
     except StickRefused as exc:
@@ -268,18 +282,16 @@ def _run_verified(folder_fd: int, data_dir: Path, exporter: Exporter | None,
 
     try:
         with no_session(data_dir):  # held through export and wipe: no session starts meanwhile
-            return _export_wipe_apply(folder_fd, data_dir, exporter, wiper, say, now, tmp_root,
-                                      req, new_rx)
+            return _export_wipe_apply(folder_fd, run, req, new_rx)
     except SessionInProgress:
         say("The station is in the middle of a practice session, so nothing was done. "
             "Put the stick in again when the session has ended.")
         return 1
 
 
-def _export_wipe_apply(folder_fd: int, data_dir: Path, exporter: Exporter | None,
-                       wiper: Wiper | None, say: Report, now: Callable[[], float],
-                       tmp_root: Path | None, req: Request, new_rx: bytes | None) -> int:
+def _export_wipe_apply(folder_fd: int, run: _Run, req: Request, new_rx: bytes | None) -> int:
     """The stick's work once it is verified: export, wipe, new prescription, nonce."""
+    data_dir, say, now = run.data_dir, run.say, run.now
     rx_failed = False
     exported = False
     if req.wants("export") and unit.holds_nothing(data_dir):  # no empty bundle
@@ -288,14 +300,14 @@ def _export_wipe_apply(folder_fd: int, data_dir: Path, exporter: Exporter | None
     elif req.wants("export"):
         say("Copying the records to the stick.")
         try:
-            exp = exporter or _default_exporter()
+            exp = run.exporter or _default_exporter()
         except ImportError:
             say("This unit cannot export yet (a software part is missing). Nothing was changed.")
             return 1
         try:
             from station.records.wipe import tmp_dir
 
-            root = tmp_root if tmp_root is not None else tmp_dir(data_dir)  # wiped with the data
+            root = run.tmp_root if run.tmp_root is not None else tmp_dir(data_dir)  # wiped with the data
             with tempfile.TemporaryDirectory(prefix="stick-export-", dir=root) as tmp:
                 bundle = Path(exp(data_dir, Path(tmp)))
                 files = _bundle_files(bundle)
@@ -317,7 +329,7 @@ def _export_wipe_apply(folder_fd: int, data_dir: Path, exporter: Exporter | None
             return 1
         say("Removing the previous patient's records from this unit.")
         try:
-            (wiper or _default_wiper())(data_dir)
+            (run.wiper or _default_wiper())(data_dir)
             rx.clear_active(data_dir)
         except Exception:  # noqa: BLE001 - say so, keep the kiosk alive
             log.exception("wipe failed")
