@@ -3,7 +3,9 @@
 A unit reads ``/etc/station/station.toml`` (or ``--config``). Every key has a default. A bad
 value is reported as a :class:`Problem` naming the key, what was found and what is allowed;
 the default is used instead and the kiosk still starts. Unknown keys are reported too (a
-typo should not silently do nothing).
+typo should not silently do nothing). Every key is declared once in :data:`SETTINGS_FIELDS`
+(a :class:`station.errors.Field`: kind, bounds, choices), and one checker holds each value to
+it, as it does for a prescription and a stick request.
 
 >>> s, problems = load_settings_text('[button]\\npin = 99\\n')
 >>> s.button.pin, problems[0].key
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from station.errors import CHOICE, FLAG, INT, REAL, TEXT, Field, Problem
 from station.files import read_limited
 from station.paths import find_data_dir, resolve_data_dir
 
@@ -121,95 +124,50 @@ class Settings:
     data_dir: str = ""
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in a settings or prescription file, in plain words."""
-
-    key: str
-    found: str
-    allowed: str
-    line: int | None = None
-
-    def __str__(self) -> str:
-        where = f" (line {self.line})" if self.line else ""
-        return f"{self.key}{where}: found {self.found}, allowed {self.allowed}"
+def _int(name: str, lo: int, hi: int) -> Field:
+    return Field(name, INT, lo=lo, hi=hi)
 
 
-# (section, key) -> validator returning an error text (what is allowed) or None when ok.
-def _between(lo: float, hi: float, integer: bool = False):  # noqa: ANN202
-    def check(v: Any) -> str | None:
-        ok_type = isinstance(v, int) if integer else isinstance(v, int | float)
-        if isinstance(v, bool) or not ok_type or not (lo <= v <= hi):
-            kind = "a whole number" if integer else "a number"
-            return f"{kind} from {lo:g} to {hi:g}"
-        return None
-
-    return check
+def _num(name: str, lo: float, hi: float) -> Field:
+    return Field(name, REAL, lo=lo, hi=hi)
 
 
-def _one_of(*choices: Any):  # noqa: ANN202
-    def check(v: Any) -> str | None:
-        return None if v in choices and type(v) is type(choices[0]) else "one of " + ", ".join(
-            repr(c) for c in choices
-        )
-
-    return check
+def _flag(name: str) -> Field:
+    return Field(name, FLAG)
 
 
-def _is_bool(v: Any) -> str | None:
-    return None if isinstance(v, bool) else "true or false"
+def _one_of(name: str, *choices: Any) -> Field:
+    return Field(name, CHOICE, choices=choices)
 
 
-def _is_str(v: Any) -> str | None:
-    return None if isinstance(v, str) and len(v) < 4096 and "\0" not in v else "a text value"
+def _text(name: str) -> Field:
+    return Field(name, TEXT, max_len=4095)
 
 
-RULES: dict[str, dict[str, Any]] = {
-    "display": {
-        "fullscreen": _is_bool,
-        "width": _between(160, 7680, True),
-        "height": _between(120, 4320, True),
-        "fps": _between(5, 120, True),
-    },
-    "button": {
-        "pin": _between(2, 27, True),
-        "hold_time": _between(0.5, 5.0),
-        "bounce_time": _between(0.0, 0.5),
-        "info_hold_time": _between(2.0, 20.0),
-    },
-    "audio": {"enabled": _is_bool, "volume": _between(0.0, 1.0), "voice": _is_bool,
-              "voice_volume": _between(0.0, 1.0)},
-    "patient": {"affected_side": _one_of("left", "right")},
-    "camera": {
-        "source": _one_of("auto", "picamera", "webcam", "file"),
-        "index": _between(0, 16, True),
-        "file": _is_str,
-        "width": _between(160, 1920, True),
-        "height": _between(120, 1080, True),
-        "fps": _between(5, 60, True),
-        "rotation": _one_of(0, 90, 180, 270),
-        "hflip": _is_bool,
-        "vflip": _is_bool,
-    },
-    "tracking": {
-        "enabled": _is_bool,
-        "blendshapes": _is_bool,
-        "max_turn_rad": _between(0.03, 0.3),
-        "calibration_frames": _between(24, 300, True),
-    },
-    "session": {
-        "settle_s": _between(3.0, 30.0),
-        "settle_max_s": _between(10.0, 120.0),
-        "intro_s": _between(0.0, 30.0),
-        "intro_wpm": _between(40.0, 250.0),
-        "intro_touch_s": _between(0.0, 20.0),
-        "intro_look_s": _between(0.0, 10.0),
-        "intro_min_s": _between(2.0, 30.0),
-        "intro_max_s": _between(8.0, 90.0),
-        "break_s": _between(5.0, 120.0),
-        "pause_timeout_s": _between(60.0, 3600.0),
-    },
-    "data": {"dir": _is_str},
+#: Every settings key, declared once per ``[section]`` (kind and bounds; the defaults are the
+#: dataclasses above). A value that breaks its field keeps the default and is a Problem.
+SETTINGS_FIELDS: dict[str, tuple[Field, ...]] = {
+    "display": (_flag("fullscreen"), _int("width", 160, 7680), _int("height", 120, 4320),
+                _int("fps", 5, 120)),
+    "button": (_int("pin", 2, 27), _num("hold_time", 0.5, 5.0), _num("bounce_time", 0.0, 0.5),
+               _num("info_hold_time", 2.0, 20.0)),
+    "audio": (_flag("enabled"), _num("volume", 0.0, 1.0), _flag("voice"), _num("voice_volume", 0.0, 1.0)),
+    "patient": (_one_of("affected_side", "left", "right"),),
+    "camera": (_one_of("source", "auto", "picamera", "webcam", "file"), _int("index", 0, 16),
+               _text("file"), _int("width", 160, 1920), _int("height", 120, 1080), _int("fps", 5, 60),
+               _one_of("rotation", 0, 90, 180, 270), _flag("hflip"), _flag("vflip")),
+    "tracking": (_flag("enabled"), _flag("blendshapes"), _num("max_turn_rad", 0.03, 0.3),
+                 _int("calibration_frames", 24, 300)),
+    "session": (_num("settle_s", 3.0, 30.0), _num("settle_max_s", 10.0, 120.0),
+                _num("intro_s", 0.0, 30.0), _num("intro_wpm", 40.0, 250.0),
+                _num("intro_touch_s", 0.0, 20.0), _num("intro_look_s", 0.0, 10.0),
+                _num("intro_min_s", 2.0, 30.0), _num("intro_max_s", 8.0, 90.0),
+                _num("break_s", 5.0, 120.0), _num("pause_timeout_s", 60.0, 3600.0)),
+    "data": (_text("dir"),),
+}
+#: section -> key -> field (the same declaration, looked up by name)
+RULES: dict[str, dict[str, Field]] = {
+    section: {f.name: f for f in fields} for section, fields in SETTINGS_FIELDS.items()
 }
 
 _SECTION_TYPES = {
@@ -265,11 +223,11 @@ def load_settings_text(text: str) -> tuple[Settings, list[Problem]]:
                             _line_of(text, section, key))
                 )
                 continue
-            err = rule(value)
-            if err:
-                problems.append(Problem(f"{section}.{key}", repr(value), err, _line_of(text, section, key)))
-            else:
+            if rule.check(value):
                 good[key] = value
+            else:
+                problems.append(Problem(f"{section}.{key}", repr(value), rule.allowed(),
+                                        _line_of(text, section, key)))
         sections[section] = good
     kwargs: dict[str, Any] = {}
     for section, cls in _SECTION_TYPES.items():

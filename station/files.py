@@ -5,15 +5,18 @@ Every file the station writes that must survive a power cut goes through :func:`
 leaves the old file or the new one, whole. Every file that comes from outside (a stick, a
 prescription, a settings file) is read with :func:`read_limited`: no symlinks, no special files
 (a FIFO would block forever), never more than a limit; secret and password files too. Files
-written onto a returned (so untrusted) stick go through :func:`open_dir_at` and
-:func:`write_new_at`: folder fds, and never through a symlink someone planted there.
+written onto a returned (so untrusted) stick go through :func:`open_dir_at`, :func:`parent_at`
+and :func:`write_new_at` (read back with :func:`sha256_at`): folder fds, and never through a
+symlink someone planted there.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,13 @@ def fsync_file(path: Path) -> None:
         os.fsync(fh.fileno())
 
 
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` to ``fd`` (``os.write`` may write fewer)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, exclusive_tmp: bool = False) -> None:
     """Write ``data`` to ``path`` so that a power cut leaves the old or the new file, whole.
 
@@ -54,9 +64,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, exclusive_tmp: b
     flags |= os.O_EXCL if exclusive_tmp else os.O_TRUNC
     fd = os.open(tmp, flags, mode)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, data)
         os.fsync(fd)
     except BaseException:
         os.close(fd)
@@ -129,10 +137,16 @@ def open_dir_at(name: Path | str, dir_fd: int | None = None, *, create: bool = F
     return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
 
 
-def write_new_at(dir_fd: int, name: str, data: bytes, mode: int = 0o644) -> None:
+def write_new_at(dir_fd: int, name: str, data: bytes, mode: int = 0o644, *,
+                 writer: Callable[[int, bytes], None] = write_all, uncached: bool = False) -> None:
     """Write ``name`` inside the open folder ``dir_fd`` as a new file, synced: an entry already
     there that is not a folder (a planted symlink included) is removed, never followed; the
-    file is created with O_EXCL | O_NOFOLLOW, so nothing is ever written through a link."""
+    file is created with O_EXCL | O_NOFOLLOW, so nothing is ever written through a link.
+
+    ``writer`` writes the bytes (a seam: the stick's tests pull the stick mid-write);
+    ``uncached``: the written pages are dropped from the page cache, so a read-back comes from
+    the device itself (a stick), not from memory.
+    """
     if "/" in name or name in ("", ".", ".."):
         raise OSError(f"{name!r} is not a plain file name")
     try:
@@ -145,12 +159,51 @@ def write_new_at(dir_fd: int, name: str, data: bytes, mode: int = 0o644) -> None
         os.unlink(name, dir_fd=dir_fd)
     fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        writer(fd, data)
         os.fsync(fd)
+        if uncached and hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     finally:
         os.close(fd)
+
+
+def exists_at(dir_fd: int, name: str) -> bool:
+    """True when ``name`` is in the open folder ``dir_fd`` (a symlink counts, never followed)."""
+    try:
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def sha256_at(dir_fd: int, name: str) -> str:
+    """The sha256 of the regular file ``name`` in the open folder ``dir_fd`` (no symlink
+    followed, a special file refused), read in chunks."""
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{name} is not a regular file")
+        h = hashlib.sha256()
+        while chunk := os.read(fd, 1 << 20):
+            h.update(chunk)
+        return h.hexdigest()
+    finally:
+        os.close(fd)
+
+
+def parent_at(base_fd: int, rel: str, create: bool = True) -> int:
+    """An fd for the folder that holds ``rel`` (a/b/c.csv: a/b) under the open folder
+    ``base_fd``, each step opened without following a symlink and made when ``create``; the
+    caller closes it unless it is ``base_fd`` itself."""
+    fd = base_fd
+    for part in rel.split("/")[:-1]:
+        if create and not exists_at(fd, part):
+            os.mkdir(part, dir_fd=fd)
+        nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+        if fd != base_fd:
+            os.close(fd)
+        fd = nfd
+    return fd
 
 
 def shred(path: Path) -> None:

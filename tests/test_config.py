@@ -58,3 +58,29 @@ def test_the_engine_takes_its_pacing_defaults_from_the_settings():
     assert (t.settle_s, t.settle_max_s, t.intro_s, t.break_s, t.pause_timeout_s) == (
         s.settle_s, s.settle_max_s, s.intro_s, s.break_s, s.pause_timeout_s)
     assert Timing.from_settings(SessionSettings(break_s=33.0), True).break_s == 33.0
+
+
+def test_every_setting_is_declared_once_and_every_declared_key_is_a_setting():
+    import dataclasses
+
+    from station.config import RULES, SETTINGS_FIELDS, Settings
+
+    sections = {f.name: f.type for f in dataclasses.fields(Settings) if f.name != "data_dir"}
+    assert set(SETTINGS_FIELDS) == set(sections) | {"data"}
+    for section, fields in SETTINGS_FIELDS.items():
+        if section == "data":
+            continue
+        cls = type(getattr(Settings(), section))
+        assert [f.name for f in fields] == [f.name for f in dataclasses.fields(cls)], section
+        assert set(RULES[section]) == {f.name for f in fields}
+        for f in fields:  # every default passes its own field
+            assert f.check(getattr(cls(), f.name)), (section, f.name)
+
+
+def test_a_bad_value_names_key_found_allowed_and_line():
+    _, problems = load_settings_text('[camera]\nrotation = 45\nsource = "usb"\n[audio]\nvoice = 1\n')
+    assert [str(p) for p in problems] == [
+        "camera.rotation (line 2): found 45, allowed one of 0, 90, 180, 270",
+        "camera.source (line 3): found 'usb', allowed one of 'auto', 'picamera', 'webcam', 'file'",
+        "audio.voice (line 5): found 1, allowed true or false",
+    ]

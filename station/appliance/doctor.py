@@ -1,6 +1,7 @@
 """``station doctor``: a plain-language self-check for a technician and the clinician info screen.
 
-One line per check: camera, face model, display, button, storage, clock. Each says OK, PROBLEM
+One line per check: camera, face model, the face model's sandbox (no network, no file writing),
+display, button, storage, clock. Each says OK, PROBLEM
 or SKIPPED (does not apply on this machine) and, for a problem, what to do next. The exit code
 is 0 when every *essential* check passes (the kiosk can do its job), 1 otherwise.
 
@@ -170,6 +171,29 @@ def check_model(data_dir: Path) -> Check:
     return Check("model", "OK", f"face model matches the pin (sha256 {MODEL_SHA256[:12]}...)")
 
 
+def check_sandbox(probe: Callable[[], dict[str, object]] | None = None) -> Check:
+    """Would the face model's process run with no network and no file writing on this machine?
+    A throwaway child installs the same filters and tries a socket and a write (``nonet``)."""
+    from station.tracking import nonet
+
+    found = (probe or nonet.check_this_machine)()
+    machine = found.get("machine", "this machine")
+    if found.get("network") and found.get("files"):
+        return Check("sandbox", "OK", "the face model runs in its own process with no network "
+                     "and no file writing (seccomp filters in force)")
+    if not found.get("tables"):
+        return Check("sandbox", "SKIPPED", f"no network filter exists for {machine}: the face "
+                     "model runs in its own process, unfiltered (the unit's systemd sandbox "
+                     "still cuts the network)", essential=False)
+    why = f" ({found['error']})" if found.get("error") else ""
+    if not found.get("network"):
+        return Check("sandbox", "PROBLEM", f"the kernel refused the network filter{why}: the "
+                     "face model will not start", "update the system (a kernel with seccomp), "
+                     "or tell the clinic")
+    return Check("sandbox", "PROBLEM", "the face model has no network, but the kernel refused "
+                 f"the filter that takes file writing away{why}", "tell the clinic")
+
+
 def check_display() -> Check:
     """Can SDL open the display driver this process is set up for?"""
     wanted = os.environ.get("SDL_VIDEODRIVER", "")
@@ -316,6 +340,7 @@ def run_checks(
     return [
         _guard("camera", on_pi, lambda: check_camera(settings, on_pi)),
         _guard("model", True, lambda: check_model(data_dir)),
+        _guard("sandbox", True, check_sandbox),
         _guard("display", True, check_display),
         _guard("button", on_pi, lambda: check_button(settings, on_pi, pin_factory)),
         _guard("storage", True, lambda: check_storage(data_dir)),

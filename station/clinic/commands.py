@@ -15,7 +15,8 @@ from station.clinic import unit
 from station.clinic.export import export_bundle
 from station.clinic.prescription import Validation, apply_bytes, validate_file
 from station.clinic.spool import hand_off, kiosk_alive
-from station.clinic.stick import make_stick, run_stick
+from station.clinic.stick import run_stick
+from station.clinic.stickrequest import make_stick
 from station.files import read_limited
 from station.records.sessionlock import SessionInProgress, no_session
 from station.records.wipe import wipe

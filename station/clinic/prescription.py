@@ -49,16 +49,16 @@ import errno
 import hashlib
 import json
 import logging
-import math
 import os
 import re
 import time
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from station.config import Problem
+from station.errors import CHOICE, INT, LIST, REAL, TEXT, Field, Problem, check_table, names
+from station.errors import short as _short
 from station.feedback import Notice
 from station.files import atomic_write, read_limited
 from station.practice.events import Timing
@@ -89,17 +89,55 @@ DRAWABLE_RANGES: tuple[tuple[int, int], ...] = (
     (0x2026, 0x2026), (0x20AC, 0x20AC),
 )
 SESSIONS_PER_DAY_BOUNDS = (1, 8)
+CHECKIN_EVERY_DAYS_BOUNDS = (1, 60)  # the check-in's interval (days); absent: no check-in
 MAX_REMINDERS = 8
 MAX_MESSAGE_CHARS = 160
 ALIAS_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 TIME_RE = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
-# Session pieces outside the patterns, for the "does it fit" check (station.config defaults).
 
-TOP_KEYS = {"schema", "message", "patient", "session", "reminders", "pattern"}
-PATIENT_KEYS = {"alias", "affected_side"}
-SESSION_KEYS = {"target_minutes", "sessions_per_day"}
-REMINDER_KEYS = {"times", "quiet_start", "quiet_end"}
-PATTERN_KEYS = {"id", "reps", "gentle_max_mm", *PACING_BOUNDS}
+# ---------------------------------------------------------------- the declaration
+#
+# Every value of the file, declared once (station.errors.Field: kind, bounds, pattern,
+# required); one checker (station.errors.check_table) holds each table to its fields. What
+# stays code is what crosses fields: the tables themselves, a pattern named twice, quiet hours
+# given by halves, the gentle range's end (each pattern's own limit) and the message's glyphs.
+
+CLOCK = Field("time", TEXT, max_len=5, pattern=TIME_RE, says='a time of day like "09:30" (24-hour)')
+TOP_FIELDS: tuple[Field, ...] = (
+    Field("schema", CHOICE, required=True, choices=(SCHEMA,), says=f"schema = {SCHEMA}"),
+    Field("message", TEXT, max_len=MAX_MESSAGE_CHARS, printable=True,
+          says=f"one line of printable text, at most {MAX_MESSAGE_CHARS} characters"),
+)
+PATIENT_FIELDS: tuple[Field, ...] = (
+    Field("alias", TEXT, required=True, max_len=32, pattern=ALIAS_RE,
+          says="a pseudonymous code of 1-32 letters, digits, - or _ (never a name)"),
+    Field("affected_side", CHOICE, required=True, choices=("left", "right"),
+          says="'left' or 'right' (the patient's own side)"),
+)
+SESSION_FIELDS: tuple[Field, ...] = (
+    Field("target_minutes", REAL, lo=TARGET_MINUTES_BOUNDS[0], hi=TARGET_MINUTES_BOUNDS[1]),
+    Field("sessions_per_day", INT, lo=SESSIONS_PER_DAY_BOUNDS[0], hi=SESSIONS_PER_DAY_BOUNDS[1]),
+    Field("checkin_every_days", INT, lo=CHECKIN_EVERY_DAYS_BOUNDS[0], hi=CHECKIN_EVERY_DAYS_BOUNDS[1]),
+)
+REMINDER_FIELDS: tuple[Field, ...] = (
+    Field("times", LIST, max_len=MAX_REMINDERS, item=CLOCK, unique="each time once",
+          says=f'a list of at most {MAX_REMINDERS} times like "09:30"'),
+    replace(CLOCK, name="quiet_start"),
+    replace(CLOCK, name="quiet_end"),
+)
+PATTERN_ID = Field("id", CHOICE, required=True)  # choices: the pattern library, when checked
+PATTERN_FIELDS: tuple[Field, ...] = (
+    Field("reps", INT, required=True, lo=REPS_BOUNDS[0], hi=REPS_BOUNDS[1]),
+    *(Field(key, REAL, lo=lo, hi=hi) for key, (lo, hi) in PACING_BOUNDS.items()),
+)
+GENTLE_MAX = Field("gentle_max_mm", REAL, lo=GENTLE_MIN_MM)  # hi: the pattern's own limit
+
+TABLES = ("patient", "session", "reminders", "pattern")
+TOP_KEYS = names(TOP_FIELDS) | set(TABLES)
+PATIENT_KEYS = names(PATIENT_FIELDS)
+SESSION_KEYS = names(SESSION_FIELDS)
+REMINDER_KEYS = names(REMINDER_FIELDS)
+PATTERN_KEYS = names((PATTERN_ID, *PATTERN_FIELDS, GENTLE_MAX))
 
 
 @dataclass(frozen=True)
@@ -124,6 +162,7 @@ class Prescription:
     patterns: tuple[PatternEntry, ...] = ()
     target_minutes: float = 2.0
     sessions_per_day: int = 3
+    checkin_every_days: int | None = None  # None: no check-in prescribed
     reminder_times: tuple[str, ...] = ()
     quiet_start: str | None = None
     quiet_end: str | None = None
@@ -160,13 +199,6 @@ class Validation:
     def ok(self) -> bool:
         """True when the file can be applied."""
         return self.prescription is not None and not self.problems
-
-
-def _short(v: Any) -> str:
-    if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 10**60:
-        return f"a number with {len(str(abs(v)))} digits" if abs(v) < 10**4000 else "a huge number"
-    text = repr(v)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class _Lines:
@@ -207,7 +239,7 @@ class _Checker:
         name = f"{table}.{key}" if table and key else (table or key)
         self.problems.append(Problem(name, found, allowed, self.lines.of(table, key)))
 
-    def unknown(self, table: str, body: dict, allowed: set[str]) -> None:
+    def unknown(self, table: str, body: dict[str, Any], allowed: set[str]) -> None:
         for key in body:
             if key not in allowed:
                 v = body[key]
@@ -217,24 +249,14 @@ class _Checker:
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 self.add(table, str(key), f"an unknown {kind}{hint}", ", ".join(sorted(allowed)))
 
-    def number(self, table: str, body: dict, key: str, lo: float, hi: float,
-               integer: bool = False, required: bool = True) -> float | None:
-        if key not in body:
-            if required:
-                self.add(table, key, "nothing", f"a {'whole ' if integer else ''}number "
-                         f"from {lo:g} to {hi:g}")
-            return None
-        v = body[key]
-        ok_type = isinstance(v, int) if integer else isinstance(v, int | float)
-        # compare before any float(): a 4,000-digit integer must not overflow
-        if isinstance(v, bool) or not ok_type or (isinstance(v, float) and not math.isfinite(v)) \
-                or not lo <= v <= hi:
-            kind = "a whole number" if integer else "a number"
-            self.add(table, key, _short(v), f"{kind} from {lo:g} to {hi:g}")
-            return None
-        return v
+    def fields(self, table: str, declared: tuple[Field, ...], body: dict[str, Any]) -> dict[str, Any]:
+        """The values of ``body`` its declared fields allow; a Problem for each one that breaks."""
+        good, broken = check_table(declared, body)
+        for key, found, allowed in broken:
+            self.add(table, key, found, allowed)
+        return good
 
-    def table(self, raw: dict, key: str, required: bool) -> dict | None:
+    def table(self, raw: dict[str, Any], key: str, required: bool) -> dict[str, Any] | None:
         if key not in raw:
             if required:
                 self.add(key, "", "no [" + key + "] table", f"a [{key}] table")
@@ -242,12 +264,6 @@ class _Checker:
         v = raw[key]
         if not isinstance(v, dict):
             self.add(key, "", _short(v), f"a [{key}] table")
-            return None
-        return v
-
-    def clock_time(self, table: str, key: str, v: Any) -> str | None:
-        if not isinstance(v, str) or not TIME_RE.fullmatch(v):
-            self.add(table, key, _short(v), 'a time of day like "09:30" (24-hour)')
             return None
         return v
 
@@ -313,22 +329,13 @@ def _unparsable(text: str, exc: BaseException) -> Problem:
     return Problem("prescription file", f"unreadable TOML ({str(exc)[:80]})", "valid TOML")
 
 
-def _validate_doc(raw: dict, text: str, digest: str) -> Validation:
+def _validate_doc(raw: dict[str, Any], text: str, digest: str) -> Validation:
     c = _Checker(text)
     warnings: list[str] = []
     c.unknown("", raw, TOP_KEYS)
-    schema = raw.get("schema")
-    if type(schema) is not int or schema != SCHEMA:  # 1.0 and true are not 1
-        c.add("", "schema", "nothing" if schema is None else _short(schema), f"schema = {SCHEMA}")
-
-    message = raw.get("message", "")
-    if not isinstance(message, str) or len(message) > MAX_MESSAGE_CHARS or not (
-        message.isprintable()
-    ):
-        c.add("", "message", _short(message),
-              f"one line of printable text, at most {MAX_MESSAGE_CHARS} characters")
-        message = ""
-    elif bad := undrawable(message):
+    top = c.fields("", TOP_FIELDS, raw)
+    message = top.get("message", "")
+    if bad := undrawable(message):
         c.add("", "message", "characters the unit's screen cannot show: " + " ".join(
               f"U+{ord(ch):04X}" for ch in bad[:5]), "letters, digits and punctuation of "
               "Western European languages (no emoji)")
@@ -338,47 +345,28 @@ def _validate_doc(raw: dict, text: str, digest: str) -> Validation:
     patient = c.table(raw, "patient", required=True)
     if patient is not None:
         c.unknown("patient", patient, PATIENT_KEYS)
-        alias = patient.get("alias")
-        if not isinstance(alias, str) or not ALIAS_RE.fullmatch(alias):
-            c.add("patient", "alias", "nothing" if alias is None else _short(alias),
-                  "a pseudonymous code of 1-32 letters, digits, - or _ (never a name)")
-        elif looks_like_name(alias):
+        who = c.fields("patient", PATIENT_FIELDS, patient)
+        alias, side = who.get("alias", ""), who.get("affected_side")
+        if alias and looks_like_name(alias):
             warnings.append(f"the alias {alias!r} looks like a person's name: an alias is a code "
                             "such as P-0417, never a name")
-        side = patient.get("affected_side")
-        if side not in ("left", "right") or not isinstance(side, str):
-            c.add("patient", "affected_side", "nothing" if side is None else _short(side),
-                  "'left' or 'right' (the patient's own side)")
 
-    target, per_day = 2.0, 3
     sess = c.table(raw, "session", required=False)
+    good = {}
     if sess is not None:
         c.unknown("session", sess, SESSION_KEYS)
-        v = c.number("session", sess, "target_minutes", *TARGET_MINUTES_BOUNDS, required=False)
-        target = float(v) if v is not None else target
-        n = c.number("session", sess, "sessions_per_day", *SESSIONS_PER_DAY_BOUNDS,
-                     integer=True, required=False)
-        per_day = int(n) if n is not None else per_day
+        good = c.fields("session", SESSION_FIELDS, sess)
+    target, per_day = float(good.get("target_minutes", 2.0)), int(good.get("sessions_per_day", 3))
+    checkin_days: int | None = good.get("checkin_every_days")
 
     times: list[str] = []
     quiet: dict[str, str | None] = {"quiet_start": None, "quiet_end": None}
     rem = c.table(raw, "reminders", required=False)
     if rem is not None:
         c.unknown("reminders", rem, REMINDER_KEYS)
-        tv = rem.get("times", [])
-        if not isinstance(tv, list) or len(tv) > MAX_REMINDERS:
-            c.add("reminders", "times", _short(tv),
-                  f'a list of at most {MAX_REMINDERS} times like "09:30"')
-        else:
-            for item in tv:
-                t = c.clock_time("reminders", "times", item)
-                if t is not None and t in times:
-                    c.add("reminders", "times", f"{t!r} twice", "each time once")
-                elif t is not None:
-                    times.append(t)
-        for key in quiet:
-            if key in rem:
-                quiet[key] = c.clock_time("reminders", key, rem[key])
+        good = c.fields("reminders", REMINDER_FIELDS, rem)
+        times = good.get("times", [])
+        quiet = {key: good.get(key) for key in quiet}
         if (quiet["quiet_start"] is None) != (quiet["quiet_end"] is None) and not any(
             p.key.startswith("reminders.quiet") for p in c.problems
         ):
@@ -394,6 +382,7 @@ def _validate_doc(raw: dict, text: str, digest: str) -> Validation:
     entries: list[PatternEntry] = []
     pats = raw.get("pattern")
     lib = library()
+    pattern_id = replace(PATTERN_ID, choices=tuple(sorted(lib)), says="one of " + ", ".join(sorted(lib)))
     if not isinstance(pats, list) or not pats or len(pats) > len(lib):
         c.add("pattern", "", "no [[pattern]] tables" if pats is None else _short(pats),
               f"1 to {len(lib)} [[pattern]] tables")
@@ -404,33 +393,23 @@ def _validate_doc(raw: dict, text: str, digest: str) -> Validation:
                 c.add(table, "", _short(body), "a [[pattern]] table")
                 continue
             c.unknown(table, body, PATTERN_KEYS)
-            pid = body.get("id")
-            if not isinstance(pid, str) or pid not in lib:
-                c.add(table, "id", "nothing" if pid is None else _short(pid),
-                      "one of " + ", ".join(sorted(lib)))
-                pid = None
-            elif any(e.id == pid for e in entries):
+            pid = c.fields(table, (pattern_id,), body).get("id")
+            if pid is not None and any(e.id == pid for e in entries):
                 c.add(table, "id", f"{pid!r} again", "each pattern once")
                 pid = None
-            reps = c.number(table, body, "reps", *REPS_BOUNDS, integer=True)
-            overrides: dict[str, float] = {}
-            for key, (lo, hi) in PACING_BOUNDS.items():
-                v = c.number(table, body, key, lo, hi, required=False)
-                if v is not None:
-                    overrides[key] = float(v)
-            if pid is not None:  # the gentle range: from GENTLE_MIN_MM to the pattern's own limit
-                v = c.number(table, body, "gentle_max_mm", GENTLE_MIN_MM,
-                             lib[pid].gentle_limit_mm, required=False)
-                if v is not None:
-                    overrides["gentle_max_mm"] = float(v)
-            if pid is not None and reps is not None:
-                entries.append(PatternEntry(pid, int(reps), overrides))
+            # the gentle range: from GENTLE_MIN_MM to the pattern's own limit
+            gentle = (replace(GENTLE_MAX, hi=lib[pid].gentle_limit_mm),) if pid is not None else ()
+            values = c.fields(table, PATTERN_FIELDS + gentle, body)
+            overrides = {k: float(v) for k, v in values.items() if k != "reps"}
+            if pid is not None and "reps" in values:
+                entries.append(PatternEntry(pid, int(values["reps"]), overrides))
 
     if c.problems:
         return Validation(None, c.problems, warnings)
     rx = Prescription(
         alias=alias, affected_side=side, patterns=tuple(entries), target_minutes=target,
-        sessions_per_day=per_day, reminder_times=tuple(sorted(times)),
+        sessions_per_day=per_day, checkin_every_days=checkin_days,
+        reminder_times=tuple(sorted(times)),
         quiet_start=quiet["quiet_start"], quiet_end=quiet["quiet_end"], message=message,
         source="prescription", sha256=digest,
     )
@@ -507,13 +486,14 @@ def apply_bytes(data_dir: Path, data: bytes, now: float | None = None) -> Valida
     old = load_active(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(active_path(data_dir), data)
+    changes = _changes(old, result.prescription)
     entry = {"time": time.time() if now is None else now, "sha256": result.prescription.sha256,
-             "changes": _changes(old, result.prescription)}
+             "changes": changes}
     with open(data_dir / LOG_NAME, "a", encoding="utf-8") as f:
         f.write(json.dumps(entry) + "\n")
         f.flush()
         os.fsync(f.fileno())
-    log.info("prescription applied: %s", "; ".join(entry["changes"]))
+    log.info("prescription applied: %s", "; ".join(changes))
     return result
 
 

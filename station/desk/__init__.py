@@ -15,8 +15,8 @@ machine (a table of unit states x actions, no I/O), which the pages and :mod:`.r
 2. write a prescription for a pseudonymous alias: a form over the pattern library whose input
    goes through the unit's own validator, errors shown next to the field (:mod:`.rxform`);
 3. lend the unit to the alias with a due date, and write a signed stick with the existing
-   stick maker (:func:`station.clinic.stick.make_stick`); the clinic key is read from its file at
-   that moment and never shown, stored or sent;
+   stick maker (:func:`station.clinic.stickrequest.make_stick`); the clinic key is read from its
+   file at that moment and never shown, stored or sent;
 4. on return, a second stick asks the unit to export and then wipe after a verified export;
    recording the return writes it (no return without a stick);
 5. read the return stick back: the bundle the unit copied to it is imported (its signature, the
@@ -30,7 +30,8 @@ machine (a table of unit states x actions, no I/O), which the pages and :mod:`.r
 
 Security: loopback only unless accounts exist (:mod:`.auth`: argon2 hashes, server-side
 sessions that expire, no rows for visitors who are not signed in, a same-site ``next`` only),
-sign-in throttling per client and per account that refuses before hashing (:mod:`.throttle`),
+sign-in throttling per client and per account that refuses before hashing, counted in the
+database so that every desk process shares it (:mod:`.throttle`),
 a CSRF token on every form, a Host header check, sticks written only inside the stick roots
 (:mod:`.stickroots`), ids bounded to the database's integers, and an audit line for every
 change (who lent, prescribed, imported or exported what, and when; a refused sign-in names

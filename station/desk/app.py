@@ -92,7 +92,7 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
     hosts = {"127.0.0.1", "localhost", "[::1]"} | {h.lower() for h in allowed_hosts or ()}
     clinic_key_id = key_id_of(key_file)
     anon_key = secrets.token_bytes(32)  # anonymous visits' CSRF tokens; never stored
-    logins = throttle.LoginThrottle()
+    logins = throttle.LoginThrottle(store=factory)  # counted in the database: every process shares them
 
     @app.before_request
     def _gate() -> Any:

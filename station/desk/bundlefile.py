@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from station.clinic.export import MANIFEST, SIGNATURE, signature_ok
-from station.clinic.stick import nesting
+from station.clinic.stickrequest import nesting
 from station.clinic.unit import UNIT_ID_RE, key_id
 from station.records import schema
 from station.records.schema import INT, TEXT, UTC_TIME, Field, RecordError

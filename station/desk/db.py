@@ -189,6 +189,19 @@ class WebSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
+class LoginFailure(Base):
+    """Wrong passwords from one client address or on one account name (the sign-in throttle,
+    :mod:`station.desk.throttle`): kept here so every desk process, and every clinic computer
+    on one PostgreSQL registry, counts the same failures. Times are seconds since the epoch."""
+
+    __tablename__ = "login_failures"
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # "address" or "account"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_until: Mapped[float] = mapped_column(Float, default=0.0)
+    last_failed: Mapped[float] = mapped_column(Float, default=0.0, index=True)
+
+
 class Audit(Base):
     """Who lent, prescribed, imported or exported what, and when."""
 
@@ -231,7 +244,10 @@ def make_engine(url: str) -> Engine:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision (creates it on an empty database)."""
+    """Bring the schema to the newest Alembic revisions (creates it on an empty database).
+
+    ``heads``: revisions made side by side on one parent (each its own table) all apply, in
+    any order, without a merge revision of their own."""
     import logging
 
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin chatter is not for the clinic
@@ -242,7 +258,7 @@ def migrate(engine: Engine) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "heads")
 
 
 def open_db(url: str) -> sessionmaker:

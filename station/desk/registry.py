@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from station.clinic import prescription as rx
-from station.clinic import stick, unit
+from station.clinic import stickrequest, unit
 from station.desk import db, importer, loans
 from station.files import read_limited
 
@@ -136,7 +136,7 @@ def _secret(key_file: Path | None, u: db.Unit) -> bytes:
 
 def _clear_result(folder: Path, unit_id: str) -> None:
     """Remove a result file an earlier run left: only the unit's run of this stick may write one."""
-    old = folder / stick.STICK_FOLDER / f"result-{unit_id}.txt"
+    old = folder / stickrequest.STICK_FOLDER / f"result-{unit_id}.txt"
     if old.is_file() and not old.is_symlink():
         old.unlink()
 
@@ -146,7 +146,7 @@ def _return_stick(s: Session, who: str, loan: db.Loan, u: db.Unit, folder: Path 
     path = _stick_folder(folder)
     secret = _secret(key_file, u)
     try:
-        req = stick.make_stick(path, secret, u.id, wipe_after_export=True)
+        req = stickrequest.make_stick(path, secret, u.id, wipe_after_export=True)
         _clear_result(path, u.id)
     except (ValueError, OSError) as exc:
         raise DeskError(f"The stick could not be written: {exc}. Nothing was changed.") from None
@@ -186,7 +186,7 @@ def write_stick(s: Session, who: str, loan_id: int, folder: Path, key_file: Path
         rx_path = Path(tmp) / "prescription.toml"
         rx_path.write_bytes(p.toml.encode("utf-8"))
         try:
-            req = stick.make_stick(path, secret, u.id, prescription=rx_path)
+            req = stickrequest.make_stick(path, secret, u.id, prescription=rx_path)
             _clear_result(path, u.id)
         except (ValueError, OSError) as exc:
             raise DeskError(str(exc)) from None
@@ -221,8 +221,8 @@ def stick_result(u: db.Unit, loan: db.Loan, folder: Path | str) -> tuple[Path, l
     unit's own result file: the desk removed any older one when it wrote the stick.
     """
     path = _stick_folder(folder)
-    top = path / stick.STICK_FOLDER
-    raw = _read_small(top / stick.REQUEST, stick.MAX_REQUEST_BYTES)
+    top = path / stickrequest.STICK_FOLDER
+    raw = _read_small(top / stickrequest.REQUEST, stickrequest.MAX_REQUEST_BYTES)
     try:
         nonce = json.loads(raw.decode("utf-8")).get("nonce") if raw else None
     except (UnicodeDecodeError, ValueError, AttributeError):
@@ -250,7 +250,7 @@ def import_return(s: Session, factory: sessionmaker, who: str, unit_id: str, fol
     if result.export_folder is None:
         raise DeskError(f"Unit {u.id} did not copy its records to this stick (see its result file): put "
                         "the stick in again, or write the return stick again. Nothing was changed.")
-    bundle = path / stick.STICK_FOLDER / stick.EXPORT_FOLDER / result.export_folder
+    bundle = path / stickrequest.STICK_FOLDER / stickrequest.EXPORT_FOLDER / result.export_folder
     try:
         res = importer.import_path(factory, bundle, who, secret)
     except importer.BundleRefused as exc:

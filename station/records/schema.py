@@ -5,12 +5,14 @@ Theory of operation
 A rep and a session travel through four places: the unit's SQLite store, the export CSVs, the
 clinic desk's tables and the charts. Each row is declared here once, as a tuple of
 :class:`Field` (name, kind, length, range, whether it is required, and in which places it
-lives). From that one declaration come the store's insert columns (``columns(REP, STORE)``), the
-CSV headers (``columns(REP, CSV)``), the desk's columns (``station.desk.db`` builds its
-SQLAlchemy columns with :func:`desk_columns`), the export's cell writer (:func:`cell`) and the
-one parser that reads a CSV row back (:class:`RowReader`, used by the desk's import), plus the
-lenient readers the report uses on rows that are already typed (:func:`as_float`,
-:func:`as_flag`, :func:`quiet_region`). A test checks the store's migrated tables against it.
+lives: the declared :class:`station.errors.Field` that the settings, the prescription and the
+stick request use too, with the places added). From that one declaration come the store's
+insert columns (``columns(REP, STORE)``), the CSV headers (``columns(REP, CSV)``), the desk's
+columns (``station.desk.db`` builds its SQLAlchemy columns with ``schema_columns``), the
+export's cell writer (:func:`cell`) and the one parser that reads a CSV row back
+(:class:`RowReader`, used by the desk's import), plus the lenient readers the report uses on
+rows that are already typed (:func:`as_float`, :func:`as_flag`, :func:`quiet_region`). A
+test checks the store's migrated tables against it.
 
 Bounds are physical, not clinical: a face moves a few millimetres, so ±1000 mm can only be a
 bug or an attack; shares lie in 0..1; counts and indexes stay far below 2**31 (PostgreSQL's
@@ -39,12 +41,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from station.config import Problem
+from station import errors
+from station.errors import CHOICE as CHOICE
+from station.errors import FLAG as FLAG
+from station.errors import INT as INT
+from station.errors import REAL as REAL
+from station.errors import TEXT as TEXT
+from station.errors import Problem as Problem
 from station.practice.plan import REGIONS
 
 STORE, CSV, DESK = "store", "csv", "desk"
 ALL = frozenset({STORE, CSV, DESK})
-TEXT, INT, REAL, FLAG, UTC_TIME, CHOICE = "text", "int", "real", "flag", "utc", "choice"
+UTC_TIME = "utc"  # a record's own kind: UTC ISO 8601 text (the others: station.errors, re-exported)
 
 ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
 PATTERN_ID_RE = re.compile(r"[a-z][a-z0-9_]*")
@@ -59,17 +67,10 @@ MAX_COLUMNS = 200  # a header wider than this is not a station export
 
 
 @dataclass(frozen=True)
-class Field:
-    """One column: its kind, bounds and the places it lives in."""
+class Field(errors.Field):
+    """One column: a declared :class:`station.errors.Field` (kind, bounds) and the places it
+    lives in."""
 
-    name: str
-    kind: str
-    required: bool = False
-    max_len: int = 0  # text: characters (also the desk column's length, unless ``long``)
-    lo: float | None = None
-    hi: float | None = None
-    choices: tuple[str, ...] = ()
-    pattern: re.Pattern[str] | None = None
     places: frozenset[str] = ALL
     desk_name: str = ""  # the desk's column name when it differs
     long: bool = False  # a desk Text column (no length of its own)
@@ -195,7 +196,8 @@ def cell(f: Field, value: Any) -> str | int:
     if f.kind in (INT, FLAG):
         v = int(value)
         return v if f.kind == FLAG or f.lo <= v <= f.hi else ""  # type: ignore[operator]
-    return value
+    text: str = value
+    return text
 
 
 # ---------------------------------------------------------------- reading (the one parser)

@@ -26,16 +26,22 @@ then cannot leave anything behind for a process that has a network (no file, no 
 Only Linux on x86-64 and aarch64 (a Pi 4/5 with 64-bit Pi OS, a laptop) has the tables; the
 functions return False elsewhere and the caller decides (the sandbox refuses to load the
 model on a machine that has the tables but would not take the filter).
+
+:func:`check_this_machine` answers "would the model's process be confined here?" for
+``station doctor``: a throwaway child (``python -m station.tracking.nonet``) installs both
+filters as the model's process does and tries a socket and an open for writing (:func:`probe`).
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
+import json
 import logging
 import os
 import platform
 import struct
+import subprocess
 import sys
 from collections.abc import Iterable
 
@@ -191,3 +197,40 @@ def deny_file_writes() -> bool:
         return False
     return _install(arch, program(arch, [(n, errno.EACCES) for n in _FILES], errno.EACCES))
 
+
+def probe() -> dict[str, object]:
+    """Confine this process for good, as the model's process is, and try what the filters must
+    stop. Run it only in a throwaway process: ``network`` is True when a socket (AF_UNIX, the
+    nscd path) was refused, ``files`` when an open for writing (of /dev/null) was refused."""
+    import socket
+
+    out: dict[str, object] = {"machine": f"{sys.platform} {platform.machine()}",
+                              "tables": native_arch() is not None, "network": False, "files": False}
+    if out["tables"] and deny_network():
+        try:
+            socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).close()
+        except OSError as exc:
+            out["network"] = exc.errno == errno.EACCES
+    if out["network"] and deny_file_writes():  # the model's process takes files only when confined
+        try:
+            os.close(os.open(os.devnull, os.O_WRONLY))
+        except OSError as exc:
+            out["files"] = exc.errno == errno.EACCES
+    return out
+
+
+def check_this_machine(timeout_s: float = 30.0) -> dict[str, object]:
+    """:func:`probe` in a child process started as the model's process is (``python -B -m``);
+    ``error`` says why when the child gave no answer."""
+    try:
+        done = subprocess.run([sys.executable, "-B", "-m", "station.tracking.nonet"],
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s)
+        answer = json.loads(done.stdout.decode("utf-8", "replace").strip().splitlines()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
+        return {"machine": f"{sys.platform} {platform.machine()}", "tables": native_arch() is not None,
+                "network": False, "files": False, "error": f"{type(exc).__name__}: {exc}"[:200]}
+    return answer if isinstance(answer, dict) else {"error": "an answer that is not an object"}
+
+
+if __name__ == "__main__":
+    print(json.dumps(probe()), flush=True)

@@ -12,6 +12,7 @@ from station.appliance import doctor
 from station.cli import main
 from station.config import Settings, load_settings_text
 from station.paths import model_path
+from station.tracking import nonet
 from station.tracking.model import copy_model
 
 
@@ -43,7 +44,8 @@ def test_healthy_unit_reports_ok(installed, factory):
         Settings(), installed, pin_factory=factory, now=lambda: NOW, ntp=lambda: True
     )
     c = by_name(checks)
-    assert [x.name for x in checks] == ["camera", "model", "display", "button", "storage", "clock"]
+    assert [x.name for x in checks] == ["camera", "model", "sandbox", "display", "button", "storage",
+                                        "clock"]
     assert c["model"].status == "OK" and "64184e229b26" in c["model"].detail
     assert c["display"].status == "OK" and "dummy" in c["display"].detail
     assert c["button"].status == "OK" and "GPIO17 reads released" in c["button"].detail
@@ -153,3 +155,29 @@ def test_cli_exit_codes(installed, capsys, tmp_path):
     assert main(["--data-dir", str(empty), "doctor"]) == 1
     out = capsys.readouterr().out
     assert "PROBLEM  model" in out and "-> run: station model fetch" in out
+
+
+@pytest.mark.skipif(nonet.native_arch() is None, reason="the filters exist for Linux on x86-64 and aarch64")
+def test_the_sandbox_line_comes_from_a_real_confined_child(installed, capsys):
+    found = nonet.check_this_machine()
+    assert found["tables"] and found["network"] and found["files"], found
+    c = doctor.check_sandbox()
+    assert c.status == "OK" and c.essential
+    assert "no network and no file writing" in c.detail
+    assert main(["--data-dir", str(installed), "doctor"]) == 0
+    assert "OK       sandbox  the face model runs in its own process with no network" in capsys.readouterr().out
+
+
+def test_the_sandbox_line_says_what_is_missing():
+    nothing = doctor.check_sandbox(lambda: {"machine": "linux armv7l", "tables": False,
+                                            "network": False, "files": False})
+    assert nothing.status == "SKIPPED" and not nothing.essential
+    assert "no network filter exists for linux armv7l" in nothing.detail and "unfiltered" in nothing.detail
+    refused = doctor.check_sandbox(lambda: {"tables": True, "network": False, "files": False,
+                                            "error": "TimeoutExpired: probe"})
+    assert refused.status == "PROBLEM" and refused.essential
+    assert "will not start" in refused.detail and "TimeoutExpired" in refused.detail
+    assert not doctor.all_essential_ok([refused])
+    half = doctor.check_sandbox(lambda: {"tables": True, "network": True, "files": False})
+    assert half.status == "PROBLEM" and "file writing" in half.detail
+    assert half.line().startswith("PROBLEM  sandbox")
