@@ -16,6 +16,7 @@ message shown on the home screen. Example::
     [session]
     target_minutes = 3
     sessions_per_day = 3
+    checkin_every_days = 7   # optional: the weekly check-in (absent: none)
 
     [reminders]
     times = ["09:00", "13:00", "18:30"]
@@ -89,6 +90,7 @@ DRAWABLE_RANGES: tuple[tuple[int, int], ...] = (
     (0x2026, 0x2026), (0x20AC, 0x20AC),
 )
 SESSIONS_PER_DAY_BOUNDS = (1, 8)
+CHECKIN_EVERY_DAYS_BOUNDS = (1, 60)  # the check-in's interval (days); absent: no check-in
 MAX_REMINDERS = 8
 MAX_MESSAGE_CHARS = 160
 ALIAS_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
@@ -97,7 +99,7 @@ TIME_RE = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
 TOP_KEYS = {"schema", "message", "patient", "session", "reminders", "pattern"}
 PATIENT_KEYS = {"alias", "affected_side"}
-SESSION_KEYS = {"target_minutes", "sessions_per_day"}
+SESSION_KEYS = {"target_minutes", "sessions_per_day", "checkin_every_days"}
 REMINDER_KEYS = {"times", "quiet_start", "quiet_end"}
 PATTERN_KEYS = {"id", "reps", "gentle_max_mm", *PACING_BOUNDS}
 
@@ -124,6 +126,7 @@ class Prescription:
     patterns: tuple[PatternEntry, ...] = ()
     target_minutes: float = 2.0
     sessions_per_day: int = 3
+    checkin_every_days: int | None = None  # None: no check-in prescribed
     reminder_times: tuple[str, ...] = ()
     quiet_start: str | None = None
     quiet_end: str | None = None
@@ -144,8 +147,9 @@ class Prescription:
             return "No prescription: standard gentle plan."
         pats = ", ".join(f"{p.id} x{p.reps}" for p in self.patterns)
         side = self.affected_side or "?"
+        checkin = f"; check-in every {self.checkin_every_days} d" if self.checkin_every_days else ""
         return (f"{side} side; {pats}; {self.target_minutes:g} min, "
-                f"{self.sessions_per_day}/day; {len(self.reminder_times)} reminders")
+                f"{self.sessions_per_day}/day; {len(self.reminder_times)} reminders{checkin}")
 
 
 @dataclass
@@ -350,7 +354,7 @@ def _validate_doc(raw: dict, text: str, digest: str) -> Validation:
             c.add("patient", "affected_side", "nothing" if side is None else _short(side),
                   "'left' or 'right' (the patient's own side)")
 
-    target, per_day = 2.0, 3
+    target, per_day, checkin_days = 2.0, 3, None
     sess = c.table(raw, "session", required=False)
     if sess is not None:
         c.unknown("session", sess, SESSION_KEYS)
@@ -359,6 +363,9 @@ def _validate_doc(raw: dict, text: str, digest: str) -> Validation:
         n = c.number("session", sess, "sessions_per_day", *SESSIONS_PER_DAY_BOUNDS,
                      integer=True, required=False)
         per_day = int(n) if n is not None else per_day
+        ce = c.number("session", sess, "checkin_every_days", *CHECKIN_EVERY_DAYS_BOUNDS,
+                      integer=True, required=False)
+        checkin_days = int(ce) if ce is not None else None
 
     times: list[str] = []
     quiet: dict[str, str | None] = {"quiet_start": None, "quiet_end": None}
@@ -430,7 +437,8 @@ def _validate_doc(raw: dict, text: str, digest: str) -> Validation:
         return Validation(None, c.problems, warnings)
     rx = Prescription(
         alias=alias, affected_side=side, patterns=tuple(entries), target_minutes=target,
-        sessions_per_day=per_day, reminder_times=tuple(sorted(times)),
+        sessions_per_day=per_day, checkin_every_days=checkin_days,
+        reminder_times=tuple(sorted(times)),
         quiet_start=quiet["quiet_start"], quiet_end=quiet["quiet_end"], message=message,
         source="prescription", sha256=digest,
     )
@@ -488,8 +496,8 @@ def _changes(old: Prescription, new: Prescription) -> list[str]:
         if o[pid] != n[pid]:
             out.append(f"changed {pid}: reps {o[pid].reps} -> {n[pid].reps}, "
                        f"pacing {o[pid].overrides} -> {n[pid].overrides}")
-    for attr in ("target_minutes", "sessions_per_day", "reminder_times", "quiet_start",
-                 "quiet_end"):
+    for attr in ("target_minutes", "sessions_per_day", "checkin_every_days", "reminder_times",
+                 "quiet_start", "quiet_end"):
         if getattr(old, attr) != getattr(new, attr):
             out.append(f"{attr} {getattr(old, attr)} -> {getattr(new, attr)}")
     if old.message != new.message:
