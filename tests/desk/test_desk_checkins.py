@@ -1,0 +1,124 @@
+"""The weekly check-in on the desk: export, import (SQLite and PostgreSQL), the patient's page, the API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from checkin_helpers import store_checkins
+from helpers import counts, practise, provision_unit, resign
+from sqlalchemy import func, select
+
+from station.clinic import prescription as rx
+from station.clinic import unit
+from station.clinic.export import MANIFEST, export_bundle
+from station.desk import db, importer, registry
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "prescriptions"
+ALIAS = "PT-CHK-01"
+RATIOS = [0.4, 0.5, 0.65, 0.8]
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):  # noqa: ANN201
+    """A unit with a few days of practice and four weekly check-ins, and its signed bundle."""
+    root = tmp_path_factory.mktemp("unit")
+    u = provision_unit(root)
+    text = (EXAMPLES / "eye-focused.toml").read_text().replace("EXAMPLE-02", ALIAS)
+    assert rx.apply_bytes(u.data_dir, text.encode()).ok
+    practise(u.data_dir, days=2)
+    ids = store_checkins(u.data_dir, RATIOS)
+    return u, export_bundle(u.data_dir, root / "out"), ids
+
+
+def _ready(url: str, unit_id: str):  # noqa: ANN202
+    factory = db.open_db(url)
+    with factory() as s, s.begin():
+        registry.register_unit(s, "tester", unit_id, "0123456789abcdef", None)
+        registry.lend(s, "tester", unit_id, ALIAS, dt.date.today() + dt.timedelta(days=30))
+    return factory
+
+
+def test_the_bundle_carries_the_checkins_signed(made):
+    _u, path, ids = made
+    manifest = json.loads((path / MANIFEST).read_text())
+    names = {e["name"] for e in manifest["files"]}
+    assert {"checkins.csv", "checkin_movements.csv"} <= names
+    lines = (path / "checkins.csv").read_text().splitlines()
+    assert len(lines) == 1 + len(ids) and lines[0].startswith("id,started_utc,ended_utc,status")
+    assert len((path / "checkin_movements.csv").read_text().splitlines()) == 1 + 5 * len(ids)
+
+
+def test_import_stores_checkins_once_on_both_engines(db_url: str, made):
+    u, path, ids = made
+    factory = _ready(db_url, u.unit_id)
+    secret = unit.read_secret(u.key_file)
+    first = importer.import_path(factory, path, "tech", secret)
+    assert first.status == "imported"
+    with factory() as s:
+        cis = s.scalars(select(db.Checkin).order_by(db.Checkin.started_utc)).all()
+        assert [c.uid for c in cis] == ids and {c.alias for c in cis} == {ALIAS}
+        assert cis[0].rest_eye_fissure_diff_mm == pytest.approx(-0.7)
+        mvs = s.scalars(select(db.CheckinMovement).where(db.CheckinMovement.checkin_id == cis[-1].id)).all()
+        assert sorted(m.movement for m in mvs) == sorted(
+            ["brow_lift", "eye_closure", "open_smile", "snarl", "lip_pucker"])
+        smile = next(m for m in mvs if m.movement == "open_smile")
+        assert smile.ratio == pytest.approx(RATIOS[-1]) and smile.ratio_spread == pytest.approx(0.0125)
+        assert smile.complete is True and smile.co_mouth_corner_mm is None
+        assert next(m for m in mvs if m.movement == "snarl").repeats == 1
+        audit = s.scalars(select(db.Audit.what).where(db.Audit.action == "import")).one()
+        assert f"{len(ids)} check-ins" in audit
+    after = counts(factory)
+    assert importer.import_path(factory, path, "tech", secret).status == "already"
+    assert counts(factory) == after
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(db.CheckinMovement)) == 5 * len(ids)
+
+
+@pytest.mark.parametrize(("file", "edit", "why"), [
+    ("checkin_movements.csv", lambda t: t.replace(",open_smile,", ",grin,", 1), "one of brow_lift"),
+    ("checkin_movements.csv", lambda t: t.replace("0.8000", "1e400", 1), "finite number"),
+    ("checkins.csv", lambda t: t.replace(",complete,", ",graded,", 1), "status"),
+    ("checkin_movements.csv", lambda t: t.replace("ci-", "zz-", 2), "checkin_id"),
+])
+def test_a_bad_checkin_row_refuses_the_whole_bundle(sqlite_url: str, made, tmp_path: Path, file, edit, why):
+    u, path, _ids = made
+    copy = tmp_path / path.name
+    shutil.copytree(path, copy)
+    (copy / file).write_text(edit((copy / file).read_text()))
+    resign(copy, u.key_file)
+    factory = _ready(sqlite_url, u.unit_id)
+    before = counts(factory)
+    with pytest.raises(importer.BundleRefused, match=why):
+        importer.import_path(factory, copy, "tech", unit.read_secret(u.key_file))
+    assert counts(factory) == before
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(db.Checkin)) == 0
+
+
+def test_an_older_bundle_without_checkins_still_imports(sqlite_url: str, made, tmp_path: Path):
+    u, path, _ids = made
+    copy = tmp_path / path.name
+    shutil.copytree(path, copy)
+    for name in ("checkins.csv", "checkin_movements.csv"):
+        (copy / name).unlink()
+    m = json.loads((copy / MANIFEST).read_text())
+    m["files"] = [e for e in m["files"] if not e["name"].startswith("checkin")]
+    (copy / MANIFEST).write_text(json.dumps(m))
+    resign(copy, u.key_file)
+    factory = _ready(sqlite_url, u.unit_id)
+    assert importer.import_path(factory, copy, "tech", unit.read_secret(u.key_file)).status == "imported"
+    # one of the pair alone is refused
+    copy2 = tmp_path / "half"
+    shutil.copytree(path, copy2)
+    (copy2 / "checkin_movements.csv").unlink()
+    m = json.loads((copy2 / MANIFEST).read_text())
+    m["files"] = [e for e in m["files"] if e["name"] != "checkin_movements.csv"]
+    (copy2 / MANIFEST).write_text(json.dumps(m))
+    resign(copy2, u.key_file)
+    with pytest.raises(importer.BundleRefused, match="partner"):
+        importer.import_path(_ready(f"sqlite:///{tmp_path / 'b.sqlite3'}", u.unit_id), copy2, "tech",
+                             unit.read_secret(u.key_file))
