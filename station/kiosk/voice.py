@@ -263,6 +263,14 @@ class Voice:
         elif self.enabled:
             self.prepare(plan_cues(plan))
 
+    def prepare_later(self, said: Iterable[tuple[str, str]]) -> None:
+        """Render (name, sentence) hints ahead (the check-in's words), on the worker if there is one."""
+        cues = [Cue("session", name, text) for name, text in said]
+        if self._thread is not None:
+            self._jobs.put((-1, cues))
+        elif self.enabled:
+            self.prepare(cues)
+
     def stop(self) -> None:
         """End the worker (never raises)."""
         if self._thread is not None:
