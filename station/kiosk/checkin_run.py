@@ -191,6 +191,7 @@ class CheckinRun:
         self.history += outs
         tone: Any = None
         said: tuple[str, str] | None = None
+        finished: CheckinFinished | None = None
         for o in outs:
             if isinstance(o, TryRejected):
                 self.reason = o.reason
@@ -205,12 +206,7 @@ class CheckinRun:
                 found = None
             said = found or said
             if isinstance(o, CheckinFinished):
-                self.ended_utc = records_utc(self.wall())
-                if self.tracker is not None:
-                    self.tracker.set_idle(True)
-                self.on_finished(self)
-                if o.status is Status.ABANDONED:
-                    self.done = True
+                finished = o
             elif isinstance(o, SummaryDismissed):
                 self.done = True
         if tone == "pause":
@@ -219,7 +215,15 @@ class CheckinRun:
             _safe(self.audio.play_phase, tone)
         if said is not None and self.voice is not None:
             _safe(self.voice.hint, *said)
-        for event, reason in self.measures.follow(outs):
+        verdicts = self.measures.follow(outs)  # the last movement's end is known before the rows
+        if finished is not None:
+            self.ended_utc = records_utc(self.wall())
+            if self.tracker is not None:
+                self.tracker.set_idle(True)
+            self.on_finished(self)
+            if finished.status is Status.ABANDONED:
+                self.done = True
+        for event, reason in verdicts:
             self._follow(self.engine.handle(event, now, reason), now)
 
     def pending(self) -> records.PendingCheckin:

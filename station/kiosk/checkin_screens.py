@@ -97,7 +97,7 @@ def _still(k: Any, c: Any, m: ScreenModel, phase: Phase) -> None:
     text = words.CHECKIN_SETTLE if phase is Phase.SETTLE else words.CHECKIN_NEUTRAL
     c.text(text, c.box(x, 0.13, 0.97 - x, 0.34), "head")
     status = ck.message or (words.SETTLE_WAITING if v.waiting_for_calibration else "")
-    if status:
+    if status and status.strip(" .").lower() != text.strip(" .").lower():  # never the same line twice
         c.text(status, c.box(x, 0.5, 0.97 - x, 0.2), "hint", theme.AMBER if not v.face_visible else theme.DIM)
     if not v.waiting_for_calibration:
         c.text(words.seconds(_left(v)), c.box(x, 0.72, 0.97 - x, 0.1), "small", theme.DIM)
