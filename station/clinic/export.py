@@ -155,6 +155,7 @@ def quality_summary(reps: list[dict[str, Any]]) -> dict[str, Any]:
 
 def export_bundle(data_dir: Path, out_dir: Path, *, png_dir: Path | None = None) -> Path:
     """Write a clinic bundle folder into ``out_dir``; returns it (``manifest.json`` inside)."""
+    from station.clinic import checkin_figures
     from station.clinic.report import render_pdf, report_data
 
     data_dir, out_dir = Path(data_dir), Path(out_dir)
@@ -223,6 +224,7 @@ def export_bundle(data_dir: Path, out_dir: Path, *, png_dir: Path | None = None)
                            alias=prescribed[0] if prescribed else "",
                            affected_side=info["affected_side"] or "", prescription=rx_info[0],
                            prescribed_per_day=rx_info[1])
+        data.checkins = checkin_figures.compute(rows["checkins"], rows["checkin_movements"])
         render_pdf(data, tmp / "report.pdf", png_dir=png_dir)
         fsync_file(tmp / "report.pdf")
         files = sorted(p for p in tmp.iterdir() if p.is_file())

@@ -24,8 +24,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 from werkzeug.routing import IntegerConverter
 
+from station.clinic import checkin_figures, report, unit
 from station.clinic import prescription as rx
-from station.clinic import report, unit
 from station.desk import auth, db, importer, patients, registry, rxform, stickroots, throttle
 from station.desk import loans as deskloans
 from station.records import schema
@@ -349,7 +349,13 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
         loans_ = list(g.db.scalars(select(db.Loan).where(db.Loan.alias == alias).order_by(db.Loan.lent_at)))
         history = list(reversed(patients.prescriptions(g.db, alias)))
         page = max(1, request.args.get("page", 1, type=int) or 1)
+        ck = data.checkins
         return render_template("patient.html", alias=alias, data=data, sessions=sessions, charts=charts,
+                               checkins=ck, checkin_charts={mv: checkin_figures.chart_svg(t) for mv, t in
+                                                            ck.trends.items()},
+                               checkin_table=checkin_figures.first_latest(ck),
+                               checkin_rest=checkin_figures.rest_rows(ck), checkin_label=checkin_figures.LABEL,
+                               no_score=checkin_figures.NO_SCORE, movement_names=checkin_figures.NAMES,
                                titles=report.CHARTS, figures=data.figures,
                                headline=data.figures.headline(data.prescribed_per_day),
                                table=data.figures.first_last(), quality_rows=report.quality_rows(data),

@@ -122,3 +122,61 @@ def test_an_older_bundle_without_checkins_still_imports(sqlite_url: str, made, t
     with pytest.raises(importer.BundleRefused, match="partner"):
         importer.import_path(_ready(f"sqlite:///{tmp_path / 'b.sqlite3'}", u.unit_id), copy2, "tech",
                              unit.read_secret(u.key_file))
+
+
+def _served(db_url: str, made):  # noqa: ANN202
+    from station.desk.app import create_app
+
+    u, path, ids = made
+    factory = _ready(db_url, u.unit_id)
+    assert importer.import_path(factory, path, "tech", unit.read_secret(u.key_file)).status == "imported"
+    return create_app(factory, u.key_file).test_client(), factory, ids
+
+
+def test_the_patient_page_shows_the_checkins_labelled_and_never_a_grade(db_url: str, made):
+    c, _factory, ids = _served(db_url, made)
+    page = c.get(f"/patients/{ALIAS}").get_data(as_text=True)
+    from station.clinic import checkin_figures as cf
+
+    assert 'id="checkins"' in page and cf.NO_SCORE in page
+    assert page.count(cf.LABEL.lower()) >= 1 + 5  # the table and every movement's chart
+    for mv in ("brow_lift", "eye_closure", "open_smile", "snarl", "lip_pucker"):
+        assert f'id="checkin-{mv}"' in page
+    assert f"{len(ids)} completed check-ins" in page
+    # first and latest side by side: the smile's ratio went 0.40 -> 0.80, its band shown
+    assert "<td>Open-mouth smile: ratio affected / other side</td><td>0.40</td><td>0.80</td><td>0.01</td>" in page
+    assert "At rest: eye opening (fissure height), affected minus other side" in page
+    text = page.lower()
+    for word in ("sunnybrook", "eface", "house-brackmann"):  # named only in the sentence that says why not
+        assert text.count(word) == cf.NO_SCORE.lower().count(word), word
+    assert "grade:" not in text and "score:" not in text
+
+
+def test_the_pdf_has_the_checkin_pages(sqlite_url: str, made, tmp_path: Path):
+    from matplotlib import pyplot as plt
+
+    from station.clinic import checkin_figures as cf
+    from station.clinic import report
+    from station.desk import patients
+
+    c, factory, ids = _served(sqlite_url, made)
+    r = c.get(f"/patients/{ALIAS}/report.pdf")
+    assert r.status_code == 200 and r.data.startswith(b"%PDF-")
+    with factory() as s:
+        data, _sessions, _reps = patients.build(s, ALIAS, full=False)
+    assert [p.value for p in data.checkins.trends["open_smile"].ratio] == pytest.approx(RATIOS)
+    with_checkins = report.render_pdf(data, tmp_path / "a.pdf")
+    data.checkins = None
+    assert with_checkins == report.render_pdf(data, tmp_path / "b.pdf") + 1 + 5  # first/latest + a page a movement
+    with factory() as s:
+        ck = cf.compute(*patients.checkin_rows(s, ALIAS))
+    figs = cf.pdf_pages(plt, ck, "header")
+    try:
+        texts = [" ".join(t.get_text() for t in f.texts) + " " + (f._suptitle.get_text() if f._suptitle else "")
+                 for f in figs]
+    finally:
+        for f in figs:
+            plt.close(f)
+    assert all(cf.LABEL.lower() in t for t in texts)
+    assert "No Sunnybrook, eFACE or House-Brackmann score" in texts[0].replace("\n", " ")
+    assert f"{len(ids)} completed check-ins" in texts[0]
