@@ -11,6 +11,7 @@ clinic key stays in its file: the desk keeps only its public key id.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 import tempfile
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from werkzeug.routing import IntegerConverter
 
 from station.clinic import checkin_figures, report, unit
 from station.clinic import prescription as rx
-from station.desk import auth, db, importer, patients, registry, rxform, stickroots, throttle
+from station.desk import auth, db, fhir, importer, patients, registry, rxform, stickroots, throttle
 from station.desk import loans as deskloans
 from station.records import schema
 
@@ -412,5 +413,12 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
         if alias not in {a for a, _n in registry.aliases(g.db)}:
             abort(404)
         return jsonify(patients.api(g.db, alias))
+
+    @app.get("/api/patients/<alias>/checkins.fhir.json")
+    def api_patient_checkins_fhir(alias: str) -> Any:
+        if alias not in {a for a, _n in registry.aliases(g.db)}:
+            abort(404)
+        body = fhir.bundle(*patients.checkin_rows(g.db, alias), alias=alias)
+        return Response(json.dumps(body, allow_nan=False), mimetype="application/fhir+json")
 
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -180,3 +181,77 @@ def test_the_pdf_has_the_checkin_pages(sqlite_url: str, made, tmp_path: Path):
     assert all(cf.LABEL.lower() in t for t in texts)
     assert "No Sunnybrook, eFACE or House-Brackmann score" in texts[0].replace("\n", " ")
     assert f"{len(ids)} completed check-ins" in texts[0]
+
+
+def _walk(obj, path=""):  # noqa: ANN001, ANN202
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _walk(v, f"{path}.{k}")
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _walk(v, f"{path}[]")
+    else:
+        yield path, obj
+
+
+def test_the_fhir_bundle_of_observations(sqlite_url: str, made):
+    from station.desk import fhir
+
+    c, _factory, ids = _served(sqlite_url, made)
+    r = c.get(f"/api/patients/{ALIAS}/checkins.fhir.json")
+    assert r.status_code == 200 and r.mimetype == "application/fhir+json"
+    doc = json.loads(r.data)
+    assert doc["resourceType"] == "Bundle" and doc["type"] == "collection" and "total" not in doc
+    obs = [e["resource"] for e in doc["entry"]]
+    assert all(e["fullUrl"] == f"urn:uuid:{e['resource']['id']}" for e in doc["entry"])
+    assert len({o["id"] for o in obs}) == len(obs)
+    known = {x["code"]: x for x in fhir.codes()}
+    per_checkin = 3 + 5 * 3 + 4 + 5 * 5  # rest; ratio, affected, other; eye narrowing (not in eye closure); co
+    assert len(obs) == per_checkin * len(ids)
+    for o in obs:
+        assert o["resourceType"] == "Observation" and o["status"] == "final"
+        (coding,) = o["code"]["coding"]
+        assert coding["system"] == fhir.SYSTEM and coding["code"] in known
+        q = o["valueQuantity"]
+        assert q["system"] == "http://unitsofmeasure.org" and q["code"] == q["unit"] == known[coding["code"]]["unit"]
+        assert isinstance(q["value"], int | float)
+        assert o["device"]["identifier"]["value"] == made[0].unit_id and "Mirror-station" in o["device"]["display"]
+        assert o["method"]["coding"][0]["code"] == "device-checkin"
+        assert o["effectiveDateTime"].endswith("Z") and o["effectiveDateTime"][:4] >= "2000"
+        assert o["subject"]["identifier"]["value"] == ALIAS
+        assert o["note"] == [{"text": "Device measurement for clinician review"}]
+    smile = [o for o in obs if o["code"]["coding"][0]["code"] == "open_smile.ratio"]
+    assert [o["valueQuantity"]["value"] for o in smile] == pytest.approx(RATIOS)
+    assert smile[0]["valueQuantity"]["unit"] == "1" and smile[0]["component"][0]["valueQuantity"]["value"] == 0.0125
+    pct = next(o for o in obs if o["code"]["coding"][0]["code"] == "open_smile.eye-narrowing-pct")
+    assert pct["valueQuantity"]["unit"] == "%"
+    assert not any(o["code"]["coding"][0]["code"].startswith("eye_closure.eye-narrowing") for o in obs)
+    # numbers and codes only: every leaf is a number or a string from a small, known set of shapes
+    allowed = re.compile(r"(urn:uuid:[0-9a-f-]+(:alias)?|[0-9a-f-]{36}|http://[\w./-]+|[a-z_.-]+|mm|%|1|"
+                         r"\d{4}-\d{2}-\d{2}T[\d:.]+Z|Observation|Bundle|collection|final|exam|Exam|"
+                         + re.escape(ALIAS) + "|" + re.escape(made[0].unit_id) + r"|Mirror-station unit [\w-]+|"
+                         r"Device measurement for clinician review|[A-Z][\w -]*: [\w ,%/()-]+|"
+                         + re.escape(fhir.METHOD[1]) + "|" + re.escape(fhir.SPREAD[1]) + ")")
+    for path, leaf in _walk(doc):
+        assert isinstance(leaf, int | float) or (isinstance(leaf, str) and allowed.fullmatch(leaf)), (path, leaf)
+    text = r.data.decode().lower()
+    assert not any(w in text for w in ("sunnybrook", "eface", "house-brackmann", "grade", "score"))
+
+
+def test_the_fhir_route_needs_a_login_and_a_known_alias(sqlite_url: str, made):
+    from station.desk import auth
+
+    c, factory, _ids = _served(sqlite_url, made)
+    assert c.get("/api/patients/NOBODY-1/checkins.fhir.json").status_code == 404
+    with factory() as s, s.begin():
+        auth.add_user(s, "clinician", "a long enough passphrase 42")
+    assert c.get(f"/api/patients/{ALIAS}/checkins.fhir.json").status_code == 401
+
+
+def test_the_readme_documents_every_fhir_code():
+    from station.desk import fhir
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert fhir.SYSTEM in readme
+    for c in fhir.codes():
+        assert f"| `{c['code']}` | {c['display']} |" in readme, c["code"]
