@@ -98,6 +98,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.autoplay:
         station.buttons.insert(0, Autoplay(station.engine, settings.button.hold_time,
                                            preparing=preparing))
+        station.checkins.set_every_days(None)  # autoplay plays a practice session, never a check-in
     # An autoplay session must end: give up after three times its planned length (frames
     # spent waiting for the media at home do not count).
     limit = None
