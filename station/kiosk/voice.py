@@ -407,14 +407,14 @@ def joined(wavs: list[bytes], lead_in_s: float = 0.0) -> bytes:
     return out.getvalue()
 
 
-def write_cues(plan: Plan, out: Path, voice: Voice) -> list[Path]:
-    """Write every cue of ``plan`` as ``out/<cue id>.wav`` (recording or rendered), plus
-    ``out/cues.json`` (id, text, source); returns the WAV files."""
+def write_cues(plan: Plan, out: Path, voice: Voice, extra: Iterable[Cue] = ()) -> list[Path]:
+    """Write every cue of ``plan`` (and ``extra``: the check-in's) as ``out/<cue id>.wav``
+    (recording or rendered), plus ``out/cues.json`` (id, text, source); returns the WAV files."""
     import json
 
     out.mkdir(parents=True, exist_ok=True)
     files, index = [], []
-    for cue in plan_cues(plan):
+    for cue in [*plan_cues(plan), *extra]:
         src = voice.wav(cue)
         if src is None:
             raise FileNotFoundError("espeak-ng is not installed and there is no recording of " + cue.id)

@@ -182,3 +182,20 @@ def test_every_checkin_sentence_is_rendered_ahead(tmp_path):
     assert len(wavs) == len({t for _n, t in checkin_run.all_sentences()})
     for name, text in checkin_run.all_sentences():
         assert text and len(text) < 200, name
+
+
+def test_station_voice_writes_the_checkin_cues_when_prescribed(data_dir, tmp_path):
+    import json
+
+    from station.cli import main
+    from station.kiosk.voice import espeak_path
+
+    if espeak_path() is None:
+        pytest.skip("espeak-ng is absent: apt-get install espeak-ng")
+    doc = copy.deepcopy(VALID)
+    doc["session"]["checkin_every_days"] = 7
+    assert rx.apply_bytes(data_dir, dumps(doc).encode()).ok
+    assert main(["voice", "--out", str(tmp_path / "cues")]) == 0
+    ids = {c["id"] for c in json.loads((tmp_path / "cues" / "cues.json").read_text())}
+    assert {"session_checkin_open_smile_intro_en", "session_checkin_repeat_turned_en"} <= ids
+    assert (tmp_path / "cues" / "session_checkin_summary_en.wav").stat().st_size > 1000
