@@ -49,7 +49,7 @@ from station.practice.checkin import (
 )
 from station.practice.events import State
 from station.records import checkins as records
-from station.tracking.checkin import CheckinMeasures
+from station.tracking.checkin import GATE_TURN_RAD, CheckinMeasures
 from station.tracking.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -166,8 +166,12 @@ class CheckinRun:
         calibrating = self.engine.phase is Phase.SETTLE and not frame.calibrated
         self.message = (frame.calibrator.message if calibrating else "") or ""
         seen = Event.FACE_FOUND if state.sample.face else Event.FACE_LOST
+        base = frame.baseline
         if not state.sample.face and not self.message:
             self.message = words.NO_FACE_SEEN
+        elif base is not None and state.sample.pose is not None and \
+                state.sample.pose.distance(base.pose) > GATE_TURN_RAD:
+            self.message = words.TURN_BACK  # the gate's own limit: said before the try is lost
         self._follow(self.engine.handle(seen, now), now)
         for ev in events:
             self._follow(self.engine.handle(ev, now), now)
@@ -282,6 +286,7 @@ class Checkins:
         self.timing = timing
         self.wall = wall
         self._pending: list[records.PendingCheckin] = []
+        self._last: tuple[date | None] | None = None  # the last completed check-in's day, once read
         self.notice = ""  # a calm sentence for the kiosk while rows wait
 
     @property
@@ -290,20 +295,34 @@ class Checkins:
         return len(self._pending)
 
     def set_every_days(self, days: int | None) -> None:
-        """A new prescription's interval (None: no check-in)."""
+        """A new prescription's interval (None: no check-in); the records are read again (after
+        a clinic stick, a wipe may have removed the last patient's)."""
         self.every_days = days
+        self._last = None
 
     def last_done(self) -> date | None:
-        """The local day of the last completed check-in (None: never, or unreadable)."""
-        from station.records.store import Store
+        """The local day of the last completed check-in (None: never, or unreadable); read from
+        the store once, then kept (the kiosk itself is the only writer)."""
+        import sqlite3
+
+        from station.paths import database_path
+        from station.records.store import connect
 
         if any(p.checkin["status"] == "complete" for p in self._pending):
             return self.wall().astimezone().date()
-        store = Store.open(self.data_dir, recover=False)
-        try:
-            return records.local_day(records.last_done_utc(store.conn))
-        finally:
-            store.close()
+        if self._last is None:
+            day = None
+            if database_path(self.data_dir).exists():
+                try:
+                    conn = connect(database_path(self.data_dir))
+                    try:
+                        day = records.local_day(records.last_done_utc(conn))
+                    finally:
+                        conn.close()
+                except sqlite3.Error:  # no check-in table yet, or a damaged file: none done
+                    log.warning("last check-in not readable; offering one", exc_info=True)
+            self._last = (day,)
+        return self._last[0]
 
     def home_state(self) -> str:
         """``"due"``, ``"done"`` or ``""`` (no check-in prescribed) for the home screen."""
@@ -344,5 +363,6 @@ class Checkins:
                 self.notice = words.CHECKIN_NOT_SAVED
                 return False
             self._pending.pop(0)
+            self._last = None  # read again: the saved check-in may be the last one done
         self.notice = ""
         return True

@@ -314,7 +314,7 @@ CHECKIN_MOVEMENTS: dict[str, tuple[str, str]] = {  # movement id -> (name, what 
 CHECKIN_TRY = "Try {n} of {total}"
 CHECKIN_REPEAT: dict[str, str] = {  # why a try is done again -> what to do
     "turned": "Let's do that one again. Face the screen straight on.",
-    "no_face": "Let's do that one again. Stay in front of the screen.",
+    "no_face": "Let's do that one again. Stay in front of the screen, in good light.",
     "eyes": "Let's do that one again. Keep your eyes in view of the camera.",
     "frames": "Let's do that one again. Keep your face in view.",
 }

@@ -1,7 +1,7 @@
 """The weekly check-in in the kiosk loop, without a camera: offered when due, the button's two
 meanings on home, pause and break, nothing measured without a face, kept through a refusing disk,
 no clinic stick job in the middle of it. (The real landmarker end to end is in
-tests/acceptance/test_kiosk_checkin.py.)"""
+tests/acceptance/test_checkin_on_the_kiosk.py.)"""
 
 from __future__ import annotations
 
