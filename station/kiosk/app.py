@@ -154,6 +154,9 @@ class Station:
 
     def stop(self) -> None:
         """Stop services, sound and buttons; never raises."""
+        if self.checkin_run is not None:  # what a check-in cut short measured is kept, as abandoned
+            self._call("checkin", "stop", self.checkins.cut_short, self.checkin_run)
+            self.checkin_run = None
         self._call("tracking", "stop", self.tracking.stop)
         self._call("recorder", "stop", self.recorder.stop)
         for b in self.buttons:

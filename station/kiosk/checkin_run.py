@@ -275,6 +275,9 @@ class NullCheckins:
         """Nothing waits."""
         return True
 
+    def cut_short(self, run: CheckinRun) -> None:
+        """Nothing to keep."""
+
 
 class Checkins:
     """The kiosk's check-in service: due or done, start one, keep its rows until they land."""
@@ -342,6 +345,13 @@ class Checkins:
             _safe(prepare, all_sentences())
         run.start(now)
         return run
+
+    def cut_short(self, run: CheckinRun) -> None:
+        """The kiosk stops mid check-in: keep what it measured, as abandoned (never as done)."""
+        if run.ended_utc is not None:
+            return  # finished and kept already
+        run.ended_utc = records_utc(self.wall())
+        self._finished(run)
 
     def _finished(self, run: CheckinRun) -> None:
         self._pending.append(run.pending())

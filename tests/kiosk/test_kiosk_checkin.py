@@ -199,3 +199,13 @@ def test_station_voice_writes_the_checkin_cues_when_prescribed(data_dir, tmp_pat
     ids = {c["id"] for c in json.loads((tmp_path / "cues" / "cues.json").read_text())}
     assert {"session_checkin_open_smile_intro_en", "session_checkin_repeat_turned_en"} <= ids
     assert (tmp_path / "cues" / "session_checkin_summary_en.wav").stat().st_size > 1000
+
+
+def test_a_kiosk_stopped_mid_checkin_keeps_it_as_abandoned(clock, data_dir):
+    rig = Rig(clock, data_dir)
+    rig.press()
+    rig.frames(1.0)
+    rig.station.stop()
+    db = sqlite3.connect(database_path(data_dir))
+    assert db.execute("SELECT status FROM checkins").fetchall() == [("abandoned",)]
+    assert Rig(clock, data_dir).station.home.checkin == "due"  # an abandoned check-in is not done
