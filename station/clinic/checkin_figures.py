@@ -251,8 +251,8 @@ def pdf_pages(plt: Any, data: CheckinData, header: str, key: str = "id") -> list
                                                                   f"latest ({latest})", "noise band"],
                      loc="upper left", cellLoc="left", colWidths=[0.55, 0.15, 0.15, 0.15])
     table.auto_set_font_size(False)
-    table.set_fontsize(8)
-    table.scale(1, 1.05)
+    table.set_fontsize(9)
+    table.scale(1, 1.15)
     pages.append(fig)
     for trend in data.trends.values():
         fig = plt.figure(figsize=(11.69, 8.27))
@@ -263,7 +263,7 @@ def pdf_pages(plt: Any, data: CheckinData, header: str, key: str = "id") -> list
             "Each point is the median of three tries; the grey band and bars are their spread, the "
             "patient's own noise: a change smaller than the band is not a change. " + NO_SCORE, 120),
             fontsize=10, va="top")
-        axes = (fig.add_axes((0.08, 0.14, 0.38, 0.62)), fig.add_axes((0.57, 0.14, 0.40, 0.62)))
+        axes = (fig.add_axes((0.08, 0.12, 0.38, 0.58)), fig.add_axes((0.57, 0.12, 0.40, 0.58)))
         draw_movement(axes, trend)
         pages.append(fig)
     return pages
