@@ -72,8 +72,10 @@ class CheckinScreen:
     incomplete: int = 0  # movements that could not be measured
 
 
-def say_for(out: Output, engine: CheckinEngine, reason: str = "") -> tuple[str, str] | None:
-    """(cue name, sentence) the voice says for a check-in output, or None."""
+def say_for(out: Output, engine: CheckinEngine, reason: str = "",
+            moving_on: bool = False) -> tuple[str, str] | None:
+    """(cue name, sentence) the voice says for a check-in output, or None (``moving_on``: the
+    last movement could not be measured, said before the next one's introduction)."""
     if isinstance(out, Paused):
         return "paused", words.SAY_PAUSED
     if not isinstance(out, PhaseStarted):
@@ -84,6 +86,8 @@ def say_for(out: Output, engine: CheckinEngine, reason: str = "") -> tuple[str, 
         return "checkin_settle", words.CHECKIN_SAY_SETTLE
     if ph is Phase.NEUTRAL:
         return "checkin_neutral", words.CHECKIN_NEUTRAL
+    if ph is Phase.INTRO and mv and moving_on:
+        return f"checkin_moving_on_{mv}_intro", f"{words.CHECKIN_MOVING_ON} {words.checkin_intro(mv)}"
     if ph is Phase.INTRO and mv:
         return f"checkin_{mv}_intro", words.checkin_intro(mv)
     if ph is Phase.MOVE and mv:
@@ -105,7 +109,8 @@ def all_sentences() -> list[tuple[str, str]]:
            ("checkin_summary", words.CHECKIN_DONE), ("paused", words.SAY_PAUSED),
            ("checkin_break", words.SAY_BREAK.format(prompt=words.CHECKIN_NEUTRAL))]
     for mv, (_name, what) in words.CHECKIN_MOVEMENTS.items():
-        out += [(f"checkin_{mv}_intro", words.checkin_intro(mv)), (f"checkin_{mv}_move", what)]
+        out += [(f"checkin_{mv}_intro", words.checkin_intro(mv)), (f"checkin_{mv}_move", what),
+                (f"checkin_moving_on_{mv}_intro", f"{words.CHECKIN_MOVING_ON} {words.checkin_intro(mv)}")]
     out += [(f"checkin_{k}", v) for k, v in words.CHECKIN_SAY_PHASES.items()]
     out += [(f"checkin_repeat_{k}", words.checkin_repeat(k)) for k in (*words.CHECKIN_REPEAT, "other")]
     return out
@@ -196,16 +201,18 @@ class CheckinRun:
         tone: Any = None
         said: tuple[str, str] | None = None
         finished: CheckinFinished | None = None
+        moving_on = False
         for o in outs:
             if isinstance(o, TryRejected):
                 self.reason = o.reason
+                moving_on = not o.repeat  # no repeats left: the check-in goes on without it
             if isinstance(o, PhaseStarted):
                 tone = _TONE_OF.get(o.phase, tone)
                 if o.phase is Phase.MOVE:
                     self.reason = ""
             elif isinstance(o, Paused):
                 tone = "pause"
-            found = say_for(o, self.engine, self.reason)
+            found = say_for(o, self.engine, self.reason, moving_on)
             if isinstance(o, Resumed):
                 found = None
             said = found or said

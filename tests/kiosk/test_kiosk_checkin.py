@@ -209,3 +209,26 @@ def test_a_kiosk_stopped_mid_checkin_keeps_it_as_abandoned(clock, data_dir):
     db = sqlite3.connect(database_path(data_dir))
     assert db.execute("SELECT status FROM checkins").fetchall() == [("abandoned",)]
     assert Rig(clock, data_dir).station.home.checkin == "due"  # an abandoned check-in is not done
+
+
+def test_the_voice_says_why_it_moves_on_after_the_last_repeat():
+    from station.practice.checkin import CheckinEngine, Event, PhaseStarted, TryEnded
+
+    eng = CheckinEngine(QUICK_TIMING)
+    said = []
+
+    def follow(outs):  # noqa: ANN001, ANN202 - as the kiosk's run does: say, then answer the try
+        moving_on = any(type(o).__name__ == "TryRejected" and not o.repeat for o in outs)
+        said.extend(checkin_run.say_for(o, eng, "turned", moving_on) for o in outs if isinstance(o, PhaseStarted))
+        for o in outs:
+            if isinstance(o, TryEnded):  # every try of the brow lift is turned
+                follow(eng.handle(Event.TRY_BAD if o.movement_index == 0 else Event.TRY_OK, o.at, "turned"))
+
+    follow(eng.handle(Event.SHORT_PRESS, 0.0) + eng.handle(Event.CALIBRATED, 1.0))
+    while eng.phase is not Phase.SUMMARY:
+        follow(eng.tick(eng.next_deadline()))
+    names = [s[0] for s in said if s]
+    assert names.count("checkin_repeat_turned") == QUICK_TIMING.max_repeats
+    intro = next(s for s in said if s and s[0] == "checkin_moving_on_eye_closure_intro")
+    assert intro[1].startswith(words.CHECKIN_MOVING_ON)
+    assert eng.progress[0].complete is False and all(p.complete for p in eng.progress[1:])
