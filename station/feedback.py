@@ -133,6 +133,7 @@ class HomeInfo:
     trend_sentences: tuple[str, ...] = ()  # one plain sentence per prescribed pattern
     therapist_message: str = ""
     reminder: str = ""  # a gentle prompt when a prescribed time has come
+    checkin: str = ""  # the weekly check-in: "due", "done", or "" (none prescribed)
 
 
 @dataclass(frozen=True)

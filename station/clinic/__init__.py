@@ -9,8 +9,9 @@ verifying one) and ``stick`` the flow a unit runs when one goes in; ``spool`` ha
 between ``usb-sync`` and the running kiosk; ``recordings`` checks the clinic's recorded voice
 cues that travel on the stick; ``export`` writes the verified bundle and ``report`` its PDF
 (and the desk's charts); ``figures`` turns record rows into the numbers both show, each
-saying what it counts (followed sessions, days of the loan). ``commands`` turns command-line
-arguments into calls.
+saying what it counts (followed sessions, days of the loan); ``checkin_figures`` draws the
+weekly check-in's trends and first/latest table with their noise bands, labelled as device
+measurements and never a grade. ``commands`` turns command-line arguments into calls.
 
 Imports: practice, tracking (the model pin) and records.
 """

@@ -1,5 +1,8 @@
 """The clinic bundle: CSV files, a JSON summary, a PDF report and a manifest of sha256 sums.
 
+The CSVs: ``sessions``, ``reps``, ``events``, ``calibrations``, and the weekly check-in's
+``checkins`` and ``checkin_movements`` (their columns from :mod:`station.records.schema`).
+
 ``manifest.sig`` is the unit's HMAC-SHA256 of ``manifest.json`` with the clinic key (a unit
 without a key writes none): the desk checks it before it reads anything else.
 
@@ -36,7 +39,7 @@ from station.clinic.unit import find_secret, key_id, unit_info
 from station.files import fsync_dir, fsync_file, read_limited, write_synced
 from station.paths import model_path
 from station.practice.plan import REGIONS
-from station.records import schema
+from station.records import checkins, schema
 from station.records.store import QUALITY_FLAGS, SCHEMA_VERSION, Store, utc_iso
 from station.records.wipe import tmp_dir
 from station.tracking.model import MODEL_SHA256, sha256_file
@@ -50,6 +53,8 @@ SIGNATURE = "manifest.sig"
 SIGNING_CONTEXT = b"station export manifest v1\n"
 SESSION_COLUMNS = schema.columns(schema.SESSION, schema.CSV)
 REP_EXPORT_COLUMNS = schema.columns(schema.REP, schema.CSV)
+CHECKIN_EXPORT_COLUMNS = schema.columns(schema.CHECKIN, schema.CSV)
+CHECKIN_MOVEMENT_EXPORT_COLUMNS = schema.columns(schema.CHECKIN_MOVEMENT, schema.CSV)
 EVENT_COLUMNS = (
     "session_id", "at_utc", "kind", "phase", "pattern_index", "rep", "requested", "value", "note",
 )
@@ -113,6 +118,7 @@ def _read_all(conn: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
         reps = [dict(r) for r in conn.execute("SELECT * FROM reps ORDER BY ended_utc")]
         events = [dict(r) for r in conn.execute("SELECT * FROM events ORDER BY session_id, id")]
         calibrations = [dict(r) for r in conn.execute("SELECT * FROM calibrations ORDER BY id")]
+        checkin_rows, movement_rows = checkins.read_all(conn)
     finally:
         conn.execute("COMMIT")
     for s in sessions:
@@ -127,7 +133,8 @@ def _read_all(conn: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
     for c in calibrations:
         for region, mm in json.loads(c["floors_mm"] or "{}").items():
             c[f"floor_{region}_mm"] = mm
-    return {"sessions": sessions, "reps": reps, "events": events, "calibrations": calibrations}
+    return {"sessions": sessions, "reps": reps, "events": events, "calibrations": calibrations,
+            "checkins": checkin_rows, "checkin_movements": movement_rows}
 
 
 def quality_summary(reps: list[dict[str, Any]]) -> dict[str, Any]:
@@ -148,6 +155,7 @@ def quality_summary(reps: list[dict[str, Any]]) -> dict[str, Any]:
 
 def export_bundle(data_dir: Path, out_dir: Path, *, png_dir: Path | None = None) -> Path:
     """Write a clinic bundle folder into ``out_dir``; returns it (``manifest.json`` inside)."""
+    from station.clinic import checkin_figures
     from station.clinic.report import render_pdf, report_data
 
     data_dir, out_dir = Path(data_dir), Path(out_dir)
@@ -176,6 +184,10 @@ def export_bundle(data_dir: Path, out_dir: Path, *, png_dir: Path | None = None)
             "events": _write_csv(tmp / "events.csv", EVENT_COLUMNS, rows["events"]),
             "calibrations": _write_csv(tmp / "calibrations.csv", CALIBRATION_COLUMNS,
                                        rows["calibrations"]),
+            "checkins": _write_csv(tmp / "checkins.csv", CHECKIN_EXPORT_COLUMNS, rows["checkins"],
+                                   schema.CHECKIN),
+            "checkin_movements": _write_csv(tmp / "checkin_movements.csv", CHECKIN_MOVEMENT_EXPORT_COLUMNS,
+                                            rows["checkin_movements"], schema.CHECKIN_MOVEMENT),
         }
         sessions = rows["sessions"]
         prescribed = _active_prescription(data_dir)
@@ -212,6 +224,7 @@ def export_bundle(data_dir: Path, out_dir: Path, *, png_dir: Path | None = None)
                            alias=prescribed[0] if prescribed else "",
                            affected_side=info["affected_side"] or "", prescription=rx_info[0],
                            prescribed_per_day=rx_info[1])
+        data.checkins = checkin_figures.compute(rows["checkins"], rows["checkin_movements"])
         render_pdf(data, tmp / "report.pdf", png_dir=png_dir)
         fsync_file(tmp / "report.pdf")
         files = sorted(p for p in tmp.iterdir() if p.is_file())

@@ -245,6 +245,8 @@ class ReportData:
     web: bool = False
     # what the headline and tables count (tracked sessions, days of the loan): see compute()
     figures: Figures = field(default_factory=Figures)
+    # the weekly check-ins (station.clinic.checkin_figures.CheckinData), when there are any
+    checkins: Any = None
 
 
 def _daily(values: Mapping[tuple[str, date], list[float]]) -> Daily:

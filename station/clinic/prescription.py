@@ -16,6 +16,7 @@ message shown on the home screen. Example::
     [session]
     target_minutes = 3
     sessions_per_day = 3
+    checkin_every_days = 7   # optional: the weekly check-in (absent: none)
 
     [reminders]
     times = ["09:00", "13:00", "18:30"]
@@ -183,8 +184,9 @@ class Prescription:
             return "No prescription: standard gentle plan."
         pats = ", ".join(f"{p.id} x{p.reps}" for p in self.patterns)
         side = self.affected_side or "?"
+        checkin = f"; check-in every {self.checkin_every_days} d" if self.checkin_every_days else ""
         return (f"{side} side; {pats}; {self.target_minutes:g} min, "
-                f"{self.sessions_per_day}/day; {len(self.reminder_times)} reminders")
+                f"{self.sessions_per_day}/day; {len(self.reminder_times)} reminders{checkin}")
 
 
 @dataclass
@@ -467,8 +469,8 @@ def _changes(old: Prescription, new: Prescription) -> list[str]:
         if o[pid] != n[pid]:
             out.append(f"changed {pid}: reps {o[pid].reps} -> {n[pid].reps}, "
                        f"pacing {o[pid].overrides} -> {n[pid].overrides}")
-    for attr in ("target_minutes", "sessions_per_day", "reminder_times", "quiet_start",
-                 "quiet_end"):
+    for attr in ("target_minutes", "sessions_per_day", "checkin_every_days", "reminder_times",
+                 "quiet_start", "quiet_end"):
         if getattr(old, attr) != getattr(new, attr):
             out.append(f"{attr} {getattr(old, attr)} -> {getattr(new, attr)}")
     if old.message != new.message:

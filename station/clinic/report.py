@@ -387,6 +387,10 @@ def render_pdf(data: ReportData, path: Path, png_dir: Path | None = None) -> int
             if max((len(v) for v in series.get(name, {}).values()), default=0) > 45:
                 note += " Over many weeks: small dots are days, the lines join weekly medians."
             pages.append(_page(plt, data, title, note, draw))
+        if data.checkins is not None and data.checkins.checkins:  # the weekly check-in's pages
+            from station.clinic import checkin_figures
+
+            pages += checkin_figures.pdf_pages(plt, data.checkins, header(data))
         meta = {"Title": f"Mirror-station practice report, unit {data.unit_id}",
                 "Creator": "Mirror-station"}
         with PdfPages(path, metadata=meta) as pdf:

@@ -26,7 +26,8 @@ machine (a table of unit states x actions, no I/O), which the pages and :mod:`.r
    and the unit's own result file on the stick confirms the wipe; only then may the unit be
    lent again (records that cannot be imported are discarded by a named person with a reason);
 6. read the patient's page: the same charts and figures as the PDF report
-   (:mod:`station.clinic.report`), fed with imported rows (:mod:`.patients`), and a JSON API.
+   (:mod:`station.clinic.report`), fed with imported rows (:mod:`.patients`), and a JSON API;
+   the weekly check-ins also as a FHIR R4 Bundle of Observations (:mod:`.fhir`).
 
 Security: loopback only unless accounts exist (:mod:`.auth`: argon2 hashes, server-side
 sessions that expire, no rows for visitors who are not signed in, a same-site ``next`` only),

@@ -11,6 +11,7 @@ clinic key stays in its file: the desk keeps only its public key id.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 import tempfile
 from collections.abc import Callable
@@ -24,9 +25,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 from werkzeug.routing import IntegerConverter
 
+from station.clinic import checkin_figures, report, unit
 from station.clinic import prescription as rx
-from station.clinic import report, unit
-from station.desk import auth, db, importer, patients, registry, rxform, stickroots, throttle
+from station.desk import auth, db, fhir, importer, patients, registry, rxform, stickroots, throttle
 from station.desk import loans as deskloans
 from station.records import schema
 
@@ -349,7 +350,13 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
         loans_ = list(g.db.scalars(select(db.Loan).where(db.Loan.alias == alias).order_by(db.Loan.lent_at)))
         history = list(reversed(patients.prescriptions(g.db, alias)))
         page = max(1, request.args.get("page", 1, type=int) or 1)
+        ck = data.checkins
         return render_template("patient.html", alias=alias, data=data, sessions=sessions, charts=charts,
+                               checkins=ck, checkin_charts={mv: checkin_figures.chart_svg(t) for mv, t in
+                                                            ck.trends.items()},
+                               checkin_table=checkin_figures.first_latest(ck),
+                               checkin_rest=checkin_figures.rest_rows(ck), checkin_label=checkin_figures.LABEL,
+                               no_score=checkin_figures.NO_SCORE, movement_names=checkin_figures.NAMES,
                                titles=report.CHARTS, figures=data.figures,
                                headline=data.figures.headline(data.prescribed_per_day),
                                table=data.figures.first_last(), quality_rows=report.quality_rows(data),
@@ -406,5 +413,12 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
         if alias not in {a for a, _n in registry.aliases(g.db)}:
             abort(404)
         return jsonify(patients.api(g.db, alias))
+
+    @app.get("/api/patients/<alias>/checkins.fhir.json")
+    def api_patient_checkins_fhir(alias: str) -> Any:
+        if alias not in {a for a, _n in registry.aliases(g.db)}:
+            abort(404)
+        body = fhir.bundle(*patients.checkin_rows(g.db, alias), alias=alias)
+        return Response(json.dumps(body, allow_nan=False), mimetype="application/fhir+json")
 
     return app

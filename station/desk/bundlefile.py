@@ -45,6 +45,8 @@ FILE_LIMITS: dict[str, int] = {
     "reps.csv": 96 << 20,
     "events.csv": 192 << 20,
     "calibrations.csv": 8 << 20,
+    "checkins.csv": 2 << 20,
+    "checkin_movements.csv": 8 << 20,
     "unit.json": 1 << 20,
     "prescription.toml": 64 << 10,
     "report.pdf": 32 << 20,

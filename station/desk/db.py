@@ -168,6 +168,32 @@ Rep: Any = type("Rep", (Base,), {
 })
 
 
+#: One weekly check-in from a bundle (unique per unit): when, how it ended, the rest's
+#: side-to-side measures. Its record columns come from ``schema.CHECKIN``.
+Checkin: Any = type("Checkin", (Base,), {
+    "__module__": __name__,
+    "__doc__": "One weekly check-in from a bundle (its record columns from schema.CHECKIN).",
+    "__tablename__": "checkins",
+    "__table_args__": (UniqueConstraint("unit_id", "uid", name="uq_checkins_unit_uid"),
+                       Index("ix_checkins_alias_started", "alias", "started_utc")),
+    "id": mapped_column(Integer, primary_key=True),
+    "unit_id": mapped_column(String(40), nullable=False),
+    "alias": mapped_column(String(32), nullable=True),
+    "bundle_id": mapped_column(Integer, ForeignKey("bundles.id"), index=True, nullable=False),
+    **schema_columns(schema.CHECKIN),
+})
+
+#: One movement of a check-in: medians of its tries and their spread (``schema.CHECKIN_MOVEMENT``).
+CheckinMovement: Any = type("CheckinMovement", (Base,), {
+    "__module__": __name__,
+    "__doc__": "One movement of a check-in (its record columns from schema.CHECKIN_MOVEMENT).",
+    "__tablename__": "checkin_movements",
+    "id": mapped_column(Integer, primary_key=True),
+    "checkin_id": mapped_column(Integer, ForeignKey("checkins.id"), index=True, nullable=False),
+    **schema_columns(schema.CHECKIN_MOVEMENT),
+})
+
+
 class User(Base):
     """A desk account (needed before the desk may listen beyond this computer)."""
 

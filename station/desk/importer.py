@@ -13,7 +13,10 @@ A unit comes back from a patient's home, so its bundle is hostile input. The ord
    (:class:`station.records.schema.RowReader`): every cell typed and bounded (text lengths and
    characters, no NUL, integers far below 2**31, finite numbers, times in 2000-2099), every rep
    belongs to a session of the file, at most :data:`SESSIONS_MAX` / :data:`REPS_MAX` rows, and the
-   sha256 computed on the way must match the manifest. Other files are streamed and hashed.
+   sha256 computed on the way must match the manifest. ``checkins.csv`` and
+   ``checkin_movements.csv`` (the weekly check-in; absent from older bundles) go through the
+   same parser: every movement belongs to a check-in of the file, at most :data:`CHECKINS_MAX`
+   / :data:`CHECKIN_MOVEMENTS_MAX` rows. Other files are streamed and hashed.
 4. Only then one database transaction: the bundle must not be known yet (else "imported
    already"), its unit must be registered, and the alias must be that of the unit's open loan
    (or its last one): a bundle naming another patient is refused, never filed under them. The
@@ -52,6 +55,8 @@ __all__ = ["BundleRefused", "ImportResult", "find_bundles", "import_path"]
 
 SESSIONS_MAX = 10_000
 REPS_MAX = 200_000
+CHECKINS_MAX = 2_000  # a year of check-ins started every day, several times (most end early)
+CHECKIN_MOVEMENTS_MAX = CHECKINS_MAX * 5
 BATCH = 2_000
 ATTEMPTS = 3
 STREAMED_ONLY = ("events.csv", "calibrations.csv")
@@ -155,7 +160,68 @@ def _validate_rows(b: Bundle) -> tuple[int, int]:
                 raise BundleRefused(f"reps.csv row {n}, session_id: found {r['session_id'][:40]!r}, "
                                     "allowed the id of a session in sessions.csv.")
             reps += 1
+    _validate_checkins(b)
     return len(uids), reps
+
+
+def _validate_checkins(b: Bundle) -> None:
+    """The check-in rows, checked like the sessions (both files or neither)."""
+    assert b.manifest is not None
+    have = [n for n in ("checkins.csv", "checkin_movements.csv") if n in b.manifest.files]
+    if len(have) == 1:
+        raise BundleRefused(f"{have[0]} comes without its partner file: a check-in needs both.")
+    if not have:
+        return
+    uids: set[str] = set()
+    with _rows(b, "checkins.csv", schema.CHECKIN, CHECKINS_MAX) as rows:
+        for n, r in enumerate(rows, 1):
+            if r["id"] in uids:
+                raise BundleRefused(f"checkins.csv row {n}, id: found {r['id']!r} a second time, "
+                                    "allowed each check-in once.")
+            uids.add(r["id"])
+    seen: set[str] = set()
+    with _rows(b, "checkin_movements.csv", schema.CHECKIN_MOVEMENT, CHECKIN_MOVEMENTS_MAX) as rows:
+        for n, r in enumerate(rows, 1):
+            if r["checkin_id"] not in uids:
+                raise BundleRefused(f"checkin_movements.csv row {n}, checkin_id: found "
+                                    f"{r['checkin_id'][:40]!r}, allowed the id of a check-in in checkins.csv.")
+            if r["id"] in seen:
+                raise BundleRefused(f"checkin_movements.csv row {n}, id: found {r['id']!r} a second time, "
+                                    "allowed each movement once.")
+            seen.add(r["id"])
+
+
+CHECKIN_DESK = tuple(f for f in schema.CHECKIN if schema.DESK in f.places and schema.CSV in f.places)
+MOVEMENT_DESK = tuple(f for f in schema.CHECKIN_MOVEMENT if schema.DESK in f.places and schema.CSV in f.places)
+
+
+def _write_checkins(s: Session, b: Bundle, unit_id: str, alias: str, bundle_id: int) -> int:
+    """Insert the bundle's check-ins not known yet (per unit, like sessions); returns how many."""
+    assert b.manifest is not None
+    if "checkins.csv" not in b.manifest.files:
+        return 0
+    conn = s.connection()
+    C, M = db.Checkin.__table__, db.CheckinMovement.__table__
+    have = set(s.scalars(select(db.Checkin.uid).where(db.Checkin.unit_id == unit_id)))
+    ids: dict[str, int] = {}
+    batch: list[dict[str, Any]] = []
+    with _rows(b, "checkins.csv", schema.CHECKIN, CHECKINS_MAX) as rows:
+        for r in rows:
+            if r["id"] not in have:
+                batch.append({"unit_id": unit_id, "alias": alias, "bundle_id": bundle_id,
+                              **{f.desk_name or f.name: r[f.name] for f in CHECKIN_DESK}})
+    if batch:
+        result = conn.execute(insert(C).returning(C.c.id, C.c.uid, sort_by_parameter_order=True), batch)
+        ids.update({uid: pk for pk, uid in result})
+    batch = []
+    with _rows(b, "checkin_movements.csv", schema.CHECKIN_MOVEMENT, CHECKIN_MOVEMENTS_MAX) as rows:
+        for r in rows:
+            pk = ids.get(r["checkin_id"])
+            if pk is not None:
+                batch.append({"checkin_id": pk, **{f.desk_name or f.name: r[f.name] for f in MOVEMENT_DESK}})
+    if batch:
+        conn.execute(insert(M), batch)
+    return len(ids)
 
 
 def _loan(s: Session, unit_id: str) -> db.Loan | None:
@@ -239,11 +305,12 @@ def _write(factory: sessionmaker, b: Bundle, checked: _Checked, who: str, label:
                 conn.execute(insert(R), batch)
                 batch.clear()
         bundle.sessions_added = added
+        checkins_added = _write_checkins(s, b, unit_id, alias, bundle.id)
         if seen == 0 and not checked.info["patient_alias"]:
             bundle.alias = None  # an empty unit's export (no prescription, no sessions) is no one's
         s.add(db.Audit(who=who, action="import", what=(
             f"bundle {label} from unit {unit_id} for {alias} (loan {loan.id}): {added} sessions, "
-            f"{reps_added} reps")))
+            f"{reps_added} reps, {checkins_added} check-ins")))
         return ImportResult("imported", bundle.id, unit_id, alias, added,
                             f"{label} imported: {added} new sessions for {alias} from unit {unit_id}.")
 

@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from station.clinic import checkin_figures, report
 from station.clinic import prescription as rx
-from station.clinic import report
-from station.desk import db
+from station.desk import db, importer
 from station.records.progress import local_date
 
 QUALITIES = report.QUALITIES
@@ -72,6 +72,22 @@ def rows(s: Session, alias: str, full: bool = True) -> tuple[list[dict[str, Any]
     return sessions, reps
 
 
+def checkin_rows(s: Session, alias: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(check-ins, their movements) of ``alias``, oldest first, with the unit's column names
+    (``id`` is the check-in's own id; each movement names it in ``checkin_id``)."""
+    C, M = db.Checkin, db.CheckinMovement
+    conn = s.connection()
+    ccols = [C.uid.label("id"), C.unit_id, *(getattr(C, f.name) for f in importer.CHECKIN_DESK if f.name != "id")]
+    checkins = [dict(r) for r in conn.execute(
+        select(*ccols).where(C.alias == alias).order_by(C.started_utc)).mappings()]
+    mcols = [M.uid.label("id"), C.uid.label("checkin_id"),
+             *(getattr(M, f.name) for f in importer.MOVEMENT_DESK if f.name != "id")]
+    movements = [dict(r) for r in conn.execute(
+        select(*mcols).join(C, M.checkin_id == C.id).where(C.alias == alias).order_by(C.started_utc, M.id))
+        .mappings()]
+    return checkins, movements
+
+
 def prescriptions(s: Session, alias: str) -> list[db.Prescription]:
     """The alias's prescription history, oldest first."""
     return list(s.scalars(select(db.Prescription).where(db.Prescription.alias == alias)
@@ -111,6 +127,7 @@ def build(s: Session, alias: str, full: bool = True) -> tuple[report.ReportData,
         prescription=latest.summary() if latest else "",
         prescribed_per_day=latest.sessions_per_day if latest else None, changes=changes,
         period=period, period_words=words, session_key=SESSION_KEY)
+    data.checkins = checkin_figures.compute(*checkin_rows(s, alias))
     return data, sessions, reps
 
 

@@ -29,6 +29,7 @@ GENTLE = "gentle_max_mm"  # the top of a pattern's gentle range (the validator b
 FIELD_OF = {
     "patient.alias": "alias", "patient.affected_side": "affected_side",
     "session.target_minutes": "target_minutes", "session.sessions_per_day": "sessions_per_day",
+    "session.checkin_every_days": "checkin_every_days",
     "reminders.times": "reminder_times", "reminders.quiet_start": "quiet_start",
     "reminders.quiet_end": "quiet_end", "message": "message", "pattern": "patterns",
 }
@@ -79,7 +80,7 @@ def to_toml(form: Mapping[str, str]) -> tuple[str, list[str]]:
         out.append(f"message = {json.dumps(form['message'].strip())}")
     out += ["", "[patient]", f"alias = {json.dumps(form.get('alias', '').strip())}",
             f"affected_side = {json.dumps(form.get('affected_side', ''))}", "", "[session]"]
-    for key in ("target_minutes", "sessions_per_day"):
+    for key in ("target_minutes", "sessions_per_day", "checkin_every_days"):
         if form.get(key, "").strip():
             out.append(f"{key} = {_value(form[key])}")
     times = [t for t in re.split(r"[\s,;]+", form.get("reminder_times", "")) if t]
@@ -126,6 +127,7 @@ def from_toml(text: str) -> dict[str, str]:
             "message": d.get("message", ""),
             "target_minutes": f"{session.get('target_minutes', 2):g}",
             "sessions_per_day": str(session.get("sessions_per_day", 3)),
+            "checkin_every_days": str(session.get("checkin_every_days", "")),
             "reminder_times": ", ".join(rem.get("times", [])),
             "quiet_start": rem.get("quiet_start", ""), "quiet_end": rem.get("quiet_end", "")}
     for p in d.get("pattern", []):

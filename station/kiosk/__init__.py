@@ -10,6 +10,8 @@
 ``app``      the :class:`~station.kiosk.app.Station` loop, ``station run`` and ``station demo``
 ``wiring``   builds the real services the loop plugs in (records, tracking, clinic chores)
 ``housekeeping``  once-a-second chores: clinic sticks, reminders, storage notices
+``checkin_run``  the weekly check-in in the loop: offered on home when due, run, stored
+``checkin_screens``  the check-in's screens in the practice's style
 """
 
 import os as _os

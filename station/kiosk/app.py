@@ -107,6 +107,8 @@ class Station:
         self.watchdog = services.watchdog
         self.info_provider = services.info
         self.voice = services.voice
+        self.checkins = services.checkin
+        self.checkin_run: Any = None  # a weekly check-in under way (station.kiosk.checkin_run)
         self.timing = Timing.from_settings(self.settings.session, self.tracking.needs_calibration)
         self.engine = Engine(self.plan, self.timing)
         self.keyboard = keyboard
@@ -152,6 +154,9 @@ class Station:
 
     def stop(self) -> None:
         """Stop services, sound and buttons; never raises."""
+        if self.checkin_run is not None:  # what a check-in cut short measured is kept, as abandoned
+            self._call("checkin", "stop", self.checkins.cut_short, self.checkin_run)
+            self.checkin_run = None
         self._call("tracking", "stop", self.tracking.stop)
         self._call("recorder", "stop", self.recorder.stop)
         for b in self.buttons:
@@ -198,16 +203,19 @@ class Station:
             events = self._call("button", "poll", button.poll, now, default=[])
             for ev in events or []:
                 outs += self._on_button(ev, now)
-        outs += self._engine(Event.TICK, now)
-        if self.mode == "info" and now - self._info_opened_at >= INFO_SCREEN_S:
-            self.mode = "session"
-        result = self._call("tracking", "poll", self.tracking.poll, now, default=None)
-        if result is not None:
-            fb, seen = result
-            self._set_feedback(fb, now)
-            for observation in seen:
-                outs += self._engine(_EVENT_OF[observation], now)
-        self._after(outs, now)
+        if self.checkin_run is not None:  # the check-in reads the tracker itself
+            self._checkin_step(now)
+        else:
+            outs += self._engine(Event.TICK, now)
+            if self.mode == "info" and now - self._info_opened_at >= INFO_SCREEN_S:
+                self.mode = "session"
+            result = self._call("tracking", "poll", self.tracking.poll, now, default=None)
+            if result is not None:
+                fb, seen = result
+                self._set_feedback(fb, now)
+                for observation in seen:
+                    outs += self._engine(_EVENT_OF[observation], now)
+            self._after(outs, now)
         self._call("voice", "tick", self.voice.tick)
         self._draw(now)
         if self.frames == 0:
@@ -252,12 +260,20 @@ class Station:
         if self.mode == "info":  # any press closes the info screen
             self.mode = "session"
             return []
+        if self.checkin_run is not None:
+            self._call("checkin", "press", self.checkin_run.press, isinstance(ev, LongPress), now)
+            return []
         if isinstance(ev, LongPress) and self.engine.state is State.HOME:
             if ev.duration >= self.settings.button.info_hold_time:
                 self._open_info(now)
                 return []
         if self.engine.state is State.HOME and self.housekeeping.busy:
             return []  # a clinic stick is being read: the practice starts after it
+        if self.engine.state is State.HOME and self.home.checkin == "due":
+            if isinstance(ev, ShortPress):  # the check-in is offered: the press starts it
+                self._start_checkin(now)
+                return []
+            return self._engine(Event.SHORT_PRESS, now)  # a hold practises instead
         event = Event.LONG_PRESS if isinstance(ev, LongPress) else Event.SHORT_PRESS
         assert isinstance(ev, LongPress | ShortPress)
         return self._engine(event, now)
@@ -325,7 +341,12 @@ class Station:
                 if self.housekeeping.reminder_chime:
                     self.audio.play("break")  # one soft chime when a reminder first shows
             if info is not None:
-                self.home = info
+                state = self._call("checkin", "home_state", self.checkins.home_state, default="")
+                self.home = replace(info, checkin=state or "")
+                if getattr(self.checkins, "notice", ""):
+                    self.post_notice(Notice(self.checkins.notice, "attention", "checkin-save"))
+                else:
+                    self.clear_notice("checkin-save")
 
     def _set_feedback(self, fb: LiveFeedback, now: float = 0.0) -> None:
         """Keep the tracking's feedback; a missing camera or model becomes a calm banner.
@@ -362,6 +383,11 @@ class Station:
             return ScreenModel("returned")
         if self.mode == "info":
             return ScreenModel("info", info=self._info, notices=notices)
+        if self.checkin_run is not None:
+            held = max((b.held_for(now) for b in self.buttons), default=0.0)
+            return ScreenModel("checkin", notices=notices, t=now, checkin=self.checkin_run.screen(now),
+                               affected_side=self.settings.patient.affected_side,
+                               hold_fraction=min(1.0, held / self.settings.button.hold_time) if held > 0.2 else 0.0)
         view = self.engine.view(now)
         held = max((b.held_for(now) for b in self.buttons), default=0.0)
         hold_fraction = 0.0
@@ -386,6 +412,24 @@ class Station:
                 pygame.display.flip()
         except Exception:  # noqa: BLE001 - drawing trouble is logged, the guide goes on
             self._failed("display", "draw")
+
+    # -- the weekly check-in ---------------------------------------------------------------
+
+    def _start_checkin(self, now: float) -> None:
+        """Start the offered check-in (:mod:`station.kiosk.checkin_run`)."""
+        self.checkin_run = self._call("checkin", "begin", self.checkins.begin, self, now)
+        if self.checkin_run is not None:
+            self.clear_notice("default-plan")
+            self.clear_notice("wiped")
+
+    def _checkin_step(self, now: float) -> None:
+        run = self.checkin_run
+        self._call("checkin", "step", run.step, now)
+        if run.done or run is not self.checkin_run:
+            self.checkin_run = None
+            self._home_at = None  # home shows the check-in as done
+            if self.exit_after_summary:
+                self.running = False
 
     # -- notices and modes -----------------------------------------------------------------
 

@@ -98,6 +98,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.autoplay:
         station.buttons.insert(0, Autoplay(station.engine, settings.button.hold_time,
                                            preparing=preparing))
+        station.checkins.set_every_days(None)  # autoplay plays a practice session, never a check-in
     # An autoplay session must end: give up after three times its planned length (frames
     # spent waiting for the media at home do not count).
     limit = None
@@ -141,20 +142,24 @@ def cmd_screens(args: argparse.Namespace) -> int:
 
 
 def cmd_voice(args: argparse.Namespace) -> int:
-    """``station voice --out DIR``: every cue the current plan can speak, as WAV, for listening.
+    """``station voice --out DIR``: every cue the current plan can speak, as WAV, for listening
+    (and the weekly check-in's, when the prescription schedules one).
 
     Clinic recordings are written as they are; the rest are rendered with espeak-ng (exit 1
     with a plain message when it is not installed).
     """
     from station.clinic.prescription import load_active
     from station.errors import UsageError
-    from station.kiosk.voice import Voice, espeak_path, write_cues
+    from station.kiosk.checkin_run import all_sentences
+    from station.kiosk.voice import Cue, Voice, espeak_path, write_cues
 
     settings, data_dir = _load(args)
     voice = Voice(data_dir, enabled=True)
     out = Path(args.out)
+    rx = load_active(data_dir)
+    checkin = [Cue("session", name, text) for name, text in all_sentences()] if rx.checkin_every_days else []
     try:
-        files = write_cues(load_active(data_dir).plan(), out, voice)
+        files = write_cues(rx.plan(), out, voice, checkin)
     except FileNotFoundError as exc:
         print(f"station voice: {exc} (install the espeak-ng package)")
         return 1

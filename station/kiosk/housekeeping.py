@@ -67,11 +67,12 @@ class Housekeeping:
 
         try:
             clinic.kiosk_heartbeat(self.data_dir, practising=station.engine.state not in (
-                State.HOME, State.SUMMARY))
+                State.HOME, State.SUMMARY) or getattr(station, "checkin_run", None) is not None)
         except OSError as exc:  # a full or read-only disk must not stop the kiosk
             log.debug("kiosk heartbeat not written: %s", exc)
         self._drain_stick_lines(station, now)
-        if self._worker is None and station.engine.state in (State.HOME, State.SUMMARY):
+        checkin = getattr(station, "checkin_run", None) is not None  # a check-in is like a session
+        if self._worker is None and station.engine.state in (State.HOME, State.SUMMARY) and not checkin:
             if self._jobs_waiting():
                 self._start_job(station)
         self._retry_waiting_rows(now)
@@ -165,3 +166,6 @@ class Housekeeping:
         if rx.source != "default":  # the next patient's prescription: the unit is in use again
             station.clear_notice("wiped")
         station.set_plan(rx.plan(), rx.affected_side)
+        checkins = getattr(station, "checkins", None)
+        if checkins is not None:  # the weekly check-in, if the new prescription has one
+            checkins.set_every_days(rx.checkin_every_days)

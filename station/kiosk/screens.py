@@ -20,13 +20,14 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pygame
 
 from station.feedback import HomeInfo, LiveFeedback, Notice, PatternResult, RegionMeter, TrackingStatus
-from station.kiosk import theme
+from station.kiosk import checkin_screens, theme
 from station.kiosk.face_pictogram import draw_face, screen_sign
 from station.kiosk.text import draw_text
 from station.kiosk.view import ClinicianInfo, ScreenModel, TextBlock
@@ -223,9 +224,7 @@ def _home(c: _Canvas, m: ScreenModel) -> None:
     h = m.home
     c.text(words.HOME_TITLE, c.box(0.05, 0.03, 0.9, 0.15), "title", align="center",
            valign="middle", max_lines=1)
-    c.text(words.HOME_START, c.box(0.05, 0.18, 0.9, 0.12), "head", theme.TEAL, align="center",
-           valign="middle")
-    y = 0.30
+    y = checkin_screens.home_offer(sys.modules[__name__], c, h.checkin)  # the start line, or the check-in's
     if h.reminder:
         c.text(h.reminder, c.box(0.05, y, 0.9, 0.085), "hint", theme.AMBER, align="center",
                valign="middle")
@@ -433,7 +432,10 @@ def render(surface: pygame.Surface, model: ScreenModel) -> list[TextBlock]:
     """Draw ``model`` on ``surface``; returns every text drawn (rect and the box it had)."""
     c = _Canvas(surface)
     surface.fill(theme.BG)
-    SCREENS.get(model.screen, _home)(c, model)
+    if model.screen == "checkin":
+        checkin_screens.draw_checkin(sys.modules[__name__], c, model)
+    else:
+        SCREENS.get(model.screen, _home)(c, model)
     if model.screen in _WITH_PROGRESS and model.view is not None:
         _progress(c, model.view.session_fraction)
     if model.screen != "returned":
@@ -546,7 +548,12 @@ def sample_models() -> dict[str, ScreenModel]:
         "18_returned": ScreenModel("returned"),
         "19_home_button_stuck": ScreenModel("home", home=home, notices=(stuck,)),
         "20_home_default_plan": ScreenModel("home", notices=(default_plan,)),
+        **_checkin_samples(home),
     }
+
+
+def _checkin_samples(home: HomeInfo) -> dict[str, ScreenModel]:
+    return checkin_screens.sample_models(home)
 
 
 def render_all(out: Path, size: tuple[int, int]) -> list[Path]:

@@ -242,3 +242,11 @@ class Services:
     watchdog: Watchdog = field(default_factory=NullWatchdog)
     info: InfoProvider = bare_info
     voice: VoiceService = field(default_factory=NullVoice)
+    checkin: Any = field(default_factory=lambda: _null_checkins())
+
+
+def _null_checkins() -> Any:
+    """No check-in offered (the weekly check-in service is in :mod:`station.kiosk.checkin_run`)."""
+    from station.kiosk.checkin_run import NullCheckins
+
+    return NullCheckins()

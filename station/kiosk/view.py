@@ -8,6 +8,7 @@ the record store's HomeInfo, the current notices and results; the drawing functi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pygame
 
@@ -20,7 +21,8 @@ class ScreenModel:
     """One frame of the kiosk.
 
     ``screen`` is an engine state value (``home``, ``settle``, ... ``summary``) or one of the
-    kiosk's own screens: ``info`` (clinician info), ``returned`` (please return the unit).
+    kiosk's own screens: ``info`` (clinician info), ``returned`` (please return the unit), ``checkin`` (the weekly
+    check-in, drawn by :mod:`station.kiosk.checkin_screens`).
     """
 
     screen: str
@@ -34,6 +36,7 @@ class ScreenModel:
     hold_fraction: float = 0.0  # how far the button is towards a long press (0..1)
     affected_side: str = "left"  # the patient's own side, for the face pictogram
     t: float = 0.0  # seconds, only for gentle animation
+    checkin: Any = None  # the weekly check-in's screen data (station.kiosk.checkin_run.CheckinScreen)
 
 
 @dataclass(frozen=True)

@@ -263,6 +263,14 @@ class Voice:
         elif self.enabled:
             self.prepare(plan_cues(plan))
 
+    def prepare_later(self, said: Iterable[tuple[str, str]]) -> None:
+        """Render (name, sentence) hints ahead (the check-in's words), on the worker if there is one."""
+        cues = [Cue("session", name, text) for name, text in said]
+        if self._thread is not None:
+            self._jobs.put((-1, cues))
+        elif self.enabled:
+            self.prepare(cues)
+
     def stop(self) -> None:
         """End the worker (never raises)."""
         if self._thread is not None:
@@ -399,14 +407,14 @@ def joined(wavs: list[bytes], lead_in_s: float = 0.0) -> bytes:
     return out.getvalue()
 
 
-def write_cues(plan: Plan, out: Path, voice: Voice) -> list[Path]:
-    """Write every cue of ``plan`` as ``out/<cue id>.wav`` (recording or rendered), plus
-    ``out/cues.json`` (id, text, source); returns the WAV files."""
+def write_cues(plan: Plan, out: Path, voice: Voice, extra: Iterable[Cue] = ()) -> list[Path]:
+    """Write every cue of ``plan`` (and ``extra``: the check-in's) as ``out/<cue id>.wav``
+    (recording or rendered), plus ``out/cues.json`` (id, text, source); returns the WAV files."""
     import json
 
     out.mkdir(parents=True, exist_ok=True)
     files, index = [], []
-    for cue in plan_cues(plan):
+    for cue in [*plan_cues(plan), *extra]:
         src = voice.wav(cue)
         if src is None:
             raise FileNotFoundError("espeak-ng is not installed and there is no recording of " + cue.id)

@@ -1,4 +1,5 @@
-"""Plugging the parts into the kiosk loop: prescription, record store, live tracking, clinic.
+"""Plugging the parts into the kiosk loop: prescription, record store, live tracking, clinic,
+the weekly check-in.
 
 :class:`~station.kiosk.app.Station` only knows the service Protocols of
 :mod:`station.kiosk.services`; this module builds the real ones, in one place, for
@@ -136,6 +137,13 @@ def _info_provider(station_ref: list[Any], data_dir: Path,
     return info
 
 
+def make_checkins(data_dir: Path, every_days: int | None) -> Any:
+    """The weekly check-in service (offered on home when the prescription schedules one)."""
+    from station.kiosk.checkin_run import Checkins
+
+    return Checkins(data_dir, every_days)
+
+
 def make_voice(settings: Settings, data_dir: Path) -> Any:
     """Spoken guidance (espeak-ng cache + clinic recordings), off when the settings say so."""
     from station.kiosk.voice import Voice
@@ -158,7 +166,8 @@ def build_station(args: argparse.Namespace, settings: Settings, data_dir: Path,
                         chores=Housekeeping(data_dir, rx, recorder),
                         watchdog=make_watchdog(),
                         info=_info_provider(ref, data_dir, "prescription" if rx.affected_side else "default"),
-                        voice=make_voice(settings, data_dir))
+                        voice=make_voice(settings, data_dir),
+                        checkin=make_checkins(data_dir, rx.checkin_every_days))
     station = Station(settings, plan, services, clock=clock, **kwargs)
     ref[0] = station
     if probe is not None:

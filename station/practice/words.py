@@ -314,7 +314,7 @@ CHECKIN_MOVEMENTS: dict[str, tuple[str, str]] = {  # movement id -> (name, what 
 CHECKIN_TRY = "Try {n} of {total}"
 CHECKIN_REPEAT: dict[str, str] = {  # why a try is done again -> what to do
     "turned": "Let's do that one again. Face the screen straight on.",
-    "no_face": "Let's do that one again. Stay in front of the screen.",
+    "no_face": "Let's do that one again. Stay in front of the screen, in good light.",
     "eyes": "Let's do that one again. Keep your eyes in view of the camera.",
     "frames": "Let's do that one again. Keep your face in view.",
 }
@@ -333,3 +333,28 @@ def checkin_intro(movement_id: str) -> str:
 def checkin_repeat(reason: str) -> str:
     """The sentence that asks for a try again, for the gate's reason."""
     return CHECKIN_REPEAT.get(reason, CHECKIN_REPEAT_OTHER)
+
+
+CHECKIN_FULL_SHORT = "This time: the full movement, not a small one."  # the screen's short form
+CHECKIN_DUE = "Your weekly check-in is due."
+CHECKIN_HOME_START = "Press the button to start it."
+CHECKIN_HOME_PRACTISE = "To practise instead, hold the button."
+CHECKIN_HOME_DONE = "Weekly check-in done. Thank you."
+CHECKIN_INCOMPLETE = "Some movements were hard to see today. That is fine."
+CHECKIN_NOT_SAVED = "The check-in could not be saved just now. It is tried again. Please tell the clinic."
+CHECKIN_SAY_SETTLE = "This is your weekly check-in. Relax your face, and look at the screen."
+CHECKIN_SAY_PHASES: dict[str, str] = {  # what the voice says as each part of a try starts
+    "hold": "Hold it there.",
+    "release": "And let go.",
+    "rest": "Rest.",
+}
+
+
+def checkin_movement_of(n: int, total: int) -> str:
+    """'Check-in: movement 2 of 5' (n is 1-based)."""
+    return f"{CHECKIN_TITLE}: movement {n} of {total}"
+
+
+def checkin_try(n: int, total: int) -> str:
+    """'Try 2 of 3' (n is 1-based)."""
+    return CHECKIN_TRY.format(n=n, total=total)

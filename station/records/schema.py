@@ -1,4 +1,4 @@
-"""The record schema: a session row and a rep row written down once, with types and bounds.
+"""The record schema: session, rep and check-in rows written down once, with types and bounds.
 
 Theory of operation
 -------------------
@@ -48,6 +48,7 @@ from station.errors import INT as INT
 from station.errors import REAL as REAL
 from station.errors import TEXT as TEXT
 from station.errors import Problem as Problem
+from station.practice.checkin_events import MOVEMENTS
 from station.practice.plan import REGIONS
 
 STORE, CSV, DESK = "store", "csv", "desk"
@@ -167,6 +168,50 @@ REP: tuple[Field, ...] = (
     _mm("quiet_excess_mm", stats=True),
     _mm("residual_mm", stats=True),
     _mm("gentle_max_mm", STORE_CSV, stats=True),
+)
+
+
+#: How a check-in ended (:class:`station.practice.checkin_events.Status`).
+CHECKIN_STATUSES = ("complete", "no_baseline", "abandoned")
+#: The rest's side-to-side measures (affected, other and their difference, mm).
+REST_MEASURES = ("eye_fissure", "brow_height", "mouth_corner_height")
+
+
+def _ratio(name: str, lo: float = -100.0, hi: float = 100.0) -> Field:
+    return Field(name, REAL, lo=lo, hi=hi)
+
+
+#: One weekly check-in (the store's ``checkins`` table, ``checkins.csv``, the desk's checkins):
+#: when, how it ended, and the face at rest, side to side (mm; numbers only, never a grade).
+CHECKIN: tuple[Field, ...] = (
+    Field("id", TEXT, required=True, max_len=64, pattern=ID_RE, desk_name="uid"),
+    Field("started_utc", UTC_TIME, required=True, max_len=32),
+    Field("ended_utc", UTC_TIME, max_len=32),
+    Field("status", CHOICE, required=True, max_len=16, choices=CHECKIN_STATUSES),
+    Field("affected_side", CHOICE, max_len=8, choices=("left", "right")),
+    _count("movements_complete"),
+    *(_mm(f"rest_{m}_{part}_mm") for m in REST_MEASURES for part in ("affected", "other", "diff")),
+    _count("rest_frames", required=False),
+    Field("software_version", TEXT, max_len=64, pattern=PRINTABLE_RE, places=STORE_CSV),
+    Field("model_sha256", TEXT, max_len=64, pattern=HEX64_RE, places=STORE_CSV),
+)
+
+#: One movement of a check-in (``checkin_movements``): the median of its accepted tries and
+#: their spread (max - min, the patient's own noise band), affected and other side, their ratio,
+#: the co-movement of every other region on the affected side, eye narrowing in %.
+CHECKIN_MOVEMENT: tuple[Field, ...] = (
+    Field("id", TEXT, required=True, max_len=64, pattern=ID_RE, desk_name="uid"),
+    Field("checkin_id", TEXT, required=True, max_len=64, pattern=ID_RE, places=STORE_CSV),
+    Field("movement", CHOICE, required=True, max_len=32, choices=tuple(m.id for m in MOVEMENTS)),
+    Field("target_region", CHOICE, max_len=16, choices=REGIONS),
+    Field("complete", FLAG),
+    _count("tries_accepted"),
+    _count("repeats"),
+    _mm("affected_mm"), _mm("other_mm"), _ratio("ratio"), _ratio("eye_narrowing_pct", -1000.0, 1000.0),
+    _mm("affected_spread_mm"), _mm("other_spread_mm"), _ratio("ratio_spread", 0.0, 200.0),
+    _ratio("eye_narrowing_spread_pct", 0.0, 2000.0),
+    *(_mm(f"co_{r}_mm") for r in REGIONS),
+    *(_mm(f"co_{r}_spread_mm") for r in REGIONS),
 )
 
 

@@ -147,6 +147,45 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE reps ADD COLUMN residual_mm REAL;
     ALTER TABLE reps ADD COLUMN gentle_max_mm REAL;
     """,
+    # 3 -> 4: the weekly check-in (station.records.checkins): one row per check-in with the
+    # rest's side-to-side measures, one per movement with its medians and the tries' spread
+    """
+    CREATE TABLE checkins (
+        id TEXT PRIMARY KEY,
+        started_utc TEXT NOT NULL,
+        ended_utc TEXT,
+        status TEXT NOT NULL CHECK (status IN ('complete', 'no_baseline', 'abandoned')),
+        affected_side TEXT,
+        movements_complete INTEGER NOT NULL DEFAULT 0,
+        rest_eye_fissure_affected_mm REAL, rest_eye_fissure_other_mm REAL,
+        rest_eye_fissure_diff_mm REAL,
+        rest_brow_height_affected_mm REAL, rest_brow_height_other_mm REAL,
+        rest_brow_height_diff_mm REAL,
+        rest_mouth_corner_height_affected_mm REAL, rest_mouth_corner_height_other_mm REAL,
+        rest_mouth_corner_height_diff_mm REAL,
+        rest_frames INTEGER,
+        software_version TEXT,
+        model_sha256 TEXT
+    );
+    CREATE TABLE checkin_movements (
+        id TEXT PRIMARY KEY,
+        checkin_id TEXT NOT NULL REFERENCES checkins(id) ON DELETE CASCADE,
+        movement TEXT NOT NULL,
+        target_region TEXT,
+        complete INTEGER,
+        tries_accepted INTEGER NOT NULL DEFAULT 0,
+        repeats INTEGER NOT NULL DEFAULT 0,
+        affected_mm REAL, other_mm REAL, ratio REAL, eye_narrowing_pct REAL,
+        affected_spread_mm REAL, other_spread_mm REAL, ratio_spread REAL,
+        eye_narrowing_spread_pct REAL,
+        co_eye_mm REAL, co_brow_mm REAL, co_mouth_corner_mm REAL, co_lips_mm REAL,
+        co_nose_cheek_mm REAL, co_chin_mm REAL,
+        co_eye_spread_mm REAL, co_brow_spread_mm REAL, co_mouth_corner_spread_mm REAL,
+        co_lips_spread_mm REAL, co_nose_cheek_spread_mm REAL, co_chin_spread_mm REAL
+    );
+    CREATE INDEX checkin_movements_checkin ON checkin_movements(checkin_id);
+    CREATE INDEX checkins_started ON checkins(started_utc);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -156,6 +195,8 @@ QUALITY_FLAGS: tuple[str, ...] = schema.QUALITY_FLAGS
 REP_COLUMNS: tuple[str, ...] = schema.columns(schema.REP, schema.STORE)
 STATS_COLUMNS: tuple[str, ...] = schema.columns(schema.REP, schema.STORE, stats=True)
 SESSION_COLUMNS: tuple[str, ...] = schema.columns(schema.SESSION, schema.STORE)
+CHECKIN_COLUMNS: tuple[str, ...] = schema.columns(schema.CHECKIN, schema.STORE)
+CHECKIN_MOVEMENT_COLUMNS: tuple[str, ...] = schema.columns(schema.CHECKIN_MOVEMENT, schema.STORE)
 
 
 def is_disk_full(exc: BaseException) -> bool:

@@ -48,8 +48,8 @@ def test_month_export_bundle_and_report(month, tmp_path):
     png_dir = tmp_path / "png"
     bundle = export_bundle(data_dir, tmp_path / "out", png_dir=png_dir)
     names = sorted(p.name for p in bundle.iterdir())
-    assert names == ["calibrations.csv", "events.csv", MANIFEST, "report.pdf", "reps.csv",
-                     "sessions.csv", "unit.json"]
+    assert names == ["calibrations.csv", "checkin_movements.csv", "checkins.csv", "events.csv", MANIFEST,
+                     "report.pdf", "reps.csv", "sessions.csv", "unit.json"]
     assert verify_bundle(bundle) == []
     assert [p.name for p in (tmp_path / "out").iterdir()] == [bundle.name]  # no temp left
     sessions = read_csv(bundle / "sessions.csv")

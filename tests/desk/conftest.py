@@ -28,7 +28,8 @@ collect_ignore = [] if DESK_INSTALLED else [
     "helpers.py", "test_desk_storage.py", "test_desk_security.py", "test_desk_browser.py",
     "test_desk_loancycle.py", "test_desk_figures.py",
     "test_desk_bundle_attacks.py", "test_desk_bundle_fuzz.py", "test_desk_login.py", "test_desk_input.py",
-    "test_desk_serve.py"]
+    "test_desk_serve.py", "test_desk_checkins.py",
+    "test_desk_checkin_browser.py"]
 
 _counter = itertools.count()
 
