@@ -156,6 +156,8 @@ class LiveTracking:
                 o = replace(o, calibration=self._calibration())
             elif isinstance(o, RepDone):
                 o = replace(o, stats=self._finish_rep())
+                if o.stats is not None and o.stats.released is False:
+                    self.metrics.drift.discard()  # a rest that did not let go is not learned
             elif isinstance(o, RepInterrupted):
                 self._scorer = None
             elif isinstance(o, SessionFinished):

@@ -34,7 +34,9 @@ Guards, so that it never excuses what the patient did:
   pose jitter of a still head (a few thousandths of a radian) teaches it nothing.
 * **A rep never excuses itself.** Rest frames are held back (:meth:`observe`) and learned
   only when the next movement starts (:meth:`commit`), so a rep's own rest is judged before
-  it is learned from.
+  it is learned from; and a rest whose rep was judged not released is not learned at all
+  (:meth:`discard`): with a swaying head every rest is at a pose of its own, and a tight
+  rep's rest taught there made the next rep at that pose read 1.2 mm "not released".
 * **Robust.** The fit is reweighted (Huber, :data:`HUBER_MM`), so a minority of rests that did
   not let go move it little; the eye and brow are not learned from a frame where either lid is
   narrowed past its threshold (a blink at rest is not drift).
@@ -112,6 +114,12 @@ class PoseDrift:
             v[:, (_EYE, _BROW)] = np.nan
         self._pending_p.append(np.asarray(pose, dtype=np.float64).reshape(2))
         self._pending_v.append(np.r_[v.reshape(12), c])
+
+    def discard(self) -> None:
+        """Forget the rest frames held back so far: the rep they closed did not let go, so they
+        were not a face at rest (learning them would excuse the next rep at that pose)."""
+        self._pending_p.clear()
+        self._pending_v.clear()
 
     def commit(self) -> None:
         """Learn the rest frames held back so far (call as a movement starts) and refit."""

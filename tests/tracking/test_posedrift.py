@@ -48,6 +48,15 @@ def test_a_minority_of_rests_that_did_not_let_go_moves_it_little():
     assert d.correction((0.1, 0.0))[0] == pytest.approx(np.full((2, 6), 1.0), abs=0.2)
 
 
+def test_a_rest_that_did_not_let_go_is_discarded_not_learned():
+    d = PoseDrift()
+    for _ in range(30):
+        d.observe((0.05, 0.0), np.zeros((2, 6)), np.array([[2.5, 0.0], [0.0, 0.0]]), THR)
+    d.discard()  # its rep was judged not released
+    d.commit()
+    assert np.all(d.correction((0.05, 0.0))[1] == 0.0)
+
+
 def test_a_blink_at_rest_does_not_teach_the_eye_and_brow():
     d = PoseDrift()
     blink = np.zeros((2, 6))
