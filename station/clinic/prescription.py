@@ -428,6 +428,7 @@ def _validate_doc(raw: dict, text: str, digest: str) -> Validation:
 
     if c.problems:
         return Validation(None, c.problems, warnings)
+    assert isinstance(alias, str)  # a missing or malformed alias is one of the problems above
     rx = Prescription(
         alias=alias, affected_side=side, patterns=tuple(entries), target_minutes=target,
         sessions_per_day=per_day, reminder_times=tuple(sorted(times)),
@@ -507,13 +508,14 @@ def apply_bytes(data_dir: Path, data: bytes, now: float | None = None) -> Valida
     old = load_active(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(active_path(data_dir), data)
+    changes = _changes(old, result.prescription)
     entry = {"time": time.time() if now is None else now, "sha256": result.prescription.sha256,
-             "changes": _changes(old, result.prescription)}
+             "changes": changes}
     with open(data_dir / LOG_NAME, "a", encoding="utf-8") as f:
         f.write(json.dumps(entry) + "\n")
         f.flush()
         os.fsync(f.fileno())
-    log.info("prescription applied: %s", "; ".join(entry["changes"]))
+    log.info("prescription applied: %s", "; ".join(changes))
     return result
 
 

@@ -194,11 +194,9 @@ def make_stick(stick: Path, secret: bytes, unit_id: str, prescription: Path | No
     if wipe_after_export:
         actions.append("wipe_after_export")
     voice = recordings.from_folder(voice_dir) if voice_dir is not None else {}  # checked here
-    req = {
-        "format": 1, "unit": unit_id, "key_id": unit.key_id(secret),
-        "nonce": secrets.token_hex(16), "created": _now_iso(time.time() if now is None else now),
-        "actions": actions, "prescription_sha256": digest,
-    }
+    nonce, created = secrets.token_hex(16), _now_iso(time.time() if now is None else now)
+    req = {"format": 1, "unit": unit_id, "key_id": unit.key_id(secret), "nonce": nonce, "created": created,
+           "actions": actions, "prescription_sha256": digest}
     if voice_list := recordings.listed(voice):
         req["voice"] = voice_list
     payload = json.dumps(req, indent=1).encode("utf-8")
@@ -213,7 +211,7 @@ def make_stick(stick: Path, secret: bytes, unit_id: str, prescription: Path | No
     recordings.write_folder(folder, voice)
     (folder / REQUEST).write_bytes(payload)
     (folder / SIGNATURE).write_text(sign(secret, payload) + "\n", encoding="ascii")
-    return Request(unit_id, req["nonce"], req["created"], tuple(actions), digest, tuple(sorted(voice_list.items())))
+    return Request(unit_id, nonce, created, tuple(actions), digest, tuple(sorted(voice_list.items())))
 
 
 # ---------------------------------------------------------------- verifying a stick

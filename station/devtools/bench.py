@@ -257,7 +257,7 @@ def metrics_cost(samples: Sequence[FaceSample], fps: float, target: str,
             faces = [s for s in samples if s.face][:24]
             if not faces:
                 raise RuntimeError("no face in the samples: the metrics cannot be timed")
-            m.calibrator.baseline = make_baseline([s.landmarks for s in faces],
+            m.calibrator.baseline = make_baseline([s.landmarks for s in faces if s.landmarks is not None],
                                                   [s.pose for s in faces])
             fallback = True
         sample = dataclasses.replace(samples[k % n], t=k / fps)

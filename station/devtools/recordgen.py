@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from station.feedback import Calibration, RepStats
-from station.practice.events import Event, RepDone, SettleEnded, State, Timing
+from station.practice.events import Event, Output, RepDone, SettleEnded, State, Timing
 from station.practice.plan import REGIONS, Pattern, Plan, default_plan, make_plan
 from station.practice.session import Engine
 from station.records.recorder import SessionRecorder
@@ -180,7 +182,7 @@ def generate(
     end = end or datetime.now(UTC)
     first = (end - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
     summary = GenSummary(first_day=first.date().isoformat(), last_day=end.date().isoformat())
-    clock = {"wall0": first, "mono0": 5000.0, "mono": 5000.0}
+    clock: dict[str, Any] = {"wall0": first, "mono0": 5000.0, "mono": 5000.0}
 
     def wall() -> datetime:
         return clock["wall0"] + timedelta(seconds=clock["mono"] - clock["mono0"])
@@ -223,14 +225,14 @@ def generate(
 
 def _drive(
     rec: SessionRecorder, plan: Plan, rng: random.Random, mono: float, progress: float,
-    ending: str, summary: GenSummary, clock: dict,
+    ending: str, summary: GenSummary, clock: dict[str, Any],
 ) -> float:
     """Run a session while keeping the fake wall clock in step with the engine's time."""
     orig = rec.on_outputs
 
-    def on_outputs(outs: list, now: float) -> None:
+    def on_outputs(outputs: Sequence[Output], now: float) -> None:
         clock["mono"] = now
-        orig(outs, now)
+        orig(outputs, now)
 
     rec.on_outputs = on_outputs  # type: ignore[method-assign]
     try:

@@ -36,7 +36,7 @@ from station.kiosk.button import (
     Unstuck,
 )
 from station.kiosk.services import Services
-from station.kiosk.view import ScreenModel, screen_of
+from station.kiosk.view import ScreenModel, TextBlock, screen_of
 from station.practice import words
 from station.practice.events import (
     Event,
@@ -124,7 +124,7 @@ class Station:
         self.home = HomeInfo()
         self.results: tuple[PatternResult, ...] = ()
         self.release_prompt = ""
-        self.last_blocks: list = []
+        self.last_blocks: list[TextBlock] = []
         self.frames = 0
         self._prompts = itertools.cycle(release_prompts() or ("Massage your cheek gently.",))
         self._info: ClinicianInfo | None = None
@@ -269,7 +269,7 @@ class Station:
 
     def _after(self, outs: list[Output], now: float) -> None:
         """Follow what the engine did: log, sound, services, results, home info."""
-        cue = None
+        cue: State | str | None = None
         for o in outs:
             self.history.append(o)
             if isinstance(o, Ignored):
@@ -293,7 +293,7 @@ class Station:
                     self.running = False
         if cue == "pause":
             self.audio.play("pause")
-        elif cue is not None:
+        elif isinstance(cue, State):
             self.audio.play_phase(cue)
         real = [o for o in outs if not isinstance(o, Ignored)]
         if real:

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import pygame
 
-from station.feedback import HomeInfo, LiveFeedback, Notice, PatternResult, RegionMeter, TrackingStatus
+from station.feedback import ClinicianInfo, HomeInfo, LiveFeedback, Notice, PatternResult, RegionMeter, TrackingStatus
 from station.kiosk import theme
 from station.kiosk.face_pictogram import draw_face, screen_sign
 from station.kiosk.text import draw_text
-from station.kiosk.view import ClinicianInfo, ScreenModel, TextBlock
+from station.kiosk.view import ScreenModel, TextBlock
 from station.practice import words
 from station.practice.events import State, View
 from station.practice.plan import Pattern
@@ -511,7 +511,7 @@ def sample_models() -> dict[str, ScreenModel]:
     disk = Notice(words.STORAGE_FULL, "attention", "storage")
     model_missing = Notice(words.MODEL_MISSING, "attention", "model")
     stuck = Notice(words.BUTTON_STUCK, "attention", "button")
-    default_plan = Notice(words.HOME_DEFAULT_PLAN, "info", "prescription")
+    plan_notice = Notice(words.HOME_DEFAULT_PLAN, "info", "prescription")
     calib = LiveFeedback(TrackingStatus.CALIBRATING, (), "Hold still for a moment while I learn your face.")
     return {
         "01_home": ScreenModel("home", home=home),
@@ -545,7 +545,7 @@ def sample_models() -> dict[str, ScreenModel]:
         "17_info": ScreenModel("info", info=info),
         "18_returned": ScreenModel("returned"),
         "19_home_button_stuck": ScreenModel("home", home=home, notices=(stuck,)),
-        "20_home_default_plan": ScreenModel("home", notices=(default_plan,)),
+        "20_home_default_plan": ScreenModel("home", notices=(plan_notice,)),
     }
 
 

@@ -27,8 +27,13 @@ from station.practice.plan import Plan
 class TrackingService(Protocol):
     """Face tracking: frames in, meters and observations out; follows the session's outputs."""
 
-    needs_calibration: bool
-    camera_kind: str  # Pi camera, webcam, video file, simulated patient, none
+    @property
+    def needs_calibration(self) -> bool:
+        """The session waits in settle for a calibration (read-only)."""
+
+    @property
+    def camera_kind(self) -> str:
+        """Pi camera, webcam, video file, simulated patient, none (read-only)."""
 
     def start(self) -> None: ...
 
@@ -84,8 +89,13 @@ class RecorderService(Protocol):
 class ChoresService(Protocol):
     """Once-a-second chores outside a session (clinic sticks, reminders, notices)."""
 
-    busy: bool  # a clinic stick is being read: a practice starts after it
-    reminder_chime: bool
+    @property
+    def busy(self) -> bool:
+        """A clinic stick is being read: a practice starts after it (read-only)."""
+
+    @property
+    def reminder_chime(self) -> bool:
+        """A reminder is due and asks for a chime (read-only)."""
 
     def tick(self, station: Any, now: float) -> None: ...
 

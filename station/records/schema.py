@@ -195,7 +195,8 @@ def cell(f: Field, value: Any) -> str | int:
     if f.kind in (INT, FLAG):
         v = int(value)
         return v if f.kind == FLAG or f.lo <= v <= f.hi else ""  # type: ignore[operator]
-    return value
+    text: str = value
+    return text
 
 
 # ---------------------------------------------------------------- reading (the one parser)

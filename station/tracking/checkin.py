@@ -132,7 +132,8 @@ class TryFrames:
     def steady_hold(self) -> np.ndarray:
         """Mask of the hold's steady part (after :data:`HOLD_SKIP_SHARE` of it)."""
         t, phase, *_ = self.arrays()
-        return (phase == "hold") & (t >= self.hold_start + HOLD_SKIP_SHARE * self.hold_s - 1e-9)
+        steady: np.ndarray = (phase == "hold") & (t >= self.hold_start + HOLD_SKIP_SHARE * self.hold_s - 1e-9)
+        return steady
 
 
 def gate_try(tf: TryFrames, baseline: Baseline) -> tuple[bool, str]:

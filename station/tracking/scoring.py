@@ -36,7 +36,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from station.feedback import LiveFeedback, PatternResult, RegionMeter, RepStats, TrackingStatus
+from station.feedback import LiveFeedback, PatternResult, Readings, RegionMeter, RepStats, TrackingStatus
 from station.practice import words
 from station.practice.events import REP_PHASES, State
 from station.practice.plan import Pattern, library
@@ -155,7 +155,7 @@ class RepScorer:
         self._peak = np.zeros((2, 6))
         self._ratio_at_peak: float | None = None
         self._target_peak = -1.0
-        self._series: list[tuple[float, dict]] = []
+        self._series: list[tuple[float, Readings]] = []
         self._t0: float | None = None
         self._last_series_t = -1e9
         # the whole rep, for the quality judge
@@ -180,7 +180,7 @@ class RepScorer:
         self._counts[phase.value] = self._counts.get(phase.value, 0) + 1
         self._t.append(frame.t)
         self._phase.append(phase.value)
-        self._readings.append(frame.smoothed if scored else np.full((2, 6), np.nan))
+        self._readings.append(frame.smoothed if scored and frame.smoothed is not None else np.full((2, 6), np.nan))
         raw = frame.readings if frame.readings is not None else frame.smoothed
         self._raw.append(raw if scored and raw is not None else np.full((2, 6), np.nan))
         if phase not in SCORED_PHASES:
