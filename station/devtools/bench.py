@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from station.devtools.bench_kiosk import kiosk_figures, kiosk_run, pct
-from station.feedback import TrackingStatus
+from station.feedback import Side, TrackingStatus
 from station.tracking.blinks import BlinkStream
 from station.tracking.camera import MemorySource, OpenCVSource, decode_all, iter_frames
 from station.tracking.face import FaceSample
@@ -232,7 +232,7 @@ REP_FRAMES = 66  # a rep's move + hold + release at ~15 fps (a new RepScorer aft
 
 
 def metrics_cost(samples: Sequence[FaceSample], fps: float, target: str,
-                 quiet: Sequence[str], side: str, min_frames: int) -> dict[str, float]:
+                 quiet: Sequence[str], side: Side, min_frames: int) -> dict[str, float]:
     """Per-frame cost of what the kiosk does with each sample: ``Metrics.update`` (with the 3-D
     registration) + ``live_feedback`` (with the live blink stream) + ``RepScorer.add``, on real
     samples replayed (looped, re-stamped) until

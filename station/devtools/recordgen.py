@@ -18,12 +18,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from station.feedback import Calibration, RepStats
+from station.feedback import Calibration, RepStats, Side
 from station.practice.events import Event, Output, RepDone, SettleEnded, State, Timing
 from station.practice.plan import REGIONS, Pattern, Plan, default_plan, make_plan
 from station.practice.session import Engine
 from station.records.recorder import SessionRecorder
 
+SIDE = Side.LEFT  # the generated patient's affected side
 PRESCRIBED_SOURCE = "prescription: smile, pucker, eye closure"
 
 
@@ -197,7 +198,7 @@ def generate(
         lo, hi = sessions_per_day
         n = rng.randint(lo, hi)
         # a new boot each day: a recorder opened fresh (recovers any power-cut session)
-        rec = SessionRecorder(data_dir, plan, wall=wall, synchronous=synchronous,
+        rec = SessionRecorder(data_dir, plan, affected_side=SIDE, wall=wall, synchronous=synchronous,
                               model_sha256="64184e229b263107bc2b804c6625db1341ff2bb731874b0b"
                                            "cc2fe6544e0bc9ff")
         hours = sorted(rng.uniform(7.5, 21.5) for _ in range(n))
@@ -218,7 +219,7 @@ def generate(
             if ending == "interrupted":
                 if rec.store is not None:
                     rec.store.close()  # power cut: no clean stop
-                rec = SessionRecorder(data_dir, plan, wall=wall, synchronous=synchronous)
+                rec = SessionRecorder(data_dir, plan, affected_side=SIDE, wall=wall, synchronous=synchronous)
         rec.stop()
     return summary
 

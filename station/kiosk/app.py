@@ -24,7 +24,16 @@ from dataclasses import replace
 from typing import Any
 
 from station.config import Settings
-from station.feedback import ClinicianInfo, HomeInfo, LiveFeedback, Notice, Observation, PatternResult, TrackingStatus
+from station.feedback import (
+    ClinicianInfo,
+    HomeInfo,
+    LiveFeedback,
+    Notice,
+    Observation,
+    PatternResult,
+    Side,
+    TrackingStatus,
+)
 from station.kiosk.audio import Audio
 from station.kiosk.button import (
     Button,
@@ -389,7 +398,7 @@ class Station:
 
     # -- notices and modes -----------------------------------------------------------------
 
-    def set_plan(self, plan: Plan, affected_side: str | None = None) -> None:
+    def set_plan(self, plan: Plan, affected_side: Side | None = None) -> None:
         """Play ``plan`` from the next session (only switched while at home)."""
         if self.engine.state is not State.HOME:
             log.warning("new plan ignored: a session is running")

@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from station import __version__
-from station.feedback import ClinicianInfo, HomeInfo, LiveFeedback, Notice, Observation, PatternResult, TrackingStatus
+from station.feedback import (
+    ClinicianInfo,
+    HomeInfo,
+    LiveFeedback,
+    Notice,
+    Observation,
+    PatternResult,
+    Side,
+    TrackingStatus,
+)
 from station.practice.events import Output
 from station.practice.plan import Plan
 
@@ -41,7 +50,7 @@ class TrackingService(Protocol):
 
     def follow(self, outputs: list[Output]) -> list[Output]: ...
 
-    def set_plan(self, plan: Plan, affected_side: str) -> None: ...
+    def set_plan(self, plan: Plan, affected_side: Side) -> None: ...
 
     def stop(self) -> None: ...
 
@@ -74,7 +83,7 @@ class RecorderService(Protocol):
 
     def notices(self) -> list[Notice]: ...
 
-    def set_plan(self, plan: Plan, affected_side: str) -> None: ...
+    def set_plan(self, plan: Plan, affected_side: Side) -> None: ...
 
     def wipe(self) -> None: ...
 
@@ -132,7 +141,7 @@ class NullTracking:
         """Nothing measured: the outputs pass unchanged."""
         return outputs
 
-    def set_plan(self, plan: Plan, affected_side: str) -> None:
+    def set_plan(self, plan: Plan, affected_side: Side) -> None:
         """Nothing to measure."""
 
     def stop(self) -> None:
@@ -164,7 +173,7 @@ class NullRecorder:
         """Nothing to tell."""
         return []
 
-    def set_plan(self, plan: Plan, affected_side: str) -> None:
+    def set_plan(self, plan: Plan, affected_side: Side) -> None:
         """Nothing to keep."""
 
     def wipe(self) -> None:

@@ -27,6 +27,7 @@ import pytest
 from test_clinic_lifecycle import ALIAS_A, SHORT, _kiosk, _prescription, practise
 
 from station.clinic import prescription as rx
+from station.feedback import Side
 from station.kiosk.app import Station
 from station.kiosk.autoplay import Autoplay
 from station.paths import database_path
@@ -155,7 +156,7 @@ def test_rows_held_by_a_full_disk_land_at_home_without_another_session(data_dir:
     plan, wrappers = default_plan(), []
     rec = SessionRecorder(data_dir, plan, wall=Wall(clock),
                           connection_factory=lambda c: wrappers.append(FlakyConnection(c))
-                          or wrappers[-1])
+                          or wrappers[-1], affected_side=Side.LEFT)
     station = Station(Settings(), plan, Services(recorder=rec, chores=Housekeeping(
         data_dir, load_active(data_dir), rec)), clock=clock)
     wrappers[0].full = True
