@@ -25,6 +25,8 @@ from station.practice.session import Engine
 from station.records.recorder import SessionRecorder
 
 SIDE = Side.LEFT  # the generated patient's affected side
+MODEL_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"  # the pinned face model
+MAX_STEPS = 100_000  # a session's loop turns: far more than any plan needs; past it the generator is stuck
 PRESCRIBED_SOURCE = "prescription: smile, pucker, eye closure"
 
 
@@ -75,9 +77,7 @@ def _rep_stats(rng: random.Random, plan: Plan, pi: int, rep: int, progress: floa
     for k in range(n):
         t = k / 10.0
         shape = math.sin(math.pi * min(1.0, t / dur)) ** 2
-        readings = {
-            side: {r: 0.0 for r in REGIONS} for side in ("left", "right")
-        }
+        readings = {"left": dict.fromkeys(REGIONS, 0.0), "right": dict.fromkeys(REGIONS, 0.0)}
         readings["left"][pattern.target] = target * shape
         readings["right"][pattern.target] = target * 1.3 * shape
         for r, mm in quiet.items():
@@ -129,7 +129,9 @@ def _run_session(
             elif isinstance(o, SettleEnded):
                 outs[i] = replace(o, calibration=calibration)
 
-    while eng.state is not State.HOME:
+    for _ in range(MAX_STEPS):
+        if eng.state is State.HOME:
+            return t
         deadline = eng.next_deadline()
         assert deadline is not None
         nxt = min(x for x in (deadline, cut_at, pause_at, break_at) if x is not None)
@@ -163,7 +165,7 @@ def _run_session(
             t += rng.uniform(3, 10)
             outs = eng.handle(Event.SHORT_PRESS, t)
             rec.on_outputs(outs, t)
-    return t
+    raise RuntimeError(f"a generated session did not end after {MAX_STEPS} steps (in {eng.state.value})")
 
 
 def generate(
@@ -188,7 +190,13 @@ def generate(
     def wall() -> datetime:
         return clock["wall0"] + timedelta(seconds=clock["mono"] - clock["mono0"])
 
+    def boot(plan: Plan) -> SessionRecorder:
+        """The kiosk starting: a recorder opened fresh (it recovers a power-cut session)."""
+        return SessionRecorder(data_dir, plan, affected_side=SIDE, wall=wall, synchronous=synchronous,
+                               model_sha256=MODEL_SHA256)
+
     mono = 5000.0
+    rec: SessionRecorder | None = None
     for day in range(days):
         plan = prescribed_plan() if switch_plan and day >= days // 2 else default_plan()
         progress = day / max(1, days - 1)
@@ -197,10 +205,12 @@ def generate(
             continue
         lo, hi = sessions_per_day
         n = rng.randint(lo, hi)
-        # a new boot each day: a recorder opened fresh (recovers any power-cut session)
-        rec = SessionRecorder(data_dir, plan, affected_side=SIDE, wall=wall, synchronous=synchronous,
-                              model_sha256="64184e229b263107bc2b804c6625db1341ff2bb731874b0b"
-                                           "cc2fe6544e0bc9ff")
+        # The unit stays on between days (opening a year-long store checks all of it: a boot
+        # a day would cost more than the practice); it boots again after a power cut.
+        if rec is None:
+            rec = boot(plan)
+        elif rec.plan is not plan:
+            rec.set_plan(plan, SIDE)
         hours = sorted(rng.uniform(7.5, 21.5) for _ in range(n))
         for h in hours:
             start_wall = first + timedelta(days=day, hours=h)
@@ -219,7 +229,8 @@ def generate(
             if ending == "interrupted":
                 if rec.store is not None:
                     rec.store.close()  # power cut: no clean stop
-                rec = SessionRecorder(data_dir, plan, affected_side=SIDE, wall=wall, synchronous=synchronous)
+                rec = boot(plan)
+    if rec is not None:
         rec.stop()
     return summary
 
