@@ -33,6 +33,8 @@ from station.kiosk.wiring import build_station
 from station.practice.events import RepDone, SessionStarted, SessionStatus, State
 from station.records.recorder import SessionRecorder
 
+pytestmark = pytest.mark.slow  # the fast lane (-m "not slow") leaves this module out
+
 FRAME = 0.1  # seconds of fake time per loop step
 ALIAS_A, MARKER_A = "PT-ALPHA-7731", "marker-A-5f1e0c"
 ALIAS_B = "PT-BRAVO-1200"

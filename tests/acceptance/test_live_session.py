@@ -37,7 +37,7 @@ from station.tracking.live import LiveTracking  # noqa: E402
 from station.tracking.metrics import Metrics  # noqa: E402
 from station.tracking.tracker import Landmarker, TrackerThread  # noqa: E402
 
-pytestmark = pytest.mark.tracking
+pytestmark = [pytest.mark.tracking, pytest.mark.slow]
 DT = 0.1  # 10 frames a second of station time
 
 

@@ -30,6 +30,8 @@ from station.kiosk.app import Station
 from station.kiosk.autoplay import Autoplay
 from station.practice.events import State
 
+pytestmark = pytest.mark.slow  # the fast lane (-m "not slow") leaves this module out
+
 FRAME = 0.1  # fake seconds per kiosk frame
 PLANNED_REPS = sum(p["reps"] for p in SHORT)
 REPO = Path(__file__).resolve().parents[2]

@@ -43,6 +43,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+@pytest.mark.slow
 def test_month_export_bundle_and_report(month, tmp_path):
     data_dir, summary = month
     assert summary.sessions >= 60 and summary.interrupted >= 1 and summary.days_missed >= 1

@@ -19,6 +19,8 @@ from station.devtools.bench import (
     metrics_cost,
 )
 
+pytestmark = pytest.mark.slow  # the fast lane (-m "not slow") leaves this module out
+
 
 def _finite(row: Row) -> bool:
     return row.number is not None and math.isfinite(row.number) and row.number > 0

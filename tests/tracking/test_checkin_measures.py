@@ -190,6 +190,7 @@ STILL_TIMING = CheckinTiming(settle_s=4.0, neutral_s=5.0, intro_s=0.5, move_s=0.
                              release_s=0.5, rest_s=0.5)
 
 
+@pytest.mark.slow
 def test_a_still_face_repeats_within_two_tenths_of_a_millimetre(model_file: Path) -> None:
     """A real photo held still, with sensor noise and a little sway, through the whole check-in."""
     import cv2

@@ -24,7 +24,7 @@ from station.tracking.metrics import Metrics, region_index, side_index  # noqa: 
 from station.tracking.scoring import RepScorer, live_feedback  # noqa: E402
 from station.tracking.tracker import Landmarker  # noqa: E402
 
-pytestmark = pytest.mark.tracking
+pytestmark = [pytest.mark.tracking, pytest.mark.slow]
 
 NEUTRAL_FRAMES = 36
 FPS = 10.0

@@ -36,7 +36,7 @@ from station.tracking.metrics import (  # noqa: E402
 from station.tracking.scoring import RepScorer, spec_for  # noqa: E402
 from station.tracking.tracker import Landmarker  # noqa: E402
 
-pytestmark = pytest.mark.tracking
+pytestmark = [pytest.mark.tracking, pytest.mark.slow]
 FLOORS = np.array(list(FLOORS_MM.values()))
 
 
