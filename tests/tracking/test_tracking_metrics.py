@@ -147,7 +147,7 @@ def test_specificity_eye_only_keeps_smile_target_calm(ramps, face, side):
         assert fb.meters[0].role == "target" and fb.meters[0].level < 0.05
 
 
-@pytest.mark.parametrize("side", ["left", "right"])
+@pytest.mark.parametrize("side", list(Side))
 def test_quiet_region_that_moves_warns_and_counts(ramps, side):
     run = ramps[("db_face", "both", side)]
     warned = [live_feedback(f, "mouth_corner", ["eye", "brow"], side, run["baseline"]).meters[1]
@@ -160,8 +160,7 @@ def test_quiet_region_that_moves_warns_and_counts(ramps, side):
     assert st.quiet_moved and st.coactivation is not None and st.coactivation > 0
     assert st.eye_ratio is not None and st.eye_ratio < 1.0
     # the other side's rep is quiet
-    rs = RepScorer("small_smile", 0, 0, "mouth_corner", ["eye"],
-                   "right" if side == "left" else "left", run["baseline"])
+    rs = RepScorer("small_smile", 0, 0, "mouth_corner", ["eye"], side.other, run["baseline"])
     for f in run["frames"]:
         rs.add(f)
     assert not rs.result().quiet_moved
