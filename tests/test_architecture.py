@@ -64,7 +64,6 @@ def layer_of(module: str) -> int:
     return best
 
 
-@pytest.mark.slow
 def test_imports_flow_one_way():
     wrong = [f"{m} imports {i}" for m, deps in graph().items() for i in deps
              if layer_of(i) > layer_of(m) and not i == "station"]
