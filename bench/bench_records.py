@@ -16,6 +16,7 @@ from pathlib import Path
 
 from station.clinic.export import export_bundle
 from station.devtools.recordgen import generate
+from station.feedback import Side
 from station.paths import database_path
 from station.records.recorder import SessionRecorder
 from station.records.wipe import wipe
@@ -43,7 +44,7 @@ def main() -> None:
     conn.close()
     db_mb = _size(data) / 1e6
     t0 = time.perf_counter()
-    rec = SessionRecorder(data)  # a kiosk start on a year of records: open + quick_check
+    rec = SessionRecorder(data, affected_side=Side.LEFT)  # a kiosk start on a year of records: open + quick_check
     open_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     rec.home_info(0.0)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Run every test of the station from a fresh machine: make the virtual environments, install
-# everything, lint, then run the suite twice: under the current mediapipe line (1.x, numpy 2:
-# laptops, Pi 5) and under mediapipe 0.10.18 with numpy 1.x (the only line a Pi 4 or Zero 2 W
-# can run, so the whole station must work on it, not only the tracking).
+# everything, lint and type-check, then run the suite twice: under the current mediapipe line
+# (1.x, numpy 2: laptops, Pi 5) and under mediapipe 0.10.18 with numpy 1.x (the only line a
+# Pi 4 or Zero 2 W can run, so the whole station must work on it, not only the tracking).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -18,6 +18,7 @@ echo "== environment 1: mediapipe 1.x, numpy 2 (and the clinic desk)"
 .venv-test/bin/python -m pip install -q --upgrade pip
 .venv-test/bin/python -m pip install -q -e '.[test,desk-test]'
 .venv-test/bin/ruff check station tests bench
+.venv-test/bin/mypy  # the settings in pyproject.toml: the whole package, strict for the unit's core
 .venv-test/bin/python -m pytest -q -p no:cacheprovider
 
 # The desk runs on the clinic computer, never on a Pi: its tests skip here (no desk extra).

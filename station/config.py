@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from station.errors import CHOICE, FLAG, INT, REAL, TEXT, Field, Problem
+from station.feedback import Side
 from station.files import read_limited
 from station.paths import find_data_dir, resolve_data_dir
 
@@ -66,7 +67,11 @@ class AudioSettings:
 class PatientSettings:
     """Per-patient defaults (a prescription overrides them)."""
 
-    affected_side: str = "left"  # anatomical: the patient's own left
+    affected_side: Side = Side.LEFT  # anatomical: the patient's own left
+
+    def __post_init__(self) -> None:
+        # the one place the settings' side becomes a Side (the file's checks allow only the two)
+        object.__setattr__(self, "affected_side", Side(self.affected_side))
 
 
 @dataclass(frozen=True)

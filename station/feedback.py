@@ -12,6 +12,31 @@ from dataclasses import dataclass, field
 
 SIDES: tuple[str, str] = ("left", "right")  # the subject's own sides
 
+
+class Side(enum.StrEnum):
+    """A side of the patient's face, anatomical (the patient's own left is ``LEFT``).
+
+    The settings and prescription validators parse it once; below them every affected side is
+    a ``Side``, never a bare string and never a default. Its value is the word on disk
+    ("left"/"right"), so records, CSV files and prescriptions hold the plain string.
+
+    >>> Side("left").other, Side.RIGHT.row, f"{Side.LEFT}"
+    (<Side.RIGHT: 'right'>, 1, 'left')
+    """
+
+    LEFT = "left"
+    RIGHT = "right"
+
+    @property
+    def other(self) -> Side:
+        """The side that is not this one."""
+        return Side.RIGHT if self is Side.LEFT else Side.LEFT
+
+    @property
+    def row(self) -> int:
+        """This side's row in (2, N) per-side arrays (the order of :data:`SIDES`)."""
+        return SIDES.index(self.value)
+
 # region -> signed millimetres from the neutral baseline, per side
 Readings = dict[str, dict[str, float]]
 

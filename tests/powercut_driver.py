@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from station.feedback import RepStats  # noqa: E402
+from station.feedback import RepStats, Side  # noqa: E402
 from station.practice.events import Event, RepDone, SessionFinished, SessionStarted, State, Timing  # noqa: E402
 from station.practice.plan import default_plan  # noqa: E402
 from station.practice.session import Engine  # noqa: E402
@@ -33,7 +33,7 @@ def main() -> None:
         out.flush()
 
     plan = default_plan()
-    rec = SessionRecorder(data_dir, plan, on_committed=committed)
+    rec = SessionRecorder(data_dir, plan, on_committed=committed, affected_side=Side.LEFT)
     out.write("READY\n")
     out.flush()
     t = 100.0

@@ -135,3 +135,15 @@ if __name__ == "__main__":
     sizes = sorted(((len(p.read_text().splitlines()), module_name(p)) for p in PKG.rglob("*.py")), reverse=True)
     for n, m in sizes[:5]:
         print(f"{n:5d}  {m}")
+
+
+def test_no_test_imports_another_test_modules_private_helpers():
+    """Shared test helpers live in helper modules (``tests/*_helpers.py``) or fixtures."""
+    tests = ROOT / "tests"
+    wrong = []
+    for path in tests.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1].startswith("test_"):
+                wrong += [f"{path.relative_to(ROOT)}: {node.module}.{a.name}" for a in node.names
+                          if a.name.startswith("_")]
+    assert wrong == []

@@ -40,6 +40,7 @@ def _run(cfg: Path, *argv: str) -> int:
     return main(["--config", str(cfg), *argv])
 
 
+@pytest.mark.slow
 def test_every_data_command_uses_the_settings_data_dir(configured, tmp_path: Path, capsys):
     cfg, data, key = configured
     default = tmp_path / "platform-default" / "station"

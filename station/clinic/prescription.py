@@ -60,7 +60,7 @@ from typing import Any
 
 from station.errors import CHOICE, INT, LIST, REAL, TEXT, Field, Problem, check_table, names
 from station.errors import short as _short
-from station.feedback import Notice
+from station.feedback import Notice, Side
 from station.files import atomic_write, read_limited
 from station.practice.events import Timing
 from station.practice.plan import GENTLE_MIN_MM, Plan, default_plan, library, make_plan
@@ -159,7 +159,7 @@ class Prescription:
     """
 
     alias: str = ""
-    affected_side: str | None = None
+    affected_side: Side | None = None
     patterns: tuple[PatternEntry, ...] = ()
     target_minutes: float = 2.0
     sessions_per_day: int = 3
@@ -408,8 +408,9 @@ def _validate_doc(raw: dict[str, Any], text: str, digest: str) -> Validation:
 
     if c.problems:
         return Validation(None, c.problems, warnings)
+    assert isinstance(alias, str) and isinstance(side, str)  # else one of the problems above
     rx = Prescription(
-        alias=alias, affected_side=side, patterns=tuple(entries), target_minutes=target,
+        alias=alias, affected_side=Side(side), patterns=tuple(entries), target_minutes=target,
         sessions_per_day=per_day, checkin_every_days=checkin_days,
         reminder_times=tuple(sorted(times)),
         quiet_start=quiet["quiet_start"], quiet_end=quiet["quiet_end"], message=message,

@@ -24,6 +24,7 @@ from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 from werkzeug.routing import IntegerConverter
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from station.clinic import checkin_figures, report, unit
 from station.clinic import prescription as rx
@@ -139,7 +140,7 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
                 "accounts": getattr(g, "accounts", False), "states": db.STATE_WORDS,
                 "clinic_key_id": clinic_key_id, "today": dt.date.today()}
 
-    def done(message: str, target: str) -> Response:
+    def done(message: str, target: str) -> WerkzeugResponse:
         g.db.commit()
         return redirect(f"{target}{'&' if '?' in target else '?'}msg={quote(message)}")
 

@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import stat
 import zipfile
 from collections.abc import Iterator
@@ -58,10 +59,10 @@ MANIFEST_RECORD: tuple[Field, ...] = (
     Field("format", INT, required=True, lo=1, hi=1),
     Field("unit_id", TEXT, required=True, max_len=40, pattern=UNIT_ID_RE),
     Field("created_utc", UTC_TIME, required=True, max_len=32),
-    Field("key_id", TEXT, max_len=16, pattern=schema.re.compile(r"[0-9a-f]{16}")),
+    Field("key_id", TEXT, max_len=16, pattern=re.compile(r"[0-9a-f]{16}")),
 )
 FILE_ENTRY: tuple[Field, ...] = (
-    Field("name", TEXT, required=True, max_len=64, pattern=schema.re.compile(r"[a-z][a-z0-9._-]*")),
+    Field("name", TEXT, required=True, max_len=64, pattern=re.compile(r"[a-z][a-z0-9._-]*")),
     Field("bytes", INT, required=True, lo=0, hi=max(FILE_LIMITS.values())),
     Field("sha256", TEXT, required=True, max_len=64, pattern=schema.HEX64_RE),
 )
@@ -355,7 +356,8 @@ class ZipBundle(Bundle):
         return info.file_size
 
     def _open(self, name: str) -> IO[bytes]:
-        return _ZipStream(self.zf, self.by_name[name], self.path.name)
+        return _ZipStream(  # type: ignore[return-value]  # reads like a binary file
+            self.zf, self.by_name[name], self.path.name)
 
     def close(self) -> None:
         self.zf.close()

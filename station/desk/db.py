@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from station.desk import loans
+from station.practice.plan import REGIONS
 from station.records import schema
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -41,7 +42,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 AT_CLINIC, LENT, OUT, RETURNED, RECORDS_IN, READY = (
     loans.AT_CLINIC, loans.LENT, loans.OUT, loans.RETURNED, loans.RECORDS_IN, loans.READY)
 STATE_WORDS = loans.STATE_WORDS
-REGION_COLUMNS = schema.REGIONS
+REGION_COLUMNS = REGIONS
 
 
 def utcnow() -> dt.datetime:
@@ -135,7 +136,7 @@ def schema_columns(record: tuple[schema.Field, ...]) -> dict[str, Any]:
             kind: Any = Text if f.long else String(f.max_len)
         else:
             kind = {schema.INT: Integer, schema.REAL: Float, schema.FLAG: Boolean}[f.kind]
-        extra = {"default": 0} if f.kind == schema.INT and f.required else {}
+        extra: dict[str, Any] = {"default": 0} if f.kind == schema.INT and f.required else {}
         out[f.desk_name or f.name] = mapped_column(kind, nullable=not f.required, **extra)
     return out
 

@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from station.clinic import checkin_figures, report
+from station.clinic import checkin_figures, figures, report
 from station.clinic import prescription as rx
 from station.desk import db, importer
 from station.records.progress import local_date
 
-QUALITIES = report.QUALITIES
+QUALITIES = figures.QUALITIES
 SESSION_FIELDS = ("uid", "unit_id", "started_utc", "status", "duration_s", "planned_s", "plan_source",
                   "affected_side", "reps_done", "breaks_scheduled", "breaks_requested", "pauses")
 REP_FIELDS = ("uid", "pattern_id", "rep", "status", "ended_utc", "duration_s", "target_region",
@@ -48,7 +48,7 @@ def rows(s: Session, alias: str, full: bool = True) -> tuple[list[dict[str, Any]
         sessions = [dict(r) for r in conn.execute(
             select(*(getattr(S, f) for f in SESSION_FIELDS)).where(S.alias == alias)
             .order_by(S.started_utc)).mappings()]
-        reps = [dict(r) for r in conn.execute(
+        reps: list[dict[str, Any]] = [dict(r) for r in conn.execute(
             select(*rep_cols)
             .join(S, R.session_id == S.id).where(S.alias == alias).order_by(R.ended_utc)).mappings()]
         return sessions, reps
@@ -61,7 +61,7 @@ def rows(s: Session, alias: str, full: bool = True) -> tuple[list[dict[str, Any]
                            func.sum(S.breaks_requested), func.max(S.affected_side), func.max(S.unit_id))
                     .where(S.alias == alias).group_by(bucket, S.status, followed).order_by(bucket))]
     rbucket = func.substr(R.ended_utc, 1, 15)
-    reps: list[dict[str, Any]] = [
+    reps = [
         {"status": "done", "ended_utc": f"{b}0:00Z", "n": n} for b, n in conn.execute(
             select(rbucket, func.count()).join(S, R.session_id == S.id)
             .where(S.alias == alias, R.status == "done", R.face_share.is_(None)).group_by(rbucket))]
@@ -108,7 +108,7 @@ def loan_period(s: Session, alias: str, sessions: list[dict[str, Any]]) -> tuple
     return (first, last), ("days of the loan" if len(spans) == 1 else "days from the first loan to the last return")
 
 
-def build(s: Session, alias: str, full: bool = True) -> tuple[report.ReportData, list[dict[str, Any]],
+def build(s: Session, alias: str, full: bool = True) -> tuple[figures.ReportData, list[dict[str, Any]],
                                                               list[dict[str, Any]]]:
     """(chart data with its figures, sessions, reps) for one alias (``full``: every rep column,
     for the API). The figures come from :func:`station.clinic.figures.compute`, as the PDF's."""
@@ -131,7 +131,7 @@ def build(s: Session, alias: str, full: bool = True) -> tuple[report.ReportData,
     return data, sessions, reps
 
 
-def weeks_json(data: report.ReportData) -> list[dict[str, Any]]:
+def weeks_json(data: figures.ReportData) -> list[dict[str, Any]]:
     """The figures' weeks for the API (what each counts is in its key)."""
     out = []
     for w in data.figures.weeks:

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from station.clinic import prescription as rx
+from station.config import Problem
 from station.practice.events import Timing
 from station.practice.plan import Pattern, library, make_plan
 from station.practice.session import Engine
@@ -104,7 +105,7 @@ def to_toml(form: Mapping[str, str]) -> tuple[str, list[str]]:
     return "\n".join(out) + "\n", ids
 
 
-def field_errors(problems: list[rx.Problem], ids: list[str]) -> dict[str, str]:
+def field_errors(problems: list[Problem], ids: list[str]) -> dict[str, str]:
     """Problem -> form field name -> message in the validator's own words."""
     errors: dict[str, str] = {}
     for p in problems:

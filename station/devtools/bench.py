@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from station.devtools.bench_kiosk import kiosk_figures, kiosk_run, pct
-from station.feedback import TrackingStatus
+from station.feedback import Side, TrackingStatus
 from station.tracking.blinks import BlinkStream
 from station.tracking.camera import MemorySource, OpenCVSource, decode_all, iter_frames
 from station.tracking.face import FaceSample
@@ -232,7 +232,7 @@ REP_FRAMES = 66  # a rep's move + hold + release at ~15 fps (a new RepScorer aft
 
 
 def metrics_cost(samples: Sequence[FaceSample], fps: float, target: str,
-                 quiet: Sequence[str], side: str, min_frames: int) -> dict[str, float]:
+                 quiet: Sequence[str], side: Side, min_frames: int) -> dict[str, float]:
     """Per-frame cost of what the kiosk does with each sample: ``Metrics.update`` (with the 3-D
     registration) + ``live_feedback`` (with the live blink stream) + ``RepScorer.add``, on real
     samples replayed (looped, re-stamped) until
@@ -257,7 +257,7 @@ def metrics_cost(samples: Sequence[FaceSample], fps: float, target: str,
             faces = [s for s in samples if s.face][:24]
             if not faces:
                 raise RuntimeError("no face in the samples: the metrics cannot be timed")
-            m.calibrator.baseline = make_baseline([s.landmarks for s in faces],
+            m.calibrator.baseline = make_baseline([s.landmarks for s in faces if s.landmarks is not None],
                                                   [s.pose for s in faces])
             fallback = True
         sample = dataclasses.replace(samples[k % n], t=k / fps)

@@ -108,7 +108,8 @@ def kiosk_run(model: Path, settings: Any, paced_s: float,
                                       no_tracking=False)
             station = build_station(args, settings, data, clock=time.monotonic, surface=surface)
             station.buttons.insert(0, _StartPress(station, settings.button.hold_time))
-            tracker = station.tracking.tracker
+            live: Any = station.tracking  # the live (or demo) tracking built above
+            tracker = live.tracker
             seen: list[Any] = []
             latest = tracker.latest
 
@@ -134,10 +135,10 @@ def kiosk_run(model: Path, settings: Any, paced_s: float,
                 state = seen[-1] if seen else None
                 ok = state is not None and state.sample is not None and state.status is TrackingStatus.TRACKING
                 log_.tracking.append(ok)
-                if log_.calibrated_at is None and getattr(station.tracking.metrics, "calibrated",
+                if log_.calibrated_at is None and getattr(live.metrics, "calibrated",
                                                           False):
                     log_.calibrated_at = t0
-                if ok and state.seq != last_seq[0]:
+                if ok and state is not None and state.seq != last_seq[0]:
                     last_seq[0] = state.seq
                     log_.seqs.append((t0, state.seq))
                     log_.to_screen_s.append(drawn - state.captured_at)
@@ -146,7 +147,7 @@ def kiosk_run(model: Path, settings: Any, paced_s: float,
                         log_.to_meter_s.append(drawn - state.captured_at)
                 return outs
 
-            station.step = timed_step
+            station.step = timed_step  # type: ignore[method-assign]  # the bench times each step
 
             def until(seconds: float) -> Callable[[], None]:
                 end = time.perf_counter() + seconds
@@ -157,7 +158,7 @@ def kiosk_run(model: Path, settings: Any, paced_s: float,
 
                 return check
 
-            station.stop = lambda: None  # keep the services running into the unpaced loop
+            station.stop = lambda: None  # type: ignore[method-assign]  # keep the services running into the unpaced loop
             # The face model's process starts first (seconds, once per boot): not timed.
             ready_by = time.perf_counter() + 120.0
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from station.config import Settings
+from station.feedback import Side
 from station.practice.checkin import (
     CheckinEngine,
     CheckinFinished,
@@ -38,14 +39,14 @@ if TYPE_CHECKING:
     from station.tracking.fakes.checkin_video import CheckinFace
 
 
-def replay_checkin(samples: Iterable[tuple[float, FaceSample]], side: str,
+def replay_checkin(samples: Iterable[tuple[float, FaceSample]], side: Side | str,
                    settings: Settings | None = None,
                    timing: CheckinTiming | None = None) -> dict[str, Any]:
     """Run one check-in over timestamped face samples; the JSON-able result (no I/O)."""
     settings = settings or Settings()
     timing = timing or CheckinTiming()
     engine = CheckinEngine(timing)
-    measures = CheckinMeasures(side, Metrics.from_settings(settings.tracking), timing)
+    measures = CheckinMeasures(Side(side), Metrics.from_settings(settings.tracking), timing)
     phases: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
     status: str | None = None

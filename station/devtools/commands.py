@@ -14,6 +14,7 @@ import numpy as np
 from station.devtools.bench import bench_table, format_table, mediapipe_version
 from station.devtools.replay import replay_samples, video_samples
 from station.devtools.track import read_samples, track_samples
+from station.feedback import Side
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -100,7 +101,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise UsageError(f"the prescription {args.prescription} is not valid: {problems}")
     rx = result.prescription
     settings = context_of(args).settings
-    side = getattr(args, "side", None) or rx.affected_side or settings.patient.affected_side
+    side = Side(getattr(args, "side", None) or rx.affected_side or settings.patient.affected_side)
     model = model_path(context_of(args).data_dir)
     try:
         verify(model)
@@ -135,7 +136,7 @@ def cmd_checkin_replay(args: argparse.Namespace) -> int:
     if not video.is_file():
         raise UsageError(f"no video file at {video}")
     settings = context_of(args).settings
-    side = getattr(args, "side", None) or settings.patient.affected_side
+    side = Side(getattr(args, "side", None) or settings.patient.affected_side)
     model = model_path(context_of(args).data_dir)
     try:
         verify(model)

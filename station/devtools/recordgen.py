@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from station.feedback import Calibration, RepStats
-from station.practice.events import Event, RepDone, SettleEnded, State, Timing
+from station.feedback import Calibration, RepStats, Side
+from station.practice.events import Event, Output, RepDone, SettleEnded, State, Timing
 from station.practice.plan import REGIONS, Pattern, Plan, default_plan, make_plan
 from station.practice.session import Engine
 from station.records.recorder import SessionRecorder
 
+SIDE = Side.LEFT  # the generated patient's affected side
+MODEL_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"  # the pinned face model
+MAX_STEPS = 100_000  # a session's loop turns: far more than any plan needs; past it the generator is stuck
 PRESCRIBED_SOURCE = "prescription: smile, pucker, eye closure"
 
 
@@ -72,9 +77,7 @@ def _rep_stats(rng: random.Random, plan: Plan, pi: int, rep: int, progress: floa
     for k in range(n):
         t = k / 10.0
         shape = math.sin(math.pi * min(1.0, t / dur)) ** 2
-        readings = {
-            side: {r: 0.0 for r in REGIONS} for side in ("left", "right")
-        }
+        readings = {"left": dict.fromkeys(REGIONS, 0.0), "right": dict.fromkeys(REGIONS, 0.0)}
         readings["left"][pattern.target] = target * shape
         readings["right"][pattern.target] = target * 1.3 * shape
         for r, mm in quiet.items():
@@ -126,7 +129,9 @@ def _run_session(
             elif isinstance(o, SettleEnded):
                 outs[i] = replace(o, calibration=calibration)
 
-    while eng.state is not State.HOME:
+    for _ in range(MAX_STEPS):
+        if eng.state is State.HOME:
+            return t
         deadline = eng.next_deadline()
         assert deadline is not None
         nxt = min(x for x in (deadline, cut_at, pause_at, break_at) if x is not None)
@@ -160,7 +165,7 @@ def _run_session(
             t += rng.uniform(3, 10)
             outs = eng.handle(Event.SHORT_PRESS, t)
             rec.on_outputs(outs, t)
-    return t
+    raise RuntimeError(f"a generated session did not end after {MAX_STEPS} steps (in {eng.state.value})")
 
 
 def generate(
@@ -180,12 +185,18 @@ def generate(
     end = end or datetime.now(UTC)
     first = (end - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
     summary = GenSummary(first_day=first.date().isoformat(), last_day=end.date().isoformat())
-    clock = {"wall0": first, "mono0": 5000.0, "mono": 5000.0}
+    clock: dict[str, Any] = {"wall0": first, "mono0": 5000.0, "mono": 5000.0}
 
     def wall() -> datetime:
         return clock["wall0"] + timedelta(seconds=clock["mono"] - clock["mono0"])
 
+    def boot(plan: Plan) -> SessionRecorder:
+        """The kiosk starting: a recorder opened fresh (it recovers a power-cut session)."""
+        return SessionRecorder(data_dir, plan, affected_side=SIDE, wall=wall, synchronous=synchronous,
+                               model_sha256=MODEL_SHA256)
+
     mono = 5000.0
+    rec: SessionRecorder | None = None
     for day in range(days):
         plan = prescribed_plan() if switch_plan and day >= days // 2 else default_plan()
         progress = day / max(1, days - 1)
@@ -194,10 +205,12 @@ def generate(
             continue
         lo, hi = sessions_per_day
         n = rng.randint(lo, hi)
-        # a new boot each day: a recorder opened fresh (recovers any power-cut session)
-        rec = SessionRecorder(data_dir, plan, wall=wall, synchronous=synchronous,
-                              model_sha256="64184e229b263107bc2b804c6625db1341ff2bb731874b0b"
-                                           "cc2fe6544e0bc9ff")
+        # The unit stays on between days (opening a year-long store checks all of it: a boot
+        # a day would cost more than the practice); it boots again after a power cut.
+        if rec is None:
+            rec = boot(plan)
+        elif rec.plan is not plan:
+            rec.set_plan(plan, SIDE)
         hours = sorted(rng.uniform(7.5, 21.5) for _ in range(n))
         for h in hours:
             start_wall = first + timedelta(days=day, hours=h)
@@ -216,21 +229,22 @@ def generate(
             if ending == "interrupted":
                 if rec.store is not None:
                     rec.store.close()  # power cut: no clean stop
-                rec = SessionRecorder(data_dir, plan, wall=wall, synchronous=synchronous)
+                rec = boot(plan)
+    if rec is not None:
         rec.stop()
     return summary
 
 
 def _drive(
     rec: SessionRecorder, plan: Plan, rng: random.Random, mono: float, progress: float,
-    ending: str, summary: GenSummary, clock: dict,
+    ending: str, summary: GenSummary, clock: dict[str, Any],
 ) -> float:
     """Run a session while keeping the fake wall clock in step with the engine's time."""
     orig = rec.on_outputs
 
-    def on_outputs(outs: list, now: float) -> None:
+    def on_outputs(outputs: Sequence[Output], now: float) -> None:
         clock["mono"] = now
-        orig(outs, now)
+        orig(outputs, now)
 
     rec.on_outputs = on_outputs  # type: ignore[method-assign]
     try:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from station.config import Settings
-from station.feedback import LiveFeedback, RepStats
+from station.feedback import LiveFeedback, RepStats, Side
 from station.practice.events import (
     Event,
     Output,
@@ -112,16 +112,16 @@ def _note_meter(meters: dict[tuple[int, int], dict[str, Any]], phase: _Phase | N
         m.setdefault("quiet_warnings", {})[region] = m.get("quiet_warnings", {}).get(region, 0) + 1
 
 
-def replay_samples(samples: Iterable[tuple[float, FaceSample]], plan: Plan, side: str,
+def replay_samples(samples: Iterable[tuple[float, FaceSample]], plan: Plan, side: Side | str,
                    settings: Settings | None = None) -> dict[str, Any]:
     """Run one session over timestamped face samples; the JSON-able result (no I/O).
 
     ``samples`` yields (seconds, sample) with strictly increasing times; the first one is the
-    button press.
+    button press. ``side`` (the affected one) is parsed here, as a test case or ``--side`` gives it.
     """
     settings = settings or Settings()
     tracker = _SteppedTracker()
-    live = LiveTracking(tracker, plan, side, Metrics.from_settings(settings.tracking))  # type: ignore[arg-type]
+    live = LiveTracking(tracker, plan, Side(side), Metrics.from_settings(settings.tracking))  # type: ignore[arg-type]
     s = settings.session
     engine = Engine(plan, Timing(settle_s=s.settle_s, settle_max_s=s.settle_max_s, intro_s=s.intro_s,
                                  break_s=s.break_s, pause_timeout_s=s.pause_timeout_s,

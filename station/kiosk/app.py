@@ -24,7 +24,16 @@ from dataclasses import replace
 from typing import Any
 
 from station.config import Settings
-from station.feedback import ClinicianInfo, HomeInfo, LiveFeedback, Notice, Observation, PatternResult, TrackingStatus
+from station.feedback import (
+    ClinicianInfo,
+    HomeInfo,
+    LiveFeedback,
+    Notice,
+    Observation,
+    PatternResult,
+    Side,
+    TrackingStatus,
+)
 from station.kiosk.audio import Audio
 from station.kiosk.button import (
     Button,
@@ -36,7 +45,7 @@ from station.kiosk.button import (
     Unstuck,
 )
 from station.kiosk.services import Services
-from station.kiosk.view import ScreenModel, screen_of
+from station.kiosk.view import ScreenModel, TextBlock, screen_of
 from station.practice import words
 from station.practice.events import (
     Event,
@@ -126,7 +135,7 @@ class Station:
         self.home = HomeInfo()
         self.results: tuple[PatternResult, ...] = ()
         self.release_prompt = ""
-        self.last_blocks: list = []
+        self.last_blocks: list[TextBlock] = []
         self.frames = 0
         self._prompts = itertools.cycle(release_prompts() or ("Massage your cheek gently.",))
         self._info: ClinicianInfo | None = None
@@ -285,7 +294,7 @@ class Station:
 
     def _after(self, outs: list[Output], now: float) -> None:
         """Follow what the engine did: log, sound, services, results, home info."""
-        cue = None
+        cue: State | str | None = None
         for o in outs:
             self.history.append(o)
             if isinstance(o, Ignored):
@@ -309,7 +318,7 @@ class Station:
                     self.running = False
         if cue == "pause":
             self.audio.play("pause")
-        elif cue is not None:
+        elif isinstance(cue, State):
             self.audio.play_phase(cue)
         real = [o for o in outs if not isinstance(o, Ignored)]
         if real:
@@ -433,7 +442,7 @@ class Station:
 
     # -- notices and modes -----------------------------------------------------------------
 
-    def set_plan(self, plan: Plan, affected_side: str | None = None) -> None:
+    def set_plan(self, plan: Plan, affected_side: Side | None = None) -> None:
         """Play ``plan`` from the next session (only switched while at home)."""
         if self.engine.state is not State.HOME:
             log.warning("new plan ignored: a session is running")

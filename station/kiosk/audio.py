@@ -112,7 +112,10 @@ class Audio:
 
             if not pygame.mixer.get_init():
                 pygame.mixer.init(frequency=RATE, size=-16, channels=2, buffer=1024)
-            rate, _size, channels = pygame.mixer.get_init()
+            mixer = pygame.mixer.get_init()
+            if mixer is None:
+                raise pygame.error("the mixer did not start")
+            rate, _size, channels = mixer
             for name in CUE_NAMES:
                 mono = synth(name, rate) * self.volume
                 pcm = np.round(mono * 32767).astype(np.int16)

@@ -31,6 +31,7 @@ from typing import Any
 
 from station import __version__
 from station.config import Settings
+from station.feedback import Side
 from station.practice import words
 from station.practice.checkin import (
     CheckinEngine,
@@ -125,7 +126,7 @@ class CheckinRun:
         self.side = side
         self.timing = timing or CheckinTiming()
         self.engine = CheckinEngine(self.timing)
-        self.measures = CheckinMeasures(side, Metrics.from_settings(settings.tracking), self.timing)
+        self.measures = CheckinMeasures(Side(side), Metrics.from_settings(settings.tracking), self.timing)
         self.tracker, self.voice, self.audio = tracker, voice, audio
         self.on_finished = on_finished
         self.wall = wall

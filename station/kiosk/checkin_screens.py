@@ -59,7 +59,7 @@ def _fraction(ck: object) -> float:
     if v.movement_index is None:
         return 0.0
     done = v.movement_index + ((v.try_index or 0) / max(1, v.tries))
-    return min(1.0, done / max(1, v.movement_count))
+    return float(min(1.0, done / max(1, v.movement_count)))
 
 
 def draw_checkin(k: Any, c: Any, m: ScreenModel) -> None:
@@ -86,7 +86,7 @@ def draw_checkin(k: Any, c: Any, m: ScreenModel) -> None:
 
 
 def _left(v: object) -> float:
-    return max(0.0, v.duration_s - v.elapsed_s)  # type: ignore[attr-defined]
+    return float(max(0.0, v.duration_s - v.elapsed_s))  # type: ignore[attr-defined]
 
 
 def _still(k: Any, c: Any, m: ScreenModel, phase: Phase) -> None:
@@ -108,7 +108,7 @@ def _intro(k: Any, c: Any, m: ScreenModel) -> None:
     mv = v.movement
     n = (v.movement_index or 0) + 1
     k._top_line(c, words.checkin_movement_of(n, v.movement_count), "")
-    draw_face(c.s, c.box(0.03, 0.12, 0.41, 0.6), mv.target if mv else None, (), m.affected_side)
+    draw_face(c.s, c.box(0.03, 0.12, 0.41, 0.6), mv.target if mv else None, (), m.side())
     k._side_labels(c, c.box(0.03, 0.72, 0.2, 0.09), c.box(0.24, 0.72, 0.2, 0.09), m.affected_side)
     if mv is None:
         return
@@ -127,7 +127,7 @@ def _try(k: Any, c: Any, m: ScreenModel, phase: Phase) -> None:
     fraction = v.elapsed_s / v.duration_s if v.duration_s > 0 else 0.0
     circle = k._guide(c, area, k.guide_size(phase.value, fraction, m.t), inner=0.74)
     if mv is not None:
-        draw_face(c.s, _face_box(circle), mv.target, (), m.affected_side)
+        draw_face(c.s, _face_box(circle), mv.target, (), m.side())
     k._side_labels(c, c.box(0.02, 0.11, 0.12, 0.08), c.box(0.33, 0.11, 0.12, 0.08), m.affected_side)
     name, what = words.CHECKIN_MOVEMENTS[mv.id] if mv is not None else ("", "")
     k._top_line(c, name, words.checkin_try((v.try_index or 0) + 1, v.tries))
@@ -150,7 +150,7 @@ def _repeat(k: Any, c: Any, m: ScreenModel) -> None:
     area, x = c.box(0.02, 0.12, 0.43, 0.7), 0.48
     circle = k._guide(c, area, 0.0, theme.SAGE, inner=0.74)
     if mv is not None:
-        draw_face(c.s, _face_box(circle), mv.target, (), m.affected_side)
+        draw_face(c.s, _face_box(circle), mv.target, (), m.side())
     name = words.CHECKIN_MOVEMENTS[mv.id][0] if mv is not None else ""
     k._top_line(c, name, words.checkin_try((v.try_index or 0) + 1, v.tries))
     c.text(words.checkin_repeat(ck.repeat_reason), c.box(x, 0.13, 0.97 - x, 0.45), "head")
@@ -220,8 +220,8 @@ def sample_models(home: object) -> dict[str, ScreenModel]:
         return ScreenModel("checkin", checkin=CheckinScreen(v, **kw), t=2.0)  # type: ignore[arg-type]
 
     out = {
-        "21_home_checkin_due": ScreenModel("home", home=replace(base, checkin="due")),  # type: ignore[type-var]
-        "22_home_checkin_done": ScreenModel("home", home=replace(base, checkin="done")),  # type: ignore[type-var]
+        "21_home_checkin_due": ScreenModel("home", home=replace(base, checkin="due")),  # type: ignore[type-var,arg-type]
+        "22_home_checkin_done": ScreenModel("home", home=replace(base, checkin="done")),  # type: ignore[type-var,arg-type]
         "23_checkin_settle": m("settle", message="Hold still for a moment while I learn your face."),
         "24_checkin_neutral": m("neutral"),
         "25_checkin_intro": m("intro"),

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import pygame
 
+from station.feedback import Side
 from station.kiosk import theme
 
 Color = tuple[int, int, int]
@@ -48,18 +49,18 @@ class RegionMark:
     """How one region was drawn: ``style`` is ``target``, ``quiet``, ``warning`` or ``plain``."""
 
     region: str
-    side: str  # the subject's own side
+    side: Side  # the subject's own side
     centre: tuple[int, int]
     radius: int
     style: str
 
 
-def screen_sign(side: str) -> int:
+def screen_sign(side: Side) -> int:
     """-1 when ``side`` is drawn on the screen's left (mirror view: the patient's left), else 1."""
     return -1 if side == "left" else 1
 
 
-def region_closed(target: str | None, side: str, affected: str) -> bool:
+def region_closed(target: str | None, side: Side, affected: Side) -> bool:
     """Both eyes are drawn gently closed when closing them is the movement."""
     return target == "eye"
 
@@ -69,7 +70,7 @@ def _mix(a: Color, b: Color, k: float) -> Color:
 
 
 def draw_face(surface: pygame.Surface, box: pygame.Rect, target: str | None,
-              quiet: tuple[str, ...] = (), affected_side: str = "left",
+              quiet: tuple[str, ...], affected_side: Side,
               warnings: frozenset[str] = frozenset(), level: float = 1.0) -> dict[str, RegionMark]:
     """Draw the face fitted into ``box``; returns the marks of the affected side's regions.
 
@@ -84,11 +85,11 @@ def draw_face(surface: pygame.Surface, box: pygame.Rect, target: str | None,
     pygame.draw.ellipse(surface, theme.FACE, head)
     pygame.draw.ellipse(surface, theme.FACE_LINE, head, width)
 
-    def at(side: str, dx: float, dy: float) -> tuple[int, int]:
+    def at(side: Side, dx: float, dy: float) -> tuple[int, int]:
         return cx + screen_sign(side) * round(dx * a), cy + round(dy * b)
 
     marks: dict[str, RegionMark] = {}
-    affected = affected_side if affected_side in ("left", "right") else "left"
+    affected = Side(affected_side)  # a lost side fails here, never drawn as "left"
     # glows and rings first, so the features are drawn on top of them
     for region, (dx, dy, r) in _SPOTS.items():
         centre = at(affected, dx, dy)
@@ -111,7 +112,7 @@ def draw_face(surface: pygame.Surface, box: pygame.Rect, target: str | None,
             style = "plain"
         marks[region] = RegionMark(region, affected, centre, radius, style)
     # the features, both sides: the affected side a little stronger
-    for side in ("left", "right"):
+    for side in Side:
         s = screen_sign(side)
         col = theme.TEXT if side == affected else theme.FACE_LINE
         stroke = max(2, round(a / 15))

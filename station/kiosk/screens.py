@@ -22,15 +22,25 @@ import logging
 import math
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pygame
 
-from station.feedback import HomeInfo, LiveFeedback, Notice, PatternResult, RegionMeter, TrackingStatus
+from station.feedback import (
+    ClinicianInfo,
+    HomeInfo,
+    LiveFeedback,
+    Notice,
+    PatternResult,
+    RegionMeter,
+    Side,
+    TrackingStatus,
+)
 from station.kiosk import checkin_screens, theme
 from station.kiosk.face_pictogram import draw_face, screen_sign
 from station.kiosk.text import draw_text
-from station.kiosk.view import ClinicianInfo, ScreenModel, TextBlock
+from station.kiosk.view import ScreenModel, TextBlock
 from station.practice import words
 from station.practice.events import State, View
 from station.practice.plan import Pattern
@@ -118,7 +128,7 @@ def _guide(c: _Canvas, area: pygame.Rect, size: float, color: Color = theme.TEAL
     return square
 
 
-def _face(c: _Canvas, box: pygame.Rect, p: Pattern | None, side: str,
+def _face(c: _Canvas, box: pygame.Rect, p: Pattern | None, side: Side,
           fb: LiveFeedback | None = None) -> None:
     """The face pictogram for pattern ``p``; the live meters light the same regions."""
     if p is None:
@@ -128,9 +138,9 @@ def _face(c: _Canvas, box: pygame.Rect, p: Pattern | None, side: str,
     draw_face(c.s, box, p.target, p.quiet, side, warnings, 0.4 + 0.6 * level)
 
 
-def _side_labels(c: _Canvas, left_box: pygame.Rect, right_box: pygame.Rect, side: str) -> None:
+def _side_labels(c: _Canvas, left_box: pygame.Rect, right_box: pygame.Rect, side: Side) -> None:
     """'Left' and 'Right' under the face as the patient sees it; the affected side in teal."""
-    for name, word in (("left", words.LEFT_WORD), ("right", words.RIGHT_WORD)):
+    for name, word in ((Side.LEFT, words.LEFT_WORD), (Side.RIGHT, words.RIGHT_WORD)):
         box = left_box if screen_sign(name) < 0 else right_box
         lit = name == side
         c.text(word, box, "small", theme.TEAL if lit else theme.DIM,
@@ -275,9 +285,9 @@ def _intro(c: _Canvas, m: ScreenModel) -> None:
     p = v.pattern if v else None
     n = (v.pattern_index or 0) + 1 if v else 1
     _top_line(c, words.exercise_of(n, v.pattern_count if v else 1), "")
-    face = c.box(0.03, 0.12, 0.41, 0.6)
-    _face(c, face, p, m.affected_side)
-    _side_labels(c, c.box(0.03, 0.72, 0.2, 0.09), c.box(0.24, 0.72, 0.2, 0.09), m.affected_side)
+    face, side = c.box(0.03, 0.12, 0.41, 0.6), m.side()
+    _face(c, face, p, side)
+    _side_labels(c, c.box(0.03, 0.72, 0.2, 0.09), c.box(0.24, 0.72, 0.2, 0.09), side)
     if p is None:
         return
     x = 0.48
@@ -295,9 +305,9 @@ def _rep(c: _Canvas, m: ScreenModel) -> None:
     area, x = _columns(c)
     circle = _guide(c, area, guide_size(phase, v.phase_fraction, m.t), inner=0.74)
     p = v.pattern
-    _face(c, circle.inflate(-circle.w * 30 // 100, -circle.h * 30 // 100), p, m.affected_side,
-          m.feedback)
-    _side_labels(c, c.box(0.02, 0.11, 0.12, 0.08), c.box(0.33, 0.11, 0.12, 0.08), m.affected_side)
+    side = m.side()
+    _face(c, circle.inflate(-circle.w * 30 // 100, -circle.h * 30 // 100), p, side, m.feedback)
+    _side_labels(c, c.box(0.02, 0.11, 0.12, 0.08), c.box(0.33, 0.11, 0.12, 0.08), side)
     moves = words.movement_of((v.rep or 0) + 1, v.reps) if v.reps else ""
     _top_line(c, p.name if p else "", moves)
     heading = words.PHASE_WORDS.get(phase, phase)
@@ -513,9 +523,9 @@ def sample_models() -> dict[str, ScreenModel]:
     disk = Notice(words.STORAGE_FULL, "attention", "storage")
     model_missing = Notice(words.MODEL_MISSING, "attention", "model")
     stuck = Notice(words.BUTTON_STUCK, "attention", "button")
-    default_plan = Notice(words.HOME_DEFAULT_PLAN, "info", "prescription")
+    plan_notice = Notice(words.HOME_DEFAULT_PLAN, "info", "prescription")
     calib = LiveFeedback(TrackingStatus.CALIBRATING, (), "Hold still for a moment while I learn your face.")
-    return {
+    samples = {
         "01_home": ScreenModel("home", home=home),
         "02_home_first_day": ScreenModel("home"),
         "03_home_model_missing": ScreenModel("home", home=home, notices=(model_missing,)),
@@ -523,7 +533,7 @@ def sample_models() -> dict[str, ScreenModel]:
         "05_intro": ScreenModel("intro", views["intro"]),
         "06_move": ScreenModel("move", views["move"], tracking),
         "07_hold": ScreenModel("hold", views["hold"], tracking, hold_fraction=0.4),
-        "07b_intro_right_side": ScreenModel("intro", views["intro"], affected_side="right"),
+        "07b_intro_right_side": ScreenModel("intro", views["intro"], affected_side=Side.RIGHT),
         "08_hold_quiet_warning": ScreenModel("hold", views["hold"], warning),
         "09_release": ScreenModel("release", views["release"]),
         "10_rest_face_lost": ScreenModel("rest", views["rest"], lost),
@@ -547,9 +557,11 @@ def sample_models() -> dict[str, ScreenModel]:
         "17_info": ScreenModel("info", info=info),
         "18_returned": ScreenModel("returned"),
         "19_home_button_stuck": ScreenModel("home", home=home, notices=(stuck,)),
-        "20_home_default_plan": ScreenModel("home", notices=(default_plan,)),
+        "20_home_default_plan": ScreenModel("home", notices=(plan_notice,)),
         **_checkin_samples(home),
     }
+    # a patient whose left side is affected, but where a sample says otherwise
+    return {k: m if m.affected_side else replace(m, affected_side=Side.LEFT) for k, m in samples.items()}
 
 
 def _checkin_samples(home: HomeInfo) -> dict[str, ScreenModel]:

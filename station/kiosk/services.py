@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from station import __version__
-from station.feedback import ClinicianInfo, HomeInfo, LiveFeedback, Notice, Observation, PatternResult, TrackingStatus
+from station.feedback import (
+    ClinicianInfo,
+    HomeInfo,
+    LiveFeedback,
+    Notice,
+    Observation,
+    PatternResult,
+    Side,
+    TrackingStatus,
+)
 from station.practice.events import Output
 from station.practice.plan import Plan
 
@@ -27,8 +36,13 @@ from station.practice.plan import Plan
 class TrackingService(Protocol):
     """Face tracking: frames in, meters and observations out; follows the session's outputs."""
 
-    needs_calibration: bool
-    camera_kind: str  # Pi camera, webcam, video file, simulated patient, none
+    @property
+    def needs_calibration(self) -> bool:
+        """The session waits in settle for a calibration (read-only)."""
+
+    @property
+    def camera_kind(self) -> str:
+        """Pi camera, webcam, video file, simulated patient, none (read-only)."""
 
     def start(self) -> None: ...
 
@@ -36,7 +50,7 @@ class TrackingService(Protocol):
 
     def follow(self, outputs: list[Output]) -> list[Output]: ...
 
-    def set_plan(self, plan: Plan, affected_side: str) -> None: ...
+    def set_plan(self, plan: Plan, affected_side: Side) -> None: ...
 
     def stop(self) -> None: ...
 
@@ -69,7 +83,7 @@ class RecorderService(Protocol):
 
     def notices(self) -> list[Notice]: ...
 
-    def set_plan(self, plan: Plan, affected_side: str) -> None: ...
+    def set_plan(self, plan: Plan, affected_side: Side) -> None: ...
 
     def wipe(self) -> None: ...
 
@@ -84,8 +98,13 @@ class RecorderService(Protocol):
 class ChoresService(Protocol):
     """Once-a-second chores outside a session (clinic sticks, reminders, notices)."""
 
-    busy: bool  # a clinic stick is being read: a practice starts after it
-    reminder_chime: bool
+    @property
+    def busy(self) -> bool:
+        """A clinic stick is being read: a practice starts after it (read-only)."""
+
+    @property
+    def reminder_chime(self) -> bool:
+        """A reminder is due and asks for a chime (read-only)."""
 
     def tick(self, station: Any, now: float) -> None: ...
 
@@ -122,7 +141,7 @@ class NullTracking:
         """Nothing measured: the outputs pass unchanged."""
         return outputs
 
-    def set_plan(self, plan: Plan, affected_side: str) -> None:
+    def set_plan(self, plan: Plan, affected_side: Side) -> None:
         """Nothing to measure."""
 
     def stop(self) -> None:
@@ -154,7 +173,7 @@ class NullRecorder:
         """Nothing to tell."""
         return []
 
-    def set_plan(self, plan: Plan, affected_side: str) -> None:
+    def set_plan(self, plan: Plan, affected_side: Side) -> None:
         """Nothing to keep."""
 
     def wipe(self) -> None:

@@ -22,8 +22,8 @@ import pygame
 from station.kiosk import theme
 
 _FONTS: dict[tuple[int, bool], pygame.font.Font] = {}
-_FITS: dict[tuple, Fitted] = {}
-_GLYPHS: dict[tuple, pygame.Surface] = {}
+_FITS: dict[tuple[object, ...], Fitted] = {}
+_GLYPHS: dict[tuple[object, ...], pygame.Surface] = {}
 _CACHE_MAX = 1024
 
 

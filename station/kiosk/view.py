@@ -12,7 +12,7 @@ from typing import Any
 
 import pygame
 
-from station.feedback import ClinicianInfo, HomeInfo, LiveFeedback, Notice, PatternResult, TrackingStatus
+from station.feedback import ClinicianInfo, HomeInfo, LiveFeedback, Notice, PatternResult, Side, TrackingStatus
 from station.practice.events import State, View
 
 
@@ -34,9 +34,15 @@ class ScreenModel:
     info: ClinicianInfo | None = None
     release_prompt: str = ""
     hold_fraction: float = 0.0  # how far the button is towards a long press (0..1)
-    affected_side: str = "left"  # the patient's own side, for the face pictogram
+    affected_side: Side | None = None  # the patient's own side: screens with the face need it
     t: float = 0.0  # seconds, only for gentle animation
     checkin: Any = None  # the weekly check-in's screen data (station.kiosk.checkin_run.CheckinScreen)
+
+    def side(self) -> Side:
+        """The affected side a screen with the face draws: none is a wiring bug, never a guess."""
+        if self.affected_side is None:
+            raise ValueError(f"the {self.screen} screen needs the patient's affected side")
+        return self.affected_side
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,15 @@ from station.practice.checkin_events import (  # noqa: F401 - re-exported: the c
     TryRejected,
 )
 
+#: the check-in's vocabulary (re-exported from checkin_events) and its engine
+__all__ = [
+    "MOVEMENT_BY_ID", "MOVEMENTS", "QUICK_TIMING", "TRY_PHASES", "BreakEnded", "BreakStarted",
+    "CheckinFinished", "CheckinStarted", "CheckinTiming", "Event", "FaceChanged", "Ignored", "InvalidTime",
+    "Movement", "MovementDone", "Output", "Paused", "Phase", "PhaseStarted", "Resumed", "SettleEnded",
+    "Status", "SummaryDismissed", "TryAccepted", "TryEnded", "TryInterrupted", "TryRejected", "Step",
+    "build_schedule", "MovementProgress", "CheckinView", "CheckinEngine", "TRANSITIONS",
+]
+
 # ---- the schedule ------------------------------------------------------------------------
 
 
@@ -287,7 +296,7 @@ class CheckinEngine:
             return
         while self.phase is not Phase.HOME:
             deadline = self._started_at + self._duration
-            if now < deadline or self.phase is Phase.PAUSED:
+            if now < deadline:
                 return
             self._step_done(deadline, out)
 

@@ -20,6 +20,7 @@ import tomllib
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
+from typing import Any
 
 REGIONS: tuple[str, ...] = ("eye", "brow", "mouth_corner", "lips", "nose_cheek", "chin")
 PHASES: tuple[str, ...] = ("move", "hold", "release", "rest")
@@ -102,7 +103,7 @@ class PatternError(ValueError):
     """A pattern file in the package is malformed (a packaging bug, not user input)."""
 
 
-def _pattern_from_dict(d: dict) -> Pattern:
+def _pattern_from_dict(d: dict[str, Any]) -> Pattern:
     try:
         q = d["quality"]
         pacing = Pacing(**{k: float(v) for k, v in d["pacing"].items()})

@@ -87,6 +87,18 @@ class Step:
     rep: int | None
     duration_s: float
 
+    def in_pattern(self) -> int:
+        """The pattern index of a step that belongs to a pattern (an intro, a rep, its break)."""
+        if self.pattern_index is None:
+            raise ValueError(f"a {self.state.value} step belongs to no pattern")
+        return self.pattern_index
+
+    def in_rep(self) -> tuple[int, int]:
+        """(pattern index, rep) of a step that belongs to a rep (move, hold, release, rest)."""
+        if self.rep is None:
+            raise ValueError(f"a {self.state.value} step belongs to no rep")
+        return self.in_pattern(), self.rep
+
 
 def intro_duration(pattern: Pattern, timing: Timing) -> float:
     """Seconds for a pattern's intro: its words at ``intro_wpm``, plus time to place a hand.
@@ -296,13 +308,13 @@ class Engine:
         step = self.schedule[self._cur.pos]
         if st is State.REST:  # a rep is move, hold, release and rest: released is judged at its end
             self.counters.reps_done += 1
-            out.append(RepDone(at, step.pattern_index, step.rep))
+            out.append(RepDone(at, *step.in_rep()))
         if st is State.BREAK:
             out.append(BreakEnded(at, False))
             if self._break_requested:
                 self._enter(self._return_pos, at, out)
                 return
-            out.append(PatternDone(at, step.pattern_index))
+            out.append(PatternDone(at, step.in_pattern()))
         self._enter(self._cur.pos + 1, at, out)
 
     def _run_clock(self, now: float, out: list[Output]) -> None:
@@ -352,15 +364,15 @@ class Engine:
         st = self.state
         if st in (State.MOVE, State.HOLD, State.RELEASE):
             self.counters.reps_interrupted += 1
-            out.append(RepInterrupted(now, step.pattern_index, step.rep))
+            out.append(RepInterrupted(now, *step.in_rep()))
             back = REP_PHASES.index(st)
             ret = self._cur.pos - back
         elif st is State.REST:  # the rep is done, only its rest is cut short
             self.counters.reps_done += 1
-            out.append(RepDone(now, step.pattern_index, step.rep))
+            out.append(RepDone(now, *step.in_rep()))
             ret = self._cur.pos + 1
             if ret < len(self.schedule) and self.schedule[ret].state is State.BREAK:
-                out.append(PatternDone(now, step.pattern_index))
+                out.append(PatternDone(now, step.in_pattern()))
                 ret += 1  # this break replaces the pattern's own
         else:  # SETTLE, INTRO: start them again afterwards
             ret = self._cur.pos
@@ -379,7 +391,7 @@ class Engine:
             self._enter(self._return_pos, now, out)
         else:
             step = self.schedule[self._cur.pos]
-            out.append(PatternDone(now, step.pattern_index))
+            out.append(PatternDone(now, step.in_pattern()))
             self._enter(self._cur.pos + 1, now, out)
 
     def _on_break_from_pause(self, now: float, out: list[Output]) -> None:

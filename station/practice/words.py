@@ -111,7 +111,7 @@ def release_note(pattern: Pattern) -> str:
 
 
 def _flag(rep: RepStats, name: str) -> bool | None:
-    value = getattr(rep, name)
+    value: bool | None = getattr(rep, name)
     if value is None and name == "quiet" and rep.gentle_max_mm is None:  # numbers from before
         # the quality model (no gentle range): quiet as the peaks say
         scored = rep.frames - rep.frames_gated

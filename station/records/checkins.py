@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from station.practice.plan import REGIONS
 from station.records import schema
 from station.records.store import CHECKIN_COLUMNS, CHECKIN_MOVEMENT_COLUMNS, _rollback
 
@@ -87,7 +88,7 @@ def rows_from_result(result: Mapping[str, Any], *, checkin_id: str, started_utc:
             "affected_spread_mm": spread.get("affected_mm"), "other_spread_mm": spread.get("other_mm"),
             "ratio_spread": spread.get("ratio"), "eye_narrowing_spread_pct": spread.get("eye_narrowing_pct"),
         }
-        for region in schema.REGIONS:
+        for region in REGIONS:
             mv[f"co_{region}_mm"] = co.get(region)
             mv[f"co_{region}_spread_mm"] = co_spread.get(region)
         out.movements.append({c: _bounded(_MV[c], mv.get(c)) for c in CHECKIN_MOVEMENT_COLUMNS})

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from station import __version__
-from station.feedback import Calibration, HomeInfo, Notice, PatternResult, RepStats
+from station.feedback import Calibration, HomeInfo, Notice, PatternResult, RepStats, Side
 from station.practice import words
 from station.practice.events import (
     BreakEnded,
@@ -103,7 +103,7 @@ class SessionRecorder:
         data_dir: Path,
         plan: Plan | None = None,
         *,
-        affected_side: str = "left",
+        affected_side: Side,
         model_sha256: str = "",
         wall: Callable[[], datetime] = now_utc,
         synchronous: str = "FULL",
@@ -399,7 +399,7 @@ class SessionRecorder:
             (s.id, at, s.utc(at), cal.mm_per_px, int(cal.frames), json.dumps(floors, sort_keys=True)),
         )
 
-    def set_plan(self, plan: Plan, affected_side: str) -> None:
+    def set_plan(self, plan: Plan, affected_side: Side) -> None:
         """Record the next sessions under ``plan`` and the new patient's side."""
         with self._lock:
             self.plan, self.affected_side = plan, affected_side

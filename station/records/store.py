@@ -265,7 +265,7 @@ def connect(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
 
 def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     """Apply forward migrations up to ``target``; returns the version found before."""
-    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    found: int = conn.execute("PRAGMA user_version").fetchone()[0]
     if found > SCHEMA_VERSION:
         raise StoreError(f"records file is from a newer station (schema {found})")
     for version in range(found, target):

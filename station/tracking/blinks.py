@@ -333,7 +333,7 @@ class BlinkStream:
             return False
         dt = frame_interval(ts) or 0.0
         tol = pair_tolerance(dt)
-        t = ts[-1]
+        t: float = ts[-1]
         since = []
         for c in (0, 1):
             k = len(ts) - 1

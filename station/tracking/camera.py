@@ -109,7 +109,7 @@ _NO_PI_CAMERA = "No Pi camera found. Check that the camera cable is plugged in f
 def _import_picamera2() -> tuple[Any, Any]:
     """(Picamera2 class, libcamera.Transform or None); CameraError when not installed."""
     try:
-        from picamera2 import Picamera2  # type: ignore[import-not-found]
+        from picamera2 import Picamera2
     except Exception as exc:  # noqa: BLE001 - ImportError or a broken system install
         raise CameraError(_NO_PICAMERA) from exc
     try:
@@ -237,10 +237,10 @@ class OpenCVSource:
         self._clock = clock
         self._loop = loop
         self._index = 0
-        self.is_file = not isinstance(target, int)
+        self._target: int | str = target if isinstance(target, int) else str(target)
+        self.is_file = isinstance(self._target, str)
         self.kind = "video file" if self.is_file else "webcam"
-        self._target = str(target) if self.is_file else target
-        if self.is_file and not Path(self._target).is_file():
+        if self.is_file and not Path(str(self._target)).is_file():
             raise CameraError(f"There is no video file at {self._target}.")
         self._cap = self._open()
         if not self.is_file:
@@ -260,7 +260,7 @@ class OpenCVSource:
         if not cap.isOpened():
             cap.release()
             if self.is_file:
-                raise CameraError(f"The video {Path(self._target).name} could not be opened.")
+                raise CameraError(f"The video {Path(str(self._target)).name} could not be opened.")
             raise CameraError(f"No webcam found at number {self._target}.")
         return cap
 
@@ -278,7 +278,7 @@ class OpenCVSource:
             raise SourceEnded("The video ended.")
         self._restart()
         if not self._cap.grab():
-            raise CameraError(f"The video {Path(self._target).name} has no pictures.")
+            raise CameraError(f"The video {Path(str(self._target)).name} has no pictures.")
         return True
 
     def read(self) -> Frame | None:

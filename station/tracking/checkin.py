@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from station.feedback import SIDES
+from station.feedback import SIDES, Side
 from station.practice.checkin import (
     MOVEMENTS,
     CheckinTiming,
@@ -72,7 +72,7 @@ _RI = {r: i for i, r in enumerate(REGIONS)}
 _EYE, _BROW = _RI["eye"], _RI["brow"]
 
 
-def _side_rows(side: str) -> tuple[int, int]:
+def _side_rows(side: Side) -> tuple[int, int]:
     a = SIDES.index(side)
     return a, 1 - a
 
@@ -132,7 +132,8 @@ class TryFrames:
     def steady_hold(self) -> np.ndarray:
         """Mask of the hold's steady part (after :data:`HOLD_SKIP_SHARE` of it)."""
         t, phase, *_ = self.arrays()
-        return (phase == "hold") & (t >= self.hold_start + HOLD_SKIP_SHARE * self.hold_s - 1e-9)
+        steady: np.ndarray = (phase == "hold") & (t >= self.hold_start + HOLD_SKIP_SHARE * self.hold_s - 1e-9)
+        return steady
 
 
 def gate_try(tf: TryFrames, baseline: Baseline) -> tuple[bool, str]:
@@ -184,7 +185,7 @@ def _med(x: np.ndarray) -> float:
     return float(np.median(x)) if len(x) else float("nan")
 
 
-def measure_try(tf: TryFrames, side: str, baseline: Baseline) -> TryResult:
+def measure_try(tf: TryFrames, side: Side, baseline: Baseline) -> TryResult:
     """The medians of one try's steady hold (see the module docstring)."""
     t, _phase, _face, scored, _turn, rd = tf.arrays()
     a, o = _side_rows(side)
@@ -241,7 +242,7 @@ def summarize_movement(movement: Movement, tries: Sequence[TryResult], complete:
     return out
 
 
-def rest_measures(baseline: Baseline, rest: np.ndarray, side: str) -> dict[str, Any]:
+def rest_measures(baseline: Baseline, rest: np.ndarray, side: Side) -> dict[str, Any]:
     """Side-to-side differences at rest (affected - other, mm) and the rest's own stillness.
 
     ``rest`` holds the neutral rest's readings (n, 2, 6), NaN where none. Fissure and brow
@@ -312,7 +313,7 @@ class CheckinMeasures:
     they return (CALIBRATED, and TRY_OK / TRY_BAD with the gate's reason).
     """
 
-    def __init__(self, side: str, metrics: Metrics | None = None,
+    def __init__(self, side: Side, metrics: Metrics | None = None,
                  timing: CheckinTiming | None = None,
                  movements: tuple[Movement, ...] = MOVEMENTS) -> None:
         self.side = side

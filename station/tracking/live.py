@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from station.config import Settings
-from station.feedback import SIDES, Calibration, LiveFeedback, Observation, RepStats, TrackingStatus
+from station.feedback import SIDES, Calibration, LiveFeedback, Observation, RepStats, Side, TrackingStatus
 from station.practice import words
 from station.practice.events import (
     REP_PHASES,
@@ -38,7 +38,7 @@ from station.practice.events import (
 from station.practice.plan import REGIONS, Plan
 from station.tracking.blinks import BlinkStream
 from station.tracking.camera import FrameSource
-from station.tracking.metrics import MetricFrame, Metrics, side_index
+from station.tracking.metrics import MetricFrame, Metrics
 from station.tracking.quality import QualitySpec
 from station.tracking.scoring import RepScorer, live_feedback, pattern_result
 from station.tracking.tracker import NO_CAMERA, NO_MODEL, OK, TrackerThread
@@ -65,7 +65,7 @@ class LiveTracking:
 
     needs_calibration = True
 
-    def __init__(self, tracker: TrackerThread, plan: Plan, affected_side: str, metrics: Metrics) -> None:
+    def __init__(self, tracker: TrackerThread, plan: Plan, affected_side: Side, metrics: Metrics) -> None:
         self.tracker = tracker
         self.plan = plan
         self.side = affected_side
@@ -79,7 +79,7 @@ class LiveTracking:
         self._scorer: RepScorer | None = None
         self._reps: dict[int, list[RepStats]] = {}
         self.rep_stats: list[RepStats] = []
-        self._blink = BlinkStream(side_index(affected_side))
+        self._blink = BlinkStream(affected_side.row)
         self._phase_at, self._phase_s = 0.0, 0.0  # when the current phase started, its length
 
     # -- service protocol ------------------------------------------------------------------
@@ -98,10 +98,10 @@ class LiveTracking:
         """Stop the threads and release camera and model."""
         self.tracker.stop()
 
-    def set_plan(self, plan: Plan, affected_side: str) -> None:
+    def set_plan(self, plan: Plan, affected_side: Side) -> None:
         """Measure ``plan`` on ``affected_side`` from the next session."""
         self.plan, self.side = plan, affected_side
-        self._blink = BlinkStream(side_index(affected_side))
+        self._blink = BlinkStream(affected_side.row)
 
     def poll(self, now: float) -> tuple[LiveFeedback, list[Observation]]:
         """Consume the newest face sample (once) and say what the meters show and what was seen."""

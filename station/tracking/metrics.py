@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -104,7 +105,7 @@ _SIDE_IDX = {s: i for i, s in enumerate(SIDES)}
 _REGION_IDX = {r: i for i, r in enumerate(REGIONS)}
 
 
-def _side_idx(points: dict[str, tuple[int, ...]]) -> np.ndarray:
+def _side_idx(points: Mapping[str, tuple[int, ...]]) -> np.ndarray:
     return np.array([points[s] for s in SIDES])
 
 
@@ -372,7 +373,7 @@ class Calibrator:
             self._window.clear()
             self.message, self.reason = MSG_FRONT, "turned"
             return None
-        self._window.append((_xyz(sample.landmarks), pose))
+        self._window.append((_xyz(sample.landmarks), pose))  # type: ignore[arg-type]  # sample.face holds
         if len(self._window) < self.frames:
             if self.reason not in ("not_still",):
                 self.message, self.reason = MSG_SETTLING, "settling"

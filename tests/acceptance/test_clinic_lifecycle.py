@@ -9,97 +9,25 @@ unit, byte for byte, and A's export on the stick holds every one of A's sessions
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from rx_helpers import VALID, dumps
+from lifecycle_helpers import ALIAS_A, practise, prescription_file, start_kiosk
 
 from station.cli import main
 from station.clinic import prescription as rx
 from station.clinic import spool, unit
 from station.clinic import stick as clinic
 from station.clinic.export import MANIFEST, SIGNATURE, signature_ok, verify_bundle
-from station.config import Settings
-from station.feedback import RepStats
 from station.kiosk.app import Station
-from station.kiosk.autoplay import Autoplay
-from station.kiosk.services import NullTracking
-from station.kiosk.wiring import build_station
-from station.practice.events import RepDone, SessionStarted, SessionStatus, State
-from station.records.recorder import SessionRecorder
 
-FRAME = 0.1  # seconds of fake time per loop step
-ALIAS_A, MARKER_A = "PT-ALPHA-7731", "marker-A-5f1e0c"
+pytestmark = pytest.mark.slow  # the fast lane (-m "not slow") leaves this module out
+
+MARKER_A = "marker-A-5f1e0c"
 ALIAS_B = "PT-BRAVO-1200"
-SHORT = [{"id": "eye_closure", "reps": 2}, {"id": "small_smile", "reps": 2, "hold_s": 3}]
-
-
-def _kiosk(data_dir: Path, clock) -> Station:  # noqa: ANN001
-    """The kiosk as ``station run`` builds it (prescription, records, chores), no camera."""
-    args = argparse.Namespace(no_tracking=True, command="run")
-    station = build_station(args, Settings(), data_dir, clock=clock)
-    assert isinstance(station.recorder, SessionRecorder)
-    station.tracking = MeasuringTracking(station)
-    station.start()
-    return station
-
-
-class MeasuringTracking(NullTracking):
-    """No camera, but each rep's numbers arrive on its RepDone as a tracker would put them."""
-
-    def __init__(self, station: Station) -> None:
-        self.station, self.n = station, 0
-
-    def follow(self, outputs: list) -> list:
-        out = []
-        for o in outputs:
-            if isinstance(o, RepDone):
-                self.n += 1
-                o = replace(o, stats=_stats(self.station, o, self.n))
-            out.append(o)
-        return out
-
-
-def _stats(station: Station, out: RepDone, n: int) -> RepStats:
-    """Plausible per-rep numbers (what the tracker would hand the recorder)."""
-    p = station.plan.items[out.pattern_index].pattern
-    return RepStats(
-        pattern_id=p.id, pattern_index=out.pattern_index, rep=out.rep, target_region=p.target,
-        target_mm=2.0 + 0.1 * n, target_other_side_mm=4.0, target_pct_of_other=50.0 + n,
-        quiet_mm=dict.fromkeys(p.quiet, 0.3), quiet_floor_mm=dict.fromkeys(p.quiet, 0.5),
-        coactivation=0.12, face_share=1.0, frames=60, frames_gated=2,
-        series=((0.0, {"left": {p.target: 0.0}, "right": {p.target: 0.0}}),
-                (0.1, {"left": {p.target: 0.4}, "right": {p.target: 0.9}})),
-    )
-
-
-def practise(station: Station, clock, marker: str | None = None) -> str:  # noqa: ANN001
-    """One whole session with the autoplay button (start, pause, break, summary); its id."""
-    recorder = station.recorder
-    assert isinstance(recorder, SessionRecorder)
-    auto = Autoplay(station.engine, station.settings.button.hold_time)
-    station.buttons.insert(0, auto)
-    session_id = None
-    try:
-        for _n in range(20_000):
-            for out in station.step(clock.advance(FRAME)):
-                if isinstance(out, SessionStarted):
-                    session_id = recorder.session_id
-                    if marker:
-                        recorder.note(clock(), "clinic_note", marker)
-            if auto.stage == "done" and station.engine.state is State.HOME:
-                break
-        else:
-            pytest.fail("the session did not finish")
-    finally:
-        station.buttons.remove(auto)
-    assert session_id is not None and station.engine.counters.status is SessionStatus.COMPLETE
-    return session_id
 
 
 def insert_stick(station: Station, data_dir: Path, stick: Path, clock) -> list[str]:  # noqa: ANN001
@@ -144,13 +72,6 @@ def _csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def _prescription(tmp_path: Path, name: str, alias: str, side: str, **extra) -> Path:  # noqa: ANN003
-    path = tmp_path / f"{name}.toml"
-    path.write_text(dumps(dict(VALID, patient={"alias": alias, "affected_side": side},
-                               pattern=SHORT, **extra)))
-    return path
-
-
 @pytest.fixture
 def provisioned(data_dir: Path, tmp_path: Path) -> tuple[str, Path, bytes]:
     """A provisioned unit; the clinic keeps a copy of the key."""
@@ -166,12 +87,12 @@ def test_lifecycle_between_two_patients(data_dir: Path, tmp_path: Path, clock, p
     assert unit.unit_info(data_dir)["unit_id"] == unit.get_unit_id(data_dir) == unit_id
 
     # prescribe patient A (the clinic's command line)
-    rx_a = _prescription(tmp_path, "a", ALIAS_A, "left", message=f"Hello {MARKER_A}")
+    rx_a = prescription_file(tmp_path, "a", ALIAS_A, "left", message=f"Hello {MARKER_A}")
     assert main(["prescribe", str(rx_a)]) == 0
     assert rx.load_active(data_dir).alias == ALIAS_A
 
     # A practises on the kiosk: the prescribed plan, real records
-    station = _kiosk(data_dir, clock)
+    station = start_kiosk(data_dir, clock)
     assert [it.pattern.id for it in station.plan.items] == ["eye_closure", "small_smile"]
     sessions_a = [practise(station, clock, MARKER_A) for _ in range(4)]
     assert len(set(sessions_a)) == 4
@@ -222,7 +143,7 @@ def test_lifecycle_between_two_patients(data_dir: Path, tmp_path: Path, clock, p
         == ALIAS_A
 
     # prescribe patient B with a second stick, through the kiosk as well
-    rx_b = _prescription(tmp_path, "b", ALIAS_B, "right")
+    rx_b = prescription_file(tmp_path, "b", ALIAS_B, "right")
     stick_b = tmp_path / "stick-b"
     stick_b.mkdir()
     clinic.make_stick(stick_b, secret, unit_id, prescription=rx_b)
@@ -258,8 +179,8 @@ def test_lifecycle_between_two_patients(data_dir: Path, tmp_path: Path, clock, p
 def test_stick_pulled_mid_export_keeps_records_and_finishes_later(
         data_dir: Path, tmp_path: Path, clock, provisioned, monkeypatch, how):
     unit_id, clinic_key, secret = provisioned
-    assert rx.apply_bytes(data_dir, _prescription(tmp_path, "a", ALIAS_A, "left").read_bytes()).ok
-    station = _kiosk(data_dir, clock)
+    assert rx.apply_bytes(data_dir, prescription_file(tmp_path, "a", ALIAS_A, "left").read_bytes()).ok
+    station = start_kiosk(data_dir, clock)
     sessions_a = {practise(station, clock, MARKER_A) for _ in range(2)}
     stick = tmp_path / "stick"
     stick.mkdir()

@@ -24,7 +24,7 @@ import pytest
 
 from station.tracking.fakes.samples import DEMO_FACE, DEMO_VIDEO, SAMPLES
 
-pytestmark = pytest.mark.tracking
+pytestmark = [pytest.mark.tracking, pytest.mark.slow]
 
 
 def _wheel(dest: Path, media) -> Path:  # noqa: ANN001

@@ -24,9 +24,10 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from test_clinic_lifecycle import ALIAS_A, SHORT, _kiosk, _prescription, practise
+from lifecycle_helpers import ALIAS_A, SHORT, practise, prescription_file, start_kiosk
 
 from station.clinic import prescription as rx
+from station.feedback import Side
 from station.kiosk.app import Station
 from station.kiosk.autoplay import Autoplay
 from station.paths import database_path
@@ -91,8 +92,8 @@ def test_full_disk_mid_session_then_a_restart_on_it_loses_no_session(
     data_dir = small_disk / "data"
     data_dir.mkdir()
     monkeypatch.setenv("STATION_DATA", str(data_dir))
-    assert rx.apply_bytes(data_dir, _prescription(tmp_path, "a", ALIAS_A, "left").read_bytes()).ok
-    kiosk = _kiosk(data_dir, clock)
+    assert rx.apply_bytes(data_dir, prescription_file(tmp_path, "a", ALIAS_A, "left").read_bytes()).ok
+    kiosk = start_kiosk(data_dir, clock)
     first = practise(kiosk, clock)
 
     # the second session: the disk fills in the middle of it
@@ -116,7 +117,7 @@ def test_full_disk_mid_session_then_a_restart_on_it_loses_no_session(
     assert statuses == {first: "complete", cut: "open"} and reps == reps_before_full
 
     # the restart, on the full disk: the store cannot close the cut session, the notice shows
-    restarted = _kiosk(data_dir, clock)
+    restarted = start_kiosk(data_dir, clock)
     rec2 = restarted.recorder
     assert isinstance(rec2, SessionRecorder)
     assert rec2.store is None and rec2.storage_full
@@ -155,7 +156,7 @@ def test_rows_held_by_a_full_disk_land_at_home_without_another_session(data_dir:
     plan, wrappers = default_plan(), []
     rec = SessionRecorder(data_dir, plan, wall=Wall(clock),
                           connection_factory=lambda c: wrappers.append(FlakyConnection(c))
-                          or wrappers[-1])
+                          or wrappers[-1], affected_side=Side.LEFT)
     station = Station(Settings(), plan, Services(recorder=rec, chores=Housekeeping(
         data_dir, load_active(data_dir), rec)), clock=clock)
     wrappers[0].full = True

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rx_helpers import VALID, dumps
@@ -19,6 +20,8 @@ from station import config
 from station.clinic import prescription as rx
 from station.clinic import stick as clinic
 from station.clinic import unit
+
+pytestmark = pytest.mark.slow  # hypothesis over every input: the fast lane leaves it out
 
 UNIT = "ms-unit01"
 SECRET = bytes(range(32))

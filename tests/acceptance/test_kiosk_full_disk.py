@@ -8,6 +8,7 @@ from recording import FlakyConnection, Wall
 
 from station.clinic.prescription import load_active
 from station.config import Settings
+from station.feedback import Side
 from station.kiosk.app import Station
 from station.kiosk.button import ScriptedButton
 from station.kiosk.housekeeping import Housekeeping
@@ -26,7 +27,7 @@ def test_full_disk_warns_once_on_screen_and_the_session_completes(data_dir: Path
         wrappers.append(FlakyConnection(conn))
         return wrappers[-1]
 
-    rec = SessionRecorder(data_dir, plan, wall=Wall(clock), connection_factory=wrap)
+    rec = SessionRecorder(data_dir, plan, wall=Wall(clock), connection_factory=wrap, affected_side=Side.LEFT)
     settings = Settings()
     button = ScriptedButton(settings.button.hold_time, clock)
     station = Station(settings, plan, Services(recorder=rec, chores=Housekeeping(data_dir, load_active(data_dir), rec)),

@@ -16,7 +16,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from station.feedback import TrackingStatus
+from station.feedback import Side, TrackingStatus
 
 cv2 = pytest.importorskip("cv2")
 pytest.importorskip("mediapipe")
@@ -37,7 +37,7 @@ from station.tracking.live import LiveTracking  # noqa: E402
 from station.tracking.metrics import Metrics  # noqa: E402
 from station.tracking.tracker import Landmarker, TrackerThread  # noqa: E402
 
-pytestmark = pytest.mark.tracking
+pytestmark = [pytest.mark.tracking, pytest.mark.slow]
 DT = 0.1  # 10 frames a second of station time
 
 
@@ -126,7 +126,7 @@ def _run_session(station, tracker, patient, clock, on_step=None):
 
 
 def test_smile_on_affected_side_scored_and_recorded(tmp_path, clock, model_file, faces):
-    station, tracker, patient, live = _station(tmp_path, clock, model_file, faces, "left")
+    station, tracker, patient, live = _station(tmp_path, clock, model_file, faces, Side.LEFT)
     outs = _run_session(station, tracker, patient, clock)
     station.stop()
     assert any(isinstance(o, SessionFinished) and o.status is SessionStatus.COMPLETE for o in outs)
@@ -152,7 +152,7 @@ def test_smile_on_affected_side_scored_and_recorded(tmp_path, clock, model_file,
 
 
 def test_other_side_affected_sees_no_smile(tmp_path, clock, model_file, faces):
-    station, tracker, patient, live = _station(tmp_path, clock, model_file, faces, "right")
+    station, tracker, patient, live = _station(tmp_path, clock, model_file, faces, Side.RIGHT)
     _run_session(station, tracker, patient, clock)
     station.stop()
     left_target = [r.target_other_side_mm for r in live.rep_stats]
@@ -161,7 +161,7 @@ def test_other_side_affected_sees_no_smile(tmp_path, clock, model_file, faces):
 
 
 def test_camera_fault_mid_session_keeps_guiding_and_recovers(tmp_path, clock, model_file, faces):
-    station, tracker, patient, live = _station(tmp_path, clock, model_file, faces, "left")
+    station, tracker, patient, live = _station(tmp_path, clock, model_file, faces, Side.LEFT)
     seen = {"notice": False, "states_while_broken": set()}
     t_break = {}
 
@@ -188,7 +188,7 @@ def test_camera_fault_mid_session_keeps_guiding_and_recovers(tmp_path, clock, mo
 
 
 def test_camera_missing_at_start_guides_by_time_without_waiting(tmp_path, clock, model_file, faces):
-    station, tracker, patient, live = _station(tmp_path, clock, model_file, faces, "left")
+    station, tracker, patient, live = _station(tmp_path, clock, model_file, faces, Side.LEFT)
     patient.broken = True  # unplugged from the start, never comes back
     shown: list[str] = []
     post = station.post_notice
@@ -206,7 +206,7 @@ def test_camera_missing_at_start_guides_by_time_without_waiting(tmp_path, clock,
 
 
 def test_frames_during_a_pause_are_not_scored(tmp_path, clock, model_file, faces):
-    station, tracker, patient, live = _station(tmp_path, clock, model_file, faces, "left")
+    station, tracker, patient, live = _station(tmp_path, clock, model_file, faces, Side.LEFT)
     button = station.buttons[0]
     paused = {"done": False}
 
@@ -245,7 +245,7 @@ def test_inference_pauses_at_home_and_runs_during_a_session():
 
     plan = make_plan([("small_smile", 1, {})], source="test")
     tracker = IdleRecorder()
-    live = LiveTracking(tracker, plan, "left", Metrics())  # type: ignore[arg-type]
+    live = LiveTracking(tracker, plan, Side.LEFT, Metrics())  # type: ignore[arg-type]
     live.start()
     assert tracker.calls == [True]  # at home: camera open, no inference
     eng = Engine(plan, Timing())

@@ -22,9 +22,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.skipif(
-    not Path("/proc/self/net/unix").exists(), reason="needs Linux /proc"
-)
+pytestmark = [pytest.mark.skipif(not Path("/proc/self/net/unix").exists(), reason="needs Linux /proc"),
+              pytest.mark.slow]  # three station processes started: the fast lane leaves them out
 
 TCP_LISTEN = "0A"
 UNIX_ACCEPTCON = 0x00010000

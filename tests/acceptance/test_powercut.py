@@ -11,8 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from station.paths import database_path
 from station.records.store import Store
+
+pytestmark = pytest.mark.slow  # the fast lane (-m "not slow") leaves this module out
 
 DRIVER = Path(__file__).resolve().parents[1] / "powercut_driver.py"
 MID_SESSION_KILLS = 30  # power cuts that must land in the middle of a session

@@ -40,6 +40,8 @@ from station.devtools.recordgen import generate
 from station.paths import database_path
 from station.records.wipe import WIPE_MARKER
 
+pytestmark = pytest.mark.slow  # the fast lane (-m "not slow") leaves this module out
+
 REPO = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).resolve().parents[1] / "powercut_cmd.py"
 SESSION_DRIVER = Path(__file__).resolve().parents[1] / "powercut_driver.py"

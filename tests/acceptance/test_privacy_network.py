@@ -140,6 +140,7 @@ def _traced_run(args: list[str], trace: Path, env: dict[str, str]) -> str:
     return text
 
 
+@pytest.mark.slow
 @pytest.mark.tracking
 def test_tracked_demo_makes_no_dns_query_ip_connect_or_send(tmp_path: Path, data_dir: Path,
                                                              media, model_file, nscd: str):
@@ -159,6 +160,7 @@ def test_tracked_demo_makes_no_dns_query_ip_connect_or_send(tmp_path: Path, data
     assert ip_calls(text) == [], "\n".join(ip_calls(text)[:10])
 
 
+@pytest.mark.slow
 @pytest.mark.tracking
 def test_station_track_makes_no_dns_query_ip_connect_or_send(tmp_path: Path, data_dir: Path,
                                                               media, model_file, nscd: str):

@@ -19,6 +19,7 @@ from station.cli import build_parser, main
 from station.clinic import prescription as rx
 from station.clinic import spool, unit
 from station.clinic import stick as clinic
+from station.feedback import Side
 from station.paths import database_path, resolve_data_dir
 from station.practice import words
 from station.practice.events import SessionStarted
@@ -111,7 +112,7 @@ def test_a_direct_stick_is_refused_while_a_session_runs(unit_data: Path, stick: 
 
 
 def test_a_station_wipe_is_refused_mid_session(data_dir: Path, clock, capsys):
-    rec = SessionRecorder(data_dir, default_plan(), wall=Wall(clock))
+    rec = SessionRecorder(data_dir, default_plan(), wall=Wall(clock), affected_side=Side.LEFT)
     run_session(rec, clock, stop_after=6)  # mid-session: the recorder holds the lock
     assert main(["--data-dir", str(data_dir), "wipe", "--yes"]) == 1
     assert "middle of a practice session" in capsys.readouterr().out
@@ -122,7 +123,7 @@ def test_a_station_wipe_is_refused_mid_session(data_dir: Path, clock, capsys):
 
 
 def test_a_recorder_reopens_a_store_replaced_under_it(data_dir: Path, clock):
-    rec = SessionRecorder(data_dir, default_plan(), wall=Wall(clock))
+    rec = SessionRecorder(data_dir, default_plan(), wall=Wall(clock), affected_side=Side.LEFT)
     run_session(rec, clock)
     wipe(data_dir)  # another process (station wipe) while the kiosk is at home
     run_session(rec, clock)
@@ -179,12 +180,12 @@ class _FullOnCommit:
 
 def test_c_restart_on_a_full_disk_shows_the_notice_and_keeps_sessions(data_dir: Path, clock,
                                                                        monkeypatch):
-    rec = SessionRecorder(data_dir, default_plan(), wall=Wall(clock))
+    rec = SessionRecorder(data_dir, default_plan(), wall=Wall(clock), affected_side=Side.LEFT)
     run_session(rec, clock, stop_after=5)  # a power cut mid-session leaves it open
     rec.store.close()
     real = store_mod.connect
     monkeypatch.setattr(store_mod, "connect", lambda *a, **k: _FullOnCommit(real(*a, **k)))
-    rec = SessionRecorder(data_dir, default_plan(), wall=Wall(clock))  # the restart
+    rec = SessionRecorder(data_dir, default_plan(), wall=Wall(clock), affected_side=Side.LEFT)  # the restart
     assert [n.text for n in rec.notices()] == [words.STORAGE_FULL]
     run_session(rec, clock)
     assert rec.pending_rows > 0  # held in memory, not lost
@@ -224,7 +225,7 @@ def test_d_bad_prescription_with_wipe_changes_nothing(unit_data: Path, stick: Pa
 
 def test_e_an_interrupted_wipe_is_finished_by_the_next_command(unit_data: Path, clock,
                                                                monkeypatch, tmp_path: Path):
-    rec = SessionRecorder(unit_data, default_plan(), wall=Wall(clock))
+    rec = SessionRecorder(unit_data, default_plan(), wall=Wall(clock), affected_side=Side.LEFT)
     run_session(rec, clock)
     rec.stop()
     real = wipe_mod.shred
@@ -511,7 +512,7 @@ def test_store_open_is_unchanged_by_the_session_lock(data_dir: Path):
 
 
 def test_session_started_takes_the_lock(data_dir: Path):
-    rec = SessionRecorder(data_dir, default_plan())
+    rec = SessionRecorder(data_dir, default_plan(), affected_side=Side.LEFT)
     rec.on_outputs([SessionStarted(at=1.0, plan_source="default", planned_s=60.0)], 1.0)
     try:
         assert session_in_progress(data_dir)

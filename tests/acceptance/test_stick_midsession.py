@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_clinic_lifecycle import ALIAS_A, SHORT, _kiosk, _prescription, practise
+from lifecycle_helpers import ALIAS_A, SHORT, practise, prescription_file, start_kiosk
 
 from station.clinic import prescription as rx
 from station.clinic import spool, unit
@@ -29,6 +29,8 @@ from station.clinic.export import verify_bundle
 from station.kiosk.app import Station
 from station.kiosk.autoplay import Autoplay
 from station.practice.events import State
+
+pytestmark = pytest.mark.slow  # the fast lane (-m "not slow") leaves this module out
 
 FRAME = 0.1  # fake seconds per kiosk frame
 PLANNED_REPS = sum(p["reps"] for p in SHORT)
@@ -70,8 +72,8 @@ def test_stick_mid_session_waits_then_every_session_survives(
         data_dir: Path, tmp_path: Path, clock, moment: str):
     secret = unit.new_secret()
     unit_id = unit.provision(data_dir, secret, "ms-mid001")
-    assert rx.apply_bytes(data_dir, _prescription(tmp_path, "a", ALIAS_A, "left").read_bytes()).ok
-    station = _kiosk(data_dir, clock)
+    assert rx.apply_bytes(data_dir, prescription_file(tmp_path, "a", ALIAS_A, "left").read_bytes()).ok
+    station = start_kiosk(data_dir, clock)
     recorder = station.recorder
     ended_before = [practise(station, clock) for _ in range(2)]
 

@@ -10,34 +10,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from clinic_helpers import UNIT, fake_export, fake_wipe
 from rx_helpers import VALID, dumps
 
 from station.cli import main
 from station.clinic import prescription as rx
 from station.clinic import spool, unit
 from station.clinic import stick as clinic
-
-UNIT = "ms-unit01"
-
-
-def fake_export(data_dir: Path, out_dir: Path) -> Path:
-    """Stand-in for station.clinic.export.export_bundle: copies the fake records + a manifest."""
-    import hashlib
-
-    bundle = out_dir / "bundle"
-    (bundle / "sessions").mkdir(parents=True)
-    manifest = {}
-    for f in sorted((data_dir / "records").glob("*.json")):
-        data = f.read_bytes()
-        (bundle / "sessions" / f.name).write_bytes(data)
-        manifest[f"sessions/{f.name}"] = hashlib.sha256(data).hexdigest()
-    (bundle / "manifest.json").write_text(json.dumps({"files": manifest}))
-    return bundle
-
-
-def fake_wipe(data_dir: Path) -> None:
-    """Stand-in for station.records.wipe."""
-    shutil.rmtree(data_dir / "records", ignore_errors=True)
 
 
 def snapshot(data_dir: Path) -> dict[str, bytes]:

@@ -9,8 +9,8 @@ import struct
 from pathlib import Path
 
 import pytest
+from clinic_helpers import UNIT, fake_export, fake_wipe
 from rx_helpers import VALID, dumps
-from test_clinic import UNIT, fake_export, fake_wipe
 from wav_helpers import wav_bytes
 
 from station.cli import main

@@ -21,6 +21,7 @@ from station.clinic.export import MANIFEST, SIGNATURE, export_bundle, signature_
 from station.clinic.report import CHART_ORDER
 from station.clinic.unit import unit_info
 from station.devtools.recordgen import generate
+from station.feedback import Side
 from station.paths import database_path, model_path
 from station.practice.plan import make_plan
 from station.records.recorder import SessionRecorder
@@ -42,6 +43,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+@pytest.mark.slow
 def test_month_export_bundle_and_report(month, tmp_path):
     data_dir, summary = month
     assert summary.sessions >= 60 and summary.interrupted >= 1 and summary.days_missed >= 1
@@ -112,7 +114,7 @@ def test_a_provisioned_units_export_is_signed_over_every_file(data_dir, tmp_path
 
 
 def test_export_while_a_session_runs_leaves_it_open(data_dir, clock, tmp_path):
-    rec = SessionRecorder(data_dir, make_plan([("small_smile", 2, {})], "p"), wall=Wall(clock))
+    rec = SessionRecorder(data_dir, make_plan([("small_smile", 2, {})], "p"), wall=Wall(clock), affected_side=Side.LEFT)
     run_session(rec, clock, stop_after=8)
     bundle = export_bundle(data_dir, tmp_path / "out")
     assert [s["status"] for s in read_csv(bundle / "sessions.csv")] == ["open"]
@@ -194,7 +196,7 @@ def test_image_scanner_catches_images():
 
 def test_no_image_data_in_database_wal_or_export(data_dir, clock, tmp_path):
     rec = SessionRecorder(data_dir, make_plan([("small_smile", 3, {}), ("pucker", 2, {})], "p"),
-                          wall=Wall(clock))
+                          wall=Wall(clock), affected_side=Side.LEFT)
     run_session(rec, clock)
     db = database_path(data_dir)
     wal = Path(str(db) + "-wal")
@@ -234,7 +236,7 @@ def test_wipe_leaves_no_patient_record_anywhere(data_dir, clock, monkeypatch, ca
     model.write_bytes(b"model bytes")
     (data_dir / "clinic.key").write_bytes(b"secret")
     plan = make_plan([("small_smile", 2, {})], f"prescription {MARKER}")
-    rec = SessionRecorder(data_dir, plan, wall=Wall(clock))
+    rec = SessionRecorder(data_dir, plan, wall=Wall(clock), affected_side=Side.LEFT)
     run_session(rec, clock)
     run_session(rec, clock, stop_after=10)
     rec.note(clock(), "note", MARKER)
@@ -263,7 +265,8 @@ def test_wipe_asks_and_refuses_without_a_terminal(data_dir, monkeypatch, capsys)
 
 
 def test_recorder_wipe_carries_on(data_dir, clock):
-    rec = SessionRecorder(data_dir, make_plan([("eye_closure", 1, {})], MARKER), wall=Wall(clock))
+    rec = SessionRecorder(data_dir, make_plan([("eye_closure", 1, {})], MARKER), wall=Wall(clock),
+                          affected_side=Side.LEFT)
     run_session(rec, clock)
     rec.wipe()
     assert scan_for(data_dir, MARKER.encode()) == []

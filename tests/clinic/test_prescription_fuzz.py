@@ -20,6 +20,8 @@ from station.clinic import prescription as rx
 from station.files import atomic_write
 from station.practice.plan import library
 
+pytestmark = pytest.mark.slow  # the fast lane (-m "not slow") leaves this module out
+
 LIB = sorted(library())
 ACTIVE_BYTES = dumps(VALID).encode()
 

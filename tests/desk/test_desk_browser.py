@@ -26,6 +26,8 @@ from station.clinic import report
 from station.desk import db
 from station.desk.app import create_app
 
+pytestmark = pytest.mark.slow  # the fast lane (-m "not slow") leaves this module out
+
 ALIAS = "PT-BROWSER-7"
 
 

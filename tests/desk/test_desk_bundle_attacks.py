@@ -101,6 +101,7 @@ def _refused(factory, folder: Path, secret: bytes, match: str) -> None:  # noqa:
 # ---------------------------------------------------------------- D1: someone else's alias
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("alias", ["PT-VICTIM-99", "a/b", "A" * 100])
 def test_d1_a_bundle_naming_another_patient_is_refused(db_url, made, tmp_path, alias):
     u, _, secret = made
@@ -152,6 +153,7 @@ ROW_ATTACKS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", list(ROW_ATTACKS))
 def test_d2_d3_d4_d6_bad_rows_are_refused_naming_file_row_and_field(db_url, made, tmp_path, attack):
     u, _, secret = made
@@ -243,6 +245,7 @@ def test_d3_encrypted_or_unusual_zips_are_refused(sqlite_url, made, tmp_path, ma
 # ---------------------------------------------------------------- D5: the same bundle twice at once
 
 
+@pytest.mark.slow
 def test_d5_the_same_bundle_imported_twice_at_once(db_url, made, monkeypatch):
     u, path, secret = made
     factory = _ready(db_url, u.unit_id)
@@ -308,6 +311,7 @@ def test_d7_a_bom_csv_imports_every_session(db_url, made, tmp_path):
 # ---------------------------------------------------------------- D24: size and rows
 
 
+@pytest.mark.slow
 def test_d24_a_600k_row_reps_file_is_refused_early_in_bounded_memory(sqlite_url, made, tmp_path):
     import time
     import tracemalloc
@@ -333,6 +337,7 @@ def test_d24_a_600k_row_reps_file_is_refused_early_in_bounded_memory(sqlite_url,
     assert time.perf_counter() - t0 < 10 and peak < 64 << 20
 
 
+@pytest.mark.slow
 def test_d24_rows_past_the_limit_are_refused_in_bounded_memory(sqlite_url, made, tmp_path, monkeypatch):
     import tracemalloc
 

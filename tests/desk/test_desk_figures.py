@@ -43,6 +43,7 @@ def unit_records(tmp_path_factory):  # noqa: ANN201
     return u, rows, export_bundle(u.data_dir, root / "out")
 
 
+@pytest.mark.slow
 def test_the_figures_count_followed_sessions_and_days_of_the_loan(db_url: str, unit_records):
     u, rows, bundle = unit_records
     pdf = report.report_data(u.unit_id, rows["sessions"], rows["reps"], None, "2026-01-01T00:00:00Z").figures
@@ -76,6 +77,7 @@ def test_the_figures_count_followed_sessions_and_days_of_the_loan(db_url: str, u
     assert sorted(f.face_share) == pytest.approx(sorted(r["face_share"] for r in followed), abs=1e-4)
 
 
+@pytest.mark.slow
 def test_the_page_names_patterns_and_links_its_pdf(sqlite_url: str, unit_records):
     u, _rows, bundle = unit_records
     factory = db.open_db(sqlite_url)

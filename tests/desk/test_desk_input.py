@@ -75,6 +75,7 @@ def _stick_answer(c, loan_id: int, token: str, folder: str) -> tuple[str, str]: 
     return q.get("msg", [""])[0], q.get("error", [""])[0]
 
 
+@pytest.mark.slow
 def test_sticks_are_written_only_under_the_stick_roots(desk, tmp_path: Path, monkeypatch):
     c, factory, u, root, loan_id, token = desk
     work = tmp_path / "server-cwd"

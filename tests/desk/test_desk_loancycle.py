@@ -63,6 +63,7 @@ def _state(factory, unit_id: str) -> str:  # noqa: ANN001
         return s.get(db.Unit, unit_id).state
 
 
+@pytest.mark.slow
 def test_a_whole_cycle_with_every_out_of_order_action_refused(db_url: str, tmp_path: Path):
     u = provision_unit(tmp_path)
     factory = db.open_db(db_url)
@@ -119,6 +120,7 @@ def test_a_whole_cycle_with_every_out_of_order_action_refused(db_url: str, tmp_p
     assert nxt.alias == NEXT
 
 
+@pytest.mark.slow
 def test_discarded_records_still_need_the_units_word(db_url: str, tmp_path: Path):
     u = provision_unit(tmp_path)
     factory = db.open_db(db_url)

@@ -42,6 +42,7 @@ def _rows(factory, table) -> int:  # noqa: ANN001
         return s.scalar(select(func.count()).select_from(table))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("nxt", ["/\t/evil.example", "//evil.example", "/\\evil.example", "https://evil.example/",
                                  "/\n/evil.example", " //evil.example", "/%09/evil.example", "\\\\evil.example"])
 def test_login_next_never_leaves_the_site(desk, nxt: str):
@@ -53,6 +54,7 @@ def test_login_next_never_leaves_the_site(desk, nxt: str):
     assert r.headers["Location"] == "/"
 
 
+@pytest.mark.slow
 def test_login_next_keeps_a_same_site_path(desk):
     app, _f = desk
     c = app.test_client()
@@ -79,6 +81,7 @@ def test_cookieless_requests_make_no_session_rows(desk):
                                       "csrf": _token(c)}).status_code == 403
 
 
+@pytest.mark.slow
 def test_expired_sessions_are_refused_and_removed(desk):
     app, factory = desk
     old = app.test_client()
@@ -93,6 +96,7 @@ def test_expired_sessions_are_refused_and_removed(desk):
     assert _rows(factory, db.WebSession) == 1  # the expired row is gone
 
 
+@pytest.mark.slow
 def test_failed_login_audits_no_arbitrary_name(desk):
     app, factory = desk
     c = app.test_client()
@@ -153,6 +157,7 @@ def test_throttle_keeps_bounded_memory():
     assert len(t) <= 2 * throttle.MAX_KEYS
 
 
+@pytest.mark.slow
 def test_throttled_login_answers_429_without_hashing(desk, monkeypatch):
     app, _f = desk
     calls = []
@@ -204,6 +209,7 @@ class Browser:
         return self.request("POST", "/login", urlencode({"name": name, "password": password, "csrf": token}))[0]
 
 
+@pytest.mark.slow
 def test_parallel_password_guessing_leaves_a_logged_in_user_fast(desk):
     """12 wrong-password loops against 127.0.0.1 (bounded: 25 tries each) while a signed-in
     technician loads pages: the pages stay fast because refused guesses cost no argon2."""

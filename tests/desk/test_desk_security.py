@@ -47,6 +47,7 @@ def test_non_loopback_bind_without_accounts_exits_2(sqlite_url: str, tmp_path: P
     assert "no desk account exists" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_accounts_wrong_password_and_login(desk, sqlite_url: str, tmp_path: Path, capsys):
     app, factory, u = desk
     pw = tmp_path / "pw"

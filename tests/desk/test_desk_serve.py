@@ -33,6 +33,7 @@ def fifo(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_password_file_fifo_is_refused_at_once(sqlite_url: str, fifo: Path):
     r = _station("desk", "user", "add", "tech1", "--password-file", str(fifo), "--db", sqlite_url)
     assert r.returncode == 2, r.stderr
@@ -44,6 +45,7 @@ def test_password_file_device_is_refused(sqlite_url: str, capsys):
     assert "not a regular file" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_key_file_fifo_is_refused_at_once(sqlite_url: str, fifo: Path):
     r = _station("desk", "serve", "--db", sqlite_url, "--port", "1", "--key-file", str(fifo))
     assert r.returncode == 2, r.stderr
@@ -63,6 +65,7 @@ def test_a_bad_port_is_exit_2_naming_it(sqlite_url: str, port: str, capsys):
     assert port in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_port_in_use_is_a_plain_message(sqlite_url: str):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -79,6 +82,7 @@ def _account(url: str) -> None:
         auth.add_user(s, "tech1", PASSWORD)
 
 
+@pytest.mark.slow
 def test_remote_use_needs_tls_or_a_proxy(sqlite_url: str, tmp_path: Path, capsys):
     _account(sqlite_url)
     assert main(["desk", "serve", "--db", sqlite_url, "--host", "0.0.0.0", "--port", "8470"]) == 2
@@ -113,6 +117,7 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+@pytest.mark.slow
 def test_desk_serves_tls_with_a_secure_cookie(sqlite_url: str, tmp_path: Path):
     cert, key = _self_signed(tmp_path)
     with socket.socket() as s:

@@ -98,6 +98,7 @@ def test_loan_cycle_and_prescription_history(db_url: str):
         assert actions == ["register", "prescribe", "prescribe", "lend"]
 
 
+@pytest.mark.slow
 def test_import_attaches_and_is_idempotent(db_url: str, bundle, secret):
     path, unit_id = bundle
     factory = _ready(db_url, unit_id)
@@ -210,6 +211,7 @@ ATTACKS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", list(ATTACKS))
 def test_attacked_bundles_are_refused_and_change_nothing(db_url: str, bundle, tmp_path: Path, attack: str,
                                                         key_file, secret):

@@ -18,6 +18,9 @@ from station.devtools.bench import (
     format_table,
     metrics_cost,
 )
+from station.feedback import Side
+
+pytestmark = pytest.mark.slow  # the fast lane (-m "not slow") leaves this module out
 
 
 def _finite(row: Row) -> bool:
@@ -56,7 +59,7 @@ def test_bench_table_runs_on_a_few_frames(media, model_file):
 def test_metrics_cost_times_the_measuring_path_on_real_samples(media, model_file):
     samples = face_samples(media("video/single_face.mp4"), model_file, limit=12)
     assert len(samples) == 12 and all(s.face for s in samples)
-    mc = metrics_cost(samples, 30.0, "mouth_corner", ("eye",), "left", min_frames=30)
+    mc = metrics_cost(samples, 30.0, "mouth_corner", ("eye",), Side.LEFT, min_frames=30)
     assert mc["frames"] == 30
     assert 0 < mc["median_ms"] <= mc["p95_ms"] <= mc["max_ms"]
     # 12 frames hold no still stretch of 24: the baseline comes from the face frames.

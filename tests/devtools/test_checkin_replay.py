@@ -9,6 +9,8 @@ import pytest
 
 from station.cli import main
 
+pytestmark = pytest.mark.slow  # the fast lane (-m "not slow") leaves this module out
+
 
 def test_checkin_replay_writes_the_contract_and_finds_the_weaker_side(
         tmp_path: Path, model_file: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

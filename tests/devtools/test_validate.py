@@ -132,6 +132,7 @@ def data_dir(tmp_path_factory, model_file):
     return data
 
 
+@pytest.mark.slow
 @pytest.mark.tracking
 def test_a_rendered_head_turn_is_a_3d_turn_the_tracker_measures(model_file):
     from station.tracking.fakes.render3d import FACES, load_head
@@ -157,6 +158,7 @@ def test_a_rendered_head_turn_is_a_3d_turn_the_tracker_measures(model_file):
     assert np.abs(s1.landmarks[:, :2] - gt).mean() < 1.5  # the detector follows the mesh
 
 
+@pytest.mark.slow
 @pytest.mark.tracking
 def test_station_validate_writes_tables_and_gets_the_unambiguous_kinds_right(data_dir, tmp_path):
     from station.cli import main

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pygame
+import pytest
 
 from station.cli import main
 
@@ -18,6 +19,7 @@ def test_station_screens_writes_pngs(tmp_path):
     assert img.get_size() == (480, 320)
 
 
+@pytest.mark.slow
 def test_demo_headless_autoplay_runs_a_whole_session(data_dir, caplog):
     with caplog.at_level(logging.INFO):
         assert main(["demo", "--headless", "--autoplay", "--speed", "20"]) == 0

@@ -109,6 +109,7 @@ def _name(o) -> str:
     return type(o).__name__
 
 
+@pytest.mark.slow
 def test_full_session_by_mock_pin_with_pause_and_requested_break(rig, clock):
     eng = rig.engine
     rig.press()  # start
@@ -208,6 +209,7 @@ def test_twenty_presses_a_second_for_ten_seconds(rig, clock):
     assert all(isinstance(p, Paused if i % 2 == 0 else Resumed) for i, p in enumerate(pauses))
 
 
+@pytest.mark.slow
 def test_button_held_sixty_seconds_is_stuck_and_guiding_goes_on(rig, clock):
     rig.press()
     rig.until(lambda: rig.engine.state is State.MOVE)
@@ -227,6 +229,7 @@ def test_button_held_sixty_seconds_is_stuck_and_guiding_goes_on(rig, clock):
     assert sum(isinstance(o, RepDone) for o in outs) >= 3  # the guide kept going by time
 
 
+@pytest.mark.slow
 def test_one_long_hold_gives_exactly_one_break(rig, clock):
     rig.press()
     rig.until(lambda: rig.engine.state is State.MOVE)
@@ -236,6 +239,7 @@ def test_one_long_hold_gives_exactly_one_break(rig, clock):
     assert rig.engine.state is State.BREAK
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seconds", [0.2, 2.0])
 def test_a_press_in_every_state(clock, seconds):
     targets = [State.HOME, State.SETTLE, State.INTRO, State.MOVE, State.HOLD, State.RELEASE,
@@ -327,6 +331,7 @@ class BrokenRecorder:
         pass
 
 
+@pytest.mark.slow
 def test_failing_services_become_notices_and_the_guide_goes_on(clock, caplog):
     tracking = BrokenTracking()
     with caplog.at_level(logging.ERROR):
@@ -393,6 +398,7 @@ class GoodServices:
         pass
 
 
+@pytest.mark.slow
 def test_services_plug_in_without_touching_the_loop(clock):
     svc = GoodServices()
     r = Rig(clock, tracking=svc, recorder=svc, watchdog=svc)

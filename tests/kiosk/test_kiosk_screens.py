@@ -96,6 +96,7 @@ def texts(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_texts_json_lists_every_text_with_its_role_and_size(texts):
     rows = texts[(800, 480)]
     assert {r["screen"] for r in rows} == set(MODELS)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from recording import FlakyConnection, Wall, rows, run_session
 
-from station.feedback import HomeInfo
+from station.feedback import HomeInfo, Side
 from station.paths import database_path
 from station.practice import words  # noqa: E402
 from station.practice.events import SessionFinished
@@ -34,7 +34,7 @@ def test_pragmas_and_schema(data_dir):
 
 def test_a_whole_session_lands_as_rows(data_dir, clock):
     plan = default_plan()
-    rec = SessionRecorder(data_dir, plan, wall=Wall(clock), model_sha256="abc")
+    rec = SessionRecorder(data_dir, plan, wall=Wall(clock), model_sha256="abc", affected_side=Side.LEFT)
     outs = run_session(rec, clock)
     assert any(isinstance(o, SessionFinished) for o in outs)
     rec.stop()
@@ -61,7 +61,7 @@ def test_a_whole_session_lands_as_rows(data_dir, clock):
 
 def test_requested_break_interrupts_a_rep_and_is_flagged(data_dir, clock):
     plan = default_plan()
-    rec = SessionRecorder(data_dir, plan, wall=Wall(clock))
+    rec = SessionRecorder(data_dir, plan, wall=Wall(clock), affected_side=Side.LEFT)
     run_session(rec, clock, long_press_at=3)  # at the end of move: inside the hold
     rec.stop()
     st = rows(data_dir, "SELECT status, count(*) FROM reps GROUP BY status")
@@ -77,13 +77,13 @@ def test_requested_break_interrupts_a_rep_and_is_flagged(data_dir, clock):
 
 def test_open_session_is_marked_interrupted_on_next_open(data_dir, clock):
     plan = default_plan()
-    rec = SessionRecorder(data_dir, plan, wall=Wall(clock))
+    rec = SessionRecorder(data_dir, plan, wall=Wall(clock), affected_side=Side.LEFT)
     run_session(rec, clock, stop_after=12)
     done = rows(data_dir, "SELECT count(*) FROM reps")[0][0]
     assert done >= 1
     rec.store.conn.close()  # the power goes: no stop()
     assert rows(data_dir, "SELECT status FROM sessions") == [("open",)]
-    rec2 = SessionRecorder(data_dir, plan, wall=Wall(clock))
+    rec2 = SessionRecorder(data_dir, plan, wall=Wall(clock), affected_side=Side.LEFT)
     (status, ended_mono), = rows(data_dir, "SELECT status, ended_mono FROM sessions")
     assert status == "interrupted" and ended_mono is not None
     assert rows(data_dir, "SELECT count(*) FROM reps")[0][0] == done
@@ -91,7 +91,7 @@ def test_open_session_is_marked_interrupted_on_next_open(data_dir, clock):
 
 
 def test_stop_mid_session_marks_interrupted(data_dir, clock):
-    rec = SessionRecorder(data_dir, default_plan(), wall=Wall(clock))
+    rec = SessionRecorder(data_dir, default_plan(), wall=Wall(clock), affected_side=Side.LEFT)
     run_session(rec, clock, stop_after=6)
     rec.stop()
     assert rows(data_dir, "SELECT status FROM sessions") == [("interrupted",)]
@@ -130,7 +130,7 @@ def test_an_empty_file_is_a_v0_database(data_dir):
                                      b"SQLite format 3\x00" + b"\xff" * 5000])
 def test_a_corrupt_file_is_kept_aside_and_a_fresh_store_starts(data_dir, clock, garbage):
     database_path(data_dir).write_bytes(garbage)
-    rec = SessionRecorder(data_dir, default_plan(), wall=Wall(clock))
+    rec = SessionRecorder(data_dir, default_plan(), wall=Wall(clock), affected_side=Side.LEFT)
     notes = rec.notices()
     assert [n.text for n in notes] == [words.RECORDS_CORRUPT]
     kept = list(data_dir.glob("records.sqlite3.corrupt-*"))
@@ -150,7 +150,7 @@ def test_full_disk_keeps_the_session_going_and_lands_rows_later(data_dir, clock)
         wrappers.append(FlakyConnection(conn))
         return wrappers[-1]
 
-    rec = SessionRecorder(data_dir, plan, wall=Wall(clock), connection_factory=wrap)
+    rec = SessionRecorder(data_dir, plan, wall=Wall(clock), connection_factory=wrap, affected_side=Side.LEFT)
     run_session(rec, clock)  # one good session first
     before = rows(data_dir, "SELECT id FROM reps")
     assert len(before) == 6
@@ -193,7 +193,7 @@ def small_tmpfs(tmp_path):
 
 def test_real_full_disk_on_a_small_tmpfs(small_tmpfs, clock):
     data_dir = small_tmpfs / "data"
-    rec = SessionRecorder(data_dir, default_plan(), wall=Wall(clock))
+    rec = SessionRecorder(data_dir, default_plan(), wall=Wall(clock), affected_side=Side.LEFT)
     run_session(rec, clock)
     committed = rows(data_dir, "SELECT id FROM reps")
     filler = small_tmpfs / "filler"
@@ -222,7 +222,7 @@ def test_real_full_disk_on_a_small_tmpfs(small_tmpfs, clock):
 def test_home_info_counts_and_trends(data_dir, clock):
     plan = default_plan()
     wall = Wall(clock, start=datetime(2025, 5, 5, 9, 0, tzinfo=UTC))
-    rec = SessionRecorder(data_dir, plan, wall=wall)
+    rec = SessionRecorder(data_dir, plan, wall=wall, affected_side=Side.LEFT)
     assert rec.home_info(clock()) == HomeInfo(
         0, 0, ("Try a few slow eye closures today.",
                "Try a few slow smiles today: small, slow and quiet is the aim."))
@@ -251,7 +251,7 @@ def test_series_round_trip_keeps_missing_values_missing():
 def test_a_row_sqlite_refuses_does_not_block_the_rest(data_dir, clock, monkeypatch):
     import uuid
 
-    rec = SessionRecorder(data_dir, default_plan(), wall=Wall(clock))
+    rec = SessionRecorder(data_dir, default_plan(), wall=Wall(clock), affected_side=Side.LEFT)
     fixed = uuid.UUID("12345678123456781234567812345678")
     monkeypatch.setattr("station.records.recorder.uuid.uuid4", lambda: fixed)
     run_session(rec, clock)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from station.feedback import Side
 from station.practice.checkin import MOVEMENT_BY_ID, CheckinTiming, Movement
 from station.practice.plan import REGIONS
 from station.tracking.checkin import (
@@ -83,7 +84,7 @@ SMILE = MOVEMENT_BY_ID["open_smile"]
 
 def test_excursion_ratio_and_comovement_are_the_hold_medians() -> None:
     tf = frames(SMILE, 3.0, 6.0, extra={"eye": -1.6, "chin": 0.4})
-    res = measure_try(tf, "left", baseline())
+    res = measure_try(tf, Side.LEFT, baseline())
     assert res.affected_mm == pytest.approx(3.0) and res.other_mm == pytest.approx(6.0)
     assert res.ratio == pytest.approx(0.5)
     assert res.comovement_mm["eye"] == pytest.approx(-1.6) and res.comovement_mm["chin"] == pytest.approx(0.4)
@@ -94,27 +95,27 @@ def test_excursion_ratio_and_comovement_are_the_hold_medians() -> None:
 
 def test_the_other_side_and_directions_follow_the_movement() -> None:
     pucker = MOVEMENT_BY_ID["lip_pucker"]
-    res = measure_try(frames(pucker, 2.0, 4.0, side="right", extra={"eye": -0.9}), "right", baseline())
+    res = measure_try(frames(pucker, 2.0, 4.0, side="right", extra={"eye": -0.9}), Side.RIGHT, baseline())
     assert (res.affected_mm, res.other_mm, res.ratio) == pytest.approx((2.0, 4.0, 0.5))
     assert res.eye_narrowing_pct == pytest.approx(10.0)  # 0.9 of the right eye's 9 mm
     eye = MOVEMENT_BY_ID["eye_closure"]
-    res = measure_try(frames(eye, 2.5, 5.0), "left", baseline())
+    res = measure_try(frames(eye, 2.5, 5.0), Side.LEFT, baseline())
     assert res.ratio == pytest.approx(0.5) and res.eye_narrowing_pct is None
     # an other side that did not move gives no ratio (two noises)
-    assert measure_try(frames(SMILE, 0.3, 0.2), "left", baseline()).ratio is None
+    assert measure_try(frames(SMILE, 0.3, 0.2), Side.LEFT, baseline()).ratio is None
 
 
 def test_a_blink_in_the_hold_is_not_eye_comovement_but_sustained_narrowing_is() -> None:
     base = baseline()
     blinked = frames(SMILE, 3.0, 6.0, hold_s=1.0, blink_at=2.35)
-    res = measure_try(blinked, "left", base)
+    res = measure_try(blinked, Side.LEFT, base)
     assert res.blink_frames >= 3 and res.comovement_mm["eye"] == pytest.approx(0.0)
     assert res.eye_narrowing_pct == pytest.approx(0.0)
     t, *_rest, rd = blinked.arrays()
     mask = blink_frames(t, rd[:, L, 0], rd[:, R, 0], 0.6, 0.6)
     assert mask.sum() >= 3
     narrowed = frames(SMILE, 3.0, 6.0, hold_s=1.0, extra={"eye": -2.0})
-    assert measure_try(narrowed, "left", base).comovement_mm["eye"] == pytest.approx(-2.0)
+    assert measure_try(narrowed, Side.LEFT, base).comovement_mm["eye"] == pytest.approx(-2.0)
 
 
 def test_blink_frames_is_the_stations_one_blink_rule() -> None:
@@ -173,12 +174,12 @@ def test_rest_differences_are_affected_minus_other() -> None:
     rest = np.zeros((30, 2, 6))
     rest[:, L, 0] = -0.5  # the left eye rests a little narrower than at calibration
     rest[3, :, :] = np.nan
-    out = rest_measures(baseline(), rest, "left")
+    out = rest_measures(baseline(), rest, Side.LEFT)
     assert out["eye_fissure_mm"] == {"affected": 7.5, "other": 9.0, "difference": -1.5}
     assert out["brow_height_mm"]["difference"] == -1.0
     assert out["mouth_corner_height_mm"] == {"affected": -70.0, "other": -68.5, "difference": -1.5}
     assert out["frames"] == 29 and out["spread_mm"]["eye"] == 0.0
-    right = rest_measures(baseline(), rest, "right")
+    right = rest_measures(baseline(), rest, Side.RIGHT)
     assert right["eye_fissure_mm"]["difference"] == 1.5
 
 
@@ -189,6 +190,7 @@ STILL_TIMING = CheckinTiming(settle_s=4.0, neutral_s=5.0, intro_s=0.5, move_s=0.
                              release_s=0.5, rest_s=0.5)
 
 
+@pytest.mark.slow
 def test_a_still_face_repeats_within_two_tenths_of_a_millimetre(model_file: Path) -> None:
     """A real photo held still, with sensor noise and a little sway, through the whole check-in."""
     import cv2

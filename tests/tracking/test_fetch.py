@@ -23,6 +23,7 @@ def offline(tmp_path, monkeypatch):
     monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "empty"))
 
 
+@pytest.mark.slow
 def test_a_failed_fetch_is_tried_again_with_backoff_and_only_in_a_session(offline, clock):
     fetcher = MediaFetcher(clock=clock, retry_s=(60.0, 600.0)).start()
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from station.feedback import RepStats, TrackingStatus
+from station.feedback import RepStats, Side, TrackingStatus
 from station.tracking import landmarks as lm
 from station.tracking.face import FaceSample, Pose
 from station.tracking.metrics import (
@@ -242,7 +242,7 @@ def _baseline():
 
 def test_rep_scorer_target_quiet_and_coactivation():
     b = _baseline()
-    rs = RepScorer("small_smile", 1, 2, "mouth_corner", ["eye", "brow"], "left", b)
+    rs = RepScorer("small_smile", 1, 2, "mouth_corner", ["eye", "brow"], Side.LEFT, b)
     for i in range(30):
         a = min(i, 15) / 15
         rs.add(_frame(i / 30, {("left", "mouth_corner"): 3 * a, ("right", "mouth_corner"): 2 * a,
@@ -263,18 +263,18 @@ def test_rep_scorer_target_quiet_and_coactivation():
 def test_coactivation_edge_cases():
     b = _baseline()
     # quiet within its floor -> 0
-    rs = RepScorer("small_smile", 0, 0, "mouth_corner", ["eye"], "left", b)
+    rs = RepScorer("small_smile", 0, 0, "mouth_corner", ["eye"], Side.LEFT, b)
     rs.add(_frame(0.0, {("left", "mouth_corner"): 2.0, ("left", "eye"): 0.3}))
     assert rs.result().coactivation == 0.0
     # target did not move, quiet did -> 1
-    rs = RepScorer("small_smile", 0, 0, "mouth_corner", ["eye"], "left", b)
+    rs = RepScorer("small_smile", 0, 0, "mouth_corner", ["eye"], Side.LEFT, b)
     rs.add(_frame(0.0, {("left", "eye"): -2.0}))
     assert rs.result().coactivation == pytest.approx(1.0)
     # nothing moved -> None; no scored frame -> None and zeros
-    rs = RepScorer("small_smile", 0, 0, "mouth_corner", ["eye"], "left", b)
+    rs = RepScorer("small_smile", 0, 0, "mouth_corner", ["eye"], Side.LEFT, b)
     rs.add(_frame(0.0, {}))
     assert rs.result().coactivation is None
-    rs = RepScorer("small_smile", 0, 0, "mouth_corner", ["eye"], "left", b)
+    rs = RepScorer("small_smile", 0, 0, "mouth_corner", ["eye"], Side.LEFT, b)
     rs.add(_frame(0.0, {}, scored=False, face=False))
     st = rs.result()
     assert st.coactivation is None and st.target_mm == 0.0 and st.frames_gated == 1
@@ -284,26 +284,26 @@ def test_coactivation_edge_cases():
 def test_affected_side_is_anatomical():
     b = _baseline()
     fr = _frame(0.0, {("right", "eye"): -2.0})
-    left = live_feedback(fr, "mouth_corner", ["eye"], "left", b)
-    right = live_feedback(fr, "mouth_corner", ["eye"], "right", b)
+    left = live_feedback(fr, "mouth_corner", ["eye"], Side.LEFT, b)
+    right = live_feedback(fr, "mouth_corner", ["eye"], Side.RIGHT, b)
     assert not left.meters[1].warning and right.meters[1].warning
 
 
 def test_live_feedback_meters_and_statuses():
     b = _baseline()
     calm = live_feedback(_frame(0, {("left", "mouth_corner"): 0.3}), "mouth_corner",
-                         ["eye", "brow"], "left", b)
+                         ["eye", "brow"], Side.LEFT, b)
     assert calm.status is TrackingStatus.TRACKING and [m.role for m in calm.meters] == ["target", "quiet",
                                                                            "quiet"]
     assert calm.meters[0].level == 0.0 and not any(m.warning for m in calm.meters)
     smile = live_feedback(_frame(0, {("left", "mouth_corner"): 1.5}), "mouth_corner", ["eye"],
-                          "left", b)
+                          Side.LEFT, b)
     assert smile.meters[0].level == pytest.approx(1.5 / 5.0 * 0.8)  # on the gentle scale
     gone = live_feedback(MetricFrame(t=0, face=False, scored=False, status=TrackingStatus.NO_FACE), "eye", [],
-                         "left", b)
+                         Side.LEFT, b)
     assert gone.status is TrackingStatus.NO_FACE and gone.message.startswith("Face not in view")
     cal = live_feedback(MetricFrame(t=0, face=True, scored=False, status=TrackingStatus.CALIBRATING), "eye", [],
-                        "left", None, "Keep your head still for a moment.")
+                        Side.LEFT, None, "Keep your head still for a moment.")
     assert cal.status is TrackingStatus.CALIBRATING and "still" in cal.message
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from station.clinic.export import REP_EXPORT_COLUMNS
 from station.clinic.prescription import validate_bytes
-from station.feedback import RepStats, TrackingStatus
+from station.feedback import RepStats, Side, TrackingStatus
 from station.practice import words
 from station.practice.events import Event, RepDone, State, Timing
 from station.practice.plan import REGIONS, library, make_plan
@@ -188,7 +188,7 @@ def _live(t: float, values: dict, move: float | None = None, blink: BlinkStream 
     for (side, region), v in values.items():
         arr[side_index(side), region_index(region)] = v
     frame = MetricFrame(t=t, face=True, scored=True, status=TrackingStatus.TRACKING, readings=arr, smoothed=arr)
-    return live_feedback(frame, "mouth_corner", ["eye", "brow"], "left", _Base(), spec=SMILE,
+    return live_feedback(frame, "mouth_corner", ["eye", "brow"], Side.LEFT, _Base(), spec=SMILE,
                          move_fraction=move, blink=blink)
 
 

@@ -202,6 +202,7 @@ def test_the_model_process_is_confined_and_holds_only_its_pipes(model_file):
         assert any("memfd:station-frames" in x for x in links.values()), links
 
 
+@pytest.mark.slow
 @pytest.mark.tracking
 def test_a_model_process_that_dies_pauses_tracking_then_comes_back(model_file, clock, caplog):
     import numpy as np

@@ -11,7 +11,7 @@ pytest.importorskip("mediapipe")
 from station.tracking.fakes.patient import load_patient  # noqa: E402
 from station.tracking.tracker import Landmarker  # noqa: E402
 
-pytestmark = pytest.mark.tracking
+pytestmark = [pytest.mark.tracking, pytest.mark.slow]
 
 
 def test_simulated_patient_moves_the_affected_side_on_cue(model_file, media, clock):

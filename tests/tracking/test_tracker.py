@@ -94,6 +94,7 @@ def _camera_warnings(caplog):
 # ---- Landmarker on real frames ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_non_contiguous_view_gives_the_same_landmarks_as_its_copy(model_file, face_frames):
     frame = face_frames[0]
     h, w, _ = frame.shape
@@ -108,6 +109,7 @@ def test_non_contiguous_view_gives_the_same_landmarks_as_its_copy(model_file, fa
     np.testing.assert_array_equal(from_view.landmarks, from_copy.landmarks)
 
 
+@pytest.mark.slow
 def test_mirroring_swaps_the_subjects_sides(model_file, face_frames):
     raw = face_frames[0]
     w = raw.shape[1]
@@ -200,6 +202,7 @@ def test_camera_returning_nothing_for_a_while(tracker, opener, clock, caplog):
     assert tracker.latest().status == OK
 
 
+@pytest.mark.slow
 def test_video_end_is_an_outage_and_the_video_comes_back(model_file, media, clock):
     path = media(SINGLE)
     tr = TrackerThread(model_file, lambda: OpenCVSource(path, paced=False, clock=clock),
@@ -268,6 +271,7 @@ def test_wrong_model_file_is_refused(tmp_path, opener, clock):
 # ---- the real threads ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("capture_thread", [True, False])
 def test_thread_tracks_a_whole_video_and_stops_cleanly(model_file, media, capture_thread):
     path = media(SINGLE)

@@ -19,12 +19,12 @@ pytest.importorskip("mediapipe")
 import warp as W  # noqa: E402
 
 from station.devtools.track import found_mask, track_samples  # noqa: E402
-from station.feedback import TrackingStatus  # noqa: E402
+from station.feedback import Side, TrackingStatus  # noqa: E402
 from station.tracking.metrics import Metrics, region_index, side_index  # noqa: E402
 from station.tracking.scoring import RepScorer, live_feedback  # noqa: E402
 from station.tracking.tracker import Landmarker  # noqa: E402
 
-pytestmark = pytest.mark.tracking
+pytestmark = [pytest.mark.tracking, pytest.mark.slow]
 
 NEUTRAL_FRAMES = 36
 FPS = 10.0
@@ -96,7 +96,7 @@ def _series(run, side, region, smoothed=False):
     return np.array([f.reading(side, region, smoothed=smoothed) for f in run["frames"]])
 
 
-CASES = [(f, s) for f in ("db_face", "video_face") for s in ("left", "right")]
+CASES = [(f, s) for f in ("db_face", "video_face") for s in Side]
 
 
 @pytest.mark.parametrize("face,side", CASES)
@@ -147,7 +147,7 @@ def test_specificity_eye_only_keeps_smile_target_calm(ramps, face, side):
         assert fb.meters[0].role == "target" and fb.meters[0].level < 0.05
 
 
-@pytest.mark.parametrize("side", ["left", "right"])
+@pytest.mark.parametrize("side", list(Side))
 def test_quiet_region_that_moves_warns_and_counts(ramps, side):
     run = ramps[("db_face", "both", side)]
     warned = [live_feedback(f, "mouth_corner", ["eye", "brow"], side, run["baseline"]).meters[1]
@@ -160,8 +160,7 @@ def test_quiet_region_that_moves_warns_and_counts(ramps, side):
     assert st.quiet_moved and st.coactivation is not None and st.coactivation > 0
     assert st.eye_ratio is not None and st.eye_ratio < 1.0
     # the other side's rep is quiet
-    rs = RepScorer("small_smile", 0, 0, "mouth_corner", ["eye"],
-                   "right" if side == "left" else "left", run["baseline"])
+    rs = RepScorer("small_smile", 0, 0, "mouth_corner", ["eye"], side.other, run["baseline"])
     for f in run["frames"]:
         rs.add(f)
     assert not rs.result().quiet_moved
@@ -206,7 +205,7 @@ def test_face_noface_false_positive_counts_nothing(model_file, media):
     metrics = Metrics()
     frames = [metrics.update(s) for s in samples]
     assert not any(f.face or f.scored for f in frames[72:])
-    rs = RepScorer("small_smile", 0, 0, "mouth_corner", ["eye"], "left", metrics.baseline)
+    rs = RepScorer("small_smile", 0, 0, "mouth_corner", ["eye"], Side.LEFT, metrics.baseline)
     for f in frames[120:169]:
         rs.add(f)
     st = rs.result()
@@ -217,11 +216,11 @@ def test_face_noface_false_positive_counts_nothing(model_file, media):
 def test_no_rep_scored_without_a_face(model_file, media):
     samples, fps = _video_samples(model_file, media("video/no_face.mp4"))
     metrics = Metrics()
-    rs = RepScorer("eye_closure", 0, 0, "eye", ["mouth_corner"], "left", metrics.baseline)
+    rs = RepScorer("eye_closure", 0, 0, "eye", ["mouth_corner"], Side.LEFT, metrics.baseline)
     for s in samples:
         f = metrics.update(s)
         rs.add(f)
-        fb = live_feedback(f, "eye", ["mouth_corner"], "left", metrics.baseline)
+        fb = live_feedback(f, "eye", ["mouth_corner"], Side.LEFT, metrics.baseline)
         assert not fb.scoring and fb.status is TrackingStatus.NO_FACE
     st = rs.result()
     assert st.frames == len(samples) > 0 and st.frames_gated == st.frames

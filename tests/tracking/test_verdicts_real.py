@@ -20,7 +20,7 @@ pytest.importorskip("mediapipe")
 import warp as W  # noqa: E402
 from test_blinks import BROW, EYE, OFFSETS, RATES, Rep  # noqa: E402
 
-from station.feedback import TrackingStatus  # noqa: E402
+from station.feedback import Side, TrackingStatus  # noqa: E402
 from station.practice import words  # noqa: E402
 from station.practice.events import State  # noqa: E402
 from station.tracking import blinks as B  # noqa: E402
@@ -36,7 +36,7 @@ from station.tracking.metrics import (  # noqa: E402
 from station.tracking.scoring import RepScorer, spec_for  # noqa: E402
 from station.tracking.tracker import Landmarker  # noqa: E402
 
-pytestmark = pytest.mark.tracking
+pytestmark = [pytest.mark.tracking, pytest.mark.slow]
 FLOORS = np.array(list(FLOORS_MM.values()))
 
 
@@ -205,7 +205,7 @@ def test_a_rep_with_a_turn_and_a_nod_within_the_gate_holds_all_four(neutral_px):
         metrics.update(FaceSample(t=t, landmarks=neutral_px.astype(np.float32), pose=None))
         t += 1 / fps
     assert metrics.calibrated
-    scorer = RepScorer("small_smile", 0, 0, "mouth_corner", ["eye", "brow"], "left",
+    scorer = RepScorer("small_smile", 0, 0, "mouth_corner", ["eye", "brow"], Side.LEFT,
                        metrics.baseline, spec=spec_for("small_smile", "mouth_corner", ["eye", "brow"]))
     corner = lm.MOUTH_CORNER["left"]
     for phase, dur in ((State.MOVE, 4.0), (State.HOLD, 3.0), (State.RELEASE, 4.0), (State.REST, 2.0)):

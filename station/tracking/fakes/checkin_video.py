@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,7 +37,11 @@ from station.practice.checkin import (
     TryEnded,
 )
 from station.tracking import landmarks as lm
-from station.tracking.fakes.patient import FaceAxes, combine, eye_field, mouth_field, warp
+from station.tracking.fakes.patient import FaceAxes, Field, combine, eye_field, mouth_field, warp
+
+if TYPE_CHECKING:
+    from station.tracking.face import FaceSample
+    from station.tracking.metrics import Baseline
 
 # The other side's full movement: shares of the inter-iris distance (IOD, ~63 mm), or for the
 # eye closure the closing fraction of eye_field.
@@ -72,7 +78,7 @@ class CheckinScript:
     blink: bool = False
 
 
-def _bump(center: np.ndarray, sx: float, sy: float, ax: FaceAxes, vec: np.ndarray):  # noqa: ANN202
+def _bump(center: np.ndarray, sx: float, sy: float, ax: FaceAxes, vec: np.ndarray) -> Field:
     """Anisotropic Gaussian bump (face axes) moving points near ``center`` by ``vec`` px."""
 
     def field(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +91,7 @@ def _bump(center: np.ndarray, sx: float, sy: float, ax: FaceAxes, vec: np.ndarra
     return field
 
 
-def brow_field(L0: np.ndarray, side: str, n_px: float):  # noqa: ANN201
+def brow_field(L0: np.ndarray, side: str, n_px: float) -> Field:
     """The brow rises by n_px (a wide, flat bump over the brow: the upper lid follows a little)."""
     ax = FaceAxes.of(L0)
     pts = L0[list(lm.BROW[side]), :2].astype(np.float64)
@@ -93,7 +99,7 @@ def brow_field(L0: np.ndarray, side: str, n_px: float):  # noqa: ANN201
     return _bump(pts.mean(axis=0), 0.3 * width, 0.2 * width, ax, -n_px * ax.uy)
 
 
-def snarl_field(L0: np.ndarray, side: str, n_px: float):  # noqa: ANN201
+def snarl_field(L0: np.ndarray, side: str, n_px: float) -> Field:
     """The nasal ala and the upper lip beside it rise by n_px (the landmarker follows the lip,
     hardly a cheek or ala moved alone)."""
     ax = FaceAxes.of(L0)
@@ -102,7 +108,7 @@ def snarl_field(L0: np.ndarray, side: str, n_px: float):  # noqa: ANN201
     return _bump(c.astype(np.float64), 0.15 * iod, 0.15 * iod, ax, -n_px * ax.uy)
 
 
-def pucker_field(L0: np.ndarray, side: str, n_px: float):  # noqa: ANN201
+def pucker_field(L0: np.ndarray, side: str, n_px: float) -> Field:
     """The mouth corner moves towards the midline by n_px."""
     ax = FaceAxes.of(L0)
     sign = 1.0 if side == "left" else -1.0
@@ -111,7 +117,7 @@ def pucker_field(L0: np.ndarray, side: str, n_px: float):  # noqa: ANN201
     return _bump(c, 0.2 * width, 0.2 * width, ax, -sign * n_px * ax.ux)
 
 
-def jaw_field(L0: np.ndarray, n_px: float):  # noqa: ANN201
+def jaw_field(L0: np.ndarray, n_px: float) -> Field:
     """The lower lip's middle drops by n_px (an open mouth), away from the corners."""
     ax = FaceAxes.of(L0)
     c = L0[lm.LOWER_LIP_MID, :2].astype(np.float64)
@@ -154,7 +160,7 @@ class CheckinFace:
         per_unit = 1.0 - _fissure(moved, self.side, self.axes) / f0
         return narrowing / per_unit
 
-    def _fields(self, movement: str, a: float):  # noqa: ANN202
+    def _fields(self, movement: str, a: float) -> list[Field]:
         """The displacement field of ``movement`` at amount ``a`` (0..1 of the full movement)."""
         full = FULL[movement]
         amounts = {self.other: a * full, self.side: a * full * self.affected[movement]}
@@ -270,7 +276,7 @@ def write_video(path: Path, face: CheckinFace, timing: CheckinTiming, fps: float
 
     steps = timeline(timing)
     h, w = face.image.shape[:2]
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (w, h))
     if not out.isOpened():
         raise RuntimeError(f"OpenCV cannot write {path}")
     out.set(cv2.VIDEOWRITER_PROP_QUALITY, 100)
@@ -290,6 +296,7 @@ def face_image(name: str) -> np.ndarray:
 
     sample, how = FACES[name]
     path = sample_path(sample)
+    bgr: np.ndarray | None
     if how == "first frame":
         cap = cv2.VideoCapture(str(path))
         ok, bgr = cap.read()
@@ -338,20 +345,22 @@ class StillProbe:
         self.face = face
         self._lmk = Landmarker(model_path)
         self._t = 0.0
-        self.baseline = None
+        self.baseline: Baseline | None = None
 
     def __enter__(self) -> StillProbe:
         from station.tracking.metrics import make_baseline
 
         self._lmk.__enter__()
         neutral = self._feed(self.face.image, 16)[6:]
-        self.baseline = make_baseline([s.landmarks for s in neutral], [s.pose for s in neutral])
+        points = [s.landmarks for s in neutral if s.landmarks is not None]
+        self.baseline = make_baseline(points, [s.pose for s in neutral if s.landmarks is not None])
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._lmk.__exit__(*exc)
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._lmk.__exit__(exc_type, exc, tb)
 
-    def _feed(self, rgb: np.ndarray, n: int) -> list:
+    def _feed(self, rgb: np.ndarray, n: int) -> list[FaceSample]:
         out = []
         for _ in range(n):
             self._t += 0.1
@@ -362,10 +371,11 @@ class StillProbe:
         """(2, 6) median readings (mm) of ``rgb`` held still for a moment."""
         from station.tracking.metrics import measure
 
-        held = [s for s in self._feed(rgb, 8)[4:] if s.landmarks is not None]
+        held = [s.landmarks for s in self._feed(rgb, 8)[4:] if s.landmarks is not None]
         self._feed(self.face.image, 4)
         assert self.baseline is not None
-        return np.median([measure(s.landmarks, self.baseline)[0] for s in held], axis=0)
+        median: np.ndarray = np.median([measure(p, self.baseline)[0] for p in held], axis=0)
+        return median
 
 
 @dataclass(frozen=True)
@@ -404,6 +414,7 @@ def calibrate(face: CheckinFace, model_path: Path, rounds: int = 6) -> dict[str,
             lo, n_lo, hi, n_hi = 0.0, 0.0, 1.2, 1.0  # (fraction, narrowing) bracket
             rd = probe.readings(face.held(mid))
             for _ in range(rounds if target_n else 0):
+                assert target_n is not None
                 n, f = -rd[a_i, 0] / fiss[a_i], face.eye_f[mid]
                 if abs(n - target_n) < 0.01:
                     break

@@ -48,10 +48,11 @@ class FaceAxes:
         return cls(ux, uy)
 
 
-Field = "callable (x, y) arrays -> (dx, dy) arrays"
+#: a displacement field: (x, y) pixel arrays -> (dx, dy) arrays
+Field = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def mouth_field(L0: np.ndarray, side: str, n_px: float):  # noqa: ANN201
+def mouth_field(L0: np.ndarray, side: str, n_px: float) -> Field:
     """Gaussian bump at the mouth corner moving it up by n_px and out by n_px / 2."""
     ax = FaceAxes.of(L0)
     sign = 1.0 if side == "left" else -1.0
@@ -67,7 +68,7 @@ def mouth_field(L0: np.ndarray, side: str, n_px: float):  # noqa: ANN201
     return field
 
 
-def eye_field(L0: np.ndarray, side: str, f: float):  # noqa: ANN201
+def eye_field(L0: np.ndarray, side: str, f: float) -> Field:
     """Windowed vertical squash of one eye towards its centre line by a fraction f."""
     ax = FaceAxes.of(L0)
     pts = L0[list(lm.EYE_CONTOUR[side]), :2].astype(np.float64)
@@ -87,7 +88,7 @@ def eye_field(L0: np.ndarray, side: str, f: float):  # noqa: ANN201
     return field
 
 
-def combine(*fields):  # noqa: ANN201
+def combine(*fields: Field) -> Field:
     """Sum of displacement fields."""
 
     def field(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +101,7 @@ def combine(*fields):  # noqa: ANN201
     return field
 
 
-def warp(img: np.ndarray, field, iters: int = 10) -> np.ndarray:  # noqa: ANN001
+def warp(img: np.ndarray, field: Field, iters: int = 10) -> np.ndarray:
     """Warp ``img`` so that a point p moves to p + D(p) (inverse map by fixed-point iteration)."""
     h, w = img.shape[:2]
     qx, qy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
@@ -138,7 +139,7 @@ class SimulatedPatient:
         iod = float(np.linalg.norm(L0[473, :2] - L0[468, :2]))
         self._image = np.ascontiguousarray(image_rgb)
         mouth = SMILE_SHARE_OF_IOD * iod
-        self._fields: dict[str, Callable[[float], object]] = {
+        self._fields: dict[str, Callable[[float], Field]] = {
             "eye": lambda a: eye_field(L0, side, a * EYE_CLOSE_F),
             "smile": lambda a: mouth_field(L0, side, a * mouth),
             "smile_syn": lambda a: combine(mouth_field(L0, side, a * mouth),

@@ -69,7 +69,8 @@ def _rotation(pose: Pose3) -> np.ndarray:
     cp, sp = np.cos(pose.pitch), np.sin(pose.pitch)
     ry = np.array([[cy, 0.0, sy], [0.0, 1.0, 0.0], [-sy, 0.0, cy]])
     rx = np.array([[1.0, 0.0, 0.0], [0.0, cp, -sp], [0.0, sp, cp]])
-    return ry @ rx
+    rot: np.ndarray = ry @ rx
+    return rot
 
 
 class Head3D:
@@ -105,7 +106,7 @@ class Head3D:
         self.src = np.vstack([xy, anchors])
         self.tris = _triangles(self.src, w, h)
         self._maps: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray] | None] = OrderedDict()
-        self._expr: dict[tuple[int, int, int], np.ndarray] = {}
+        self._expr: dict[tuple[int, int, int, int], np.ndarray] = {}
         self._frames: OrderedDict[tuple[int, ...], np.ndarray] = OrderedDict()
         self.gain = Pose3(1.0, 1.0)  # tracker-measured turn per rendered turn (measured_gain)
 
@@ -114,7 +115,7 @@ class Head3D:
     def turned_points(self, pose: Pose3) -> np.ndarray:
         """The 478 landmarks after the head turn, projected (pixels, (478, 2))."""
         p = self.L0 - self.centre
-        q = p @ _rotation(pose).T + self.centre
+        q: np.ndarray = p @ _rotation(pose).T + self.centre
         return q[:, :2]
 
     def _map(self, key: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -145,8 +146,8 @@ class Head3D:
             m = np.stack([np.linalg.lstsq(ai, si, rcond=None)[0] for ai, si in zip(a, s, strict=True)])
         gx, gy = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
         inside = ids >= 0
-        k = np.where(inside, ids, 0)
-        mk = m[k]  # (h, w, 3, 2)
+        tri_at = np.where(inside, ids, 0)
+        mk = m[tri_at]  # (h, w, 3, 2)
         mx = gx * mk[..., 0, 0] + gy * mk[..., 1, 0] + mk[..., 2, 0]
         my = gx * mk[..., 0, 1] + gy * mk[..., 1, 1] + mk[..., 2, 1]
         mx = np.where(inside, mx, gx).astype(np.float32)

@@ -171,7 +171,7 @@ def write_video(path: Path, face: ScriptedFace, script: Sequence[str], fps: floa
 
     phases = timeline(scripted_plan(script))
     h, w = face.image.shape[:2]
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (w, h))
     if not out.isOpened():
         raise RuntimeError(f"OpenCV cannot write {path}")
     out.set(cv2.VIDEOWRITER_PROP_QUALITY, 100)

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from station.config import Settings
 from station.feedback import LiveFeedback, Observation, TrackingStatus
@@ -22,6 +22,9 @@ from station.practice.events import Output, SessionFinished, SessionStarted, Vie
 from station.tracking.camera import CameraError, FrameSource, open_source
 from station.tracking.fakes.fetch import MediaFetcher
 from station.tracking.fakes.samples import DEMO_FACE, DEMO_VIDEO, SampleError, sample_path
+
+if TYPE_CHECKING:
+    from station.tracking.live import LiveTracking
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +110,7 @@ class DemoTracking:
     service's (``tracker``, ``metrics`` ... are reached through it).
     """
 
-    def __init__(self, inner: Any, fetcher: MediaFetcher, sample: str, *, eager: bool) -> None:
+    def __init__(self, inner: LiveTracking, fetcher: MediaFetcher, sample: str, *, eager: bool) -> None:
         self.inner = inner
         self.fetcher = fetcher
         self.sample = sample

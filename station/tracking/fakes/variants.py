@@ -44,6 +44,8 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from station.practice.events import State
 from station.tracking.fakes.render3d import Head3D, Pose3
 from station.tracking.fakes.scripted import (
@@ -194,7 +196,7 @@ def head_pose(motion: str, t: float) -> Pose3:
 
 
 def frames(head: Head3D, side: str, reps: Sequence[str], motion: str, phases: Sequence[Phase],
-           fps: float, tail_s: float = 1.0) -> Iterator[tuple[float, object]]:
+           fps: float, tail_s: float = 1.0) -> Iterator[tuple[float, np.ndarray]]:
     """(t, RGB frame) at ``fps`` (t = frame / fps) for the whole session and ``tail_s`` after."""
     by_rep: dict[int, dict[State, Phase]] = {}
     for ph in phases:
