@@ -103,7 +103,7 @@ class Field:
         if kind == FLAG:
             return isinstance(v, bool)
         if kind == CHOICE:
-            return v in self.choices and type(v) is type(self.choices[0])
+            return v in self.choices and isinstance(v, type(self.choices[0])) and not isinstance(v, bool)
         if kind == LIST:
             return isinstance(v, list) and len(v) <= self.max_len
         return (isinstance(v, str) and len(v) <= self.max_len and "\x00" not in v

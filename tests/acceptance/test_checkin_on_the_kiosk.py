@@ -24,6 +24,7 @@ import pytest
 pytest.importorskip("mediapipe")
 
 from station.config import Settings  # noqa: E402
+from station.feedback import Side  # noqa: E402
 from station.kiosk.app import Station  # noqa: E402
 from station.kiosk.button import ScriptedButton  # noqa: E402
 from station.kiosk.checkin_run import Checkins  # noqa: E402
@@ -41,7 +42,7 @@ from station.tracking.tracker import TrackerThread  # noqa: E402
 
 pytestmark = pytest.mark.tracking
 DT = 0.2  # 5 frames a second: a Pi 4's pace
-SIDE = "left"
+SIDE = Side.LEFT
 AMOUNT = {Phase.MOVE: lambda f: f, Phase.HOLD: lambda f: 1.0, Phase.RELEASE: lambda f: 1.0 - f}
 
 
