@@ -66,7 +66,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["Blink", "BlinkStream", "blink_mask", "detect_blinks", "BLINK_MAX_S",
-           "BLINK_MARGIN_S", "LAG_CLOSE_S", "LAG_OPEN_S", "TAIL_MAX_S", "in_tail",
+           "BLINK_MARGIN_S", "LAG_CLOSE_S", "LAG_OPEN_S", "TAIL_MAX_S", "TAIL_RECOVER", "in_tail",
            "mask_margin"]
 
 BLINK_MAX_S = 0.5  # longest closure that is still a blink (a long blink is ~0.45 s)
@@ -76,6 +76,7 @@ LID_TOL_S = 0.1  # two lids start and end together within this (real video: up t
 CORE_SHARE = 0.35  # a closure's core: deeper than this share of its own deepest point
 BLINK_MARGIN_S = 0.12  # masked before and after a blink (lids on their way, brow settling)
 TAIL_MAX_S = 0.4  # ... and after it, while a lid is still reopening past its threshold (in_tail)
+TAIL_RECOVER = 0.15  # reopening: at least this share of the closure gone since the frame before
 STREAM_WINDOW_S = 1.8  # what the streaming detector keeps (a blink, its surround and margin)
 
 
@@ -249,7 +250,7 @@ def blink_mask(t: np.ndarray, eye_raw: np.ndarray, thresholds: np.ndarray,
     for b in detect_blinks(t, e, thr, affected):
         mask |= (t >= b.start - m - 1e-9) & (t <= b.end + m + 1e-9)
         for i in np.flatnonzero(t > b.end + m + 1e-9):
-            if not in_tail(float(t[i]), b, e[i], thr):
+            if i == 0 or not in_tail(float(t[i]), b, e[i], e[i - 1], thr):
                 break
             mask[i] = True
     return mask
@@ -261,16 +262,26 @@ def mask_margin(margin_s: float, dt: float) -> float:
     return max(margin_s, dt)
 
 
-def in_tail(t: float, blink: Blink, eye: np.ndarray, thresholds: np.ndarray) -> bool:
-    """Is a frame at ``t`` after ``blink`` still the lids reopening from it? Yes while either
-    lid is still narrowed past its threshold, up to :data:`TAIL_MAX_S` after the blink.
+def in_tail(t: float, blink: Blink, eye: np.ndarray, prev: np.ndarray, thresholds: np.ndarray) -> bool:
+    """Is a frame at ``t`` after ``blink`` still the lids reopening from it? Yes while a lid is
+    still narrowed past its threshold and every such lid is reopening (at least
+    :data:`TAIL_RECOVER` of its closure gone since the frame before, ``prev``), up to
+    :data:`TAIL_MAX_S` after the blink.
 
     The landmarker (VIDEO mode) brings a closed lid back over the next frames, not at once:
     after a rendered blink that had fully reopened, the affected lid read 0.80 and 0.58 mm
     closed in the next two frames at 5 fps (0.2 and 0.4 s on), and 1.08, 0.72 and 0.56 mm at
     10 fps, against the eye's 0.6 mm floor; at 5 and 10 fps that tail alone made half the
-    blink-only reps "not quiet" on two of the three pinned faces."""
-    return t <= blink.end + TAIL_MAX_S + 1e-9 and bool((eye < -thresholds).any())
+    blink-only reps "not quiet" on two of the three pinned faces. Each of those frames had
+    reopened by a third to a half of the frame before; a narrowing that goes on after a blink
+    holds its depth, so it is not taken for a tail."""
+    if t > blink.end + TAIL_MAX_S + 1e-9:
+        return False
+    narrowed = eye < -thresholds
+    if not bool(narrowed.any()):
+        return False
+    reopening = eye >= prev + TAIL_RECOVER * np.abs(prev)
+    return bool(np.all(reopening[narrowed]))
 
 
 class BlinkStream:
@@ -322,8 +333,8 @@ class BlinkStream:
     @staticmethod
     def _tail_since(ts: np.ndarray, eyes: np.ndarray, thr: np.ndarray, b: Blink, m: float) -> bool:
         """Every frame from the blink's margin to now is still its reopening tail."""
-        after = ts > b.end + m + 1e-9
-        return all(in_tail(float(tt), b, ee, thr) for tt, ee in zip(ts[after], eyes[after], strict=True))
+        idx = np.flatnonzero(ts > b.end + m + 1e-9)
+        return all(i > 0 and in_tail(float(ts[i]), b, eyes[i], eyes[i - 1], thr) for i in idx)
 
     def _pending(self, ts: np.ndarray, eyes: np.ndarray, thr: np.ndarray) -> bool:
         """Could the closure under way at the last frame still be a blink?"""
