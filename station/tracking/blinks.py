@@ -27,7 +27,9 @@ How a blink is found (:func:`detect_blinks`)
    to :data:`LAG_OPEN_S` later than the other (after facial palsy the affected lid typically
    closes about 0.1 s later and opens 0.2 s later), but never more than :data:`LID_TOL_S`
    earlier, at any frame rate: a lid that narrows *before* the other one starts to blink is
-   narrowing, not blinking. (At 5-10 fps a 0.3 s narrowing with a blink starting 0.15 s into
+   narrowing, not blinking. Both lids must close: the shallower at least :data:`BOTH_SHARE`
+   of the deeper (the landmarker drags the other eye a little along with a one-sided
+   narrowing). (At 5-10 fps a 0.3 s narrowing with a blink starting 0.15 s into
    it can share its frames with the blink and is then taken for one: measured in the tests.)
 4. **Brief, judged on the closure itself.** The pair is a blink when the leading lid's core
    could have lasted at most :data:`BLINK_MAX_S`: its interpolated length minus one frame
@@ -76,6 +78,10 @@ LID_TOL_S = 0.1  # two lids start and end together within this (real video: up t
 CORE_SHARE = 0.35  # a closure's core: deeper than this share of its own deepest point
 BLINK_MARGIN_S = 0.12  # masked before and after a blink (lids on their way, brow settling)
 TAIL_MAX_S = 0.4  # ... and after it, while a lid is still reopening past its threshold (in_tail)
+# Both lids close in a blink: the shallower at least this share of the deeper. The landmarker
+# drags the other eye along with a one-sided narrowing (one face: 1.1 mm with 3.7 mm, 0.30),
+# which paired the two as a "blink" and hid the narrowing; real blinks on video: 0.85-0.92.
+BOTH_SHARE = 0.35
 TAIL_RECOVER = 0.15  # reopening: at least this share of the closure gone since the frame before
 STREAM_WINDOW_S = 1.8  # what the streaming detector keeps (a blink, its surround and margin)
 
@@ -229,13 +235,21 @@ def detect_blinks(t: np.ndarray, eye_raw: np.ndarray, thresholds: np.ndarray,
         other = 1 - int(affected)
         pairs = _pairs(cores[other], cores[int(affected)], tol, LAG_CLOSE_S, LAG_OPEN_S,
                        min(tol, LID_TOL_S + 1e-6), end_tol)
+    lead_col, lag_col = (0, 1) if affected is None else (1 - int(affected), int(affected))
     blinks = []
     for lead, lag in pairs:
         length = (lead[1] - lead[0]) if affected is not None else min(lead[1] - lead[0],
                                                                       lag[1] - lag[0])
-        if length - dt <= BLINK_MAX_S + 1e-9:
+        depths = (_depth(t, eye[:, lead_col], lead), _depth(t, eye[:, lag_col], lag))
+        if length - dt <= BLINK_MAX_S + 1e-9 and min(depths) >= BOTH_SHARE * max(depths):
             blinks.append(Blink(min(lead[0], lag[0]), max(lead[1], lag[1])))
     return sorted(blinks, key=lambda b: b.start)
+
+
+def _depth(t: np.ndarray, x: np.ndarray, core: tuple[float, float]) -> float:
+    """How far a lid closed in its core (mm, positive)."""
+    sel = (t >= core[0] - 1e-9) & (t <= core[1] + 1e-9) & np.isfinite(x)
+    return float(-x[sel].min()) if sel.any() else 0.0
 
 
 def blink_mask(t: np.ndarray, eye_raw: np.ndarray, thresholds: np.ndarray,
