@@ -83,12 +83,16 @@ class PoseDrift:
         self._vals: list[np.ndarray] = []
         self._pending_p: list[np.ndarray] = []
         self._pending_v: list[np.ndarray] = []
-        self._b = np.zeros((_N, 4))
+        self._b = np.zeros((_N, 4))  # the drift per learned value and feature
         self._lo = self._hi = np.zeros(2)  # the poses seen at rest: never extrapolated past
 
     def reset(self) -> None:
         """Forget everything (a new calibration: a new neutral face)."""
-        self.__init__()  # type: ignore[misc]
+        self._poses.clear()
+        self._vals.clear()
+        self.discard()
+        self._b[:] = 0.0
+        self._lo = self._hi = np.zeros(2)
 
     def correction(self, pose: tuple[float, float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """What the turn ``pose`` (yaw, pitch since calibration, rad) adds: to the readings

@@ -141,27 +141,32 @@ class ScriptedFace:
         return self._cache[key]
 
 
-def frames(face: ScriptedFace, script: Sequence[str], phases: Sequence[Phase], fps: float,
-           tail_s: float = 1.0) -> Iterator[tuple[float, np.ndarray]]:
-    """(t, RGB frame) for the whole session at ``fps``, plus ``tail_s`` after the last phase."""
+def moments(phases: Sequence[Phase], fps: float, tail_s: float = 1.0
+            ) -> Iterator[tuple[float, Phase, float | None]]:
+    """(t, phase, f) for every frame at ``fps`` (t = frame / fps) of the session and ``tail_s``
+    after: the phase in force and, inside a rep's phase, how far through it ``f`` is (else
+    None). The one frame clock of the scripted and the validation sessions."""
     end = phases[-1].end + tail_s
-    i = 0
-    k = 0
-    while True:
-        t = i / fps
-        if t > end:
-            return
+    i = k = 0
+    while (t := i / fps) <= end:
         while k < len(phases) - 1 and t >= phases[k].end:
             k += 1
         ph = phases[k]
+        inside = ph.rep is not None and ph.start <= t < ph.end
+        yield t, ph, (t - ph.start) / max(ph.end - ph.start, 1e-9) if inside else None
+        i += 1
+
+
+def frames(face: ScriptedFace, script: Sequence[str], phases: Sequence[Phase], fps: float,
+           tail_s: float = 1.0) -> Iterator[tuple[float, np.ndarray]]:
+    """(t, RGB frame) for the whole session at ``fps``, plus ``tail_s`` after the last phase."""
+    for t, ph, f in moments(phases, fps, tail_s):
         smile = eye = blink = 0.0
-        if ph.rep is not None and ph.start <= t < ph.end:
+        if f is not None and ph.rep is not None:
             kind = script[ph.rep]
-            f = (t - ph.start) / max(ph.end - ph.start, 1e-9)
             smile, eye = _amounts(kind, ph.state, f)
             blink = _blink(kind, ph.state, t, ph)
         yield t, face.frame(smile, eye, blink)
-        i += 1
 
 
 def write_video(path: Path, face: ScriptedFace, script: Sequence[str], fps: float = 12.0,

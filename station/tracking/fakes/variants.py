@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from station.feedback import Side
 from station.practice.events import State
 from station.tracking.fakes.render3d import Head3D, Pose3
 from station.tracking.fakes.scripted import (
@@ -55,6 +56,7 @@ from station.tracking.fakes.scripted import (
     GOOD_AMOUNT,
     TIGHT_LEFT,
     Phase,
+    moments,
 )
 
 CLOSE_S = 0.07  # a blink's lid closes over this
@@ -202,22 +204,12 @@ def frames(head: Head3D, side: str, reps: Sequence[str], motion: str, phases: Se
     for ph in phases:
         if ph.rep is not None:
             by_rep.setdefault(ph.rep, {})[ph.state] = ph
-    other = "right" if side == "left" else "left"
-    end = phases[-1].end + tail_s
-    i = k = 0
-    while True:
-        t = i / fps
-        if t > end:
-            return
-        while k < len(phases) - 1 and t >= phases[k].end:
-            k += 1
-        ph = phases[k]
+    other = Side(side).other.value
+    for t, ph, f in moments(phases, fps, tail_s):
         smile = narrow = aff = oth = 0.0
-        if ph.rep is not None and ph.start <= t < ph.end:
+        if f is not None and ph.rep is not None:
             kind = REP_KINDS[reps[ph.rep]]
-            f = (t - ph.start) / max(ph.end - ph.start, 1e-9)
             smile, narrow = smile_at(kind, ph.state, f)
             aff, oth = eyes_at(kind, by_rep[ph.rep], t)
         eye = {side: max(narrow, aff), other: oth}
         yield t, head.frame(side, smile, eye["left"], eye["right"], head_pose(motion, t))
-        i += 1
