@@ -204,3 +204,30 @@ def test_the_live_meter_masks_what_the_verdict_masks(fps):
         assert shown(narrowing) and narrowing.judge().quiet is False
         squeeze = Rep(fps, off).eye(AFFECTED, 5.0, 1.5, 3.0, "box").eye(OTHER, 5.0, 1.5, 3.0, "box")
         assert shown(squeeze) and squeeze.judge().quiet is False
+
+
+@pytest.mark.parametrize("fps", RATES)
+def test_the_live_streams_shortcut_never_changes_a_frames_answer(fps, monkeypatch):
+    """Past :func:`reach_after` the stream skips the search; frame by frame it answers as the
+    full search does, on blinks, lagging lids, tails, narrowings, squeezes and blink trains."""
+    def answers(rep: Rep) -> list[bool]:
+        stream = B.BlinkStream(AFFECTED)
+        return [stream.update(ti, r[:, EYE], THR[:, EYE]) for ti, r in zip(rep.t, rep.raw, strict=True)]
+
+    def reps(off: float) -> list[Rep]:
+        train = Rep(fps, off)
+        for at in (1.3, 2.0, 4.6, 5.5, 6.2, 9.0):
+            train.blink(at, lag=at > 5)
+        return [Rep(fps, off).blink(5.0, 0.25), Rep(fps, off).blink(5.0, 0.45, lag=True),
+                _with_tail(Rep(fps, off).blink(5.0, 0.25), 5.25),
+                Rep(fps, off).eye(AFFECTED, 5.0, 0.3, 4.0, "box"),
+                Rep(fps, off).eye(AFFECTED, 5.0, 1.5, 3.0, "box").eye(OTHER, 5.0, 1.5, 3.0, "box"),
+                Rep(fps, off).eye(AFFECTED, 4.8, 1.0, 3.0, "box").blink(5.2, 0.15), train]
+
+    for off in OFFSETS:
+        fast = [answers(r) for r in reps(off)]
+        with monkeypatch.context() as m:
+            m.setattr(B, "reach_after", lambda dt, margin: float("inf"))
+            full = [answers(r) for r in reps(off)]
+        assert fast == full
+        assert any(any(a) for a in fast)  # the reps do mask something
