@@ -153,10 +153,12 @@ def surround(t: np.ndarray, x: np.ndarray, window_s: float,
     return np.where(np.isfinite(env) & np.isfinite(x), env, x)
 
 
-def closures(t: np.ndarray, x: np.ndarray, threshold: float) -> list[tuple[float, float]]:
-    """One lid's closure cores as (start, end) seconds (see the module docstring)."""
+def closures(t: np.ndarray, x: np.ndarray, threshold: float,
+             dt: float | None = None) -> list[tuple[float, float]]:
+    """One lid's closure cores as (start, end) seconds (see the module docstring); ``dt`` the
+    frame interval when the caller has it."""
     t = np.asarray(t, dtype=np.float64)
-    dt = frame_interval(t)
+    dt = frame_interval(t) if dt is None else dt
     raw = np.asarray(x, dtype=np.float64)
     # Only a frame below the highest reading by more than the threshold can be narrowed below
     # its surround; its neighbours are needed for the edges.
@@ -222,7 +224,14 @@ def detect_blinks(t: np.ndarray, eye_raw: np.ndarray, thresholds: np.ndarray,
         return []
     dt = frame_interval(t)
     tol = pair_tolerance(dt)
-    cores = [closures(t, eye[:, c], float(thr[c])) for c in (0, 1)]
+    # The leading lid first: without a closure of its own there is no pair, so no blink (a
+    # one-sided narrowing costs one lid's search, not two: the live stream runs this per frame).
+    first = 1 - int(affected) if affected is not None else 0
+    cores: list[list[tuple[float, float]]] = [[], []]
+    cores[first] = closures(t, eye[:, first], float(thr[first]), dt)
+    if not cores[first]:
+        return []
+    cores[1 - first] = closures(t, eye[:, 1 - first], float(thr[1 - first]), dt)
     # Lids reopen less together than they close (real video: 0.17 s apart at 7 fps in one
     # blink): the ends get half a frame more.
     end_tol = tol + 0.5 * dt
