@@ -155,6 +155,21 @@ def test_a_one_sided_narrowing_counts_even_with_the_other_eye_blinking_inside(du
         assert {make(fps, off).judge().quiet for fps in rates for off in OFFSETS} == {False}
 
 
+def test_a_narrowing_that_lets_go_just_after_the_other_eyes_blink_counts():
+    # Tracked at 7 fps (one pinned face, its affected eye narrowing for 1 s in hold with the
+    # other eye blinking inside): the affected lid 2.7 mm closed, dragged to 4.1 by the blink,
+    # back to 2.6 and letting go after it. The letting go reopens like a blink's tail, but from
+    # where the lid was before the blink: masked as a tail, one frame of the narrowing showed.
+    aff = (-2.68, -3.16, -3.80, -4.13, -4.01, -3.92, -3.87, -2.58, -0.74, -0.30)
+    oth = (-0.06, -0.16, -2.29, -3.22, -1.40, -0.93, -0.74, -0.53, -0.20, -0.07)
+    r = Rep(7.0)
+    k = int(np.searchsorted(r.t, 5.0))
+    r.raw[k:k + len(aff), AFFECTED, EYE] = aff
+    r.raw[k:k + len(oth), OTHER, EYE] = oth
+    q = r.judge()
+    assert q.blinks == 1 and q.quiet is False and q.quiet_mm["eye"] > 0.6
+
+
 def test_a_narrowing_that_drags_the_other_lid_a_little_is_not_a_blink():
     # the landmarker drags the other eye along with a one-sided narrowing (measured on one of
     # the pinned faces: 1.1 mm with 3.7 mm); together they are not a blink, at any rate
