@@ -130,9 +130,21 @@ def _path(rule: str, unit_id: str, loan_id: int) -> str:
     return re.sub(r"<(?:int:)?(\w+)>", lambda m: parts.get(m.group(1), "1"), rule)
 
 
-def test_the_post_routes_are_found():
-    assert {"/login", "/logout", "/units", "/prescribe", "/import", "/units/<unit_id>/lend",
-            "/loans/<int:loan_id>/stick"} <= set(POST_RULES)
+URLS = {  # every URL the desk has had since its pages were closures in one function
+    "/": "GET", "/login": "GET POST", "/logout": "POST", "/units": "POST", "/units/<unit_id>": "GET",
+    "/units/<unit_id>/lend": "POST", "/units/<unit_id>/records": "POST", "/units/<unit_id>/discard": "POST",
+    "/units/<unit_id>/wiped": "POST", "/loans/<int:loan_id>/return": "POST", "/loans/<int:loan_id>/stick": "POST",
+    "/prescribe": "GET POST", "/prescriptions/<int:pid>.toml": "GET", "/import": "GET POST", "/patients": "GET",
+    "/patients/<alias>": "GET", "/patients/<alias>/report.pdf": "GET", "/audit": "GET", "/api/units": "GET",
+    "/api/patients": "GET", "/api/patients/<alias>": "GET", "/api/patients/<alias>/checkins.fhir.json": "GET",
+    "/static/<path:filename>": "GET"}
+
+
+def test_the_blueprints_keep_every_url():
+    app = create_app(sessionmaker())
+    found = {r.rule: " ".join(sorted((r.methods or set()) - {"HEAD", "OPTIONS"})) for r in app.url_map.iter_rules()}
+    assert found == URLS
+    assert set(POST_RULES) == {rule for rule, methods in URLS.items() if "POST" in methods}
 
 
 @pytest.mark.parametrize("rule", POST_RULES)
