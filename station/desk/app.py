@@ -27,11 +27,12 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import sessionmaker
 from werkzeug.exceptions import BadRequest, Forbidden, SecurityError, Unauthorized
 from werkzeug.routing import IntegerConverter
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from station.clinic import report
 from station.desk import auth, db, stickroots, throttle
 from station.desk.web import api, clinical, imports, lending, signin, units
-from station.desk.web.common import COOKIE, EXTENSION, Desk, key_id_of
+from station.desk.web.common import COOKIE, EXTENSION, Desk, desk, key_id_of
 from station.records import schema
 
 MAX_UPLOAD = 600 << 20
@@ -85,7 +86,34 @@ def trusted_hosts(allowed: set[str] | None) -> list[str]:
     return [*LOOPBACK_HOSTS, *sorted(extra - set(LOOPBACK_HOSTS))]
 
 
-def _security_headers(resp: Response) -> None:
+def _visit() -> None:
+    """Before every page: refuse an untrusted Host, open the database session, load the visit
+    from its cookie and hand its CSRF token to Flask's session (where Flask-WTF reads it)."""
+    if isinstance(request.routing_exception, SecurityError):
+        raise request.routing_exception  # an untrusted Host: no page, no session
+    g.db = desk().factory()
+    g.ws = auth.visit(g.db, request.cookies.get(COOKIE), desk().anon_key)
+    g.new_token = g.ws.token if g.ws.new_cookie else None
+    g.user = g.db.get(db.User, g.ws.user_id) if g.ws.user_id else None
+    g.accounts = auth.has_accounts(g.db)
+    g.who = g.user.name if g.user else "local"
+    session[CSRF_FIELD] = g.ws.csrf
+
+
+def _signed_in() -> WerkzeugResponse | None:
+    """With accounts, every page but the sign-in needs a signed-in session (the API: 401)."""
+    if g.accounts and g.user is None and request.endpoint not in OPEN_ENDPOINTS:
+        if request.path.startswith("/api/"):
+            raise Unauthorized()
+        return redirect(url_for("signin.login", next=request.path))
+    return None
+
+
+def _answer(resp: Response) -> Response:
+    """After every page: a new visit's cookie, and the headers that keep the page to itself."""
+    if getattr(g, "new_token", None):
+        resp.set_cookie(COOKIE, g.new_token, httponly=True, samesite="Strict", secure=desk().secure_cookies,
+                        max_age=auth.SESSION_HOURS * 3600)
     resp.headers["X-Frame-Options"] = "DENY"
     resp.headers["X-Content-Type-Options"] = "nosniff"
     # same-origin: a form POST tells the desk where it came from (Flask-WTF's HTTPS check
@@ -95,6 +123,18 @@ def _security_headers(resp: Response) -> None:
         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
         "script-src 'self'; form-action 'self'; frame-ancestors 'none'")
     resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _close(_exc: BaseException | None) -> None:
+    s = g.pop("db", None)
+    if s is not None:
+        s.close()
+
+
+def _template_context() -> dict[str, Any]:
+    return {"user": getattr(g, "user", None), "accounts": getattr(g, "accounts", False),
+            "states": db.STATE_WORDS, "clinic_key_id": desk().clinic_key_id, "today": dt.date.today()}
 
 
 def create_app(factory: sessionmaker, key_file: Path | None = None,
@@ -122,51 +162,14 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
     app.extensions[EXTENSION] = Desk(factory, key_file, key_id_of(key_file), stick_roots,
-                                     throttle.LoginThrottle(store=factory))  # counts shared by every process
-    anon_key = secrets.token_bytes(32)  # anonymous visits' CSRF tokens; never stored
-
-    @app.before_request
-    def _visit() -> None:
-        if isinstance(request.routing_exception, SecurityError):
-            raise request.routing_exception  # an untrusted Host: no page, no session
-        g.db = factory()
-        g.ws = auth.visit(g.db, request.cookies.get(COOKIE), anon_key)
-        g.new_token = g.ws.token if g.ws.new_cookie else None
-        g.user = g.db.get(db.User, g.ws.user_id) if g.ws.user_id else None
-        g.accounts = auth.has_accounts(g.db)
-        g.who = g.user.name if g.user else "local"
-        session[CSRF_FIELD] = g.ws.csrf
-
-    CSRFProtect(app)  # its check runs after _visit (hooks run in the order they are added)
-
-    @app.before_request
-    def _signed_in() -> Any:
-        if g.accounts and g.user is None and request.endpoint not in OPEN_ENDPOINTS:
-            if request.path.startswith("/api/"):
-                raise Unauthorized()
-            return redirect(url_for("signin.login", next=request.path))
-        return None
-
-    @app.after_request
-    def _headers(resp: Response) -> Response:
-        if getattr(g, "new_token", None):
-            resp.set_cookie(COOKIE, g.new_token, httponly=True, samesite="Strict", secure=secure_cookies,
-                            max_age=auth.SESSION_HOURS * 3600)
-        _security_headers(resp)
-        return resp
-
-    @app.teardown_request
-    def _close(_exc: BaseException | None) -> None:
-        s = g.pop("db", None)
-        if s is not None:
-            s.close()
-
-    @app.context_processor
-    def _context() -> dict[str, Any]:
-        return {"user": getattr(g, "user", None), "accounts": getattr(g, "accounts", False),
-                "states": db.STATE_WORDS, "clinic_key_id": app.extensions[EXTENSION].clinic_key_id,
-                "today": dt.date.today()}
-
+                                     throttle.LoginThrottle(store=factory),  # counts shared by every process
+                                     secure_cookies=secure_cookies)
+    app.before_request(_visit)
+    CSRFProtect(app)  # its check runs after _visit, before _signed_in: hooks run in the order added
+    app.before_request(_signed_in)
+    app.after_request(_answer)
+    app.teardown_request(_close)
+    app.context_processor(_template_context)
     app.register_error_handler(SecurityError, lambda _e: BadRequest(FOREIGN_HOST).get_response())
     app.register_error_handler(CSRFError, lambda _e: Forbidden(NO_TOKEN).get_response())
     for bp in BLUEPRINTS:

@@ -8,7 +8,8 @@ factory's arguments and each blueprint imports on its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 from urllib.parse import quote
@@ -29,13 +30,16 @@ PAGE_ROWS = 50  # rows of a long list on one page
 class Desk:
     """The desk's settings for every request: its database, the clinic key's file and public
     id (the key itself is read only when a stick is written or a bundle checked), the
-    folders sticks may be written under, and the sign-in throttle."""
+    folders sticks may be written under, the sign-in throttle, whether cookies are Secure,
+    and the key of anonymous visits' CSRF tokens (this process only, never stored)."""
 
     factory: sessionmaker
     key_file: Path | None
     clinic_key_id: str | None
     stick_roots: tuple[Path, ...]
     logins: throttle.LoginThrottle
+    secure_cookies: bool = False  # browsers reach the desk over HTTPS only: the cookie says Secure
+    anon_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)  # anonymous CSRF
 
     def clinic_secret(self) -> bytes | None:
         """The clinic key that signs sticks and bundles (None: none given or unreadable)."""
