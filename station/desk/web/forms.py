@@ -17,9 +17,14 @@ from flask_wtf.file import FileField
 from wtforms import DateField, PasswordField, StringField
 
 
-def _text(**kwargs: Any) -> StringField:
-    """A text field that reads as "" when the browser did not send it."""
-    return StringField(default="", **kwargs)
+def _text(*, strip: bool = False) -> StringField:
+    """A text field that reads as "" when the browser did not send it (``strip``: without the
+    spaces around it)."""
+    return StringField(default="", filters=[_strip] if strip else [])
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
 
 
 class DeskForm(FlaskForm):
@@ -46,7 +51,7 @@ class UnitForm(DeskForm):
 class LendForm(DeskForm):
     """Lend a unit: to whom (an alias) and until when (None: not a date)."""
 
-    alias = _text(filters=[lambda v: v.strip() if isinstance(v, str) else v])
+    alias = _text(strip=True)
     due_on = DateField(format="%Y-%m-%d")
 
 
@@ -73,4 +78,4 @@ class ImportForm(DeskForm):
     """Import a returned bundle: an uploaded zip, or a folder on this computer."""
 
     bundle = FileField()
-    path = _text(filters=[lambda v: v.strip() if isinstance(v, str) else v])
+    path = _text(strip=True)
