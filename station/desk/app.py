@@ -155,7 +155,9 @@ def create_app(factory: sessionmaker, key_file: Path | None = None,
     app.jinja_env.filters["plain"] = report.plain_words  # pattern titles, never internal ids
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_UPLOAD, TRUSTED_HOSTS=trusted_hosts(allowed_hosts),
-        SECRET_KEY=secrets.token_bytes(32),  # signs the forms' CSRF tokens; this process only
+        # signs the forms' CSRF tokens, this process only: a form left open across a restart of
+        # the desk is refused with "Reload the page" (the tokens themselves live with the sessions)
+        SECRET_KEY=secrets.token_bytes(32),
         WTF_CSRF_FIELD_NAME=CSRF_FIELD, WTF_CSRF_TIME_LIMIT=auth.SESSION_HOURS * 3600)
     if behind_proxy:
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -232,3 +232,14 @@ def test_over_https_a_form_must_come_from_the_desks_own_pages(desk):
         assert s.get(db.Unit, u.unit_id) is None
     ok = c.post("/units", base_url="https://localhost", data=form, headers={"Referer": "https://localhost/"})
     assert ok.status_code == 302
+
+
+def test_the_only_cookie_is_the_desks_own(desk):
+    """Flask's session is the desk's visit, filled per request: it never sets a cookie."""
+    app, _f, u = desk
+    c = app.test_client()
+    first = c.get("/")
+    posted = c.post("/units", data={"unit_id": u.unit_id, "key_id": u.key_id, "csrf": _csrf(c)})
+    assert posted.status_code == 302
+    names = [h.split("=", 1)[0] for r in (first, posted) for h in r.headers.getlist("Set-Cookie")]
+    assert names == ["desk_session"]
