@@ -169,7 +169,7 @@ def test_loan_cycle_in_a_browser(browser, server, tmp_path: Path):
     # 4. the unit's own stick flow takes the prescription; the patient practises
     assert main(["--data-dir", str(u.data_dir), "usb-sync", str(stick), "--direct"]) == 0
     assert rx.load_active(u.data_dir).alias == ALIAS
-    practise(u.data_dir, days=5)
+    practise(u.data_dir, days=8)  # eight days always cross a Monday: a first and a last week to compare
 
     # 5. the return: recording it writes the return stick; the unit exports and wipes
     browser.get(f"{base}/units/{u.unit_id}")
