@@ -33,10 +33,12 @@ Security: loopback only unless accounts exist (:mod:`.auth`: argon2 hashes, serv
 sessions that expire, no rows for visitors who are not signed in, a same-site ``next`` only),
 sign-in throttling per client and per account that refuses before hashing, counted in the
 database so that every desk process shares it (:mod:`.throttle`),
-a CSRF token on every form, a Host header check, sticks written only inside the stick roots
+a CSRF token on every POST (Flask-WTF's ``CSRFProtect``, keyed to the server-side session), Flask's
+``TRUSTED_HOSTS`` host check, sticks written only inside the stick roots
 (:mod:`.stickroots`), ids bounded to the database's integers, and an audit line for every
 change (who lent, prescribed, imported or exported what, and when; a refused sign-in names
 only a real account). Off loopback the desk speaks HTTPS only, its own (cheroot with
 ``--tls-cert``) or a reverse proxy's (``--behind-proxy``), with Secure cookies
-(:mod:`.serving`). The desk runs on the clinic computer and is never imported by a unit.
+(:mod:`.serving`). The pages are Flask blueprints under :mod:`.web`, one per area, registered by the app
+factory :func:`.app.create_app`. The desk runs on the clinic computer and is never imported by a unit.
 """

@@ -61,8 +61,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not all(r.is_absolute() for r in roots):
         raise UsageError("--stick-root needs a whole folder path, like /media")
     hosts = set(args.allow_host or [])
-    if args.host not in ("0.0.0.0", "::"):
-        hosts.add(args.host if ":" not in args.host else f"[{args.host}]")
+    if any(":" in h for h in hosts):
+        raise UsageError("--allow-host takes a host name or an IPv4 address: the desk's host check (Flask's "
+                         "TRUSTED_HOSTS) cannot list an IPv6 address, so browsers reach one by a name")
+    if ":" not in args.host and args.host != "0.0.0.0":
+        hosts.add(args.host)
+    elif args.host not in ("::", "::1") and not hosts:
+        raise UsageError(f"browsers reach {args.host} by a name: give --allow-host NAME (the desk's host check "
+                         "lists names, not IPv6 addresses)")
     app = create_app(factory, key_file, hosts, secure_cookies=plan.secure, behind_proxy=plan.behind_proxy,
                      stick_roots=roots)
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+import tomli_w
 
 from station.clinic import prescription as rx
 from station.config import Problem
@@ -59,50 +61,55 @@ def choices() -> list[PatternChoice]:
 
 
 MAX_NUMBER_CHARS = 15  # longer "numbers" go to the validator as text, which it names as wrong
+Value = int | float | str
 
 
-def _value(text: str) -> str:
+def _value(text: str) -> Value:
     """A form entry as a TOML value: a number when it reads as one, else a string (a number
     of thousands of digits is text, cut short: the validator names it, nothing overflows)."""
     t = text.strip()
     if len(t) > MAX_NUMBER_CHARS:
-        return json.dumps(t[:MAX_NUMBER_CHARS] + "..." if len(t) > 40 else t)
+        return t[:MAX_NUMBER_CHARS] + "..." if len(t) > 40 else t
     if re.fullmatch(r"[+-]?\d+", t):
-        return str(int(t))
+        return int(t)
     if re.fullmatch(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?", t):
-        return t if "." in t or "e" in t.lower() else t + ".0"
-    return json.dumps(t)
+        return float(t)
+    return t
 
 
-def to_toml(form: Mapping[str, str]) -> tuple[str, list[str]]:
-    """(TOML text, pattern ids in file order) for what the form holds."""
-    out = ["schema = 1"]
+def to_data(form: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """(the prescription's tables, pattern ids in file order) for what the form holds: what
+    was typed, as typed (stripped), numbers where they read as numbers; nothing is judged."""
+    doc: dict[str, Any] = {"schema": 1}
     if form.get("message", "").strip():
-        out.append(f"message = {json.dumps(form['message'].strip())}")
-    out += ["", "[patient]", f"alias = {json.dumps(form.get('alias', '').strip())}",
-            f"affected_side = {json.dumps(form.get('affected_side', ''))}", "", "[session]"]
-    for key in ("target_minutes", "sessions_per_day", "checkin_every_days"):
-        if form.get(key, "").strip():
-            out.append(f"{key} = {_value(form[key])}")
-    times = [t for t in re.split(r"[\s,;]+", form.get("reminder_times", "")) if t]
-    out += ["", "[reminders]", "times = [" + ", ".join(json.dumps(t) for t in times) + "]"]
-    for key in ("quiet_start", "quiet_end"):
-        if form.get(key, "").strip():
-            out.append(f"{key} = {json.dumps(form[key].strip())}")
-    ids = []
+        doc["message"] = form["message"].strip()
+    doc["patient"] = {"alias": form.get("alias", "").strip(), "affected_side": form.get("affected_side", "")}
+    doc["session"] = {key: _value(form[key]) for key in ("target_minutes", "sessions_per_day", "checkin_every_days")
+                      if form.get(key, "").strip()}
+    reminders: dict[str, Any] = {"times": [t for t in re.split(r"[\s,;]+", form.get("reminder_times", "")) if t]}
+    reminders |= {key: form[key].strip() for key in ("quiet_start", "quiet_end") if form.get(key, "").strip()}
+    doc["reminders"] = reminders
+    ids, patterns = [], []
     for c in choices():
         pid = c.pattern.id
         if not form.get(f"use_{pid}"):
             continue
         ids.append(pid)
-        out += ["", "[[pattern]]", f'id = "{pid}"']
         reps = form.get(f"{pid}_reps", "").strip()
-        out.append(f"reps = {_value(reps)}" if reps else "reps = 3")
-        for key in (*PACING, GENTLE):
-            v = form.get(f"{pid}_{key}", "").strip()
-            if v:
-                out.append(f"{key} = {_value(v)}")
-    return "\n".join(out) + "\n", ids
+        table: dict[str, Value] = {"id": pid, "reps": _value(reps) if reps else 3}
+        table |= {key: _value(v) for key in (*PACING, GENTLE) if (v := form.get(f"{pid}_{key}", "").strip())}
+        patterns.append(table)
+    if patterns:
+        doc["pattern"] = patterns
+    return doc, ids
+
+
+def to_toml(form: Mapping[str, str]) -> tuple[str, list[str]]:
+    """(TOML text, pattern ids in file order) for what the form holds, written by tomli-w:
+    any text a technician types (quotes, newlines, any script) is a TOML string that reads
+    back as typed, so the validator judges the content, never a quoting accident."""
+    doc, ids = to_data(form)
+    return tomli_w.dumps(doc), ids
 
 
 def field_errors(problems: list[Problem], ids: list[str]) -> dict[str, str]:

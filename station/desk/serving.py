@@ -90,7 +90,7 @@ def serve(app: Any, p: Plan, say: Callable[[str], None]) -> None:
         raise UsageError(f"cannot listen on {p.host}: {exc.strerror or exc}") from None
     except OSError as exc:
         raise _cannot_listen(p, exc) from None
-    shown = "127.0.0.1" if p.host in ("0.0.0.0", "::") else p.host
+    shown = {"0.0.0.0": "127.0.0.1", "::": "127.0.0.1", "::1": "localhost"}.get(p.host, p.host)  # names it answers to
     shown = f"[{shown}]" if ":" in shown else shown
     say(f"Clinic desk at {p.scheme}://{shown}:{p.port}/ (Ctrl+C stops it)")
     try:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-DESK_MODULES = ("flask", "sqlalchemy", "alembic", "argon2", "waitress", "cheroot")
+DESK_MODULES = ("flask", "flask_wtf", "tomli_w", "sqlalchemy", "alembic", "argon2", "waitress", "cheroot")
 DESK_INSTALLED = all(importlib.util.find_spec(m) for m in DESK_MODULES)
 # Without the desk extra (the Pi 4 test line) only the prescription tests here run; the
 # skip with its reason shows in test_desk_prescriptions.py::test_desk_extra_installed.

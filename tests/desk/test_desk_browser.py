@@ -52,6 +52,7 @@ def browser():  # noqa: ANN201
                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
                 f"--user-data-dir={profile}", "--window-size=1280,1000"):
         opts.add_argument(arg)
+    opts.accept_insecure_certs = True  # the HTTPS test's desk has a self-signed certificate
     drv = webdriver.Chrome(service=Service(driver_path), options=opts)
     drv.set_page_load_timeout(60)
     try:
@@ -168,7 +169,7 @@ def test_loan_cycle_in_a_browser(browser, server, tmp_path: Path):
     # 4. the unit's own stick flow takes the prescription; the patient practises
     assert main(["--data-dir", str(u.data_dir), "usb-sync", str(stick), "--direct"]) == 0
     assert rx.load_active(u.data_dir).alias == ALIAS
-    practise(u.data_dir, days=5)
+    practise(u.data_dir, days=8)  # eight days always cross a Monday: a first and a last week to compare
 
     # 5. the return: recording it writes the return stick; the unit exports and wipes
     browser.get(f"{base}/units/{u.unit_id}")
@@ -365,3 +366,52 @@ def test_prescription_form_warns_before_saving(browser, server, tmp_path: Path):
     with factory() as s:
         line = s.scalars(select(db.Audit.what).where(db.Audit.action == "prescribe")).one()
     assert "warnings accepted" in line and "looks like a person's name" in line
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path):  # noqa: ANN201
+    """The desk over HTTPS on 127.0.0.1 (cheroot, a self-signed certificate, Secure cookies)."""
+    import subprocess
+
+    from cheroot import wsgi
+    from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is absent: apt-get install openssl")
+    cert, key = tmp_path / "desk.crt", tmp_path / "desk.key"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=60)
+    u = provision_unit(tmp_path)
+    factory = db.open_db(f"sqlite:///{tmp_path / 'desk.sqlite3'}")
+    app = create_app(factory, u.key_file, secure_cookies=True, stick_roots=(tmp_path,))
+    srv = wsgi.Server(("127.0.0.1", 0), app, numthreads=2)
+    srv.ssl_adapter = BuiltinSSLAdapter(str(cert), str(key))
+    srv.prepare()
+    t = threading.Thread(target=srv.serve, daemon=True)
+    t.start()
+    try:
+        yield f"https://localhost:{srv.bind_addr[1]}", factory, u
+    finally:
+        srv.stop()
+        t.join(timeout=10)
+
+
+def test_forms_work_over_https(browser, tls_server):
+    """Over HTTPS Flask-WTF also wants the POST's Referer to be the desk itself: the desk's
+    Referrer-Policy (same-origin) lets Chromium send it, so a form a technician submits is
+    accepted, and the session cookie is Secure."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, factory, u = tls_server
+    browser.get(base + "/")
+    assert "The loan cycle" in browser.page_source
+    assert browser.get_cookie("desk_session")["secure"] is True
+    for name, value in (("unit_id", u.unit_id), ("key_id", u.key_id)):
+        browser.find_element(By.CSS_SELECTOR, f"#register [name={name}]").send_keys(value)
+    browser.find_element(By.CSS_SELECTOR, "#register button").click()
+    WebDriverWait(browser, 20, poll_frequency=0.05).until(lambda d: "/units/" in d.current_url)
+    assert f"Unit {u.unit_id} registered." in browser.find_element(By.CSS_SELECTOR, "p.msg").text
+    with factory() as s:
+        assert s.get(db.Unit, u.unit_id) is not None

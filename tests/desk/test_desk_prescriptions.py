@@ -52,7 +52,7 @@ def test_unknown_key_in_a_pattern_gets_did_you_mean():
 
 def test_desk_extra_installed():
     """Says plainly, as a skip, when the desk's own tests were left out (no desk extra)."""
-    for mod in ("flask", "sqlalchemy", "alembic", "argon2", "waitress"):
+    for mod in ("flask", "flask_wtf", "tomli_w", "sqlalchemy", "alembic", "argon2", "waitress"):
         pytest.importorskip(mod, reason="the clinic desk extra is not installed (pip install '.[desk]')")
     from station.desk.app import create_app
 

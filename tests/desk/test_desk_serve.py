@@ -160,3 +160,14 @@ def test_desk_serves_tls_with_a_secure_cookie(sqlite_url: str, tmp_path: Path):
         proc.wait(timeout=30)
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_an_ipv6_address_is_reached_by_a_name(sqlite_url: str, capsys):
+    """Flask's host check cannot list an IPv6 literal: the desk says so before it listens,
+    instead of printing an address whose every page would be 400."""
+    _account(sqlite_url)
+    base = ["desk", "serve", "--db", sqlite_url, "--port", "1", "--behind-proxy"]
+    assert main([*base, "--allow-host", "fe80::1"]) == 2
+    assert "cannot list an IPv6 address" in capsys.readouterr().err
+    assert main([*base, "--host", "2001:db8::5"]) == 2
+    assert "give --allow-host NAME" in capsys.readouterr().err
