@@ -134,6 +134,7 @@ STICK_VOICE_UNREADABLE = "The recorded voice cues could not be read, so the voic
 STICK_VOICE_IN_USE = "Recorded voice cues in use: {copied} of {listed}."
 STICK_DONE_RX_PROBLEM = "Finished, with a problem in the prescription."
 STICK_DONE = "All done."
+STICK_NOT_HANDLED = f"The stick could not be handled. Nothing was changed. {STICK_SAFE}"
 
 # ---- practice quality: live hints and the sentence after each pattern ----------------------
 # Kind and plain; bigger is never praised. After a pattern: the first thing to work on by
