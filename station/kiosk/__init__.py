@@ -12,6 +12,9 @@
 ``app``      the :class:`~station.kiosk.app.Station` loop
 ``wiring``   builds the real services the loop plugs in (records, tracking, clinic chores)
 ``housekeeping``  once-a-second chores: clinic sticks, reminders, storage notices
+``button``   the GPIO button and the keyboard as a button (short and long presses, a stuck button)
+``autoplay``  the demo's self-pressing button (``--autoplay``)
+``commands``  ``station run``, ``station demo`` and ``station screens``
 ``checkin_run``  the weekly check-in in the loop: offered on home when due, run, stored
 ``checkin_screens``  the check-in's screens in the practice's style
 """

@@ -91,7 +91,7 @@ BAD_ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.Inte
 
 
 class SessionRecorder:
-    """Turns engine outputs (with the numbers the tracking filled in) into committed rows.
+    """Turns engine outputs (and what the tracking measured at them) into committed rows.
 
     The kiosk's recorder service (``station.kiosk.services.RecorderService``). Never raises on
     storage trouble: rows wait in memory until they can land.
