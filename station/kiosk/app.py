@@ -55,6 +55,7 @@ from station.kiosk.services import ChoresResult, ClearNotice, InfoFacts, Service
 from station.kiosk.view import ScreenModel, TextBlock, screen_of
 from station.practice import words
 from station.practice.events import (
+    REP_PHASES,
     Event,
     Ignored,
     InvalidTime,
@@ -79,7 +80,7 @@ HOME_REFRESH_S = 60.0
 # has lasted TURN_SAY_AFTER_S, at most every TURN_SAY_EVERY_S (never every frame).
 TURN_SAY_AFTER_S = 1.5
 TURN_SAY_EVERY_S = 20.0
-_PRACTICE = frozenset({State.MOVE, State.HOLD, State.RELEASE, State.REST})
+_PRACTICE = frozenset(REP_PHASES)
 
 
 _EVENT_OF: dict[Observation, Event] = {

@@ -44,7 +44,7 @@ from typing import Any
 from station.clinic.recordings import MAX_RECORDING_BYTES, OVERRIDE_DIR, check_recording
 from station.practice import words
 from station.practice.events import REP_PHASES, Output, Paused, PhaseStarted, Resumed, State
-from station.practice.plan import Plan, release_prompts
+from station.practice.plan import PHASES, Plan, release_prompts
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def pattern_cues(plan: Plan) -> list[Cue]:
             continue
         seen.add(p.id)
         cues.append(Cue(p.id, "intro", words.intro_text(p)))
-        cues += [Cue(p.id, ph, p.text(ph)) for ph in ("move", "hold", "release", "rest")]
+        cues += [Cue(p.id, ph, p.text(ph)) for ph in PHASES]
     return cues
 
 
