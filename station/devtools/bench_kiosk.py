@@ -108,7 +108,7 @@ def kiosk_run(model: Path, settings: Any, paced_s: float,
                                       no_tracking=False)
             station = build_station(args, settings, data, clock=time.monotonic, surface=surface)
             station.buttons.insert(0, _StartPress(station, settings.button.hold_time))
-            live: Any = station.tracking  # the live (or demo) tracking built above
+            live: Any = station.services.tracking  # the live (or demo) tracking built above
             tracker = live.tracker
             seen: list[Any] = []
             latest = tracker.latest
