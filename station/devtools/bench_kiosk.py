@@ -82,13 +82,13 @@ def kiosk_run(model: Path, settings: Any, paced_s: float,
 
     from station.kiosk.wiring import build_station
     from station.paths import model_path
-    from station.practice.events import State
+    from station.practice.events import REP_PHASES
 
     saved = {k: os.environ.get(k) for k in ("SDL_VIDEODRIVER", "SDL_AUDIODRIVER")}
     os.environ["SDL_VIDEODRIVER"] = "dummy"
     os.environ["SDL_AUDIODRIVER"] = "dummy"
     log_ = _StepLog()
-    rep_states = {State.MOVE, State.HOLD, State.RELEASE, State.REST}
+    rep_states = frozenset(REP_PHASES)
     try:
         with tempfile.TemporaryDirectory(prefix="station-bench-") as tmp:
             data = Path(tmp)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from station.feedback import NOTHING_MEASURED, Calibration, Measured, RepStats, Side
-from station.practice.events import Event, Output, RepDone, SettleEnded, State, Timing
+from station.practice.events import REP_PHASES, Event, Output, RepDone, SettleEnded, State, Timing
 from station.practice.plan import REGIONS, Pattern, Plan, default_plan, make_plan
 from station.practice.session import Engine
 from station.records.recorder import SessionRecorder
@@ -154,7 +154,7 @@ def _run_session(
             continue
         if break_at is not None and nxt == break_at:
             break_at = None
-            if eng.state in (State.MOVE, State.HOLD, State.RELEASE, State.REST):
+            if eng.state in REP_PHASES:
                 summary.requested_breaks += 1
                 outs = eng.handle(Event.LONG_PRESS, t)
                 rec.on_outputs(outs, t, _measure(outs))  # a break taken in rest ends that rep as done
