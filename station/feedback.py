@@ -1,8 +1,10 @@
 """Plain data passed between the core and the kiosk: live meters, per-rep results, home info.
 
 These types are the seams between the parts of the station: the metrics produce
-:class:`LiveFeedback` and :class:`RepStats`, the record store keeps ``RepStats`` and answers
-with :class:`HomeInfo`, the kiosk only draws them. Nothing here does I/O.
+:class:`LiveFeedback` and :class:`RepStats`; the live tracking hands what it measured at the
+session's edges to the loop as :class:`Measured` (a measured rep, a calibration, a pattern's
+sentence), beside the engine's outputs, never inside them; the record store keeps them and
+answers with :class:`HomeInfo`, the kiosk only draws them. Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -147,6 +149,31 @@ class Calibration:
     mm_per_px: float | None
     floors_mm: dict[str, float]  # "side.region" -> mm
     frames: int = 0
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What the tracking measured at one batch of the engine's outputs, passed alongside them.
+
+    ``reps``: one :class:`RepStats` per ``RepDone`` it measured (keyed by pattern index and
+    rep); ``calibration``: the baseline taken in a settle that ended calibrated; ``results``:
+    the sentence for each ``PatternDone`` it measured.
+    """
+
+    reps: tuple[RepStats, ...] = ()
+    calibration: Calibration | None = None
+    results: tuple[PatternResult, ...] = ()
+
+    def rep(self, pattern_index: int, rep: int) -> RepStats | None:
+        """The numbers of rep ``rep`` of pattern ``pattern_index``, if measured."""
+        return next((r for r in self.reps if (r.pattern_index, r.rep) == (pattern_index, rep)), None)
+
+    def __add__(self, more: Measured) -> Measured:
+        return Measured(self.reps + more.reps, more.calibration or self.calibration,
+                        self.results + more.results)
+
+
+NOTHING_MEASURED = Measured()
 
 
 @dataclass(frozen=True)

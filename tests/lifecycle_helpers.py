@@ -4,7 +4,6 @@ and a prescription file, for the end-to-end runs in ``tests/acceptance``."""
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 from rx_helpers import VALID, dumps
 
 from station.config import Settings
-from station.feedback import RepStats
+from station.feedback import Measured, RepStats
 from station.kiosk.app import Station
 from station.kiosk.autoplay import Autoplay
 from station.kiosk.services import NullTracking
@@ -29,26 +28,25 @@ def start_kiosk(data_dir: Path, clock: Any) -> Station:
     """The kiosk as ``station run`` builds it (prescription, records, chores), no camera."""
     args = argparse.Namespace(no_tracking=True, command="run")
     station = build_station(args, Settings(), data_dir, clock=clock)
-    assert isinstance(station.recorder, SessionRecorder)
-    station.tracking = MeasuringTracking(station)
+    assert isinstance(station.services.recorder, SessionRecorder)
+    station.tracking.inner = MeasuringTracking(station)  # behind the same fault guard
     station.start()
     return station
 
 
 class MeasuringTracking(NullTracking):
-    """No camera, but each rep's numbers arrive on its RepDone as a tracker would put them."""
+    """No camera, but each rep's numbers are measured at its RepDone as a tracker would."""
 
     def __init__(self, station: Station) -> None:
         self.station, self.n = station, 0
 
-    def follow(self, outputs: list[Output]) -> list[Output]:
-        out: list[Output] = []
+    def follow(self, outputs: list[Output]) -> Measured:
+        reps: list[RepStats] = []
         for o in outputs:
             if isinstance(o, RepDone):
                 self.n += 1
-                o = replace(o, stats=rep_stats(self.station, o, self.n))
-            out.append(o)
-        return out
+                reps.append(rep_stats(self.station, o, self.n))
+        return Measured(tuple(reps))
 
 
 def rep_stats(station: Station, out: RepDone, n: int) -> RepStats:
@@ -66,7 +64,7 @@ def rep_stats(station: Station, out: RepDone, n: int) -> RepStats:
 
 def practise(station: Station, clock: Any, marker: str | None = None) -> str:
     """One whole session with the autoplay button (start, pause, break, summary); its id."""
-    recorder = station.recorder
+    recorder = station.services.recorder
     assert isinstance(recorder, SessionRecorder)
     auto = Autoplay(station.engine, station.settings.button.hold_time)
     station.buttons.insert(0, auto)

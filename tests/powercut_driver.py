@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import random
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from station.feedback import RepStats, Side  # noqa: E402
+from station.feedback import Measured, RepStats, Side  # noqa: E402
 from station.practice.events import Event, RepDone, SessionFinished, SessionStarted, State, Timing  # noqa: E402
 from station.practice.plan import default_plan  # noqa: E402
 from station.practice.session import Engine  # noqa: E402
@@ -50,15 +49,16 @@ def main() -> None:
                 outs = eng.handle(Event.LONG_PRESS, t)
             else:
                 outs = eng.tick(t)
-            for i, o in enumerate(outs):
+            reps = []
+            for o in outs:
                 if isinstance(o, RepDone):
                     p = plan.items[o.pattern_index].pattern
-                    outs[i] = replace(o, stats=RepStats(
+                    reps.append(RepStats(
                         p.id, o.pattern_index, o.rep, p.target, 2.0, 2.5, 80.0,
                         dict.fromkeys(p.quiet, 0.3), dict.fromkeys(p.quiet, 0.35), 0.13, 1.0,
                         120, 0, 0.8, tuple((k / 10, {"left": {"eye": 0.1 * k}}) for k in range(40)),
                     ))
-            rec.on_outputs(outs, t)
+            rec.on_outputs(outs, t, Measured(tuple(reps)))
             if any(isinstance(o, SessionFinished) for o in outs):
                 out.write(f"F {sid}\n")
                 out.flush()

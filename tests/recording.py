@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from station.feedback import RepStats
+from station.feedback import Measured, RepStats
 from station.paths import database_path
 from station.practice.events import Event, RepDone, State, Timing
 from station.practice.session import Engine
@@ -45,9 +44,8 @@ def run_session(rec, clock, plan=None, long_press_at=None, stop_after=None):
             return every
         ev = Event.LONG_PRESS if long_press_at == n else Event.TICK
         outs = eng.handle(ev, clock())
-        outs = [replace(o, stats=stats_for(plan, o.pattern_index, o.rep)) if isinstance(o, RepDone) else o
-                for o in outs]
-        rec.on_outputs(outs, clock())
+        measured = Measured(tuple(stats_for(plan, o.pattern_index, o.rep) for o in outs if isinstance(o, RepDone)))
+        rec.on_outputs(outs, clock(), measured)
         every += outs
     return every
 

@@ -13,10 +13,12 @@ import os
 import sys
 import time
 
+from station.practice import words
+
 log = logging.getLogger(__name__)
 
-MESSAGE = "Please return this unit to the clinic."
-DETAIL = "It could not start. Your practice records are kept safe on it."
+MESSAGE = words.RETURN_TITLE
+DETAIL = words.HALTED_DETAIL
 BACKGROUND = (22, 36, 52)  # calm dark blue
 FOREGROUND = (236, 240, 244)
 SOFT = (170, 186, 200)

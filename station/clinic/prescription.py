@@ -62,6 +62,7 @@ from station.errors import CHOICE, INT, LIST, REAL, TEXT, Field, Problem, check_
 from station.errors import short as _short
 from station.feedback import Notice, Side
 from station.files import atomic_write, read_limited
+from station.practice import words
 from station.practice.events import Timing
 from station.practice.plan import GENTLE_MIN_MM, Plan, default_plan, library, make_plan
 from station.practice.reminders import clock_minutes, in_quiet_hours
@@ -181,7 +182,7 @@ class Prescription:
     def summary(self) -> str:
         """One plain line for the clinician screen (no alias: the screen may be seen)."""
         if self.source == "default":
-            return "No prescription: standard gentle plan."
+            return "No prescription: standard gentle plan."  # not patient words: the clinician info screen
         pats = ", ".join(f"{p.id} x{p.reps}" for p in self.patterns)
         side = self.affected_side or "?"
         checkin = f"; check-in every {self.checkin_every_days} d" if self.checkin_every_days else ""
@@ -505,9 +506,8 @@ def clear_active(data_dir: Path) -> None:
     active_path(data_dir).unlink(missing_ok=True)
 
 
-DEFAULT_NOTICE = "No prescription yet. Playing the standard gentle practice."
-BROKEN_NOTICE = ("The practice plan on this unit could not be read. Playing the standard "
-                 "gentle practice. Please tell your clinic.")
+DEFAULT_NOTICE = words.DEFAULT_PLAN_NOTICE
+BROKEN_NOTICE = words.BROKEN_PLAN_NOTICE
 
 
 def load_active(data_dir: Path) -> Prescription:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from station.files import atomic_write, open_dir_at, read_limited, write_new_at
+from station.practice import words
 
 OVERRIDE_DIR = "voice"
 MAX_RECORDING_BYTES = 4 * 1024 * 1024
@@ -115,12 +116,12 @@ def import_listed(folder_fd: int, data_dir: Path, listed: tuple[tuple[str, str],
     """Copy the signed recordings (name, sha256) from the stick folder's ``voice/`` into
     ``<data dir>/voice/``: each read with a size limit, compared with its signed hash and
     checked; one that fails is named and skipped. Returns how many were copied."""
-    say("Reading the recorded voice cues.")
+    say(words.STICK_VOICE_READING)
     try:
         voice_fd = os.open(OVERRIDE_DIR, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
                            dir_fd=folder_fd)
     except OSError:
-        say("The recorded voice cues could not be read, so the voice stays as it was.")
+        say(words.STICK_VOICE_UNREADABLE)
         return 0
     dest = data_dir / OVERRIDE_DIR
     dest.mkdir(parents=True, exist_ok=True)
@@ -145,7 +146,7 @@ def import_listed(folder_fd: int, data_dir: Path, listed: tuple[tuple[str, str],
             copied += 1
     finally:
         os.close(voice_fd)
-    say(f"Recorded voice cues in use: {copied} of {len(listed)}.")
+    say(words.STICK_VOICE_IN_USE.format(copied=copied, listed=len(listed)))
     return copied
 
 

@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from station.clinic.stick import SAFE, Exporter, Report, Wiper, run_stick, spool_dir
+from station.clinic.stick import Exporter, Report, Wiper, run_stick, spool_dir
+from station.practice import words
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def _run_job(data_dir: Path, job_id: str, claimed: Path, exporter: Exporter | No
             code = run_stick(stick, data_dir, exporter, wiper, report, now)
         except Exception:  # noqa: BLE001 - a broken job never stops the kiosk
             log.exception("stick job %s failed", job_id)
-            report("The stick could not be handled. Nothing was changed. " + SAFE)
+            report(words.STICK_NOT_HANDLED)
             code = 1
         out.write(f"{END} {code}\n")
     claimed.unlink(missing_ok=True)
@@ -156,17 +157,19 @@ def hand_off(data_dir: Path, stick: Path, out: Report, now: Callable[[], float] 
         alive = kiosk_alive(data_dir, now())
         if not told and not status.exists() and alive and kiosk_practising(data_dir):
             told = True
+            # not patient words: usb-sync's terminal
             out("The station is in a practice session. The stick will be read when it ends; "
                 "leave it in.")
         # take the job over only from a kiosk that is gone, never from one that is practising
         if not status.exists() and waited >= pickup_s and not alive:
             claimed = _claim(data_dir, job_id)
             if claimed is not None:
-                out("The station screen did not answer; doing it here.")
+                out("The station screen did not answer; doing it here.")  # not patient words: usb-sync's terminal
                 code, _ = _run_job(data_dir, job_id, claimed, exporter, wiper, now, out)
                 (spool_dir(data_dir) / f"job-{job_id}.status").unlink(missing_ok=True)
                 return code
         if waited >= total_s:
+            # not patient words: usb-sync's terminal
             out("The station is still busy with the stick. Leave it in and wait.")
             return 1
         sleep(0.2)

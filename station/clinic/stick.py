@@ -57,6 +57,7 @@ from station.clinic.stickrequest import (
     verify_request,
 )
 from station.files import exists_at, open_dir_at, parent_at, read_limited, sha256_at, write_all, write_new_at
+from station.practice import words
 
 __all__ = [  # the request's names, re-exported (one entry point for callers)
     "ACTIONS", "EXPORT_FOLDER", "MAX_REQUEST_BYTES", "MAX_REQUEST_NESTING", "MAX_SIG_BYTES",
@@ -70,10 +71,9 @@ __all__ = [  # the request's names, re-exported (one entry point for callers)
 log = logging.getLogger(__name__)
 
 MAX_BUNDLE_BYTES = 512 * 1024 * 1024
-SAFE = "Safe to remove the stick."
-WIPED = "This unit holds no patient records now."  # the kiosk keeps it on home until the next patient
-_UNCHANGED = "Nothing on this unit was changed."
-PULLED = f"The stick was taken out or could not be written. {_UNCHANGED} Put the stick in again to finish."
+SAFE = words.STICK_SAFE
+WIPED = words.STICK_WIPED  # the kiosk keeps it on home until the next patient
+PULLED = words.STICK_PULLED
 
 Exporter = Callable[[Path, Path], Path]
 Wiper = Callable[[Path], None]
@@ -218,17 +218,17 @@ class _Run:
 
 def _run_locked(stick: Path, run: _Run) -> int:
     say = run.say
-    say("Clinic stick found. Checking it.")
+    say(words.STICK_FOUND)
     try:
         top_fd = _open_dir(stick)
     except OSError:
-        say("The stick could not be opened. It was ignored.")
+        say(words.STICK_NOT_OPENED)
         return 2
     try:
         try:
             folder_fd = _open_dir(STICK_FOLDER, top_fd)
         except OSError:
-            say("This stick has no clinic request. It was ignored.")
+            say(words.STICK_NO_REQUEST)
             return 2
         try:
             return _run_verified(folder_fd, run)
@@ -245,31 +245,30 @@ def _run_verified(folder_fd: int, run: _Run) -> int:
     except StickRefused as exc:
         say(str(exc))
         return 2
-    say("Stick checked: it is from this unit's clinic.")
+    say(words.STICK_CHECKED)
 
     new_rx: bytes | None = None
     if req.wants("import_prescription"):
-        say("Reading the new prescription.")
+        say(words.STICK_RX_READING)
         try:
             data = read_limited(PRESCRIPTION, rx.MAX_BYTES, dir_fd=folder_fd)
         except OSError:
             data = None
-            say("The new prescription could not be read.")
+            say(words.STICK_RX_UNREADABLE)
         if data is not None and hashlib.sha256(data).hexdigest() != req.prescription_sha256:
-            say("The new prescription is not the one the clinic signed.")
+            say(words.STICK_RX_UNSIGNED)
             data = None
         if data is not None:
             result = rx.validate_bytes(data)
             if result.ok:
                 new_rx = data
-                say("The new prescription is fine.")
+                say(words.STICK_RX_FINE)
             else:
-                say("The new prescription has a problem:")
+                say(words.STICK_RX_PROBLEM)
                 for pr in result.problems[:5]:
                     say(f"  {pr}")
         if new_rx is None:  # refuse the whole request: no export, no wipe, the stick stays usable
-            say("Nothing was done: the records and the current prescription stay on this "
-                "unit. Make a new stick with a good prescription.")
+            say(words.STICK_RX_REFUSED)
             return 1
         assert result.prescription is not None
         refusal = unit.lend_refusal(data_dir, result.prescription.alias,
@@ -284,8 +283,7 @@ def _run_verified(folder_fd: int, run: _Run) -> int:
         with no_session(data_dir):  # held through export and wipe: no session starts meanwhile
             return _export_wipe_apply(folder_fd, run, req, new_rx)
     except SessionInProgress:
-        say("The station is in the middle of a practice session, so nothing was done. "
-            "Put the stick in again when the session has ended.")
+        say(words.STICK_IN_SESSION)
         return 1
 
 
@@ -295,14 +293,14 @@ def _export_wipe_apply(folder_fd: int, run: _Run, req: Request, new_rx: bytes | 
     rx_failed = False
     exported = False
     if req.wants("export") and unit.holds_nothing(data_dir):  # no empty bundle
-        say("This unit holds no patient records, so there was nothing to copy.")
+        say(words.STICK_NOTHING_TO_COPY)
         exported = True
     elif req.wants("export"):
-        say("Copying the records to the stick.")
+        say(words.STICK_COPYING)
         try:
             exp = run.exporter or _default_exporter()
         except ImportError:
-            say("This unit cannot export yet (a software part is missing). Nothing was changed.")
+            say(words.STICK_CANNOT_EXPORT)
             return 1
         try:
             from station.records.wipe import tmp_dir
@@ -311,7 +309,7 @@ def _export_wipe_apply(folder_fd: int, run: _Run, req: Request, new_rx: bytes | 
             with tempfile.TemporaryDirectory(prefix="stick-export-", dir=root) as tmp:
                 bundle = Path(exp(data_dir, Path(tmp)))
                 files = _bundle_files(bundle)
-                say("Checking the copy on the stick.")
+                say(words.STICK_CHECKING_COPY)
                 my_id = unit.unit_id(data_dir)
                 stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now()))
                 name = _copy_verified(folder_fd, files, req, f"{my_id}-{stamp}")
@@ -321,41 +319,40 @@ def _export_wipe_apply(folder_fd: int, run: _Run, req: Request, new_rx: bytes | 
             return 1
         unit.note_export(data_dir, now())
         exported = True
-        say(f"Records copied and checked ({len(files)} files, folder {name}).")
+        say(words.STICK_COPIED.format(files=len(files), folder=name))
 
     if req.wants("wipe_after_export"):
         if not exported:
-            say("The records were not copied, so nothing was removed.")
+            say(words.STICK_NOT_COPIED)
             return 1
-        say("Removing the previous patient's records from this unit.")
+        say(words.STICK_WIPING)
         try:
             (run.wiper or _default_wiper())(data_dir)
             rx.clear_active(data_dir)
         except Exception:  # noqa: BLE001 - say so, keep the kiosk alive
             log.exception("wipe failed")
-            say("Removing the records did not finish. Put the stick in again to finish.")
+            say(words.STICK_WIPE_UNFINISHED)
             return 1
         say(WIPED)
 
     if new_rx is not None:
         result = rx.apply_bytes(data_dir, new_rx, now())
         if result.ok:
-            say("The new prescription is active.")
+            say(words.STICK_RX_ACTIVE)
         else:  # cannot happen after validation, but never pretend
-            say("The new prescription could not be applied, so the current one stays.")
+            say(words.STICK_RX_NOT_APPLIED)
             rx_failed = True
 
     if req.voice:
         recordings.import_listed(folder_fd, data_dir, req.voice, say)
     unit.mark_nonce_used(data_dir, req.nonce)
-    say("Finished, with a problem in the prescription." if rx_failed else "All done.")
+    say(words.STICK_DONE_RX_PROBLEM if rx_failed else words.STICK_DONE)
     return 1 if rx_failed else 0
 
 
-STICK_FULL = f"The stick is full. {_UNCHANGED} Make room on the stick (or use a bigger one) and put it in again."
-STICK_READ_ONLY = f"The stick cannot be written (it is read-only). {_UNCHANGED} Use a stick that can be written."
-STICK_BAD_FOLDER = (f"The stick's station-clinic/export is not a folder. {_UNCHANGED} Remove it "
-                    "from the stick and put the stick in again.")
+STICK_FULL = words.STICK_FULL
+STICK_READ_ONLY = words.STICK_READ_ONLY
+STICK_BAD_FOLDER = words.STICK_BAD_FOLDER
 
 
 def _why_not_copied(exc: OSError) -> str:

@@ -44,6 +44,7 @@ from station.clinic import prescription as rx
 from station.clinic import recordings, unit
 from station.errors import CHOICE, LIST, TEXT, Field, check_table
 from station.files import read_limited
+from station.practice import words
 from station.records.schema import HEX64_RE
 
 STICK_FOLDER = "station-clinic"
@@ -68,7 +69,7 @@ REQUEST_FIELDS: tuple[Field, ...] = (
           item=Field("action", CHOICE, choices=ACTIONS)),
     Field("prescription_sha256", TEXT, max_len=64, pattern=HEX64_RE),  # JSON null: none
 )
-DAMAGED = "The clinic request on this stick is damaged. It was ignored."
+DAMAGED = words.STICK_DAMAGED
 
 
 class StickRefused(Exception):
@@ -163,7 +164,7 @@ def parse_request(payload: bytes) -> Request:
         raise StickRefused(DAMAGED)
     actions = tuple(good["actions"])
     if "wipe_after_export" in actions and "export" not in actions:
-        raise StickRefused("The clinic request asks to wipe without export. It was ignored.")
+        raise StickRefused(words.STICK_WIPE_WITHOUT_EXPORT)
     voice = d.get("voice", {})
     if ("import_prescription" in actions and "prescription_sha256" not in good) \
             or not recordings.listing_ok(voice):
@@ -202,18 +203,17 @@ def verify_request(folder_fd: int, data_dir: Path) -> Request:
     secret = unit.find_secret(data_dir)
     my_id = unit.get_unit_id(data_dir)
     if secret is None or my_id is None:
-        raise StickRefused("This unit has no clinic key yet. The stick was ignored.")
+        raise StickRefused(words.STICK_NO_KEY)
     try:
         payload = read_limited(REQUEST, MAX_REQUEST_BYTES, dir_fd=folder_fd)
         sig = read_limited(SIGNATURE, MAX_SIG_BYTES, dir_fd=folder_fd).decode("ascii", "replace").strip()
     except OSError:
-        raise StickRefused("The clinic request on this stick could not be read. It was ignored.") from None
+        raise StickRefused(words.STICK_REQUEST_UNREADABLE) from None
     if not hmac.compare_digest(sig.encode(), sign(secret, payload).encode()):
-        raise StickRefused("This stick is not signed by this unit's clinic. It was ignored.")
+        raise StickRefused(words.STICK_NOT_SIGNED)
     req = parse_request(payload)
     if req.unit != my_id:
-        raise StickRefused(f"This stick was made for unit {req.unit[:40]}, and this is unit "
-                           f"{my_id}. It was ignored.")
+        raise StickRefused(words.STICK_OTHER_UNIT.format(made_for=req.unit[:40], this_unit=my_id))
     if unit.nonce_used(data_dir, req.nonce):
-        raise StickRefused("This stick was already used on this unit. It was ignored. Make a new stick to do it again.")
+        raise StickRefused(words.STICK_USED)
     return req

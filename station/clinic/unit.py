@@ -32,6 +32,7 @@ from typing import Any
 from station import __version__
 from station.feedback import ClinicianInfo
 from station.files import atomic_write, read_limited
+from station.practice import words
 
 KEY_HEADER = "station-clinic-key-v1"
 log = logging.getLogger(__name__)
@@ -73,9 +74,10 @@ def read_secret(path: Path) -> bytes:
     try:  # the one bounded reader: no symlink, no FIFO or device, at most 4 KiB
         text = read_limited(path, 4096).decode("ascii")
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ClinicKeyError(f"No readable clinic key at {path} ({exc}).") from None
+        raise ClinicKeyError(f"No readable clinic key at {path} ({exc}).") from None  # not patient words: a technician
     parts = text.split()
     if len(parts) != 2 or parts[0] != KEY_HEADER or not re.fullmatch(r"[0-9a-f]{32,128}", parts[1]):
+        # not patient words: a technician
         raise ClinicKeyError(f"The clinic key at {path} is not a station clinic key.")
     return bytes.fromhex(parts[1])
 
@@ -263,9 +265,7 @@ def holds_nothing(data_dir: Path) -> bool:
     return practice_sessions(data_dir) == 0 and load_active(data_dir).source == "default"
 
 
-MIXING = ("This unit still holds another patient's prescription or records, so the new "
-          "prescription was not taken and nothing was changed. Make a stick that copies the "
-          "records and wipes the unit first, or bring the unit's own return stick.")
+MIXING = words.STICK_MIXING
 
 
 def lend_refusal(data_dir: Path, new_alias: str, wipes_first: bool) -> str | None:

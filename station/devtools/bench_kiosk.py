@@ -82,13 +82,13 @@ def kiosk_run(model: Path, settings: Any, paced_s: float,
 
     from station.kiosk.wiring import build_station
     from station.paths import model_path
-    from station.practice.events import State
+    from station.practice.events import REP_PHASES
 
     saved = {k: os.environ.get(k) for k in ("SDL_VIDEODRIVER", "SDL_AUDIODRIVER")}
     os.environ["SDL_VIDEODRIVER"] = "dummy"
     os.environ["SDL_AUDIODRIVER"] = "dummy"
     log_ = _StepLog()
-    rep_states = {State.MOVE, State.HOLD, State.RELEASE, State.REST}
+    rep_states = frozenset(REP_PHASES)
     try:
         with tempfile.TemporaryDirectory(prefix="station-bench-") as tmp:
             data = Path(tmp)
@@ -108,7 +108,7 @@ def kiosk_run(model: Path, settings: Any, paced_s: float,
                                       no_tracking=False)
             station = build_station(args, settings, data, clock=time.monotonic, surface=surface)
             station.buttons.insert(0, _StartPress(station, settings.button.hold_time))
-            live: Any = station.tracking  # the live (or demo) tracking built above
+            live: Any = station.services.tracking  # the live (or demo) tracking built above
             tracker = live.tracker
             seen: list[Any] = []
             latest = tracker.latest

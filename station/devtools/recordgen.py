@@ -13,13 +13,13 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from station.feedback import Calibration, RepStats, Side
-from station.practice.events import Event, Output, RepDone, SettleEnded, State, Timing
+from station.feedback import NOTHING_MEASURED, Calibration, Measured, RepStats, Side
+from station.practice.events import REP_PHASES, Event, Output, RepDone, SettleEnded, State, Timing
 from station.practice.plan import REGIONS, Pattern, Plan, default_plan, make_plan
 from station.practice.session import Engine
 from station.records.recorder import SessionRecorder
@@ -120,14 +120,19 @@ def _run_session(
     pause_at = t + rng.uniform(15, 60) if paused_for_good or rng.random() < 0.15 else None
     break_at = t + rng.uniform(20, 80) if rng.random() < 0.3 else None
     calibration = Calibration(0.11 + rng.gauss(0, 0.005), {r: 0.3 + rng.uniform(0, 0.1) for r in REGIONS}, 30)
-    def _fill(outs: list) -> None:
-        """What the tracking would have written onto the outputs: rep numbers, calibration."""
-        for i, o in enumerate(outs):
-            if isinstance(o, RepDone):
-                outs[i] = replace(o, stats=_rep_stats(rng, plan, o.pattern_index, o.rep, progress))
-                summary.reps_done += 1
-            elif isinstance(o, SettleEnded):
-                outs[i] = replace(o, calibration=calibration)
+
+    def _measure(outs: list[Output]) -> Measured:
+        """What the tracking would have measured at the outputs: rep numbers, calibration."""
+        reps = []
+        settled = None
+        for o in outs:
+            match o:
+                case RepDone():
+                    reps.append(_rep_stats(rng, plan, o.pattern_index, o.rep, progress))
+                    summary.reps_done += 1
+                case SettleEnded():
+                    settled = calibration
+        return Measured(tuple(reps), settled)
 
     for _ in range(MAX_STEPS):
         if eng.state is State.HOME:
@@ -149,18 +154,16 @@ def _run_session(
             continue
         if break_at is not None and nxt == break_at:
             break_at = None
-            if eng.state in (State.MOVE, State.HOLD, State.RELEASE, State.REST):
+            if eng.state in REP_PHASES:
                 summary.requested_breaks += 1
                 outs = eng.handle(Event.LONG_PRESS, t)
-                _fill(outs)  # a break taken in rest ends that rep as done
-                rec.on_outputs(outs, t)
+                rec.on_outputs(outs, t, _measure(outs))  # a break taken in rest ends that rep as done
             continue
         outs = eng.tick(t)
         if not outs and eng.next_deadline() == deadline:
             t = math.nextafter(t, math.inf)  # a deadline the engine did not take at t: never spin on it
             continue
-        _fill(outs)
-        rec.on_outputs(outs, t)
+        rec.on_outputs(outs, t, _measure(outs))
         if eng.state is State.SUMMARY:
             t += rng.uniform(3, 10)
             outs = eng.handle(Event.SHORT_PRESS, t)
@@ -242,9 +245,9 @@ def _drive(
     """Run a session while keeping the fake wall clock in step with the engine's time."""
     orig = rec.on_outputs
 
-    def on_outputs(outputs: Sequence[Output], now: float) -> None:
+    def on_outputs(outputs: Sequence[Output], now: float, measured: Measured = NOTHING_MEASURED) -> None:
         clock["mono"] = now
-        orig(outputs, now)
+        orig(outputs, now, measured)
 
     rec.on_outputs = on_outputs  # type: ignore[method-assign]
     try:

@@ -28,7 +28,6 @@ from station.feedback import LiveFeedback, RepStats, Side
 from station.practice.events import (
     Event,
     Output,
-    PatternDone,
     PhaseStarted,
     SessionFinished,
     State,
@@ -135,20 +134,21 @@ def replay_samples(samples: Iterable[tuple[float, FaceSample]], plan: Plan, side
 
     def follow(outs: list[Output]) -> None:
         nonlocal finished
-        for o in live.follow(outs):
-            if isinstance(o, PatternDone) and o.result is not None and o.result.sentence:
-                sentences.append(o.result.sentence)
-            if isinstance(o, PhaseStarted):
-                if phases and phases[-1].end_s is None:
-                    phases[-1].end_s = o.at
-                if o.phase is State.SUMMARY:
-                    continue
-                pid = plan.items[o.pattern_index].pattern.id if o.pattern_index is not None else None
-                phases.append(_Phase(o.phase.value, pid, o.rep, o.pattern_index, o.at))
-            elif isinstance(o, SessionFinished):
-                finished = True
-                if phases and phases[-1].end_s is None:
-                    phases[-1].end_s = o.at
+        measured = live.follow(outs)
+        sentences.extend(r.sentence for r in measured.results if r.sentence)
+        for o in outs:
+            match o:
+                case PhaseStarted():
+                    if phases and phases[-1].end_s is None:
+                        phases[-1].end_s = o.at
+                    if o.phase is State.SUMMARY:
+                        continue
+                    pid = plan.items[o.pattern_index].pattern.id if o.pattern_index is not None else None
+                    phases.append(_Phase(o.phase.value, pid, o.rep, o.pattern_index, o.at))
+                case SessionFinished():
+                    finished = True
+                    if phases and phases[-1].end_s is None:
+                        phases[-1].end_s = o.at
 
     live.start()
     for t, sample in samples:
@@ -160,7 +160,7 @@ def replay_samples(samples: Iterable[tuple[float, FaceSample]], plan: Plan, side
         if finished:
             break
         tracker.push(sample, t)
-        fb, seen = live.poll(t)
+        fb, seen = live.poll(t, engine.view(t))
         _note_meter(meters, phases[-1] if phases else None, fb)
         for obs in seen:  # the kiosk's mapping: each observation is the engine event of that name
             follow(engine.handle(Event(obs.value), t))

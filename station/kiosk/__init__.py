@@ -7,9 +7,14 @@
 ``theme``    colours, type roles and sizes (the words live in ``station.practice.words``)
 ``audio``    the phase tones; ``voice`` the spoken guidance (espeak-ng cache, clinic recordings)
 ``native_log``  C libraries' stderr to the debug log
-``app``      the :class:`~station.kiosk.app.Station` loop, ``station run`` and ``station demo``
+``services``  the Protocols the loop talks to, their null stand-ins, the chores' result value
+``guard``    the fault guard: each service wrapped once, an exception becomes a calm notice
+``app``      the :class:`~station.kiosk.app.Station` loop
 ``wiring``   builds the real services the loop plugs in (records, tracking, clinic chores)
 ``housekeeping``  once-a-second chores: clinic sticks, reminders, storage notices
+``button``   the GPIO button and the keyboard as a button (short and long presses, a stuck button)
+``autoplay``  the demo's self-pressing button (``--autoplay``)
+``commands``  ``station run``, ``station demo`` and ``station screens``
 ``checkin_run``  the weekly check-in in the loop: offered on home when due, run, stored
 ``checkin_screens``  the check-in's screens in the practice's style
 """

@@ -5,17 +5,21 @@ display surface and the audio cues. Everything else is a service in
 :class:`~station.kiosk.services.Services` (tracking, recorder, chores, watchdog, info), each
 behind its Protocol with a null default, so the loop never changes when a service arrives.
 
-One step is: buttons -> engine -> tracking poll (its observations become engine events) ->
-the engine's outputs through the tracking (which fills in what it measured) to the recorder
--> sound -> draw. Tests drive the station with a fake clock and no real loop. Every exception
-raised by a service is caught, logged and shown as a calm notice; the kiosk keeps guiding by
-time. The real services are built in :mod:`station.kiosk.wiring`; the commands that start
-the loop are in :mod:`station.kiosk.commands`.
+One step is: chores (their :class:`~station.kiosk.services.ChoresResult` applied) -> buttons
+-> engine -> the tracking follows the outputs and reads the engine's
+:class:`~station.practice.events.View` (``poll``; its observations become engine events) ->
+the outputs and what the tracking measured at them (:class:`~station.feedback.Measured`) to
+the recorder -> sound and voice -> draw. Tests drive the station with a fake clock and no real
+loop. Every service is called as a plain method: :mod:`station.kiosk.guard` wraps each one
+once, here in the constructor, so an exception is logged and shown as a calm notice and the
+kiosk keeps guiding by time. The real services are built in :mod:`station.kiosk.wiring`; the
+commands that start the loop are in :mod:`station.kiosk.commands`.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import logging
 import time
@@ -25,9 +29,11 @@ from typing import Any
 
 from station.config import Settings
 from station.feedback import (
+    NOTHING_MEASURED,
     ClinicianInfo,
     HomeInfo,
     LiveFeedback,
+    Measured,
     Notice,
     Observation,
     PatternResult,
@@ -44,15 +50,16 @@ from station.kiosk.button import (
     Stuck,
     Unstuck,
 )
-from station.kiosk.services import Services
+from station.kiosk.guard import Faults, guard
+from station.kiosk.services import ChoresResult, ClearNotice, InfoFacts, Services
 from station.kiosk.view import ScreenModel, TextBlock, screen_of
 from station.practice import words
 from station.practice.events import (
+    REP_PHASES,
     Event,
     Ignored,
     InvalidTime,
     Output,
-    PatternDone,
     Paused,
     PhaseStarted,
     SessionFinished,
@@ -73,7 +80,7 @@ HOME_REFRESH_S = 60.0
 # has lasted TURN_SAY_AFTER_S, at most every TURN_SAY_EVERY_S (never every frame).
 TURN_SAY_AFTER_S = 1.5
 TURN_SAY_EVERY_S = 20.0
-_PRACTICE = frozenset({State.MOVE, State.HOLD, State.RELEASE, State.REST})
+_PRACTICE = frozenset(REP_PHASES)
 
 
 _EVENT_OF: dict[Observation, Event] = {
@@ -82,7 +89,6 @@ _EVENT_OF: dict[Observation, Event] = {
     Observation.CALIBRATED: Event.CALIBRATED,
     Observation.CALIBRATION_UNAVAILABLE: Event.CALIBRATION_UNAVAILABLE,
 }
-_FAILED_TEXT = {"tracking": words.TRACKING_FAILED, "recorder": words.RECORDS_FAILED}
 _STATUS_NOTICES = {TrackingStatus.NO_CAMERA: words.CAMERA_MISSING, TrackingStatus.NO_MODEL: words.MODEL_MISSING}
 
 
@@ -109,13 +115,16 @@ class Station:
         self.plan = plan or default_plan()
         self.clock = clock
         services = services or Services()
-        self.services = services
-        self.tracking = services.tracking
-        self.recorder = services.recorder
-        self.housekeeping = services.chores
-        self.watchdog = services.watchdog
-        self.info_provider = services.info
-        self.voice = services.voice
+        self.services = services  # as built; the loop calls them through the guard below
+        self.notices: dict[str, Notice] = {}
+        self.faults = Faults(self.notices)
+        guarded = guard(services, self.faults)
+        self.tracking = guarded.tracking
+        self.recorder = guarded.recorder
+        self.housekeeping = guarded.chores
+        self.watchdog = guarded.watchdog
+        self.info_provider = guarded.info
+        self.voice = guarded.voice
         self.checkins = services.checkin
         self.checkin_run: Any = None  # a weekly check-in under way (station.kiosk.checkin_run)
         self.timing = Timing.from_settings(self.settings.session, self.tracking.needs_calibration)
@@ -130,23 +139,21 @@ class Station:
         self.running = True
         self.mode = "session"  # "session" | "info" | "returned"
         self.history: collections.deque[Output] = collections.deque(maxlen=10_000)
-        self.notices: dict[str, Notice] = {}
         self.feedback = LiveFeedback(TrackingStatus.OFF)
         self.home = HomeInfo()
         self.results: tuple[PatternResult, ...] = ()
         self.release_prompt = ""
         self.last_blocks: list[TextBlock] = []
         self.frames = 0
-        self._prompts = itertools.cycle(release_prompts() or ("Massage your cheek gently.",))
+        self._prompts = itertools.cycle(release_prompts() or (words.RELEASE_PROMPT_FALLBACK,))
         self._info: ClinicianInfo | None = None
         self._info_opened_at = 0.0
         self._home_at: float | None = None
         self._last_now = float("-inf")
         self._started = False
         self._finished_pending = False
-        self._failures: dict[tuple[str, str], tuple[int, float]] = {}
-        self._failing: dict[str, set[str]] = {}
         self._measured: list[PatternResult] = []
+        self._next_plan: tuple[Plan, Side | None] | None = None  # a stick's plan, from home on
         self._turned_since: float | None = None
         self._turn_said_at = float("-inf")
 
@@ -158,19 +165,20 @@ class Station:
             return
         self._started = True
         self.audio.start()
-        self._call("voice", "start", self.voice.start, self.plan)
-        self._call("tracking", "start", self.tracking.start)
+        self.voice.start(self.plan)
+        self.tracking.start()
 
     def stop(self) -> None:
         """Stop services, sound and buttons; never raises."""
         if self.checkin_run is not None:  # what a check-in cut short measured is kept, as abandoned
-            self._call("checkin", "stop", self.checkins.cut_short, self.checkin_run)
+            run = self.checkin_run
+            self._call("checkin", "stop", lambda: self.checkins.cut_short(run))
             self.checkin_run = None
-        self._call("tracking", "stop", self.tracking.stop)
-        self._call("recorder", "stop", self.recorder.stop)
+        self.tracking.stop()
+        self.recorder.stop()
         for b in self.buttons:
             self._call("button", "close", b.close)
-        self._call("voice", "stop", self.voice.stop)
+        self.voice.stop()
         self.audio.stop()
 
     def run(self, paced: bool = True, on_frame: Callable[[], None] | None = None,
@@ -202,15 +210,15 @@ class Station:
         """One loop iteration at ``now``; returns the engine outputs it caused."""
         now = max(now, self._last_now)  # a clock that stutters backwards must not crash us
         self._last_now = now
-        self._call("heartbeat", "beat", self.watchdog.heartbeat)
+        self.watchdog.heartbeat()
         self._pump_pygame_events()
         if now - self._chores_at >= 1.0:
             self._chores_at = now
-            self._call("housekeeping", "tick", self.housekeeping.tick, self, now)
+            practising = self.engine.state not in (State.HOME, State.SUMMARY) or self.checkin_run is not None
+            self._apply(self.housekeeping.tick(practising, now))
         outs: list[Output] = []
         for button in self.buttons:
-            events = self._call("button", "poll", button.poll, now, default=[])
-            for ev in events or []:
+            for ev in self._call("button", "poll", functools.partial(button.poll, now)) or []:
                 outs += self._on_button(ev, now)
         if self.checkin_run is not None:  # the check-in reads the tracker itself
             self._checkin_step(now)
@@ -218,17 +226,19 @@ class Station:
             outs += self._engine(Event.TICK, now)
             if self.mode == "info" and now - self._info_opened_at >= INFO_SCREEN_S:
                 self.mode = "session"
-            result = self._call("tracking", "poll", self.tracking.poll, now, default=None)
-            if result is not None:
-                fb, seen = result
-                self._set_feedback(fb, now)
-                for observation in seen:
-                    outs += self._engine(_EVENT_OF[observation], now)
-            self._after(outs, now)
-        self._call("voice", "tick", self.voice.tick)
+            # The tracking hears of this step's changes first, then reads the moment itself.
+            measured = self.tracking.follow(self._real(outs))
+            fb, seen = self.tracking.poll(now, self.engine.view(now))
+            self._set_feedback(fb, now)
+            for observation in seen:
+                more = self._engine(_EVENT_OF[observation], now)
+                measured += self.tracking.follow(self._real(more))
+                outs += more
+            self._after(outs, now, measured)
+        self.voice.tick()
         self._draw(now)
         if self.frames == 0:
-            self._call("ready", "ready", self.watchdog.ready)
+            self.watchdog.ready()
         self.frames += 1
         return outs
 
@@ -270,7 +280,8 @@ class Station:
             self.mode = "session"
             return []
         if self.checkin_run is not None:
-            self._call("checkin", "press", self.checkin_run.press, isinstance(ev, LongPress), now)
+            run = self.checkin_run
+            self._call("checkin", "press", lambda: run.press(isinstance(ev, LongPress), now))
             return []
         if isinstance(ev, LongPress) and self.engine.state is State.HOME:
             if ev.duration >= self.settings.button.info_hold_time:
@@ -290,72 +301,89 @@ class Station:
     def _open_info(self, now: float) -> None:
         self.mode = "info"
         self._info_opened_at = now
-        self._info = self._call("info", "provide", self.info_provider, default=ClinicianInfo())
+        self._info = self.clinician_info()
 
-    def _after(self, outs: list[Output], now: float) -> None:
-        """Follow what the engine did: log, sound, services, results, home info."""
+    def clinician_info(self) -> ClinicianInfo:
+        """The clinician info screen's lines, from what the loop knows now."""
+        return self.info_provider(InfoFacts(self.feedback.status, self.tracking.camera_kind,
+                                            self.plan, self.settings.patient.affected_side))
+
+    @staticmethod
+    def _real(outs: list[Output]) -> list[Output]:
+        """The outputs that happened (an ignored event is only for the log)."""
+        return [o for o in outs if not isinstance(o, Ignored)]
+
+    def _after(self, outs: list[Output], now: float, measured: Measured = NOTHING_MEASURED) -> None:
+        """Follow what the engine did: log, sound, the record, results, voice, home info."""
         cue: State | str | None = None
         for o in outs:
             self.history.append(o)
-            if isinstance(o, Ignored):
-                log.info("ignored %s in %s", o.event.value, o.state.value)
-            elif isinstance(o, PhaseStarted):
-                cue = o.phase
-                if o.phase is State.BREAK:
-                    self.release_prompt = next(self._prompts)
-            elif isinstance(o, Paused):
-                cue = "pause"
-            elif isinstance(o, SessionStarted):
-                self.results = ()
-                self.clear_notice("default-plan")  # said once, on home, before the first session
-                self.clear_notice("wiped")  # "no patient records now" is no longer true
-            elif isinstance(o, SessionFinished):
-                self._finished_pending = True
-                self._call("housekeeping", "session_ended", self.housekeeping.session_ended)
-            elif isinstance(o, SummaryDismissed):
-                self._home_at = None
-                if self.exit_after_summary:
-                    self.running = False
+            match o:
+                case Ignored(state=state, event=event):
+                    log.info("ignored %s in %s", event.value, state.value)
+                case PhaseStarted(phase=phase):
+                    cue = phase
+                    if phase is State.BREAK:
+                        self.release_prompt = next(self._prompts)
+                case Paused():
+                    cue = "pause"
+                case SessionStarted():
+                    self.results = ()
+                    self._measured = []
+                    self.clear_notice("default-plan")  # said once, on home, before the first session
+                    self.clear_notice("wiped")  # "no patient records now" is no longer true
+                case SessionFinished():
+                    self._finished_pending = True
+                    self.housekeeping.session_ended()
+                case SummaryDismissed():
+                    self._home_at = None
+                    if self.exit_after_summary:
+                        self.running = False
         if cue == "pause":
             self.audio.play("pause")
         elif isinstance(cue, State):
             self.audio.play_phase(cue)
-        real = [o for o in outs if not isinstance(o, Ignored)]
-        if real:
-            # One stream: the tracking fills in what it measured, then the store keeps it.
-            followed = self._call("tracking", "follow", self.tracking.follow, real, default=real)
-            for o in followed:
-                if isinstance(o, SessionStarted):
-                    self._measured = []
-                elif isinstance(o, PatternDone) and o.result is not None:
-                    self._measured.append(o.result)
-            self._call("recorder", "on_outputs", self.recorder.on_outputs, followed, now)
+        self._measured += measured.results
+        real = self._real(outs)
+        if real:  # one stream: the outputs and what was measured at them, kept together
+            self.recorder.on_outputs(real, now, measured)
         if self._finished_pending:
             # One sentence per pattern: as measured, else from the store's own numbers.
             self._finished_pending = False
-            res = self._measured or self._call("recorder", "pattern_results",
-                                               self.recorder.pattern_results, default=[])
-            self.results = tuple(res or ())
+            self.results = tuple(self._measured or self.recorder.pattern_results())
         if real:  # spoken guidance after the tone (and the results once they are known)
-            self._call("voice", "follow", self.voice.follow, real, self.plan, self.release_prompt,
-                       [r.sentence for r in self.results])
+            self.voice.follow(real, self.plan, self.release_prompt, [r.sentence for r in self.results])
+        if self.engine.state is State.HOME and self._next_plan is not None:
+            plan, side = self._next_plan
+            self.set_plan(plan, side)
         if self.engine.state is State.HOME and (
             self._home_at is None or now - self._home_at >= HOME_REFRESH_S
         ):
             self._home_at = now
-            info = self._call("recorder", "home_info", self.recorder.home_info, now, default=None)
-            if info is not None:
-                info = self._call("housekeeping", "home_info", self.housekeeping.home_info, info,
-                                  default=info)
-                if self.housekeeping.reminder_chime:
-                    self.audio.play("break")  # one soft chime when a reminder first shows
-            if info is not None:
-                state = self._call("checkin", "home_state", self.checkins.home_state, default="")
-                self.home = replace(info, checkin=state or "")
-                if getattr(self.checkins, "notice", ""):
-                    self.post_notice(Notice(self.checkins.notice, "attention", "checkin-save"))
-                else:
-                    self.clear_notice("checkin-save")
+            info = self.housekeeping.home_info(self.recorder.home_info(now))
+            if self.housekeeping.reminder_chime:
+                self.audio.play("break")  # one soft chime when a reminder first shows
+            state = self._call("checkin", "home_state", self.checkins.home_state)
+            self.home = replace(info, checkin=state or "")
+            if getattr(self.checkins, "notice", ""):
+                self.post_notice(Notice(self.checkins.notice, "attention", "checkin-save"))
+            else:
+                self.clear_notice("checkin-save")
+
+    def _apply(self, chores: ChoresResult) -> None:
+        """What the chores asked for: notices shown and cleared in order, a new plan."""
+        for change in chores.notices:
+            match change:
+                case Notice():
+                    self.post_notice(change)
+                case ClearNotice(key=key):
+                    self.clear_notice(key)
+        if chores.plan is not None:
+            new = chores.plan
+            self._next_plan = (new.plan, new.affected_side)
+            self._call("checkin", "set_every_days", lambda: self.checkins.set_every_days(new.checkin_every_days))
+            if self.engine.state is State.HOME:
+                self.set_plan(new.plan, new.affected_side)
 
     def _set_feedback(self, fb: LiveFeedback, now: float = 0.0) -> None:
         """Keep the tracking's feedback; a missing camera or model becomes a calm banner.
@@ -370,7 +398,7 @@ class Station:
             if now - self._turned_since >= TURN_SAY_AFTER_S and \
                     now - self._turn_said_at >= TURN_SAY_EVERY_S:
                 self._turn_said_at = now
-                self._call("voice", "hint", self.voice.hint, "turned", words.SAY_TURN_BACK)
+                self.voice.hint("turned", words.SAY_TURN_BACK)
         else:
             self._turned_since = None
         at_rest = self.engine.state in (State.HOME, State.SUMMARY)
@@ -420,20 +448,20 @@ class Station:
             if pygame.display.get_init() and pygame.display.get_surface() is self.surface:
                 pygame.display.flip()
         except Exception:  # noqa: BLE001 - drawing trouble is logged, the guide goes on
-            self._failed("display", "draw")
+            self.faults.failed("display", "draw")
 
     # -- the weekly check-in ---------------------------------------------------------------
 
     def _start_checkin(self, now: float) -> None:
         """Start the offered check-in (:mod:`station.kiosk.checkin_run`)."""
-        self.checkin_run = self._call("checkin", "begin", self.checkins.begin, self, now)
+        self.checkin_run = self._call("checkin", "begin", lambda: self.checkins.begin(self, now))
         if self.checkin_run is not None:
             self.clear_notice("default-plan")
             self.clear_notice("wiped")
 
     def _checkin_step(self, now: float) -> None:
         run = self.checkin_run
-        self._call("checkin", "step", run.step, now)
+        self._call("checkin", "step", lambda: run.step(now))
         if run.done or run is not self.checkin_run:
             self.checkin_run = None
             self._home_at = None  # home shows the check-in as done
@@ -451,11 +479,12 @@ class Station:
             self.settings = replace(self.settings, patient=replace(self.settings.patient,
                                                                    affected_side=affected_side))
         self.plan = plan
+        self._next_plan = None
         self.engine = Engine(plan, self.timing)
         side = self.settings.patient.affected_side
-        self._call("tracking", "set_plan", self.tracking.set_plan, plan, side)
-        self._call("recorder", "set_plan", self.recorder.set_plan, plan, side)
-        self._call("voice", "set_plan", self.voice.set_plan, plan)
+        self.tracking.set_plan(plan, side)
+        self.recorder.set_plan(plan, side)
+        self.voice.set_plan(plan)
         self._home_at = None
         log.info("plan now: %s", ", ".join(f"{it.pattern.id} x{it.reps}" for it in plan.items))
 
@@ -475,31 +504,6 @@ class Station:
 
     # -- safety net ------------------------------------------------------------------------
 
-    def _call(self, service: str, what: str, fn: Callable[..., Any], *args: Any,
-              default: Any = None) -> Any:
-        """Call a service; an exception becomes a log line and a notice, never a crash."""
-        try:
-            result = fn(*args)
-        except Exception:  # noqa: BLE001 - the whole point: keep guiding
-            self._failed(service, what)
-            return default
-        failing = self._failing.get(service)
-        if failing and what in failing:
-            failing.discard(what)
-            if not failing:
-                log.info("%s works again", service)
-                self.clear_notice(f"failed:{service}")
-        return result
-
-    def _failed(self, service: str, what: str) -> None:
-        """Log (once a minute per service and call at most) and show a calm notice."""
-        count, last = self._failures.get((service, what), (0, float("-inf")))
-        now = time.monotonic()
-        if count == 0 or now - last >= 60.0:
-            log.exception("%s %s failed (%d times before); the kiosk goes on", service, what, count)
-            last = now
-        self._failures[(service, what)] = (count + 1, last)
-        if service not in ("heartbeat", "ready", "button", "voice"):  # no voice: tones still guide
-            self._failing.setdefault(service, set()).add(what)
-            text = _FAILED_TEXT.get(service, words.SERVICE_FAILED)
-            self.post_notice(Notice(text, "attention", f"failed:{service}"))
+    def _call(self, service: str, what: str, fn: Callable[[], Any]) -> Any:
+        """A call to a part that is not a service (a button, the check-in): guarded the same way."""
+        return self.faults.call(service, what, fn, None)

@@ -344,11 +344,13 @@ class Checkins:
         return "due" if records.is_due(self.every_days, self.last_done(), today) else "done"
 
     def begin(self, station: Any, now: float) -> CheckinRun:
-        """A new check-in for ``station`` (its side, settings, tracker, voice and tones)."""
-        tracker = getattr(station.tracking, "tracker", None)
-        run = CheckinRun(station.settings.patient.affected_side, station.settings, tracker, station.voice,
+        """A new check-in for ``station`` (its side, settings, tracker, voice and tones): the
+        services as built (``station.services``), not the loop's guarded wrappers."""
+        services = station.services
+        tracker = getattr(services.tracking, "tracker", None)
+        run = CheckinRun(station.settings.patient.affected_side, station.settings, tracker, services.voice,
                          station.audio, self._finished, self.timing, self.wall)
-        prepare = getattr(station.voice, "prepare_later", None)
+        prepare = getattr(services.voice, "prepare_later", None)
         if prepare is not None:
             _safe(prepare, all_sentences())
         run.start(now)

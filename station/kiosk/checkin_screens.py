@@ -222,7 +222,7 @@ def sample_models(home: object) -> dict[str, ScreenModel]:
     out = {
         "21_home_checkin_due": ScreenModel("home", home=replace(base, checkin="due")),  # type: ignore[type-var,arg-type]
         "22_home_checkin_done": ScreenModel("home", home=replace(base, checkin="done")),  # type: ignore[type-var,arg-type]
-        "23_checkin_settle": m("settle", message="Hold still for a moment while I learn your face."),
+        "23_checkin_settle": m("settle", message=words.CHECKIN_NEUTRAL),
         "24_checkin_neutral": m("neutral"),
         "25_checkin_intro": m("intro"),
         "26_checkin_move": m("move"),

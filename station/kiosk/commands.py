@@ -93,7 +93,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     station = build_station(args, settings, data_dir, clock=clock, keyboard=keyboard,
                             surface=surface, exit_after_summary=args.autoplay)
     def preparing() -> bool:  # the demo's media are being fetched (autoplay waits at home)
-        return bool(getattr(station.tracking, "preparing", False))
+        return bool(getattr(station.services.tracking, "preparing", False))
 
     if args.autoplay:
         station.buttons.insert(0, Autoplay(station.engine, settings.button.hold_time,

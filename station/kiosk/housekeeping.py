@@ -12,6 +12,11 @@
 
 Stick jobs run only while the kiosk is at home or on the summary, so a wipe can never
 happen in the middle of a practice.
+
+The chores never reach into the loop: :meth:`Housekeeping.tick` is told whether a practice
+(a session or a check-in) is under way and the time, and answers with a
+:class:`~station.kiosk.services.ChoresResult` (notices to show or clear, in order, and a new
+plan after a stick brought a prescription) that the loop applies.
 """
 
 from __future__ import annotations
@@ -27,8 +32,8 @@ from typing import Any
 
 from station.clinic.stick import WIPED
 from station.feedback import HomeInfo, Notice
-from station.kiosk.services import NullRecorder, RecorderService
-from station.practice.events import State
+from station.kiosk.services import ChoresResult, ClearNotice, NewPlan, NoticeChange, NullRecorder, RecorderService
+from station.practice import words
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +42,7 @@ FLUSH_RETRY_S = 5.0  # rows waiting for room are retried this often between engi
 
 
 class Housekeeping:
-    """Called by the kiosk loop with ``tick(station, now)``; never raises into the loop."""
+    """Called by the kiosk loop with ``tick(practising, now)``; never raises into the loop."""
 
     def __init__(self, data_dir: Path, prescription: Any, recorder: RecorderService | None = None,
                  wall: Callable[[], dt.datetime] = lambda: dt.datetime.now().astimezone()) -> None:
@@ -61,23 +66,22 @@ class Housekeeping:
         """Remember when practice last ended (reminders do not nag right after one)."""
         self.last_session_end = self.wall()
 
-    def tick(self, station: Any, now: float) -> None:
-        """Do every chore once; the loop calls this about once a second."""
+    def tick(self, practising: bool, now: float) -> ChoresResult:
+        """Do every chore once (the loop calls this about once a second); ``practising``: a
+        session or a check-in is under way, so no stick job may start."""
         from station.clinic import spool as clinic
 
         try:
-            clinic.kiosk_heartbeat(self.data_dir, practising=station.engine.state not in (
-                State.HOME, State.SUMMARY) or getattr(station, "checkin_run", None) is not None)
+            clinic.kiosk_heartbeat(self.data_dir, practising=practising)
         except OSError as exc:  # a full or read-only disk must not stop the kiosk
             log.debug("kiosk heartbeat not written: %s", exc)
-        self._drain_stick_lines(station, now)
-        checkin = getattr(station, "checkin_run", None) is not None  # a check-in is like a session
-        if self._worker is None and station.engine.state in (State.HOME, State.SUMMARY) and not checkin:
-            if self._jobs_waiting():
-                self._start_job(station)
+        notices: list[NoticeChange] = []
+        plan = self._drain_stick_lines(now, notices)
+        if self._worker is None and not practising and self._jobs_waiting():
+            notices.append(self._start_job())
         self._retry_waiting_rows(now)
-        for n in self.recorder.notices():
-            station.post_notice(n)
+        notices += self.recorder.notices()
+        return ChoresResult(tuple(notices), plan)
 
     def _retry_waiting_rows(self, now: float) -> None:
         """Rows a full disk held in memory land once there is room, even at home (the
@@ -120,7 +124,8 @@ class Housekeeping:
         except OSError:
             return False
 
-    def _start_job(self, station: Any) -> None:
+    def _start_job(self) -> Notice:
+        """Read the stick on a worker thread; the notice that says so."""
         from station.clinic.spool import process_pending_jobs
 
         def wiper(_data_dir: Path) -> None:
@@ -131,15 +136,17 @@ class Housekeeping:
                 process_pending_jobs(self.data_dir, wiper=wiper, on_line=self._lines.put)
             except Exception:  # noqa: BLE001 - process_pending_jobs should not raise; be sure
                 log.exception("clinic stick job failed")
-                self._lines.put("The clinic stick could not be read. Please try again.")
+                self._lines.put(words.STICK_UNREADABLE)
             finally:
                 self._lines.put(None)
 
-        station.post_notice(Notice("Reading the clinic stick. Please wait.", "info", "stick"))
         self._worker = threading.Thread(target=work, name="clinic-stick", daemon=True)
         self._worker.start()
+        return Notice(words.STICK_READING, "info", "stick")
 
-    def _drain_stick_lines(self, station: Any, now: float) -> None:
+    def _drain_stick_lines(self, now: float, notices: list[NoticeChange]) -> NewPlan | None:
+        """The worker's lines as notices; the new plan once the job is over."""
+        plan = None
         while True:
             try:
                 line = self._lines.get_nowait()
@@ -148,24 +155,22 @@ class Housekeeping:
             if line is None:  # the job finished
                 self._worker = None
                 self._stick_done_at = now
-                self._reload_prescription(station)
+                plan = self._reload_prescription(notices)
                 continue
             log.info("clinic stick: %s", line)
-            station.post_notice(Notice(line, "info", "stick"))
+            notices.append(Notice(line, "info", "stick"))
             if line == WIPED:  # stays on home after the stick lines, until the next patient
-                station.post_notice(Notice(WIPED, "info", "wiped"))
+                notices.append(Notice(WIPED, "info", "wiped"))
         if self._stick_done_at is not None and now - self._stick_done_at >= STICK_NOTICE_S:
             self._stick_done_at = None
-            station.clear_notice("stick")
+            notices.append(ClearNotice("stick"))
+        return plan
 
-    def _reload_prescription(self, station: Any) -> None:
+    def _reload_prescription(self, notices: list[NoticeChange]) -> NewPlan:
         from station.clinic.prescription import load_active
 
         rx = load_active(self.data_dir)
         self.prescription = rx
         if rx.source != "default":  # the next patient's prescription: the unit is in use again
-            station.clear_notice("wiped")
-        station.set_plan(rx.plan(), rx.affected_side)
-        checkins = getattr(station, "checkins", None)
-        if checkins is not None:  # the weekly check-in, if the new prescription has one
-            checkins.set_every_days(rx.checkin_every_days)
+            notices.append(ClearNotice("wiped"))
+        return NewPlan(rx.plan(), rx.affected_side, rx.checkin_every_days)

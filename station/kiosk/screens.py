@@ -488,10 +488,9 @@ def sample_models() -> dict[str, ScreenModel]:
 
     home = HomeInfo(
         sessions_today=2, sessions_week=9,
-        trend_sentences=("Your eye stayed quieter this week than last week.",
-                         "Your smiles are a little smoother."),
-        therapist_message="Slow and small is right. See you on the 14th.",
-        reminder="It is time for your afternoon practice.",
+        trend_sentences=(words.TREND_QUIET_IN.format(quiet="eye", q=4, n=5, many="smiles"),),
+        therapist_message="Slow and small is right. See you on the 14th.",  # not patient words: the clinic's
+        reminder=words.REMINDER_PROMPT,
     )
     # the sample session's first exercise is the gentle eye closure: eye target, mouth quiet
     tracking = LiveFeedback(TrackingStatus.TRACKING, (
@@ -505,12 +504,14 @@ def sample_models() -> dict[str, ScreenModel]:
         RegionMeter("mouth_corner", "quiet", 0.62, 0.9, warning=True),
         RegionMeter("lips", "quiet", 0.2, 0.2),
     ), "", True)
-    lost = LiveFeedback(TrackingStatus.NO_FACE, (), "I can't see your face. Keep going by the guide.")
+    lost = LiveFeedback(TrackingStatus.NO_FACE, (), words.FACE_NOT_IN_VIEW)
     prompts = release_prompts()
     results = (
+        # not patient words: sample of words.pattern_result
         PatternResult(0, "Your mouth stayed soft in 2 of 3 eye closures. Nice and slow, nice and small.",
                       2, 3),
-        PatternResult(1, "Your eye stayed quiet in all 3 smiles.", 3, 3),
+        # not patient words: sample of words.pattern_result
+        PatternResult(1, "Your eye stayed soft in 3 of 3 smiles.", 3, 3),
     )
     info = ClinicianInfo(
         unit_id="station-0042", clinic_key_id="3f9a0c2d41b7e856", version="0.1.0",
@@ -524,7 +525,7 @@ def sample_models() -> dict[str, ScreenModel]:
     model_missing = Notice(words.MODEL_MISSING, "attention", "model")
     stuck = Notice(words.BUTTON_STUCK, "attention", "button")
     plan_notice = Notice(words.HOME_DEFAULT_PLAN, "info", "prescription")
-    calib = LiveFeedback(TrackingStatus.CALIBRATING, (), "Hold still for a moment while I learn your face.")
+    calib = LiveFeedback(TrackingStatus.CALIBRATING, (), words.KEEP_STILL)
     samples = {
         "01_home": ScreenModel("home", home=home),
         "02_home_first_day": ScreenModel("home"),

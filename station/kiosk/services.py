@@ -6,9 +6,18 @@ Theory of operation
 :class:`Services`, built in one place (:mod:`station.kiosk.wiring`) for ``station run`` and
 ``station demo``, and by hand in tests. Each real service implements its Protocol below and
 each null service stands in when the real one is missing, so the loop never asks what a
-service can do. Data flows one way: the engine's outputs go to the tracking, which fills in
-what it measured (``follow``), then to the recorder; the tracking's observations come back to
-the loop, which turns them into engine events.
+service can do. Data flows one way: the engine's outputs go to the tracking, which answers
+with what it measured at those edges (``follow`` returns a :class:`~station.feedback.Measured`:
+a rep's numbers, the baseline, a pattern's sentence); the outputs and the measurements go
+together to the recorder. Between outputs the tracking reads the engine's
+:class:`~station.practice.events.View` (``poll``); its observations come back to the loop,
+which turns them into engine events. The chores are told the facts they need (is a practice
+under way, the time) and answer with a :class:`ChoresResult` the loop applies; they never call
+back into the loop.
+
+The loop calls every service as a plain method: :func:`station.kiosk.guard.guard` wraps each
+one once, when the station is built, in a class of the same Protocol that turns an exception
+into a log line and a calm notice.
 """
 
 from __future__ import annotations
@@ -20,17 +29,46 @@ from typing import Any, Protocol
 
 from station import __version__
 from station.feedback import (
+    NOTHING_MEASURED,
     ClinicianInfo,
     HomeInfo,
     LiveFeedback,
+    Measured,
     Notice,
     Observation,
     PatternResult,
     Side,
     TrackingStatus,
 )
-from station.practice.events import Output
+from station.practice.events import Output, View
 from station.practice.plan import Plan
+
+
+@dataclass(frozen=True)
+class ClearNotice:
+    """Take the notice with ``key`` off the screen."""
+
+    key: str
+
+
+NoticeChange = Notice | ClearNotice  # shown (replacing one of the same key) or cleared, in order
+
+
+@dataclass(frozen=True)
+class NewPlan:
+    """A new prescription's plan, played from the next session."""
+
+    plan: Plan
+    affected_side: Side | None  # None: the unit's own setting stays
+    checkin_every_days: int | None = None
+
+
+@dataclass(frozen=True)
+class ChoresResult:
+    """What one round of chores asks of the loop: notices to show or clear, a new plan."""
+
+    notices: tuple[NoticeChange, ...] = ()
+    plan: NewPlan | None = None
 
 
 class TrackingService(Protocol):
@@ -46,9 +84,9 @@ class TrackingService(Protocol):
 
     def start(self) -> None: ...
 
-    def poll(self, now: float) -> tuple[LiveFeedback, list[Observation]]: ...
+    def poll(self, now: float, view: View) -> tuple[LiveFeedback, list[Observation]]: ...
 
-    def follow(self, outputs: list[Output]) -> list[Output]: ...
+    def follow(self, outputs: list[Output]) -> Measured: ...
 
     def set_plan(self, plan: Plan, affected_side: Side) -> None: ...
 
@@ -75,7 +113,7 @@ class VoiceService(Protocol):
 class RecorderService(Protocol):
     """The record store: keeps the output stream, answers with home info and results."""
 
-    def on_outputs(self, outputs: list[Output], now: float) -> None: ...
+    def on_outputs(self, outputs: list[Output], now: float, measured: Measured = ...) -> None: ...
 
     def home_info(self, now: float) -> HomeInfo: ...
 
@@ -106,7 +144,7 @@ class ChoresService(Protocol):
     def reminder_chime(self) -> bool:
         """A reminder is due and asks for a chime (read-only)."""
 
-    def tick(self, station: Any, now: float) -> None: ...
+    def tick(self, practising: bool, now: float) -> ChoresResult: ...
 
     def home_info(self, info: HomeInfo) -> HomeInfo: ...
 
@@ -121,7 +159,17 @@ class Watchdog(Protocol):
     def ready(self) -> None: ...
 
 
-InfoProvider = Callable[[], ClinicianInfo]
+@dataclass(frozen=True)
+class InfoFacts:
+    """What the loop knows that the clinician info screen shows."""
+
+    status: TrackingStatus
+    camera_kind: str
+    plan: Plan
+    affected_side: Side
+
+
+InfoProvider = Callable[[InfoFacts], ClinicianInfo]
 
 
 class NullTracking:
@@ -133,13 +181,13 @@ class NullTracking:
     def start(self) -> None:
         """Nothing to start."""
 
-    def poll(self, now: float) -> tuple[LiveFeedback, list[Observation]]:
+    def poll(self, now: float, view: View) -> tuple[LiveFeedback, list[Observation]]:
         """Always 'off', nothing seen."""
         return LiveFeedback(TrackingStatus.OFF), []
 
-    def follow(self, outputs: list[Output]) -> list[Output]:
-        """Nothing measured: the outputs pass unchanged."""
-        return outputs
+    def follow(self, outputs: list[Output]) -> Measured:
+        """Nothing measured."""
+        return Measured()
 
     def set_plan(self, plan: Plan, affected_side: Side) -> None:
         """Nothing to measure."""
@@ -158,7 +206,7 @@ class NullRecorder:
     def __init__(self, data_dir: Path | None = None) -> None:
         self.data_dir = data_dir
 
-    def on_outputs(self, outputs: list[Output], now: float) -> None:
+    def on_outputs(self, outputs: list[Output], now: float, measured: Measured = NOTHING_MEASURED) -> None:
         """Nothing recorded."""
 
     def home_info(self, now: float) -> HomeInfo:
@@ -225,8 +273,9 @@ class NullChores:
     busy = False
     reminder_chime = False
 
-    def tick(self, station: Any, now: float) -> None:
+    def tick(self, practising: bool, now: float) -> ChoresResult:
         """Nothing to do."""
+        return ChoresResult()
 
     def home_info(self, info: HomeInfo) -> HomeInfo:
         """Home info unchanged."""
@@ -246,7 +295,7 @@ class NullWatchdog:
         """No-op."""
 
 
-def bare_info() -> ClinicianInfo:
+def bare_info(facts: InfoFacts) -> ClinicianInfo:
     """The info screen of a station built without the unit's wiring: the software only."""
     return ClinicianInfo(version=__version__)
 

@@ -43,8 +43,8 @@ from typing import Any
 
 from station.clinic.recordings import MAX_RECORDING_BYTES, OVERRIDE_DIR, check_recording
 from station.practice import words
-from station.practice.events import Output, Paused, PhaseStarted, Resumed, State
-from station.practice.plan import Plan, release_prompts
+from station.practice.events import REP_PHASES, Output, Paused, PhaseStarted, Resumed, State
+from station.practice.plan import PHASES, Plan, release_prompts
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def pattern_cues(plan: Plan) -> list[Cue]:
             continue
         seen.add(p.id)
         cues.append(Cue(p.id, "intro", words.intro_text(p)))
-        cues += [Cue(p.id, ph, p.text(ph)) for ph in ("move", "hold", "release", "rest")]
+        cues += [Cue(p.id, ph, p.text(ph)) for ph in PHASES]
     return cues
 
 
@@ -109,28 +109,25 @@ def plan_cues(plan: Plan, prompts: Iterable[str] | None = None) -> list[Cue]:
 
 
 def cue_for(out: Output, plan: Plan, release_prompt: str = "") -> Cue | None:
-    """The cue an engine output calls for (None: nothing to say)."""
-    if isinstance(out, Paused):
-        return Cue("session", "paused", words.SAY_PAUSED)
-    if isinstance(out, Resumed):
-        return None  # the phase goes on; its screen and guide say where
-    if not isinstance(out, PhaseStarted):
-        return None
-    if out.phase is State.SETTLE:
-        return Cue("session", "settle", words.SAY_SETTLE)
-    if out.phase is State.BREAK:
-        prompts = release_prompts()
-        n = prompts.index(release_prompt) + 1 if release_prompt in prompts else 1
-        return Cue("session", f"break{n}", words.SAY_BREAK.format(prompt=release_prompt or prompts[0]))
-    if out.phase is State.SUMMARY:
-        return Cue("session", "summary", words.SAY_SUMMARY)
-    if out.pattern_index is None or not 0 <= out.pattern_index < len(plan.items):
-        return None
-    p = plan.items[out.pattern_index].pattern
-    if out.phase is State.INTRO:
-        return Cue(p.id, "intro", words.intro_text(p))
-    if out.phase.value in ("move", "hold", "release", "rest"):
-        return Cue(p.id, out.phase.value, p.text(out.phase.value))
+    """The cue an engine output calls for (None: nothing to say; a resumed phase goes on, its
+    screen and guide say where)."""
+    match out:
+        case Paused():
+            return Cue("session", "paused", words.SAY_PAUSED)
+        case PhaseStarted(phase=State.SETTLE):
+            return Cue("session", "settle", words.SAY_SETTLE)
+        case PhaseStarted(phase=State.BREAK):
+            prompts = release_prompts()
+            n = prompts.index(release_prompt) + 1 if release_prompt in prompts else 1
+            return Cue("session", f"break{n}", words.SAY_BREAK.format(prompt=release_prompt or prompts[0]))
+        case PhaseStarted(phase=State.SUMMARY):
+            return Cue("session", "summary", words.SAY_SUMMARY)
+        case PhaseStarted(phase=phase, pattern_index=int(i)) if 0 <= i < len(plan.items):
+            p = plan.items[i].pattern
+            if phase is State.INTRO:
+                return Cue(p.id, "intro", words.intro_text(p))
+            if phase in REP_PHASES:
+                return Cue(p.id, phase.value, p.text(phase.value))
     return None
 
 
@@ -286,10 +283,11 @@ class Voice:
         cue = None
         for out in outputs:
             found = cue_for(out, plan, release_prompt)
-            if isinstance(out, PhaseStarted) and found is not None:
-                self._phase_cue = found
-            if isinstance(out, Resumed):  # eyes closed: say again what the phase asks
-                found = self._phase_cue
+            match out:
+                case PhaseStarted() if found is not None:
+                    self._phase_cue = found
+                case Resumed():  # eyes closed: say again what the phase asks
+                    found = self._phase_cue
             cue = found or cue
         if cue is None:
             return

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,14 @@ from typing import Any
 from station.config import Settings
 from station.feedback import ClinicianInfo, Notice, TrackingStatus
 from station.kiosk.app import Clock, Station
-from station.kiosk.services import NullRecorder, NullTracking, RecorderService, Services, TrackingService
+from station.kiosk.services import (
+    InfoFacts,
+    NullRecorder,
+    NullTracking,
+    RecorderService,
+    Services,
+    TrackingService,
+)
 from station.practice.plan import Plan
 
 log = logging.getLogger(__name__)
@@ -42,15 +48,15 @@ CAMERA_WORDS: dict[TrackingStatus, str] = {
 
 
 def make_tracking(args: argparse.Namespace, settings: Settings, data_dir: Path, plan: Plan,
-                  clock: Clock) -> tuple[TrackingService, Any]:
+                  clock: Clock) -> TrackingService:
     """Live tracking for ``run``/``demo`` (null with ``--no-tracking`` or tracking disabled).
 
-    Returns the service and, for the demo, the probe its simulated patient follows (else None).
     ``station run`` opens the unit's camera; the demo uses ``--video`` / ``--camera`` when
-    given, else a webcam, else the simulated patient.
+    given, else a webcam, else the simulated patient, which follows the engine's view as the
+    demo's tracking is given it every frame.
     """
     if getattr(args, "no_tracking", False) or not settings.tracking.enabled:
-        return NullTracking(), None
+        return NullTracking()
     from station.paths import model_path
     from station.tracking.live import make_live_tracking
 
@@ -69,15 +75,15 @@ def make_tracking(args: argparse.Namespace, settings: Settings, data_dir: Path, 
                                 probe=probe, fetcher=fetcher)
         live = make_live_tracking(settings, plan, model, source)
         if fetcher is None or sample is None:
-            return live, probe
+            return DemoTracking(live, probe)
         import glob
 
         # Fetch at once when the sample is surely needed (no webcam device to try first).
         eager = video in ("sample", "simulated") or not glob.glob("/dev/video*")
-        return DemoTracking(live, fetcher, sample, eager=eager), probe
+        return DemoTracking(live, probe, fetcher, sample, eager=eager)
     from station.tracking.camera import open_source
 
-    return make_live_tracking(settings, plan, model, lambda: open_source(settings.camera)), None
+    return make_live_tracking(settings, plan, model, lambda: open_source(settings.camera))
 
 
 def make_recorder(settings: Settings, data_dir: Path,
@@ -116,25 +122,17 @@ def _prescribed(settings: Settings, data_dir: Path) -> tuple[Settings, Any, list
     return settings, rx, notices
 
 
-def _info_provider(station_ref: list[Any], data_dir: Path,
-                   side_source: str = "default") -> Callable[[], ClinicianInfo]:
+def info_screen(data_dir: Path, facts: InfoFacts, side_source: str = "default") -> ClinicianInfo:
     """The clinician info screen: unit id, software, model, camera (what kind, and its state),
     the affected side and where it came from, storage, plan, export."""
+    from station.clinic.unit import clinician_info
 
-    def info() -> ClinicianInfo:
-        from station.clinic.unit import clinician_info
-
-        st = station_ref[0]
-        camera = CAMERA_WORDS[st.feedback.status] if st is not None else "unknown"
-        kind = st.tracking.camera_kind if st is not None else "none"
-        items = ", ".join(f"{it.pattern.name} x{it.reps}" for it in st.plan.items) if st else ""
-        ci = clinician_info(data_dir, f"{kind}, {camera}", items)
-        side = st.settings.patient.affected_side if st is not None else "unknown"
-        side_words = (f"{side} (from the prescription)" if side_source == "prescription"
-                      else f"{side} (unit setting: no prescription names a side)")
-        return replace(ci, extra=(("Affected side", side_words), *ci.extra))
-
-    return info
+    items = ", ".join(f"{it.pattern.name} x{it.reps}" for it in facts.plan.items)
+    ci = clinician_info(data_dir, f"{facts.camera_kind}, {CAMERA_WORDS[facts.status]}", items)
+    side = facts.affected_side
+    side_words = (f"{side} (from the prescription)" if side_source == "prescription"
+                  else f"{side} (unit setting: no prescription names a side)")
+    return replace(ci, extra=(("Affected side", side_words), *ci.extra))
 
 
 def make_checkins(data_dir: Path, every_days: int | None) -> Any:
@@ -160,18 +158,15 @@ def build_station(args: argparse.Namespace, settings: Settings, data_dir: Path,
     settings, rx, notices = _prescribed(settings, data_dir)
     plan = rx.plan()
     recorder = make_recorder(settings, data_dir, plan)
-    tracking, probe = make_tracking(args, settings, data_dir, plan, clock)
-    ref: list[Any] = [None]
+    tracking = make_tracking(args, settings, data_dir, plan, clock)
+    side_source = "prescription" if rx.affected_side else "default"
     services = Services(tracking=tracking, recorder=recorder,
                         chores=Housekeeping(data_dir, rx, recorder),
                         watchdog=make_watchdog(),
-                        info=_info_provider(ref, data_dir, "prescription" if rx.affected_side else "default"),
+                        info=lambda facts: info_screen(data_dir, facts, side_source),
                         voice=make_voice(settings, data_dir),
                         checkin=make_checkins(data_dir, rx.checkin_every_days))
     station = Station(settings, plan, services, clock=clock, **kwargs)
-    ref[0] = station
-    if probe is not None:
-        probe.view = lambda: station.engine.view(clock())
     for n in notices:
         station.post_notice(n)
     if rx.source == "default" and not notices:  # said once on home, until the first session

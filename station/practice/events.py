@@ -1,11 +1,13 @@
 """What the session engine speaks: its states, the events it takes and the outputs it returns.
 
 These are the vocabulary shared by everything that follows a session (the kiosk loop, the
-tracking, the record store). The outputs form one stream: the kiosk hands the engine's outputs
-to the tracking, which fills in what it measured (a rep's numbers on ``RepDone``, the baseline
-on ``SettleEnded``, the sentence on ``PatternDone``), then to the record store. Phases and
-statuses are enums end to end; their ``.value``
-strings appear only where they are stored or written as JSON.
+tracking, the record store, the voice). The outputs are the session's edges: the kiosk hands
+them to the tracking, which answers with what it measured at them (a
+:class:`~station.feedback.Measured`: a rep's numbers at ``RepDone``, the baseline at
+``SettleEnded``, the sentence at ``PatternDone``), and passes both to the record store.
+Between edges, every consumer reads the engine's :class:`View` of the moment rather than
+rebuilding the session's state from the outputs. Phases and statuses are enums end to end;
+their ``.value`` strings appear only where they are stored or written as JSON.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import enum
 from dataclasses import dataclass
 
 from station.config import SessionSettings
-from station.feedback import Calibration, PatternResult, RepStats
 from station.practice.plan import Pattern
 
 
@@ -118,19 +119,17 @@ class PhaseStarted(Output):
 
 @dataclass(frozen=True)
 class SettleEnded(Output):
-    """Settle is over; ``calibration`` is filled in by the tracking when it measured one."""
+    """Settle is over (the tracking answers with the baseline it measured, if any)."""
 
     calibrated: bool
-    calibration: Calibration | None = None
 
 
 @dataclass(frozen=True)
 class RepDone(Output):
-    """A rep ended; ``stats`` (its numbers) is filled in by the tracking that measured it."""
+    """A rep ended (the tracking answers with its numbers, if it measured them)."""
 
     pattern_index: int
     rep: int
-    stats: RepStats | None = None
 
 
 @dataclass(frozen=True)
@@ -143,10 +142,9 @@ class RepInterrupted(Output):
 
 @dataclass(frozen=True)
 class PatternDone(Output):
-    """A pattern's reps are over; ``result`` is its sentence when the tracking measured it."""
+    """A pattern's reps are over (the tracking answers with its sentence, if it measured it)."""
 
     pattern_index: int
-    result: PatternResult | None = None
 
 
 @dataclass(frozen=True)

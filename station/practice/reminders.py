@@ -18,6 +18,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from station.practice import words
+
 
 class ReminderTimes(Protocol):
     """What reminders need of a prescription (``station.clinic.prescription.Prescription``)."""
@@ -42,7 +44,7 @@ def in_quiet_hours(minute_of_day: int, start: str | None, end: str | None) -> bo
         return False
     return s <= minute_of_day < e if s < e else minute_of_day >= s or minute_of_day < e
 
-PROMPT = "It's a good time for a short practice."
+PROMPT = words.REMINDER_PROMPT
 WINDOW = dt.timedelta(minutes=60)
 
 

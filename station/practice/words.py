@@ -25,6 +25,19 @@ REGION_NOUN: dict[str, str] = {
 }
 REGION_NAMES: dict[str, str] = {r: noun.capitalize() for r, noun in REGION_NOUN.items()}
 
+# a release break's prompt when the plan has none of its own (station.practice.plan)
+RELEASE_PROMPT_FALLBACK = "Massage your cheek gently."
+# the home screen's gentle reminder at a prescribed time (station.practice.reminders)
+REMINDER_PROMPT = "It's a good time for a short practice."
+
+# the home screen's trend sentence per prescribed pattern (station.records.progress)
+TREND_TRY = "Try a few slow {many} today: small, slow and quiet is the aim."
+TREND_KEEP_GOING = "Keep going with {many}: small, slow and quiet is the aim."
+TREND_QUIET_IN = "Your {quiet} stayed quiet in {q} of {n} {many} this week."
+TREND_QUIETER = "Your {quiet} {has} stayed quieter during {many} this week than last."
+TREND_MORE = "Your {quiet} moved a little more during {many} this week. Go slower and smaller."
+TREND_SAME = "Your {quiet} {has} stayed about as quiet during {many} as last week. Keep going."
+
 PHASE_WORDS: dict[str, str] = {
     "move": "Move slowly",
     "hold": "Hold",
@@ -58,6 +71,70 @@ RECORDS_FAILED = "Practice could not be saved just now. Keep going. Please tell 
 STORAGE_FULL = "Storage is full. Your practice still counts today, but please tell the clinic."
 STORAGE_OK = "Storage has room again. Your practice is saved."
 RECORDS_CORRUPT = "The old records file could not be read. It was kept for the clinic and a new one was started."
+# the plan on the unit (station.clinic.prescription), shown on home
+DEFAULT_PLAN_NOTICE = "No prescription yet. Playing the standard gentle practice."
+BROKEN_PLAN_NOTICE = ("The practice plan on this unit could not be read. Playing the standard "
+                      "gentle practice. Please tell your clinic.")
+# the still screen after repeated crashes (station.appliance.halted)
+HALTED_DETAIL = "It could not start. Your practice records are kept safe on it."
+# the tracker's own words (station.tracking.tracker); a missing camera is CAMERA_MISSING
+CAMERA_STARTING = "Starting the camera."
+TRACKING_RESTARTING = "Face tracking stopped (the face model's process ended); it starts again by itself."
+
+# ---- the clinic stick -------------------------------------------------------------------------
+# Each step of a stick's work is shown on the unit's screen as it happens (a calm notice) and
+# left on the stick for the clinic (station.clinic.stick, stickrequest, recordings, unit).
+
+STICK_READING = "Reading the clinic stick. Please wait."
+STICK_UNREADABLE = "The clinic stick could not be read. Please try again."
+STICK_SAFE = "Safe to remove the stick."
+STICK_WIPED = "This unit holds no patient records now."  # kept on home until the next patient
+STICK_UNCHANGED = "Nothing on this unit was changed."
+STICK_PULLED = f"The stick was taken out or could not be written. {STICK_UNCHANGED} Put the stick in again to finish."
+STICK_FULL = (f"The stick is full. {STICK_UNCHANGED} Make room on the stick (or use a bigger one) "
+              "and put it in again.")
+STICK_READ_ONLY = f"The stick cannot be written (it is read-only). {STICK_UNCHANGED} Use a stick that can be written."
+STICK_BAD_FOLDER = (f"The stick's station-clinic/export is not a folder. {STICK_UNCHANGED} Remove it "
+                    "from the stick and put the stick in again.")
+STICK_FOUND = "Clinic stick found. Checking it."
+STICK_NOT_OPENED = "The stick could not be opened. It was ignored."
+STICK_NO_REQUEST = "This stick has no clinic request. It was ignored."
+STICK_CHECKED = "Stick checked: it is from this unit's clinic."
+STICK_DAMAGED = "The clinic request on this stick is damaged. It was ignored."
+STICK_WIPE_WITHOUT_EXPORT = "The clinic request asks to wipe without export. It was ignored."
+STICK_NO_KEY = "This unit has no clinic key yet. The stick was ignored."
+STICK_REQUEST_UNREADABLE = "The clinic request on this stick could not be read. It was ignored."
+STICK_NOT_SIGNED = "This stick is not signed by this unit's clinic. It was ignored."
+STICK_USED = "This stick was already used on this unit. It was ignored. Make a new stick to do it again."
+STICK_OTHER_UNIT = "This stick was made for unit {made_for}, and this is unit {this_unit}. It was ignored."
+STICK_RX_READING = "Reading the new prescription."
+STICK_RX_UNREADABLE = "The new prescription could not be read."
+STICK_RX_UNSIGNED = "The new prescription is not the one the clinic signed."
+STICK_RX_FINE = "The new prescription is fine."
+STICK_RX_PROBLEM = "The new prescription has a problem:"
+STICK_RX_REFUSED = ("Nothing was done: the records and the current prescription stay on this "
+                    "unit. Make a new stick with a good prescription.")
+STICK_MIXING = ("This unit still holds another patient's prescription or records, so the new "
+                "prescription was not taken and nothing was changed. Make a stick that copies the "
+                "records and wipes the unit first, or bring the unit's own return stick.")
+STICK_IN_SESSION = ("The station is in the middle of a practice session, so nothing was done. "
+                    "Put the stick in again when the session has ended.")
+STICK_NOTHING_TO_COPY = "This unit holds no patient records, so there was nothing to copy."
+STICK_COPYING = "Copying the records to the stick."
+STICK_CANNOT_EXPORT = "This unit cannot export yet (a software part is missing). Nothing was changed."
+STICK_CHECKING_COPY = "Checking the copy on the stick."
+STICK_COPIED = "Records copied and checked ({files} files, folder {folder})."
+STICK_NOT_COPIED = "The records were not copied, so nothing was removed."
+STICK_WIPING = "Removing the previous patient's records from this unit."
+STICK_WIPE_UNFINISHED = "Removing the records did not finish. Put the stick in again to finish."
+STICK_RX_ACTIVE = "The new prescription is active."
+STICK_RX_NOT_APPLIED = "The new prescription could not be applied, so the current one stays."
+STICK_VOICE_READING = "Reading the recorded voice cues."
+STICK_VOICE_UNREADABLE = "The recorded voice cues could not be read, so the voice stays as it was."
+STICK_VOICE_IN_USE = "Recorded voice cues in use: {copied} of {listed}."
+STICK_DONE_RX_PROBLEM = "Finished, with a problem in the prescription."
+STICK_DONE = "All done."
+STICK_NOT_HANDLED = f"The stick could not be handled. Nothing was changed. {STICK_SAFE}"
 
 # ---- practice quality: live hints and the sentence after each pattern ----------------------
 # Kind and plain; bigger is never praised. After a pattern: the first thing to work on by

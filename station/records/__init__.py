@@ -9,7 +9,8 @@ holds the one parser that reads them back from a CSV; ``store`` owns the SQLite 
 disk is full; ``checkins`` turns a weekly check-in's numbers into rows written in one
 transaction, and says when the next check-in is due; ``series`` packs a rep's per-frame
 readings; ``progress`` turns rows into the home screen and after-pattern
-sentences; ``wipe`` removes every patient record.
+sentences; ``wipe`` removes every patient record, and ``sessionlock`` keeps a wipe or an
+export out of a running session.
 
 Records hold numbers only, never a camera frame. Imports: practice and the top-level seam
 modules; nothing here knows about the terminal or the clinic.

@@ -56,21 +56,21 @@ def trend_sentence(
     has = "have" if plural else "has"
     if len(this_week) < MIN_REPS:
         if not this_week:
-            return f"Try a few slow {many} today: small, slow and quiet is the aim."
-        return f"Keep going with {many}: small, slow and quiet is the aim."
+            return words.TREND_TRY.format(many=many)
+        return words.TREND_KEEP_GOING.format(many=many)
     if len(last_week) < MIN_REPS:
         if quiet_count is not None and quiet_count[1]:
             q, n = quiet_count
-            return f"Your {quiet} stayed quiet in {q} of {n} {many} this week."
-        return f"Keep going with {many}: small, slow and quiet is the aim."
+            return words.TREND_QUIET_IN.format(quiet=quiet, q=q, n=n, many=many)
+        return words.TREND_KEEP_GOING.format(many=many)
     before = statistics.median(last_week)
     now = statistics.median(this_week)
     margin = max(BETTER_ABS, BETTER_REL * before)
     if before - now >= margin:
-        return f"Your {quiet} {has} stayed quieter during {many} this week than last."
+        return words.TREND_QUIETER.format(quiet=quiet, has=has, many=many)
     if now - before >= margin:
-        return f"Your {quiet} moved a little more during {many} this week. Go slower and smaller."
-    return f"Your {quiet} {has} stayed about as quiet during {many} as last week. Keep going."
+        return words.TREND_MORE.format(quiet=quiet, many=many)
+    return words.TREND_SAME.format(quiet=quiet, has=has, many=many)
 
 
 def _get(row: Mapping[str, Any] | Any, key: str) -> Any:

@@ -3,9 +3,10 @@
 Theory of operation
 -------------------
 :class:`SessionRecorder` follows the same output stream as the kiosk (``on_outputs``) and
-commits one transaction per call, so a rep is committed the moment it ends. A rep's numbers
-travel with its ``RepDone`` output, and the calibration with ``SettleEnded``: there is no
-second path to reconcile. Rows are never lost on a write error: every write is first queued in
+commits one transaction per call, so a rep is committed the moment it ends. What the tracking
+measured at those outputs comes in the same call (a :class:`~station.feedback.Measured`: a
+rep's numbers for its ``RepDone``, the baseline for ``SettleEnded``): there is no second path
+to reconcile. Rows are never lost on a write error: every write is first queued in
 memory, and the queue is only cleared once its transaction committed. A full disk leaves the
 queue in memory, raises a one-time plain notice and is retried at the next output.
 """
@@ -24,13 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from station import __version__
-from station.feedback import Calibration, HomeInfo, Notice, PatternResult, RepStats, Side
+from station.feedback import NOTHING_MEASURED, Calibration, HomeInfo, Measured, Notice, PatternResult, RepStats, Side
 from station.practice import words
 from station.practice.events import (
     BreakEnded,
     BreakStarted,
     FaceChanged,
-    Ignored,
     Output,
     PatternDone,
     Paused,
@@ -42,7 +42,6 @@ from station.practice.events import (
     SessionStarted,
     SettleEnded,
     State,
-    SummaryDismissed,
 )
 from station.practice.plan import Plan
 from station.records.series import SERIES_COLUMNS, pack_series
@@ -92,7 +91,7 @@ BAD_ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.Inte
 
 
 class SessionRecorder:
-    """Turns engine outputs (with the numbers the tracking filled in) into committed rows.
+    """Turns engine outputs (and what the tracking measured at them) into committed rows.
 
     The kiosk's recorder service (``station.kiosk.services.RecorderService``). Never raises on
     storage trouble: rows wait in memory until they can land.
@@ -253,12 +252,13 @@ class SessionRecorder:
 
     # -- engine outputs --------------------------------------------------------------------
 
-    def on_outputs(self, outputs: Sequence[Output], now: float) -> None:
-        """Record what the engine just did, then commit (or keep waiting rows in memory)."""
+    def on_outputs(self, outputs: Sequence[Output], now: float, measured: Measured = NOTHING_MEASURED) -> None:
+        """Record what the engine just did and what the tracking measured at it (a rep's
+        numbers, the baseline), then commit (or keep waiting rows in memory)."""
         with self._lock:
             for out in outputs:
                 try:
-                    self._record(out)
+                    self._record(out, measured)
                 except Exception:  # noqa: BLE001 - a record bug must not stop the session
                     log.exception("could not record %r", out)
         if self._live is not None and not self._session_lock.held:
@@ -281,47 +281,50 @@ class SessionRecorder:
              cols.get("rep"), cols.get("requested"), cols.get("value"), cols.get("note")),
         )
 
-    def _record(self, out: Output) -> None:
+    def _record(self, out: Output, measured: Measured) -> None:
         if isinstance(out, SessionStarted):
             self._start_session(out)
             return
         s = self._live
-        if s is None or isinstance(out, Ignored):
+        if s is None:
             return
-        if isinstance(out, PhaseStarted):
-            if out.phase is State.MOVE and out.pattern_index is not None and out.rep is not None:
-                s.open_rep = _OpenRep(out.pattern_index, out.rep, out.at)
-            self._event(s, out.at, "phase_started", phase=out.phase.value,
-                        pattern_index=out.pattern_index, rep=out.rep,
-                        requested=int(out.requested), value=out.duration_s)
-        elif isinstance(out, RepDone | RepInterrupted):
-            self._end_rep(s, out)
-        elif isinstance(out, SettleEnded):
-            self._event(s, out.at, "settle_ended", value=float(out.calibrated))
-            if out.calibration is not None:
-                self._queue_calibration(s, out.at, out.calibration)
-        elif isinstance(out, BreakStarted):
-            self._event(s, out.at, "break_started", pattern_index=out.pattern_index,
-                        requested=int(out.requested))
-        elif isinstance(out, BreakEnded):
-            self._event(s, out.at, "break_ended", note="early" if out.early else None,
-                        value=float(out.early))
-        elif isinstance(out, PatternDone):
-            self._event(s, out.at, "pattern_done", pattern_index=out.pattern_index)
-        elif isinstance(out, Paused):
-            self._event(s, out.at, "paused", phase=out.phase.value)
-        elif isinstance(out, Resumed):
-            self._event(s, out.at, "resumed", phase=out.phase.value, value=out.paused_s)
-        elif isinstance(out, FaceChanged):
-            self._event(s, out.at, "face_found" if out.visible else "face_lost")
-        elif isinstance(out, SessionFinished):
-            self._event(s, out.at, "session_finished", note=out.status.value)
-            self._queue("UPDATE sessions SET status=?, ended_utc=?, ended_mono=? WHERE id=?",
-                        (out.status.value, s.utc(out.at), out.at, s.id))
-            self._last, self._live = s, None
-            self._release_after_flush = True
-        elif isinstance(out, SummaryDismissed):
-            pass  # after the session: nothing to keep
+        match out:
+            case PhaseStarted():
+                if out.phase is State.MOVE and out.pattern_index is not None and out.rep is not None:
+                    s.open_rep = _OpenRep(out.pattern_index, out.rep, out.at)
+                self._event(s, out.at, "phase_started", phase=out.phase.value,
+                            pattern_index=out.pattern_index, rep=out.rep,
+                            requested=int(out.requested), value=out.duration_s)
+            case RepDone():
+                self._end_rep(s, out, measured.rep(out.pattern_index, out.rep))
+            case RepInterrupted():
+                self._end_rep(s, out, None)
+            case SettleEnded():
+                self._event(s, out.at, "settle_ended", value=float(out.calibrated))
+                if measured.calibration is not None:
+                    self._queue_calibration(s, out.at, measured.calibration)
+            case BreakStarted():
+                self._event(s, out.at, "break_started", pattern_index=out.pattern_index,
+                            requested=int(out.requested))
+            case BreakEnded():
+                self._event(s, out.at, "break_ended", note="early" if out.early else None,
+                            value=float(out.early))
+            case PatternDone():
+                self._event(s, out.at, "pattern_done", pattern_index=out.pattern_index)
+            case Paused():
+                self._event(s, out.at, "paused", phase=out.phase.value)
+            case Resumed():
+                self._event(s, out.at, "resumed", phase=out.phase.value, value=out.paused_s)
+            case FaceChanged():
+                self._event(s, out.at, "face_found" if out.visible else "face_lost")
+            case SessionFinished():
+                self._event(s, out.at, "session_finished", note=out.status.value)
+                self._queue("UPDATE sessions SET status=?, ended_utc=?, ended_mono=? WHERE id=?",
+                            (out.status.value, s.utc(out.at), out.at, s.id))
+                self._last, self._live = s, None
+                self._release_after_flush = True
+            case _:
+                pass  # an ignored event, the summary dismissed: nothing to keep
 
     def _start_session(self, out: SessionStarted) -> None:
         if self._live is not None:  # should not happen: close the old one honestly
@@ -352,7 +355,7 @@ class SessionRecorder:
             return s.plan.items[index].pattern.id
         return None
 
-    def _end_rep(self, s: _LiveSession, out: RepDone | RepInterrupted) -> None:
+    def _end_rep(self, s: _LiveSession, out: RepDone | RepInterrupted, stats: RepStats | None) -> None:
         key = (out.pattern_index, out.rep)
         attempt = s.attempts.get(key, 0)
         s.attempts[key] = attempt + 1
@@ -362,7 +365,6 @@ class SessionRecorder:
         started = s.open_rep.started_mono if s.open_rep and (
             s.open_rep.pattern_index, s.open_rep.rep) == key else None
         s.open_rep = None
-        stats = out.stats if isinstance(out, RepDone) else None
         values = dict.fromkeys(STATS_COLUMNS)
         if stats is not None:
             values.update(_stats_values(stats))

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 LOCK_NAME = "session.lock"
 HOLD_TRIES, HOLD_PAUSE_S = 20, 0.005  # at most 0.1 s, and only while the lock is contended
+# not patient words: the clinic's commands
 IN_SESSION = ("The station is in the middle of a practice session. Nothing was changed. "
               "Try again when the session has ended.")
 

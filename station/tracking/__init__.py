@@ -22,5 +22,7 @@ inside the sandboxed process. ``live`` joins them into the kiosk's tracking serv
 holds the simulated patient and the sample media: camera sources like any other, used by the
 demo, the benches and the tests, never by ``station run``.
 
+``commands`` holds ``station model fetch`` and ``station model verify``.
+
 Imports: practice only (plus the top-level seam modules).
 """

@@ -1,12 +1,15 @@
 """Live tracking for the kiosk: tracker thread + metrics + scoring, as one kiosk service.
 
-The kiosk loop calls :meth:`LiveTracking.poll` every frame and :meth:`LiveTracking.follow` with
-what the session engine did. This module is the glue between the adapters (camera, tracker)
-and the pure core (metrics, scoring): it feeds each new face sample to the metrics once, says
-when calibration is done and when the face comes and goes, scores each rep's move, hold and
-release on the affected side (and its rest, where release is judged), and writes the rep's
-numbers onto the rep's own ``RepDone`` output, which the record store then keeps: one stream,
-no second path.
+The kiosk loop calls :meth:`LiveTracking.follow` with what the session engine did (the edges:
+a session or a rep starting and ending, settle ending) and then :meth:`LiveTracking.poll` with
+the engine's :class:`~station.practice.events.View` of the moment, every frame. This module is
+the glue between the adapters (camera, tracker) and the pure core (metrics, scoring): it feeds
+each new face sample to the metrics once, in the phase the view shows, says when calibration
+is done and when the face comes and goes, scores each rep's move, hold and release on the
+affected side (and its rest, where release is judged), and answers ``follow`` with what it
+measured at those edges (:class:`~station.feedback.Measured`: the rep's numbers at its
+``RepDone``, the baseline at ``SettleEnded``, the sentence at ``PatternDone``), which the loop
+passes to the record store beside the outputs.
 It never stops the session: no camera, no model or no face only pause scoring.
 """
 
@@ -14,26 +17,33 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from station.config import Settings
-from station.feedback import SIDES, Calibration, LiveFeedback, Observation, RepStats, Side, TrackingStatus
+from station.feedback import (
+    SIDES,
+    Calibration,
+    LiveFeedback,
+    Measured,
+    Observation,
+    PatternResult,
+    RepStats,
+    Side,
+    TrackingStatus,
+)
 from station.practice import words
 from station.practice.events import (
     REP_PHASES,
     Output,
     PatternDone,
-    Paused,
     PhaseStarted,
     RepDone,
     RepInterrupted,
-    Resumed,
     SessionFinished,
     SessionStarted,
     SettleEnded,
     State,
-    SummaryDismissed,
+    View,
 )
 from station.practice.plan import REGIONS, Plan
 from station.tracking.blinks import BlinkStream
@@ -56,8 +66,9 @@ _TRACKER_TROUBLE = frozenset({NO_CAMERA, NO_MODEL})
 class LiveTracking:
     """The kiosk's tracking service (``station.kiosk.services.TrackingService``).
 
-    It follows the session only through the engine's outputs (:meth:`follow`), never through
-    the engine itself, and says what it saw as :class:`~station.feedback.Observation` values,
+    It follows the session only through the engine's outputs (:meth:`follow`) and its view
+    (:meth:`poll`), never through the engine itself, and says what it saw as
+    :class:`~station.feedback.Observation` values,
     which the kiosk turns into engine events. ``tracker`` is anything with ``start()``,
     ``latest()`` (a ``TrackerState``), ``set_idle()`` and ``stop()``; tests pass a
     :class:`~station.tracking.tracker.TrackerThread` driven by ``step()``.
@@ -74,13 +85,10 @@ class LiveTracking:
         self._frame: MetricFrame | None = None
         self._face_visible: bool | None = None
         self._calibration_sent = False
-        self._state = State.HOME
-        self._pattern_index: int | None = None
         self._scorer: RepScorer | None = None
         self._reps: dict[int, list[RepStats]] = {}
         self.rep_stats: list[RepStats] = []
         self._blink = BlinkStream(affected_side.row)
-        self._phase_at, self._phase_s = 0.0, 0.0  # when the current phase started, its length
 
     # -- service protocol ------------------------------------------------------------------
 
@@ -103,8 +111,10 @@ class LiveTracking:
         self.plan, self.side = plan, affected_side
         self._blink = BlinkStream(affected_side.row)
 
-    def poll(self, now: float) -> tuple[LiveFeedback, list[Observation]]:
-        """Consume the newest face sample (once) and say what the meters show and what was seen."""
+    def poll(self, now: float, view: View) -> tuple[LiveFeedback, list[Observation]]:
+        """Consume the newest face sample (once), in the phase ``view`` shows, and say what the
+        meters show and what was seen."""
+        phase = view.state
         state = self.tracker.latest()
         seen: list[Observation] = []
         if state.status is not OK or state.sample is None:
@@ -112,7 +122,7 @@ class LiveTracking:
             if self._face_visible:
                 self._face_visible = False
                 seen.append(Observation.FACE_LOST)
-            if state.status in _TRACKER_TROUBLE and self._state is State.SETTLE:
+            if state.status in _TRACKER_TROUBLE and phase is State.SETTLE:
                 seen.append(Observation.CALIBRATION_UNAVAILABLE)  # guide by time, don't wait
             self._frame = None
             # The kiosk shows its own calm notice for a missing camera or model; the
@@ -121,56 +131,49 @@ class LiveTracking:
             return LiveFeedback(status=status, message=message), seen
         if state.seq != self._seq:
             self._seq = state.seq
-            frame = self.metrics.update(state.sample, rest=self._state in REST_PHASES)
+            frame = self.metrics.update(state.sample, rest=phase in REST_PHASES)
             self._frame = frame
             if frame.face != self._face_visible:
                 self._face_visible = frame.face
                 seen.append(Observation.FACE_FOUND if frame.face else Observation.FACE_LOST)
-            if self._scorer is not None and self._state in SCORED_PHASES:
-                self._scorer.add(frame, self._state)  # not while paused: the patient may move freely
-            if self.metrics.calibrated and not self._calibration_sent and self._state is State.SETTLE:
+            if self._scorer is not None and phase in SCORED_PHASES:
+                self._scorer.add(frame, phase)  # not while paused: the patient may move freely
+            if self.metrics.calibrated and not self._calibration_sent and phase is State.SETTLE:
                 self._calibration_sent = True
                 seen.append(Observation.CALIBRATED)
-        return self._feedback(now), seen
+        return self._feedback(view), seen
 
-    def follow(self, outputs: list[Output]) -> list[Output]:
-        """Follow the session and fill in what was measured: a rep's numbers on its
-        ``RepDone``, the baseline on ``SettleEnded``, the sentence on ``PatternDone``."""
-        followed: list[Output] = []
+    def follow(self, outputs: list[Output]) -> Measured:
+        """Follow the session's edges and say what was measured at them: a rep's numbers at
+        its ``RepDone``, the baseline at a calibrated ``SettleEnded``, the sentence at
+        ``PatternDone``."""
+        reps: list[RepStats] = []
+        calibration: Calibration | None = None
+        results: list[PatternResult] = []
         for o in outputs:
-            if isinstance(o, SessionStarted):
-                self.tracker.set_idle(False)
-                self._reps.clear()
-                self.rep_stats.clear()
-            elif isinstance(o, PhaseStarted | Resumed):
-                self._state = o.phase
-                if isinstance(o, Resumed):
-                    self._phase_at = o.at - max(0.0, self._phase_s - o.remaining_s)
-                if isinstance(o, PhaseStarted):
-                    self._phase_at, self._phase_s = o.at, o.duration_s
-                    self._pattern_index = o.pattern_index
+            match o:
+                case SessionStarted():
+                    self.tracker.set_idle(False)
+                    self._reps.clear()
+                    self.rep_stats.clear()
+                case PhaseStarted():
                     self._phase_started(o)
-            elif isinstance(o, Paused):
-                self._state = State.PAUSED
-            elif isinstance(o, SettleEnded) and o.calibrated:
-                o = replace(o, calibration=self._calibration())
-            elif isinstance(o, RepDone):
-                o = replace(o, stats=self._finish_rep())
-                if o.stats is not None and o.stats.released is False:
-                    self.metrics.drift.discard()  # a rest that did not let go is not learned
-            elif isinstance(o, RepInterrupted):
-                self._scorer = None
-            elif isinstance(o, SessionFinished):
-                self._state = State.SUMMARY
-                self.tracker.set_idle(True)  # home or summary: nothing to measure until the next start
-            elif isinstance(o, SummaryDismissed):
-                self._state = State.HOME
-            elif isinstance(o, PatternDone):
-                p = self.plan.items[o.pattern_index].pattern
-                o = replace(o, result=pattern_result(o.pattern_index, p,
-                                                     reps=self._reps.get(o.pattern_index, [])))
-            followed.append(o)
-        return followed
+                case SettleEnded(calibrated=True):
+                    calibration = self._calibration()
+                case RepDone():
+                    stats = self._finish_rep()
+                    if stats is not None:
+                        reps.append(stats)
+                        if stats.released is False:
+                            self.metrics.drift.discard()  # a rest that did not let go is not learned
+                case RepInterrupted():
+                    self._scorer = None
+                case SessionFinished():
+                    self.tracker.set_idle(True)  # home or summary: nothing to measure until the next start
+                case PatternDone(pattern_index=i):
+                    p = self.plan.items[i].pattern
+                    results.append(pattern_result(i, p, reps=self._reps.get(i, [])))
+        return Measured(tuple(reps), calibration, tuple(results))
 
     # -- internals -------------------------------------------------------------------------
 
@@ -205,26 +208,27 @@ class LiveTracking:
         self.rep_stats.append(stats)
         return stats
 
-    def _feedback(self, now: float) -> LiveFeedback:
+    def _feedback(self, view: View) -> LiveFeedback:
         frame = self._frame
         if frame is None:
             return LiveFeedback(status=TrackingStatus.NO_FACE, message="")
-        settling = self._state is State.SETTLE
+        settling = view.state is State.SETTLE
         if settling or not self.metrics.calibrated:
             if settling and self.metrics.calibrated:
                 return LiveFeedback(status=TrackingStatus.TRACKING, message=words.RESTING_FACE_TAKEN)
             msg = self.metrics.calibrator.message or frame.message
             status = TrackingStatus.NO_FACE if frame.status is TrackingStatus.NO_FACE else TrackingStatus.CALIBRATING
             return LiveFeedback(status=status, message=msg)
-        if self._pattern_index is None or self._state in (State.HOME, State.SUMMARY):
+        index = view.pattern_index
+        if index is None or view.state in (State.HOME, State.SUMMARY):
             return LiveFeedback(status=frame.status, message=frame.message)
-        pattern = self.plan.items[self._pattern_index].pattern
-        if self._state is State.BREAK:
+        pattern = self.plan.items[index].pattern
+        if view.state is State.BREAK:
             return LiveFeedback(status=frame.status, message=frame.message,
-                                release_note=self._release_note(self._pattern_index))
+                                release_note=self._release_note(index))
         move = None
-        if self._state is State.MOVE and self._phase_s > 0:
-            move = min(1.0, max(0.0, (now - self._phase_at) / self._phase_s))
+        if view.state is State.MOVE and view.phase_duration_s > 0:
+            move = view.phase_fraction
         return live_feedback(frame, pattern.target, pattern.quiet, self.side, self.metrics.baseline,
                              spec=QualitySpec.of(pattern), move_fraction=move, blink=self._blink)
 

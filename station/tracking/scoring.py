@@ -83,7 +83,7 @@ def live_feedback(frame: MetricFrame, target: str, quiet: Sequence[str], side: S
     rep's verdict is) the eye and brow meters ignore blinks.
     """
     if frame.status is TrackingStatus.CALIBRATING or baseline is None:
-        msg = calibrating_message or frame.message or "Relax your face and look at the screen."
+        msg = calibrating_message or frame.message or words.SETTLE_TEXT
         status = TrackingStatus.NO_FACE if frame.status is TrackingStatus.NO_FACE else TrackingStatus.CALIBRATING
         return LiveFeedback(status=status, message=msg, scoring=False)
     if frame.status is TrackingStatus.NO_FACE:

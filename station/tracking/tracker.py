@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from station.feedback import TrackingStatus
+from station.practice import words
 from station.tracking.camera import Frame, FrameSource, SourceEnded
 from station.tracking.face import FaceSample, pose_from_matrix
 from station.tracking.model import ModelError, read_verified
@@ -105,15 +106,15 @@ NO_CAMERA = TrackingStatus.NO_CAMERA
 NO_MODEL = TrackingStatus.NO_MODEL
 
 MESSAGES = {
-    STARTING: "Starting the camera.",
+    STARTING: words.CAMERA_STARTING,
     OK: "",
-    NO_CAMERA: "Camera not available. Keep going by the guide.",
+    NO_CAMERA: words.CAMERA_MISSING,
     NO_MODEL: "The face model is missing. Ask the clinic to run: station model fetch",
 }
 IDLE_POLL_S = 0.25  # how soon inference resumes after set_idle(False)
 WRONG_MODEL = "The face model is not the right one. Ask the clinic to run: station model fetch"
 NO_TRACKING = "Face tracking could not start. Ask the clinic to run: station doctor"
-MODEL_STOPPED = "Face tracking stopped (the face model's process ended); it starts again by itself."
+MODEL_STOPPED = words.TRACKING_RESTARTING
 
 
 @dataclass(frozen=True)

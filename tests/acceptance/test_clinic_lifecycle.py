@@ -34,7 +34,7 @@ def insert_stick(station: Station, data_dir: Path, stick: Path, clock) -> list[s
     """What ``station usb-sync`` does with a kiosk running: a spool job; the kiosk's chores
     take it on their worker thread. Waits for the worker (join, no sleeping); the lines shown."""
     spool.submit_job(data_dir, stick)
-    hk = station.housekeeping
+    hk = station.services.chores
     station.step(clock.advance(1.0))  # the once-a-second chores pick the job up
     worker = hk._worker
     assert worker is not None, "the kiosk did not take the stick job"
@@ -96,7 +96,7 @@ def test_lifecycle_between_two_patients(data_dir: Path, tmp_path: Path, clock, p
     assert [it.pattern.id for it in station.plan.items] == ["eye_closure", "small_smile"]
     sessions_a = [practise(station, clock, MARKER_A) for _ in range(4)]
     assert len(set(sessions_a)) == 4
-    store_rows = station.recorder.store.sessions()  # type: ignore[attr-defined]
+    store_rows = station.services.recorder.store.sessions()  # type: ignore[attr-defined]
     assert {r["id"] for r in store_rows} == set(sessions_a)
     assert {r["affected_side"] for r in store_rows} == {"left"}
     hits, _ = _scan(data_dir, [MARKER_A.encode()])
@@ -113,7 +113,7 @@ def test_lifecycle_between_two_patients(data_dir: Path, tmp_path: Path, clock, p
     shown = insert_stick(station, data_dir, stick, clock)
     assert "This unit holds no patient records now." in shown
     assert shown[-1] == clinic.SAFE
-    assert station.housekeeping.prescription.source == "default"
+    assert station.services.chores.prescription.source == "default"
     assert station.home.sessions_today == 0 and station.home.therapist_message == ""
     assert not stale.exists()
     for _ in range(70):  # the stick's lines go; the wiped state stays on home, for the desk
@@ -152,7 +152,7 @@ def test_lifecycle_between_two_patients(data_dir: Path, tmp_path: Path, clock, p
     assert "wiped" not in station.notices  # the unit is B's now
     active = rx.load_active(data_dir)
     assert active.alias == ALIAS_B and active.affected_side == "right"
-    assert station.housekeeping.prescription.alias == ALIAS_B
+    assert station.services.chores.prescription.alias == ALIAS_B
     assert station.settings.patient.affected_side == "right"
     # B's stick asked for an export too, but the wiped unit held nothing: no empty bundle
     assert "This unit holds no patient records, so there was nothing to copy." in shown
@@ -160,7 +160,7 @@ def test_lifecycle_between_two_patients(data_dir: Path, tmp_path: Path, clock, p
 
     # B practises; the store is live again (WAL and all) and holds B only
     session_b = practise(station, clock)
-    rows = station.recorder.store.sessions()  # type: ignore[attr-defined]
+    rows = station.services.recorder.store.sessions()  # type: ignore[attr-defined]
     assert [(r["id"], r["affected_side"]) for r in rows] == [(session_b, "right")]
 
     # nothing of A left on the unit, byte for byte, while the kiosk runs
@@ -203,7 +203,7 @@ def test_stick_pulled_mid_export_keeps_records_and_finishes_later(
     assert clinic.PULLED in shown
     assert "This unit holds no patient records now." not in shown
     # the unit's records are intact and the kiosk still records to them
-    assert {r["id"] for r in station.recorder.store.sessions()} == sessions_a  # type: ignore[attr-defined]
+    assert {r["id"] for r in station.services.recorder.store.sessions()} == sessions_a  # type: ignore[attr-defined]
     assert rx.load_active(data_dir).alias == ALIAS_A
     assert _scan(data_dir, [MARKER_A.encode()])[0]
     assert unit.last_export(data_dir) is None

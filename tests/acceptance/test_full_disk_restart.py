@@ -101,8 +101,8 @@ def test_full_disk_mid_session_then_a_restart_on_it_loses_no_session(
     kiosk.buttons.insert(0, auto)
     _until(kiosk, clock, lambda: kiosk.engine.state is State.HOLD
            and kiosk.engine.view(clock()).pattern_index == 1)
-    cut = kiosk.recorder.session_id
-    rec = kiosk.recorder
+    cut = kiosk.services.recorder.session_id
+    rec = kiosk.services.recorder
     assert isinstance(rec, SessionRecorder) and cut is not None
     filler = _fill(small_disk)
     _, reps_before_full = _committed(data_dir)
@@ -118,7 +118,7 @@ def test_full_disk_mid_session_then_a_restart_on_it_loses_no_session(
 
     # the restart, on the full disk: the store cannot close the cut session, the notice shows
     restarted = start_kiosk(data_dir, clock)
-    rec2 = restarted.recorder
+    rec2 = restarted.services.recorder
     assert isinstance(rec2, SessionRecorder)
     assert rec2.store is None and rec2.storage_full
     restarted.step(clock.advance(1.0))

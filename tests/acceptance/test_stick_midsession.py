@@ -57,7 +57,7 @@ def _bundles(stick: Path) -> list[Path]:
 
 def _store_sessions(station: Station) -> dict[str, str]:
     """Session id -> status, as the kiosk's store holds them now."""
-    return {r["id"]: r["status"] for r in station.recorder.store.sessions()}  # type: ignore[attr-defined]
+    return {r["id"]: r["status"] for r in station.services.recorder.store.sessions()}  # type: ignore[attr-defined]
 
 
 def _direct_usb_sync(data_dir: Path, stick: Path) -> subprocess.CompletedProcess[str]:
@@ -74,7 +74,7 @@ def test_stick_mid_session_waits_then_every_session_survives(
     unit_id = unit.provision(data_dir, secret, "ms-mid001")
     assert rx.apply_bytes(data_dir, prescription_file(tmp_path, "a", ALIAS_A, "left").read_bytes()).ok
     station = start_kiosk(data_dir, clock)
-    recorder = station.recorder
+    recorder = station.services.recorder
     ended_before = [practise(station, clock) for _ in range(2)]
 
     # a third session starts; the stick goes in at the chosen moment of it
@@ -101,13 +101,13 @@ def test_stick_mid_session_waits_then_every_session_survives(
 
     # usb-sync's ordinary path: a spool job for the live kiosk; its waiting is kiosk frames
     taken: list[tuple[State, str | None]] = []
-    real_start = station.housekeeping._start_job
+    real_start = station.services.chores._start_job
 
-    def start_job(st: Station) -> None:
-        taken.append((st.engine.state, recorder.session_id))
-        real_start(st)
+    def start_job() -> object:
+        taken.append((station.engine.state, recorder.session_id))
+        return real_start()
 
-    station.housekeeping._start_job = start_job  # type: ignore[method-assign]
+    station.services.chores._start_job = start_job  # type: ignore[method-assign]
     waited_mid_session = {"frames": 0}
 
     def kiosk_frames(seconds: float) -> None:
@@ -124,7 +124,7 @@ def test_stick_mid_session_waits_then_every_session_survives(
 
     shown: list[str] = []
     code = spool.hand_off(data_dir, stick, shown.append, sleep=kiosk_frames)
-    worker = station.housekeeping._worker
+    worker = station.services.chores._worker
     if worker is not None:
         worker.join(timeout=120)
     for _ in range(20):  # the kiosk drains the last lines and reloads the prescription
@@ -152,7 +152,7 @@ def test_stick_mid_session_waits_then_every_session_survives(
 
     # the unit is wiped, and the kiosk goes on recording into the fresh store
     assert _store_sessions(station) == {}
-    assert station.housekeeping.prescription.source == "default"
+    assert station.services.chores.prescription.source == "default"
     after = practise(station, clock)
     assert _store_sessions(station) == {after: "complete"}
     assert {*exported, after} == {*ended_before, running, after}  # every session, somewhere

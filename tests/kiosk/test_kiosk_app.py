@@ -9,7 +9,7 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from station.config import Settings
-from station.feedback import HomeInfo, LiveFeedback, Observation, PatternResult, TrackingStatus
+from station.feedback import HomeInfo, LiveFeedback, Measured, Observation, PatternResult, TrackingStatus
 from station.kiosk.app import Station
 from station.kiosk.audio import Audio
 from station.kiosk.button import GpioButton
@@ -297,7 +297,7 @@ class BrokenTracking:
     def start(self) -> None:
         raise RuntimeError("camera exploded")
 
-    def poll(self, now):
+    def poll(self, now, view):
         self.calls += 1
         raise RuntimeError("no frames")
 
@@ -312,7 +312,7 @@ class BrokenTracking:
 
 
 class BrokenRecorder:
-    def on_outputs(self, outputs, now) -> None:
+    def on_outputs(self, outputs, now, measured=None) -> None:
         raise OSError(28, "No space left on device")
 
     def home_info(self, now):
@@ -361,7 +361,7 @@ class GoodServices:
     def start(self) -> None:
         pass
 
-    def poll(self, now):
+    def poll(self, now, view):
         settled = self.state is State.SETTLE and now - self.since > 2
         seen = [Observation.CALIBRATED] if settled else []
         return LiveFeedback(TrackingStatus.NO_CAMERA if self.state is State.INTRO else "tracking"), seen
@@ -371,9 +371,9 @@ class GoodServices:
             if isinstance(o, PhaseStarted):
                 self.state, self.since = o.phase, o.at
         self.outputs.extend(outputs)
-        return outputs
+        return Measured()  # nothing measured: the results come from the store's numbers
 
-    def on_outputs(self, outputs, now) -> None:
+    def on_outputs(self, outputs, now, measured=None) -> None:
         self.recorded.extend(outputs)
 
     def notices(self):
@@ -453,13 +453,13 @@ class _NoCamera:
     def start(self):
         pass
 
-    def poll(self, now):
+    def poll(self, now, view):
         from station.feedback import LiveFeedback, TrackingStatus
 
         return LiveFeedback(TrackingStatus.NO_CAMERA, message=self.message), []
 
     def follow(self, outputs):
-        return outputs
+        return Measured()
 
     def set_plan(self, plan, side):
         pass

@@ -145,7 +145,7 @@ def test_no_clinic_stick_job_starts_during_a_checkin(clock, data_dir):
     chores = Housekeeping(data_dir, rx.Prescription())
     started = []
     chores._jobs_waiting = lambda: True  # type: ignore[method-assign]
-    chores._start_job = lambda station: started.append(1)  # type: ignore[method-assign]
+    chores._start_job = lambda: started.append(1)  # type: ignore[method-assign]
     rig = Rig(clock, data_dir, chores=chores)
     started.clear()
     rig.press()

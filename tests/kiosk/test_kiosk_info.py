@@ -24,7 +24,7 @@ def _station(data_dir, clock):
 def test_unprescribed_unit_info_and_the_default_plan_notice(data_dir, clock):
     st = _station(data_dir, clock)
     try:
-        info = st.info_provider()
+        info = st.clinician_info()
         rows = dict(info.extra)
         assert info.camera == "none, tracking off"
         assert rows["Affected side"] == "left (unit setting: no prescription names a side)"
@@ -42,7 +42,7 @@ def test_prescribed_side_is_named_with_its_source(data_dir, clock):
     assert rx.apply_bytes(data_dir, dumps(new).encode()).ok
     st = _station(data_dir, clock)
     try:
-        assert dict(st.info_provider().extra)["Affected side"] == "right (from the prescription)"
+        assert dict(st.clinician_info().extra)["Affected side"] == "right (from the prescription)"
         assert words.HOME_DEFAULT_PLAN not in [n.text for n in st.notices.values()]
     finally:
         st.stop()
@@ -56,7 +56,7 @@ def test_info_shows_the_clinic_key_id_and_the_plan_in_staff_words(data_dir, cloc
     assert rx.apply_bytes(data_dir, dumps(VALID).encode()).ok
     st = _station(data_dir, clock)
     try:
-        info = st.info_provider()
+        info = st.clinician_info()
         assert info.clinic_key_id == key_id(secret)  # what the desk's Register form asks for
         assert "_" not in info.prescription  # pattern names, never internal ids
         assert "min" in info.prescription and "a day" in info.prescription

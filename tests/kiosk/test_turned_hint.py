@@ -20,7 +20,7 @@ class Turning(NullTracking):
 
     turned = False
 
-    def poll(self, now):
+    def poll(self, now, view):
         if self.turned:
             return LiveFeedback(TrackingStatus.TURNED, message=words.TURN_BACK), []
         return LiveFeedback(TrackingStatus.TRACKING), []

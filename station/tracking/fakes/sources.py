@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from station.config import Settings
-from station.feedback import LiveFeedback, Observation, TrackingStatus
+from station.feedback import LiveFeedback, Measured, Observation, TrackingStatus
 from station.practice.events import Output, SessionFinished, SessionStarted, View
 from station.tracking.camera import CameraError, FrameSource, open_source
 from station.tracking.fakes.fetch import MediaFetcher
@@ -30,15 +30,17 @@ log = logging.getLogger(__name__)
 
 
 class PhaseProbe:
-    """What the session is doing now, for the demo's simulated patient (set once built)."""
+    """What the session is doing now, for the demo's simulated patient: the engine's latest
+    :class:`View`, as the tracking was given it (:class:`DemoTracking` keeps it here every
+    poll; the simulated patient reads it on the tracker's thread)."""
 
     def __init__(self) -> None:
-        self.view: Callable[[], View] | None = None
+        self.view: View | None = None
 
     def __call__(self) -> tuple[str, str | None, int | None, float]:
-        if self.view is None:
+        v = self.view
+        if v is None:
             return ("home", None, None, 0.0)
-        v = self.view()
         return (v.state.value, v.pattern.target if v.pattern else None, v.rep, v.phase_fraction)
 
 
@@ -102,16 +104,20 @@ def wanted_sample(video: str | None, index: int | None) -> str | None:
 
 
 class DemoTracking:
-    """The demo's tracking service: the live one, plus the media fetch it may wait for.
+    """The demo's tracking service: the live one, the probe its simulated patient follows,
+    and the media fetch it may wait for.
 
-    While the sample is being fetched (or after a failed try) the feedback carries the
-    fetcher's plain sentence instead of the bare "camera not available"; retries are allowed
-    only between ``SessionStarted`` and ``SessionFinished``. Everything else is the inner
-    service's (``tracker``, ``metrics`` ... are reached through it).
+    Every poll hands the engine's view to ``probe``. While the sample is being fetched (or
+    after a failed try) the feedback carries the fetcher's plain sentence instead of the bare
+    "camera not available"; retries are allowed only between ``SessionStarted`` and
+    ``SessionFinished``. Everything else is the inner service's (``tracker``, ``metrics`` ...
+    are reached through it).
     """
 
-    def __init__(self, inner: LiveTracking, fetcher: MediaFetcher, sample: str, *, eager: bool) -> None:
+    def __init__(self, inner: LiveTracking, probe: PhaseProbe, fetcher: MediaFetcher | None = None,
+                 sample: str | None = None, *, eager: bool = False) -> None:
         self.inner = inner
+        self.probe = probe
         self.fetcher = fetcher
         self.sample = sample
         self._eager = eager  # the sample is needed for sure: ask for it at start
@@ -122,11 +128,11 @@ class DemoTracking:
     @property
     def preparing(self) -> bool:
         """The sample is being fetched right now (the demo's autoplay waits for it)."""
-        return self.fetcher.busy(self.sample)
+        return self.fetcher is not None and self.sample is not None and self.fetcher.busy(self.sample)
 
     def start(self) -> None:
         """Start the fetch (when surely needed) and the live tracking."""
-        if self._eager:
+        if self._eager and self.fetcher is not None and self.sample is not None:
             self.fetcher.path(self.sample)
         self.inner.start()
 
@@ -135,21 +141,26 @@ class DemoTracking:
         try:
             self.inner.stop()
         finally:
-            self.fetcher.close()
+            if self.fetcher is not None:
+                self.fetcher.close()
 
-    def poll(self, now: float) -> tuple[LiveFeedback, list[Observation]]:
+    def poll(self, now: float, view: View) -> tuple[LiveFeedback, list[Observation]]:
         """The inner feedback; while the sample is missing, with the fetcher's sentence."""
-        fb, seen = self.inner.poll(now)
-        if fb.status in (TrackingStatus.NO_CAMERA, TrackingStatus.STARTING) and (
-                self.fetcher.busy(self.sample) or self.fetcher.failed(self.sample)):
-            fb = replace(fb, status=TrackingStatus.NO_CAMERA, message=self.fetcher.words(self.sample))
+        self.probe.view = view
+        fb, seen = self.inner.poll(now, view)
+        f, sample = self.fetcher, self.sample
+        if f is not None and sample is not None and fb.status in (
+                TrackingStatus.NO_CAMERA, TrackingStatus.STARTING) and (f.busy(sample) or f.failed(sample)):
+            fb = replace(fb, status=TrackingStatus.NO_CAMERA, message=f.words(sample))
         return fb, seen
 
-    def follow(self, outputs: list[Output]) -> list[Output]:
+    def follow(self, outputs: list[Output]) -> Measured:
         """Follow the session: retries are allowed only while it runs."""
-        for o in outputs:
-            if isinstance(o, SessionStarted):
-                self.fetcher.active = True
-            elif isinstance(o, SessionFinished):
-                self.fetcher.active = False
+        if self.fetcher is not None:
+            for o in outputs:
+                match o:
+                    case SessionStarted():
+                        self.fetcher.active = True
+                    case SessionFinished():
+                        self.fetcher.active = False
         return self.inner.follow(outputs)
