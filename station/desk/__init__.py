@@ -40,5 +40,6 @@ change (who lent, prescribed, imported or exported what, and when; a refused sig
 only a real account). Off loopback the desk speaks HTTPS only, its own (cheroot with
 ``--tls-cert``) or a reverse proxy's (``--behind-proxy``), with Secure cookies
 (:mod:`.serving`). The pages are Flask blueprints under :mod:`.web`, one per area, registered by the app
-factory :func:`.app.create_app`. The desk runs on the clinic computer and is never imported by a unit.
+factory in :mod:`.app`; the ``station desk`` commands are in :mod:`.commands`. The desk runs
+on the clinic computer and is never imported by a unit.
 """
