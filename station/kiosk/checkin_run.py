@@ -79,6 +79,10 @@ def say_for(out: Output, engine: CheckinEngine, reason: str = "",
     last movement could not be measured, said before the next one's introduction)."""
     if isinstance(out, Paused):
         return "paused", words.SAY_PAUSED
+    if isinstance(out, Resumed) and out.phase in (Phase.SETTLE, Phase.BREAK):
+        # these go on where they were (no new phase starts): say again what they ask, for a
+        # patient who follows with eyes closed
+        return say_for(PhaseStarted(out.at, out.phase, None, None, None, 0.0), engine)
     if not isinstance(out, PhaseStarted):
         return None
     mv = engine.movements[out.movement_index].id if out.movement_index is not None else None
@@ -92,7 +96,7 @@ def say_for(out: Output, engine: CheckinEngine, reason: str = "",
     if ph is Phase.INTRO and mv:
         return f"checkin_{mv}_intro", words.checkin_intro(mv)
     if ph is Phase.MOVE and mv:
-        return f"checkin_{mv}_move", words.CHECKIN_MOVEMENTS[mv][1]
+        return f"checkin_{mv}_move", words.CHECKIN_SAY_MOVE[mv]
     if ph.value in words.CHECKIN_SAY_PHASES:
         return f"checkin_{ph.value}", words.CHECKIN_SAY_PHASES[ph.value]
     if ph is Phase.REPEAT:
@@ -100,17 +104,17 @@ def say_for(out: Output, engine: CheckinEngine, reason: str = "",
     if ph is Phase.BREAK:
         return "checkin_break", words.SAY_BREAK.format(prompt=words.CHECKIN_NEUTRAL)
     if ph is Phase.SUMMARY:
-        return "checkin_summary", words.CHECKIN_DONE
+        return "checkin_summary", words.CHECKIN_SAY_DONE
     return None
 
 
 def all_sentences() -> list[tuple[str, str]]:
     """Every (cue name, sentence) a check-in can say (rendered ahead, like a plan's cues)."""
     out = [("checkin_settle", words.CHECKIN_SAY_SETTLE), ("checkin_neutral", words.CHECKIN_NEUTRAL),
-           ("checkin_summary", words.CHECKIN_DONE), ("paused", words.SAY_PAUSED),
+           ("checkin_summary", words.CHECKIN_SAY_DONE), ("paused", words.SAY_PAUSED),
            ("checkin_break", words.SAY_BREAK.format(prompt=words.CHECKIN_NEUTRAL))]
-    for mv, (_name, what) in words.CHECKIN_MOVEMENTS.items():
-        out += [(f"checkin_{mv}_intro", words.checkin_intro(mv)), (f"checkin_{mv}_move", what),
+    for mv in words.CHECKIN_MOVEMENTS:
+        out += [(f"checkin_{mv}_intro", words.checkin_intro(mv)), (f"checkin_{mv}_move", words.CHECKIN_SAY_MOVE[mv]),
                 (f"checkin_moving_on_{mv}_intro", f"{words.CHECKIN_MOVING_ON} {words.checkin_intro(mv)}")]
     out += [(f"checkin_{k}", v) for k, v in words.CHECKIN_SAY_PHASES.items()]
     out += [(f"checkin_repeat_{k}", words.checkin_repeat(k)) for k in (*words.CHECKIN_REPEAT, "other")]
@@ -214,8 +218,6 @@ class CheckinRun:
             elif isinstance(o, Paused):
                 tone = "pause"
             found = say_for(o, self.engine, self.reason, moving_on)
-            if isinstance(o, Resumed):
-                found = None
             said = found or said
             if isinstance(o, CheckinFinished):
                 finished = o
