@@ -229,61 +229,84 @@ def test_a_still_face_repeats_within_two_tenths_of_a_millimetre(model_file: Path
     assert all(abs(v) < 0.5 for v in res["rest"]["spread_mm"].values() if v is not None)
 
 
-# Turned 0.17-0.20 rad in their photos; measured (10 and 30 fps): the landmarker reads a
-# one-sided smile's corners unequally there (smile ratio +0.11 to +0.39 from the script, the held
-# still face agreeing), the 2-D registration adds up to 0.19 to a ratio on the more turned one,
-# and a 0 % script reads -5.3 % once. Expected to hold once the registration is 3-D (issue 16)
-# only where the registration is the cause: re-measure after that merge.
-# The two turned photos miss the ratio target (the landmarker's reading of a warped turned face,
-# not the check-in: see the module's notes). They cost minutes of CI for a known answer, so they
-# run when asked: STATION_CHECKIN_ALL_FACES=1.
-TURNED = [pytest.mark.xfail(reason="turned photo: landmarker and registration, not the check-in", strict=False),
-          pytest.mark.skipif(not os.environ.get("STATION_CHECKIN_ALL_FACES"),
-                             reason="turned photos run with STATION_CHECKIN_ALL_FACES=1 (known miss, minutes)")]
-FACES = ("video", pytest.param("studio", marks=TURNED), pytest.param("portrait", marks=TURNED))
+# The matrix's faces: three near-frontal real faces of the pinned media (the landmarker's own
+# pose, yaw / pitch): "video" (a man, 0.00 / 0.02), "clip" (a woman, a still stretch of a stock
+# clip, -0.05 / -0.15), "posed" (a woman, a posed-expression photo, 0.00 / 0.05; she smiles a
+# little at rest, which a neutral baseline absorbs).
+#
+# Why not the two turned photos ("studio", "portrait", yaw 0.17 and 0.20 rad) that stood here
+# as expected failures: not because they are turned. With the 3-D registration (issue 16) the
+# check-in added at most 0.06 to what the landmarker reads of their held still face (ratios)
+# and 3 points (eye narrowing, "studio" left, 10 and 30 fps). Their misses were the script:
+# the warps were set in pixels, and the landmarker follows a one-sided warp unequally on every
+# face, frontal ones too. At a scripted 0.6 the station's own measure of the warp's
+# ground-truth landmarks reads 0.58-0.62 (brow, smile, pucker) on all six faces tried, the
+# landmarker 0.51-0.85 for the smile (the frontal "posed" 0.85 / 0.54, the turned "studio"
+# 0.71 / 0.51), 0.40-1.06 for the pucker, 0.15-0.91 for the brow. So the warp and the
+# measurement are right and the landmarker's response to a synthetic warp is the spread; the
+# scripts are now set in what the landmarker sees of the held still face
+# (:func:`station.tracking.fakes.checkin_video.calibrate`, as the eye narrowing already was),
+# and the matrix tests what the check-in adds. The snarl has no ratio here: a warp that lifts
+# the nose wing and cheek by 1-5 mm (ground truth) reads 0.0-0.5 mm through the landmarker.
+# (The pose drift of issue 16 learns from a head that turns at rest; these faces never turn,
+# and the check-in's gate refuses a try turned past 0.15 rad from the calibrated pose.)
+MATRIX_FACES = ("video", "clip", "posed")
 SCRIPTS = ((0.3, 0.0, 0.2), (0.6, 0.2, 0.4), (1.0, 0.4, 0.0))  # ratio, smile and pucker narrowing
+MATRIX_FPS = (10.0, 30.0)
+
+
+def matrix_cases(name: str, side: str) -> list[tuple[tuple[float, float, float], float]]:
+    """(script, fps) to run on one face and side. All six by default would be 36 check-ins (about
+    25 minutes on two cores, twice in CI), so by default each face and side runs one of them
+    and together the six cover every script at both frame rates once;
+    ``STATION_CHECKIN_FULL_MATRIX=1`` runs all of them everywhere."""
+    every = [(sc, fps) for sc in SCRIPTS for fps in MATRIX_FPS]
+    if os.environ.get("STATION_CHECKIN_FULL_MATRIX"):
+        return every
+    k = 2 * MATRIX_FACES.index(name) + ("left", "right").index(side)
+    return [(SCRIPTS[k % 3], MATRIX_FPS[k // 3])]
 
 
 def scripted_rows(model_file: Path, name: str, side: str) -> list[dict]:
-    """Every script on one face and side at 10 and 30 fps: what was scripted, what the
-    landmarker sees of the held still face (the reference), what the check-in measured."""
+    """The matrix's check-ins on one face and side: what was scripted, what the landmarker sees
+    of the held still face (the reference), the warp's own amount, what the check-in measured."""
     from station.devtools.checkin_replay import scripted_checkin
     from station.practice.checkin import QUICK_TIMING
     from station.tracking.fakes.checkin_video import CheckinScript, calibrate, load_face
 
     rows = []
-    for ratio, smile_n, pucker_n in SCRIPTS:
-        face = load_face(name, model_file, CheckinScript(side, ratio, smile_n, pucker_n))
-        refs = calibrate(face, model_file)
-        for fps in (10.0, 30.0):
-            res = scripted_checkin(face, fps, model_file, QUICK_TIMING)
-            assert res["status"] == "complete" and not res["rejected"]
-            for m in res["movements"]:
-                ref = refs[m["movement"]]
-                n = {"open_smile": smile_n, "lip_pucker": pucker_n}.get(m["movement"])
-                rows.append({"face": name, "side": side, "fps": fps, "movement": m["movement"],
-                             "ratio": ratio, "ratio_ref": ref.ratio, "ratio_measured": m["ratio"],
-                             "n_pct": None if n is None else 100 * n, "n_ref": ref.narrowing_pct,
-                             "n_measured": m["eye_narrowing_pct"] if n is not None else None})
+    done: dict[tuple[float, float, float], tuple] = {}
+    for script, fps in matrix_cases(name, side):
+        if script not in done:
+            ratio, smile_n, pucker_n = script
+            face = load_face(name, model_file, CheckinScript(side, ratio, smile_n, pucker_n))
+            done[script] = (face, calibrate(face, model_file))
+        face, refs = done[script]
+        ratio, smile_n, pucker_n = script
+        res = scripted_checkin(face, fps, model_file, QUICK_TIMING)
+        assert res["status"] == "complete" and not res["rejected"]
+        for m in res["movements"]:
+            ref = refs[m["movement"]]
+            n = {"open_smile": smile_n, "lip_pucker": pucker_n}.get(m["movement"])
+            rows.append({"face": name, "side": side, "fps": fps, "movement": m["movement"],
+                         "ratio": ratio, "ratio_ref": ref.ratio, "ratio_measured": m["ratio"],
+                         "warp_amount": round(ref.geometric_ratio, 3),
+                         "n_pct": None if n is None else 100 * n, "n_ref": ref.narrowing_pct,
+                         "n_measured": m["eye_narrowing_pct"] if n is not None else None})
     return rows
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("side", ("left", "right"))
-@pytest.mark.parametrize("name", FACES)
+@pytest.mark.parametrize("name", MATRIX_FACES)
 def test_scripted_checkins_recover_ratio_and_eye_narrowing(model_file: Path, name: str, side: str) -> None:
-    """The acceptance matrix (three faces, both sides, three scripts, 10 and 30 fps).
+    """The acceptance matrix (three faces, both sides, ratios 0.3 / 0.6 / 1.0, eye narrowing
+    0 / 20 / 40 % in the smile and the pucker, 10 and 30 fps; see :func:`matrix_cases`).
 
-    * the open smile's ratio within 0.1 of the scripted one (the mouth corner is the one region
-      the landmarker follows a warp of nearly one to one: detected / commanded 0.93);
-    * the eye narrowing in the smile and the pucker within 5 points of the scripted one (the
-      eye warp is set so that the landmarker sees that narrowing on the held still face: it
-      sees only about half of a squashed eye's geometric narrowing);
-    * every ratio the check-in gives within 0.1 of what the landmarker gives the held still
-      face: the check-in (video, registration, timing, hold medians, any frame rate) adds no
-      error of its own. How far that reference is from the scripted ratio for brow, eye closure
-      and pucker is the landmarker's response to warped faces, not the check-in's (the snarl
-      warp it does not follow at all, so no snarl ratio exists here).
+    * every ratio the landmarker can give (brow lift, eye closure, open smile, lip pucker) within
+      0.1 of the scripted one, and within 0.1 of what the landmarker reads of the held still face;
+    * the eye narrowing in the smile and the pucker within 5 points of the scripted one.
+    The scripts are set in what the landmarker sees (see the notes above ``MATRIX_FACES``).
     """
     rows = scripted_rows(model_file, name, side)
     out = os.environ.get("STATION_CHECKIN_TABLE")
@@ -291,9 +314,10 @@ def test_scripted_checkins_recover_ratio_and_eye_narrowing(model_file: Path, nam
         with open(out, "a", encoding="utf-8") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows)
     for r in rows:
-        if r["movement"] == "open_smile":
-            assert abs(r["ratio_measured"] - r["ratio"]) <= 0.1, r
-        if r["ratio_ref"] is not None and r["ratio_measured"] is not None:
-            assert abs(r["ratio_measured"] - r["ratio_ref"]) <= 0.1, r
+        if r["movement"] == "snarl":
+            continue  # the landmarker does not follow the snarl's warp: no ratio to recover
+        assert r["ratio_ref"] is not None and r["ratio_measured"] is not None, r
+        assert abs(r["ratio_measured"] - r["ratio"]) <= 0.1, r
+        assert abs(r["ratio_measured"] - r["ratio_ref"]) <= 0.1, r
         if r["n_pct"] is not None:
             assert abs(r["n_measured"] - r["n_pct"]) <= 5.0, r
