@@ -172,6 +172,8 @@ def build_station(args: argparse.Namespace, settings: Settings, data_dir: Path,
     ref[0] = station
     if probe is not None:
         probe.view = lambda: station.engine.view(clock())
+        probe.checkin = lambda: (station.checkin_run.engine.view(clock())
+                                 if station.checkin_run is not None else None)
     for n in notices:
         station.post_notice(n)
     if rx.source == "default" and not notices:  # said once on home, until the first session

@@ -42,7 +42,15 @@ from station.practice.checkin import (
     TryEnded,
 )
 from station.tracking import landmarks as lm
-from station.tracking.fakes.patient import FaceAxes, Field, combine, eye_field, mouth_field, warp
+from station.tracking.fakes.patient import (
+    FaceAxes,
+    Field,
+    SimulatedPatient,
+    combine,
+    eye_field,
+    mouth_field,
+    warp,
+)
 
 if TYPE_CHECKING:
     from station.tracking.face import FaceSample
@@ -341,6 +349,14 @@ def load_face(name: str, model_path: Path, script: CheckinScript) -> CheckinFace
     """A scripted check-in face: the image, its landmarks and the script."""
     rgb = face_image(name)
     return CheckinFace(rgb, face_landmarks(rgb, model_path), script)
+
+
+def follow_checkins(patient: SimulatedPatient) -> SimulatedPatient:
+    """Teach the demo's simulated patient the weekly check-in's movements: the other side full,
+    the affected side at 0.6 of it, the eye narrowing 20 % in the smile (as the tests script)."""
+    patient.checkin_face = lambda: CheckinFace(patient.image, patient.landmarks,
+                                               CheckinScript(patient.side, ratio=0.6, smile_narrowing=0.2))
+    return patient
 
 
 # ---- what the landmarker sees of a warp ----------------------------------------------------

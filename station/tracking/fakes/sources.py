@@ -30,12 +30,22 @@ log = logging.getLogger(__name__)
 
 
 class PhaseProbe:
-    """What the session is doing now, for the demo's simulated patient (set once built)."""
+    """What the session is doing now, for the demo's simulated patient (set once built).
+
+    While a weekly check-in runs (``checkin()`` gives its view), the patient follows it: the
+    target is then ``"checkin:<movement id>"`` (the simulated patient makes that standard
+    movement, both sides, the affected one weaker)."""
 
     def __init__(self) -> None:
         self.view: Callable[[], View] | None = None
+        self.checkin: Callable[[], Any] = lambda: None
 
     def __call__(self) -> tuple[str, str | None, int | None, float]:
+        ck = self.checkin()
+        if ck is not None:
+            fraction = ck.elapsed_s / ck.duration_s if ck.duration_s > 0 else 0.0
+            target = f"checkin:{ck.movement.id}" if ck.movement is not None else None
+            return (ck.shown.value, target, ck.try_index, min(max(fraction, 0.0), 1.0))
         if self.view is None:
             return ("home", None, None, 0.0)
         v = self.view()
@@ -82,12 +92,13 @@ def source_factory(settings: Settings, video: str | None = None, index: int | No
                     raise
         if model_path is None:
             raise CameraError("The simulated patient needs the face model.")
+        from station.tracking.fakes.checkin_video import follow_checkins
         from station.tracking.fakes.patient import load_patient
 
         face = _sample(DEMO_FACE, fetcher)
         log.info("no webcam: the demo plays a simulated patient (a real face photo, moved on cue)")
-        return load_patient(model_path, settings.patient.affected_side, probe or PhaseProbe(),
-                            face=face)
+        return follow_checkins(load_patient(model_path, settings.patient.affected_side,
+                                            probe or PhaseProbe(), face=face))
 
     return open_it
 
