@@ -141,6 +141,7 @@ class CheckinRun:
         self.reason = ""
         self.done = False  # back at home: the kiosk drops this run
         self._seq = -1
+        self._lags: list[float] = []  # how old each sample was when the loop took it (s)
 
     # -- the loop calls these --------------------------------------------------------------
 
@@ -171,6 +172,7 @@ class CheckinRun:
         if state.seq == self._seq:
             return
         self._seq = state.seq
+        self._lags = (self._lags + [now - state.sample.t])[-50:]
         events = self.measures.frame(state.sample)
         frame = self.measures.metrics
         calibrating = self.engine.phase is Phase.SETTLE and not frame.calibrated
@@ -185,6 +187,10 @@ class CheckinRun:
         self._follow(self.engine.handle(seen, now), now)
         for ev in events:
             self._follow(self.engine.handle(ev, now), now)
+
+    def _latency(self) -> float:
+        """Median of the latest samples' age when the loop took them (s)."""
+        return float(sorted(self._lags)[len(self._lags) // 2]) if self._lags else 0.0
 
     def screen(self, now: float) -> CheckinScreen:
         """The screen's data at ``now``."""
@@ -238,6 +244,10 @@ class CheckinRun:
             if finished.status is Status.ABANDONED:
                 self.done = True
         for event, reason in verdicts:
+            if event is Event.TRY_BAD and self.measures.tries:
+                tf = self.measures.tries[-1][0]
+                log.info("check-in: %s try %d asked again (%s): %s, tracker latency median %.2f s",
+                         tf.movement.id, tf.try_index + 1, reason, tf.describe(), self._latency())
             self._follow(self.engine.handle(event, now, reason), now)
 
     def pending(self) -> records.PendingCheckin:

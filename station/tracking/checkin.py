@@ -129,6 +129,15 @@ class TryFrames:
         return (np.asarray(self.t), np.asarray(self.phase, dtype=object), np.asarray(self.face, bool),
                 np.asarray(self.scored, bool), np.asarray(self.turn, dtype=np.float64), rd)
 
+    def describe(self) -> dict[str, float]:
+        """What the gate looked at, for the log: frames, face share, frames in the hold's steady
+        part and how many of them were scored, the median frame interval (s)."""
+        t, _phase, face, scored, _turn, _rd = self.arrays()
+        steady = self.steady_hold()
+        return {"frames": float(len(t)), "face_share": round(float(face.mean()), 2) if len(t) else 0.0,
+                "steady": float(steady.sum()), "steady_scored": float((steady & scored).sum()),
+                "dt": round(float(np.median(np.diff(t))), 3) if len(t) > 1 else 0.0}
+
     def steady_hold(self) -> np.ndarray:
         """Mask of the hold's steady part (after :data:`HOLD_SKIP_SHARE` of it)."""
         t, phase, *_ = self.arrays()
