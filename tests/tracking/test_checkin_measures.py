@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,8 @@ def baseline(fissure: tuple[float, float] = (8.0, 9.0)) -> Baseline:
 
 def frames(movement: Movement, affected: float, other: float, side: str = "left", hold_s: float = 3.0,
            extra: dict[str, float] | None = None, fps: float = FPS, turn: float = 0.0,
-           face: bool = True, blink_at: float | None = None, blink_s: float = 0.3) -> TryFrames:
+           face: bool = True, blink_at: float | None = None, blink_s: float = 0.3,
+           keep: Callable[[float], bool] | None = None) -> TryFrames:
     """A try (move 2 s, hold, release 2 s, rest 2 s) whose target reaches ``affected`` / ``other``
     (mm, in the movement's direction) in the hold; ``extra`` region readings on the affected side."""
     a = 0 if side == "left" else 1
@@ -63,6 +65,8 @@ def frames(movement: Movement, affected: float, other: float, side: str = "left"
     for phase, dur in spans:
         for k in range(int(round(dur * fps))):
             t = t0 + k / fps
+            if keep is not None and not keep(t):
+                continue  # the tracker delivered no frame then
             f = k / (dur * fps)
             amount = {"move": f, "hold": 1.0, "release": 1.0 - f}.get(phase, 0.0)
             r = np.zeros((2, 6))
@@ -146,6 +150,17 @@ def test_the_gate_keeps_good_tries_and_names_what_is_wrong() -> None:
     tf = frames(SMILE, 3, 6)
     tf.scored = [s and p != "hold" for s, p in zip(tf.scored, tf.phase, strict=True)]
     assert gate_try(tf, base) == (False, "frames")
+
+
+def test_the_gate_counts_the_hold_covered_in_time_not_frames_times_the_median_interval() -> None:
+    """A loaded tracker delivers frames in bursts: 0.2 s at 25 fps every 0.5 s still covers the
+    whole steady hold (the demo's tries were refused as "frames" this way); frames only in the
+    first half of the steady hold do not."""
+    base = baseline()
+    bursts = frames(SMILE, 3, 6, fps=25.0, keep=lambda t: (t % 0.5) < 0.2)
+    assert gate_try(bursts, base) == (True, "")
+    early = frames(SMILE, 3, 6, fps=25.0, keep=lambda t: not 3.6 <= t < 5.0)
+    assert gate_try(early, base) == (False, "frames")
 
 
 def _result(ratio: float, aff: float, eye: float) -> TryResult:
