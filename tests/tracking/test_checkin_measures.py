@@ -272,6 +272,13 @@ def test_a_still_face_repeats_within_two_tenths_of_a_millimetre(model_file: Path
 # (:func:`station.tracking.fakes.checkin_video.calibrate`, as the eye narrowing already was),
 # and the matrix tests what the check-in adds. The snarl has no ratio here: a warp that lifts
 # the nose wing and cheek by 1-5 mm (ground truth) reads 0.0-0.5 mm through the landmarker.
+# One script cannot be set: on the "video" face's right side the landmarker reads the right eye
+# closing 0.41 of the left eye's closure when only the left eye is warped (the warp on the
+# right eye at zero), so an eye-closure ratio of 0.3 does not exist for it there; that cell is
+# held to what the landmarker reads (within 0.1), and it says something for the clinic: a
+# one-sided eye closure reads at least about 0.3-0.4 through this landmarker on these faces
+# (video: 0.35 left, 0.41 right; clip: 0.32 right, with no warp on that eye at all; the pinned
+# media's survey: the other eye's gap drops 0.01-0.23 of a commanded closure).
 # (The pose drift of issue 16 learns from a head that turns at rest; these faces never turn,
 # and the check-in's gate refuses a try turned past 0.15 rad from the calibrated pose.)
 MATRIX_FACES = ("video", "clip", "posed")
@@ -328,7 +335,8 @@ def test_scripted_checkins_recover_ratio_and_eye_narrowing(model_file: Path, nam
     0 / 20 / 40 % in the smile and the pucker, 10 and 30 fps; see :func:`matrix_cases`).
 
     * every ratio the landmarker can give (brow lift, eye closure, open smile, lip pucker) within
-      0.1 of the scripted one, and within 0.1 of what the landmarker reads of the held still face;
+      0.1 of the scripted one, and within 0.1 of what the landmarker reads of the held still face
+      (where the landmarker cannot be made to read the script, the latter only: see above);
     * the eye narrowing in the smile and the pucker within 5 points of the scripted one.
     The scripts are set in what the landmarker sees (see the notes above ``MATRIX_FACES``).
     """
@@ -338,10 +346,18 @@ def test_scripted_checkins_recover_ratio_and_eye_narrowing(model_file: Path, nam
         with open(out, "a", encoding="utf-8") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows)
     for r in rows:
-        if r["movement"] == "snarl":
-            continue  # the landmarker does not follow the snarl's warp: no ratio to recover
-        assert r["ratio_ref"] is not None and r["ratio_measured"] is not None, r
+        check_matrix_row(r)
+
+
+def check_matrix_row(r: dict) -> None:
+    """One row of the matrix against the acceptance (also run on a saved table)."""
+    if r["movement"] == "snarl":
+        return  # the landmarker does not follow the snarl's warp: no ratio to recover
+    assert r["ratio_ref"] is not None and r["ratio_measured"] is not None, r
+    assert abs(r["ratio_measured"] - r["ratio_ref"]) <= 0.1, r  # what the check-in adds
+    if abs(r["ratio_ref"] - r["ratio"]) <= 0.03:
         assert abs(r["ratio_measured"] - r["ratio"]) <= 0.1, r
-        assert abs(r["ratio_measured"] - r["ratio_ref"]) <= 0.1, r
-        if r["n_pct"] is not None:
-            assert abs(r["n_measured"] - r["n_pct"]) <= 5.0, r
+    else:  # the script could not be set: only where the eyes couple (see the notes above)
+        assert r["movement"] == "eye_closure" and r["warp_amount"] == 0.0 and r["ratio"] == 0.3, r
+    if r["n_pct"] is not None:
+        assert abs(r["n_measured"] - r["n_pct"]) <= 5.0, r
