@@ -272,9 +272,10 @@ def test_a_still_face_repeats_within_two_tenths_of_a_millimetre(model_file: Path
 # (:func:`station.tracking.fakes.checkin_video.calibrate`, as the eye narrowing already was),
 # and the matrix tests what the check-in adds. The snarl has no ratio here: a warp that lifts
 # the nose wing and cheek by 1-5 mm (ground truth) reads 0.0-0.5 mm through the landmarker.
-# One script cannot be set: on the "video" face's right side the landmarker reads the right eye
-# closing 0.41 of the left eye's closure when only the left eye is warped (the warp on the
-# right eye at zero), so an eye-closure ratio of 0.3 does not exist for it there; that cell is
+# One script cannot be set: on the "video" face the landmarker reads the affected eye closing
+# 0.35 (left) and 0.41 (right) of the other eye's closure when only the other eye is warped
+# (the warp on the affected eye at zero), so an eye-closure ratio of 0.3 does not exist for it
+# there; that cell is
 # held to what the landmarker reads (within 0.1), and it says something for the clinic: a
 # one-sided eye closure reads at least about 0.3-0.4 through this landmarker on these faces
 # (video: 0.35 left, 0.41 right; clip: 0.32 right, with no warp on that eye at all; the pinned
