@@ -103,6 +103,8 @@ def say_for(out: Output, engine: CheckinEngine, reason: str = "",
         return f"checkin_repeat_{reason or 'other'}", words.checkin_repeat(reason)
     if ph is Phase.BREAK:
         return "checkin_break", words.SAY_BREAK.format(prompt=words.CHECKIN_NEUTRAL)
+    if ph is Phase.SUMMARY and any(p.complete is False for p in engine.progress):
+        return "checkin_summary_incomplete", f"{words.CHECKIN_INCOMPLETE} {words.CHECKIN_SAY_DONE}"
     if ph is Phase.SUMMARY:
         return "checkin_summary", words.CHECKIN_SAY_DONE
     return None
@@ -111,7 +113,9 @@ def say_for(out: Output, engine: CheckinEngine, reason: str = "",
 def all_sentences() -> list[tuple[str, str]]:
     """Every (cue name, sentence) a check-in can say (rendered ahead, like a plan's cues)."""
     out = [("checkin_settle", words.CHECKIN_SAY_SETTLE), ("checkin_neutral", words.CHECKIN_NEUTRAL),
-           ("checkin_summary", words.CHECKIN_SAY_DONE), ("paused", words.SAY_PAUSED),
+           ("checkin_summary", words.CHECKIN_SAY_DONE),
+           ("checkin_summary_incomplete", f"{words.CHECKIN_INCOMPLETE} {words.CHECKIN_SAY_DONE}"),
+           ("paused", words.SAY_PAUSED),
            ("checkin_break", words.SAY_BREAK.format(prompt=words.CHECKIN_NEUTRAL))]
     for mv in words.CHECKIN_MOVEMENTS:
         out += [(f"checkin_{mv}_intro", words.checkin_intro(mv)), (f"checkin_{mv}_move", words.CHECKIN_SAY_MOVE[mv]),

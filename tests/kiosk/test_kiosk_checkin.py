@@ -231,6 +231,8 @@ def test_the_voice_says_why_it_moves_on_after_the_last_repeat():
     assert names.count("checkin_repeat_turned") == QUICK_TIMING.max_repeats
     intro = next(s for s in said if s and s[0] == "checkin_moving_on_eye_closure_intro")
     assert intro[1].startswith(words.CHECKIN_MOVING_ON)
+    end = [s for s in said if s and s[0].startswith("checkin_summary")]  # said at the end too
+    assert end == [("checkin_summary_incomplete", f"{words.CHECKIN_INCOMPLETE} {words.CHECKIN_SAY_DONE}")]
     assert eng.progress[0].complete is False and all(p.complete for p in eng.progress[1:])
 
 
