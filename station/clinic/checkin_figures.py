@@ -38,6 +38,11 @@ NAMES: dict[str, str] = {"brow_lift": "Brow lift", "eye_closure": "Gentle eye cl
                          "open_smile": "Open-mouth smile", "snarl": "Snarl", "lip_pucker": "Lip pucker"}
 REST_WORDS = {"eye_fissure": "eye opening (fissure height)", "brow_height": "brow height",
               "mouth_corner_height": "mouth corner height"}
+SIGNS = ("Signs: each region in its own direction on the affected side. Eye: opening, so negative is "
+         "narrower; brow: height, positive is raised; mouth corner: excursion, positive is out and up; "
+         "lips: corner to midline, negative is narrower; nose and cheek: positive is raised; chin: lower "
+         "lip to chin, positive is longer.")
+CHANGE_WORDS = {True: "more than the band", False: "inside the band"}
 STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1)), "v"), ((0, (1, 1)), "P"))
 
 
@@ -119,16 +124,36 @@ def _fmt(v: float | None, unit: str) -> str | None:
     return f"{v:.2f}" if unit == "" else f"{v:.1f} {unit}" if unit == "%" else f"{v:.2f} {unit}"
 
 
+def change(first: float | None, latest: float | None, band: float | None, unit: str) -> str | None:
+    """'+0.40, more than the band' (latest - first, and whether it leaves the patient's own noise
+    band: only then is it a change); None when either is not measured or only one check-in."""
+    if first is None or latest is None:
+        return None
+    d = latest - first
+    text = f"{d:+.2f}" if unit == "" else f"{d:+.1f} {unit}" if unit == "%" else f"{d:+.2f} {unit}"
+    return text if band is None else f"{text}, {CHANGE_WORDS[abs(d) > band]}"
+
+
 def first_latest(data: CheckinData, key: str = "id") -> list[tuple[str, str | None, str | None, str | None]]:
     """(measure, first check-in, latest check-in, noise band) rows; None: not measured."""
+    return [r[:4] for r in first_latest_change(data, key)]
+
+
+def first_latest_change(data: CheckinData, key: str = "id") -> list[
+        tuple[str, str | None, str | None, str | None, str | None]]:
+    """(measure, first, latest, noise band, change) rows: the change is latest - first and says
+    whether it leaves the band (None: not measured, or the first is the latest)."""
     a, b = _row(data, data.first, key), _row(data, data.latest, key)
-    rows: list[tuple[str, str | None, str | None, str | None]] = []
+    rows: list[tuple[str, str | None, str | None, str | None, str | None]] = []
+    one = len(data.checkins) < 2
 
     def add(label: str, col: str, spread: str, unit: str, mv: str) -> None:
         x, y = a.get(mv, {}), b.get(mv, {})
         bands = [s for s in (_f(x.get(spread)), _f(y.get(spread))) if s is not None]
-        rows.append((label, _fmt(_f(x.get(col)), unit), _fmt(_f(y.get(col)), unit),
-                     _fmt(max(bands), unit) if bands else None))
+        band = max(bands) if bands else None
+        va, vb = _f(x.get(col)), _f(y.get(col))
+        rows.append((label, _fmt(va, unit), _fmt(vb, unit), _fmt(band, unit),
+                     None if one else change(va, vb, band, unit)))
 
     for m in MOVEMENTS:
         name = NAMES[m.id]
@@ -240,16 +265,17 @@ def pdf_pages(plt: Any, data: CheckinData, header: str, key: str = "id") -> list
              f"{NO_SCORE}")
     fig.text(0.06, 0.92, textwrap.fill(header, 120), fontsize=10, style="italic", va="top")
     fig.text(0.06, 0.87, textwrap.fill(intro, 120), fontsize=10, va="top")
-    rows = [(label, a or "not measured", b or "not measured", band or "-")
-            for label, a, b, band in first_latest(data, key)
-            if "co-movement" not in label] + [(label, a or "-", b or "-", "-") for label, a, b in rest_rows(data)]
+    rows = [(label, a or "not measured", b or "not measured", band or "-", ch or "-")
+            for label, a, b, band, ch in first_latest_change(data, key)
+            if "co-movement" not in label] + [(label, a or "-", b or "-", "-", "-") for label, a, b in rest_rows(data)]
     first = data.first["started_utc"][:10] if data.first else "-"
     latest = data.latest["started_utc"][:10] if data.latest else "-"
     ax = fig.add_axes((0.06, 0.04, 0.9, 0.74))
     ax.axis("off")
     table = ax.table(cellText=[list(r) for r in rows], colLabels=["measure", f"first ({first})",
-                                                                  f"latest ({latest})", "noise band"],
-                     loc="upper left", cellLoc="left", colWidths=[0.55, 0.15, 0.15, 0.15])
+                                                                  f"latest ({latest})", "noise band",
+                                                                  "change (latest - first)"],
+                     loc="upper left", cellLoc="left", colWidths=[0.43, 0.12, 0.12, 0.1, 0.23])
     table.auto_set_font_size(False)
     table.set_fontsize(9)
     table.scale(1, 1.15)
@@ -261,7 +287,8 @@ def pdf_pages(plt: Any, data: CheckinData, header: str, key: str = "id") -> list
         fig.text(0.06, 0.92, textwrap.fill(header, 120), fontsize=10, style="italic", va="top")
         fig.text(0.06, 0.87, textwrap.fill(
             "Each point is the median of three tries; the grey band and bars are their spread, the "
-            "patient's own noise: a change smaller than the band is not a change. " + NO_SCORE, 120),
+            "patient's own noise: a change smaller than the band is not a change. " + SIGNS + " "
+            + NO_SCORE, 120),
             fontsize=10, va="top")
         axes = (fig.add_axes((0.08, 0.12, 0.38, 0.58)), fig.add_axes((0.57, 0.12, 0.40, 0.58)))
         draw_movement(axes, trend)

@@ -79,6 +79,10 @@ def say_for(out: Output, engine: CheckinEngine, reason: str = "",
     last movement could not be measured, said before the next one's introduction)."""
     if isinstance(out, Paused):
         return "paused", words.SAY_PAUSED
+    if isinstance(out, Resumed) and out.phase in (Phase.SETTLE, Phase.BREAK):
+        # these go on where they were (no new phase starts): say again what they ask, for a
+        # patient who follows with eyes closed
+        return say_for(PhaseStarted(out.at, out.phase, None, None, None, 0.0), engine)
     if not isinstance(out, PhaseStarted):
         return None
     mv = engine.movements[out.movement_index].id if out.movement_index is not None else None
@@ -92,25 +96,29 @@ def say_for(out: Output, engine: CheckinEngine, reason: str = "",
     if ph is Phase.INTRO and mv:
         return f"checkin_{mv}_intro", words.checkin_intro(mv)
     if ph is Phase.MOVE and mv:
-        return f"checkin_{mv}_move", words.CHECKIN_MOVEMENTS[mv][1]
+        return f"checkin_{mv}_move", words.CHECKIN_SAY_MOVE[mv]
     if ph.value in words.CHECKIN_SAY_PHASES:
         return f"checkin_{ph.value}", words.CHECKIN_SAY_PHASES[ph.value]
     if ph is Phase.REPEAT:
         return f"checkin_repeat_{reason or 'other'}", words.checkin_repeat(reason)
     if ph is Phase.BREAK:
         return "checkin_break", words.SAY_BREAK.format(prompt=words.CHECKIN_NEUTRAL)
+    if ph is Phase.SUMMARY and any(p.complete is False for p in engine.progress):
+        return "checkin_summary_incomplete", f"{words.CHECKIN_INCOMPLETE} {words.CHECKIN_SAY_DONE}"
     if ph is Phase.SUMMARY:
-        return "checkin_summary", words.CHECKIN_DONE
+        return "checkin_summary", words.CHECKIN_SAY_DONE
     return None
 
 
 def all_sentences() -> list[tuple[str, str]]:
     """Every (cue name, sentence) a check-in can say (rendered ahead, like a plan's cues)."""
     out = [("checkin_settle", words.CHECKIN_SAY_SETTLE), ("checkin_neutral", words.CHECKIN_NEUTRAL),
-           ("checkin_summary", words.CHECKIN_DONE), ("paused", words.SAY_PAUSED),
+           ("checkin_summary", words.CHECKIN_SAY_DONE),
+           ("checkin_summary_incomplete", f"{words.CHECKIN_INCOMPLETE} {words.CHECKIN_SAY_DONE}"),
+           ("paused", words.SAY_PAUSED),
            ("checkin_break", words.SAY_BREAK.format(prompt=words.CHECKIN_NEUTRAL))]
-    for mv, (_name, what) in words.CHECKIN_MOVEMENTS.items():
-        out += [(f"checkin_{mv}_intro", words.checkin_intro(mv)), (f"checkin_{mv}_move", what),
+    for mv in words.CHECKIN_MOVEMENTS:
+        out += [(f"checkin_{mv}_intro", words.checkin_intro(mv)), (f"checkin_{mv}_move", words.CHECKIN_SAY_MOVE[mv]),
                 (f"checkin_moving_on_{mv}_intro", f"{words.CHECKIN_MOVING_ON} {words.checkin_intro(mv)}")]
     out += [(f"checkin_{k}", v) for k, v in words.CHECKIN_SAY_PHASES.items()]
     out += [(f"checkin_repeat_{k}", words.checkin_repeat(k)) for k in (*words.CHECKIN_REPEAT, "other")]
@@ -122,7 +130,8 @@ class CheckinRun:
 
     def __init__(self, side: str, settings: Settings, tracker: Any, voice: Any, audio: Any,
                  on_finished: Callable[[CheckinRun], None], timing: CheckinTiming | None = None,
-                 wall: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 on_view: Callable[[Any], None] | None = None) -> None:
         self.side = side
         self.timing = timing or CheckinTiming()
         self.engine = CheckinEngine(self.timing)
@@ -130,6 +139,7 @@ class CheckinRun:
         self.tracker, self.voice, self.audio = tracker, voice, audio
         self.on_finished = on_finished
         self.wall = wall
+        self.on_view = on_view  # the demo's simulated patient follows the check-in's view
         self.started_utc = ""
         self.ended_utc: str | None = None
         self.history: list[Output] = []
@@ -137,6 +147,7 @@ class CheckinRun:
         self.reason = ""
         self.done = False  # back at home: the kiosk drops this run
         self._seq = -1
+        self._lags: list[float] = []  # how old each sample was when the loop took it (s)
 
     # -- the loop calls these --------------------------------------------------------------
 
@@ -154,6 +165,8 @@ class CheckinRun:
     def step(self, now: float) -> None:
         """Time, then the newest face sample (once), then what they caused."""
         self._follow(self.engine.tick(now), now)
+        if self.on_view is not None:
+            _safe(self.on_view, None if self.done else self.engine.view(now))
         if self.done:
             return
         state = self.tracker.latest() if self.tracker is not None else None
@@ -167,6 +180,7 @@ class CheckinRun:
         if state.seq == self._seq:
             return
         self._seq = state.seq
+        self._lags = (self._lags + [now - state.sample.t])[-50:]
         events = self.measures.frame(state.sample)
         frame = self.measures.metrics
         calibrating = self.engine.phase is Phase.SETTLE and not frame.calibrated
@@ -181,6 +195,10 @@ class CheckinRun:
         self._follow(self.engine.handle(seen, now), now)
         for ev in events:
             self._follow(self.engine.handle(ev, now), now)
+
+    def _latency(self) -> float:
+        """Median of the latest samples' age when the loop took them (s)."""
+        return float(sorted(self._lags)[len(self._lags) // 2]) if self._lags else 0.0
 
     def screen(self, now: float) -> CheckinScreen:
         """The screen's data at ``now``."""
@@ -214,8 +232,6 @@ class CheckinRun:
             elif isinstance(o, Paused):
                 tone = "pause"
             found = say_for(o, self.engine, self.reason, moving_on)
-            if isinstance(o, Resumed):
-                found = None
             said = found or said
             if isinstance(o, CheckinFinished):
                 finished = o
@@ -236,6 +252,10 @@ class CheckinRun:
             if finished.status is Status.ABANDONED:
                 self.done = True
         for event, reason in verdicts:
+            if event is Event.TRY_BAD and self.measures.tries:
+                tf = self.measures.tries[-1][0]
+                log.info("check-in: %s try %d asked again (%s): %s, tracker latency median %.2f s",
+                         tf.movement.id, tf.try_index + 1, reason, tf.describe(), self._latency())
             self._follow(self.engine.handle(event, now, reason), now)
 
     def pending(self) -> records.PendingCheckin:
@@ -349,7 +369,8 @@ class Checkins:
         services = station.services
         tracker = getattr(services.tracking, "tracker", None)
         run = CheckinRun(station.settings.patient.affected_side, station.settings, tracker, services.voice,
-                         station.audio, self._finished, self.timing, self.wall)
+                         station.audio, self._finished, self.timing, self.wall,
+                         on_view=getattr(services.tracking, "follow_checkin", None))
         prepare = getattr(services.voice, "prepare_later", None)
         if prepare is not None:
             _safe(prepare, all_sentences())

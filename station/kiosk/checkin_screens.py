@@ -3,8 +3,9 @@
 :func:`draw_checkin` draws one frame of a check-in from ``ScreenModel.checkin`` (a
 :class:`station.kiosk.checkin_run.CheckinScreen`), in the practice's style
 (:mod:`station.kiosk.screens`): the soft pacing circle that grows in *move*, stays in *hold*
-and shrinks in *release*, the face pictogram with the moving region lit on the affected side
-and the sides named in words, a calm heading and the seconds left. What differs is said in
+and shrinks in *release*, the face pictogram with the moving region lit on *both* sides (a
+check-in asks for the full movement of the whole face, so no side is singled out), a calm
+heading and the seconds left. What differs is said in
 words: this time the movement is a full one, and a try the camera could not see well is asked
 for again. :func:`home_offer` draws the home screen's check-in line (due: the offer; done: a
 quiet thank you). No camera frame is ever drawn; every sentence is :mod:`station.practice.words`'.
@@ -108,8 +109,7 @@ def _intro(k: Any, c: Any, m: ScreenModel) -> None:
     mv = v.movement
     n = (v.movement_index or 0) + 1
     k._top_line(c, words.checkin_movement_of(n, v.movement_count), "")
-    draw_face(c.s, c.box(0.03, 0.12, 0.41, 0.6), mv.target if mv else None, (), m.side())
-    k._side_labels(c, c.box(0.03, 0.72, 0.2, 0.09), c.box(0.24, 0.72, 0.2, 0.09), m.affected_side)
+    draw_face(c.s, c.box(0.03, 0.14, 0.41, 0.66), mv.target if mv else None, (), m.side(), both_sides=True)
     if mv is None:
         return
     name, what = words.CHECKIN_MOVEMENTS[mv.id]
@@ -127,8 +127,7 @@ def _try(k: Any, c: Any, m: ScreenModel, phase: Phase) -> None:
     fraction = v.elapsed_s / v.duration_s if v.duration_s > 0 else 0.0
     circle = k._guide(c, area, k.guide_size(phase.value, fraction, m.t), inner=0.74)
     if mv is not None:
-        draw_face(c.s, _face_box(circle), mv.target, (), m.side())
-    k._side_labels(c, c.box(0.02, 0.11, 0.12, 0.08), c.box(0.33, 0.11, 0.12, 0.08), m.affected_side)
+        draw_face(c.s, _face_box(circle), mv.target, (), m.side(), both_sides=True)
     name, what = words.CHECKIN_MOVEMENTS[mv.id] if mv is not None else ("", "")
     k._top_line(c, name, words.checkin_try((v.try_index or 0) + 1, v.tries))
     c.text(words.CHECKIN_PHASES.get(phase.value, ""), c.box(x, 0.12, 0.83 - x, 0.14), "title",
@@ -150,7 +149,7 @@ def _repeat(k: Any, c: Any, m: ScreenModel) -> None:
     area, x = c.box(0.02, 0.12, 0.43, 0.7), 0.48
     circle = k._guide(c, area, 0.0, theme.SAGE, inner=0.74)
     if mv is not None:
-        draw_face(c.s, _face_box(circle), mv.target, (), m.side())
+        draw_face(c.s, _face_box(circle), mv.target, (), m.side(), both_sides=True)
     name = words.CHECKIN_MOVEMENTS[mv.id][0] if mv is not None else ""
     k._top_line(c, name, words.checkin_try((v.try_index or 0) + 1, v.tries))
     c.text(words.checkin_repeat(ck.repeat_reason), c.box(x, 0.13, 0.97 - x, 0.45), "head")

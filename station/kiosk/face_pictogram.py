@@ -71,10 +71,13 @@ def _mix(a: Color, b: Color, k: float) -> Color:
 
 def draw_face(surface: pygame.Surface, box: pygame.Rect, target: str | None,
               quiet: tuple[str, ...], affected_side: Side,
-              warnings: frozenset[str] = frozenset(), level: float = 1.0) -> dict[str, RegionMark]:
+              warnings: frozenset[str] = frozenset(), level: float = 1.0,
+              both_sides: bool = False) -> dict[str, RegionMark]:
     """Draw the face fitted into ``box``; returns the marks of the affected side's regions.
 
     ``level`` (0..1) brightens the target's glow, so the live meter can light it too.
+    ``both_sides``: the target glows on both sides and both are drawn alike (the weekly
+    check-in asks for the full movement of the whole face, not of the affected side).
     """
     a = max(8, min(box.w // 2, round(box.h * 0.40)))  # half width of the head
     b = round(a * 1.22)  # half height
@@ -96,9 +99,10 @@ def draw_face(surface: pygame.Surface, box: pygame.Rect, target: str | None,
         radius = max(3, round(r * a))
         if region == target:
             glow = _mix(theme.FACE, theme.TEAL, 0.45 + 0.55 * max(0.0, min(1.0, level)))
-            pygame.draw.circle(surface, _mix(theme.FACE, theme.TEAL, 0.35), centre,
-                               radius + max(2, radius // 3))
-            pygame.draw.circle(surface, glow, centre, radius)
+            for spot in (centre, at(affected.other, dx, dy)) if both_sides else (centre,):
+                pygame.draw.circle(surface, _mix(theme.FACE, theme.TEAL, 0.35), spot,
+                                   radius + max(2, radius // 3))
+                pygame.draw.circle(surface, glow, spot, radius)
             style = "target"
         elif region in quiet:  # a soft filled patch with a firm edge, shaped like the feature
             warn = region in warnings
@@ -114,7 +118,7 @@ def draw_face(surface: pygame.Surface, box: pygame.Rect, target: str | None,
     # the features, both sides: the affected side a little stronger
     for side in Side:
         s = screen_sign(side)
-        col = theme.TEXT if side == affected else theme.FACE_LINE
+        col = theme.TEXT if side == affected or both_sides else theme.FACE_LINE
         stroke = max(2, round(a / 15))
         bx, by = at(side, 0.42, -0.40)
         brow = pygame.Rect(0, 0, round(0.48 * a), round(0.22 * b))

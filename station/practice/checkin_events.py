@@ -85,16 +85,16 @@ class Status(enum.Enum):
 class CheckinTiming:
     """Check-in pacing (seconds) and its repeat rules."""
 
-    settle_s: float = 4.0  # at least this, then on as soon as calibrated
+    settle_s: float = 6.0  # at least this (its spoken words need 5.3 s), then on once calibrated
     settle_max_s: float = 20.0  # no baseline by then: the check-in ends (nothing to measure)
     neutral_s: float = 5.0
-    intro_s: float = 8.0  # a short press continues earlier
+    intro_s: float = 12.0  # a short press continues earlier; the spoken intro needs up to 11.4 s
     move_s: float = 2.0
     hold_s: float = 3.0
     release_s: float = 2.0
     rest_s: float = 3.0
     judge_s: float = 2.0  # a verdict that does not come in this time counts as bad
-    repeat_s: float = 4.0
+    repeat_s: float = 7.0  # time to face the screen again; its words need up to 6.6 s
     break_s: float = 20.0
     pause_timeout_s: float = 300.0
     summary_s: float = 60.0

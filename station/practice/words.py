@@ -372,9 +372,9 @@ SAY_SUMMARY = "Well done. That is the end of this practice."
 
 CHECKIN_TITLE = "Weekly check-in"
 CHECKIN_OFFER = "Your weekly check-in is due. It takes about four minutes."
-CHECKIN_FULL_NOTE = "This time, make the full movement. This is a check-in, not practice."
+CHECKIN_FULL_NOTE = "Three times, the full movement."
 CHECKIN_SETTLE = "Relax your face and look at the screen."
-CHECKIN_NEUTRAL = "Keep your face relaxed and still for a few seconds."
+CHECKIN_NEUTRAL = "Keep your face relaxed and still."
 CHECKIN_PHASES: dict[str, str] = {
     "move": "Move now",
     "hold": "Hold it",
@@ -396,7 +396,7 @@ CHECKIN_REPEAT: dict[str, str] = {  # why a try is done again -> what to do
     "frames": "Let's do that one again. Keep your face in view.",
 }
 CHECKIN_REPEAT_OTHER = "Let's do that one again."
-CHECKIN_MOVING_ON = "That one was hard to see today. We'll move on."
+CHECKIN_MOVING_ON = "We'll move on."
 CHECKIN_NO_BASELINE = "The camera could not see your resting face. Please try the check-in later."
 CHECKIN_DONE = "Thank you. Your check-in is done. Your clinic will look at it with you."
 
@@ -419,12 +419,22 @@ CHECKIN_HOME_PRACTISE = "To practise instead, hold the button."
 CHECKIN_HOME_DONE = "Weekly check-in done. Thank you."
 CHECKIN_INCOMPLETE = "Some movements were hard to see today. That is fine."
 CHECKIN_NOT_SAVED = "The check-in could not be saved just now. It is tried again. Please tell the clinic."
-CHECKIN_SAY_SETTLE = "This is your weekly check-in. Relax your face, and look at the screen."
+CHECKIN_SAY_SETTLE = "Your weekly check-in. Relax, and face the screen."
 CHECKIN_SAY_PHASES: dict[str, str] = {  # what the voice says as each part of a try starts
     "hold": "Hold it there.",
     "release": "And let go.",
     "rest": "Rest.",
 }
+# What the voice says as each try's move starts: a few words that fit in the move's 2 s (the
+# introduction before the three tries has said the whole movement).
+CHECKIN_SAY_MOVE: dict[str, str] = {
+    "brow_lift": "Eyebrows up.",
+    "eye_closure": "Eyes closed.",
+    "open_smile": "Smile wide.",
+    "snarl": "Snarl now.",
+    "lip_pucker": "Lips forward.",
+}
+CHECKIN_SAY_DONE = f"{CHECKIN_DONE} Press the button to finish."
 
 
 def checkin_movement_of(n: int, total: int) -> str:

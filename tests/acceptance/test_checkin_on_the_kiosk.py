@@ -3,7 +3,9 @@
 The kiosk loop (pygame, dummy video driver) with the real FaceLandmarker stepped frame by frame,
 a fake clock, espeak-ng rendering the voice, and the real SQLite store. The patient is a real
 face photo (the scripted check-in face of ``station.tracking.fakes.checkin_video``) that follows
-what the kiosk asks: its affected (left) side moves 0.6 of the other's. In the first try of the
+what the kiosk asks: its affected (left) side moves 0.6 of the other's, as the landmarker sees
+the held face (every ratio but the snarl's, whose warp the landmarker does not follow, is held
+to 0.6 within 0.1 at 5 frames a second). In the first try of the
 snarl the patient leaves the camera's view (a blank frame): the gate refuses that try and the
 kiosk asks for it again, in words and in the voice; the repeat is good and counted.
 
@@ -99,9 +101,13 @@ class SteppedTracker:
 
 @pytest.fixture(scope="module")
 def face(model_file):  # noqa: ANN001, ANN201
-    from station.tracking.fakes.checkin_video import CheckinScript, load_face
+    from station.tracking.fakes.checkin_video import CheckinScript, calibrate, load_face
 
-    return load_face("video", model_file, CheckinScript(side=SIDE, ratio=0.6))
+    face = load_face("video", model_file, CheckinScript(side=SIDE, ratio=0.6))
+    # the script set in what the landmarker sees of the held face (uncalibrated, the landmarker
+    # reads this face's 0.6 eye-closure warp as 0.75: see tests/tracking/test_checkin_measures.py)
+    calibrate(face, model_file)
+    return face
 
 
 def _texts(station: Station) -> list[str]:
@@ -196,7 +202,10 @@ def test_the_kiosk_runs_the_checkin_asks_again_for_a_bad_try_and_stores_it(tmp_p
     assert rows["snarl"][:2] == (3, 1) and all(r[1] == 0 for k, r in rows.items() if k != "snarl")
     assert patient.hid > 0
     smile = rows["open_smile"]
-    assert smile[4] > smile[3] > 0 and abs(smile[2] - 0.6) <= 0.15, smile  # the weaker affected side
+    assert smile[4] > smile[3] > 0, smile  # the weaker affected side
+    for mv in ("brow_lift", "eye_closure", "open_smile", "lip_pucker"):  # at 5 frames a second
+        assert abs(rows[mv][2] - 0.6) <= 0.1, (mv, rows[mv])
+    # the snarl's warp is not followed by the landmarker (0.0-0.5 mm of 1-5 mm): no ratio there
     rejected = [(MOVEMENTS[o.movement_index].id, o.reason, o.repeat) for o in last_run.history
                 if isinstance(o, TryRejected)]
     assert rejected == [("snarl", "no_face", True)]

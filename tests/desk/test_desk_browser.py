@@ -102,6 +102,15 @@ class Shots:
             self.drv.set_window_size(1280, 1000)
         return path
 
+    def save_file(self, name: str, data: bytes) -> Path:
+        """Keep a file the page gave (a PDF) beside the screenshots."""
+        path = self.folder / name
+        path.write_bytes(data)
+        if self.copy_to:
+            Path(self.copy_to).mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, self.copy_to)
+        return path
+
 
 def test_loan_cycle_in_a_browser(browser, server, tmp_path: Path):
     from selenium.common.exceptions import WebDriverException

@@ -41,7 +41,7 @@ def test_checkin_interval_and_section_in_a_browser(browser, server, tmp_path: Pa
     # the form: a check-in every 0 days is refused next to the field, every 7 is saved
     browser.get(base + "/prescribe")
     browser.find_element(By.NAME, "alias").send_keys(ALIAS)
-    browser.find_element(By.CSS_SELECTOR, "select[name=affected_side] option[value=right]").click()
+    browser.find_element(By.CSS_SELECTOR, "select[name=affected_side] option[value=left]").click()
     field = browser.find_element(By.NAME, "checkin_every_days")
     assert field.get_attribute("value") == "" and field.get_attribute("placeholder") == "e.g. 7"
     field.send_keys("0")
@@ -61,7 +61,9 @@ def test_checkin_interval_and_section_in_a_browser(browser, server, tmp_path: Pa
     assert len(saved) == 1 and rx.validate_bytes(saved[0].toml.encode()).prescription.checkin_every_days == 7
 
     # a unit comes back with four weekly check-ins
-    text = EXAMPLE.read_text().replace("EXAMPLE-02", ALIAS)
+    # the unit holds the same side as the desk's form (the record generator practises a left side)
+    text = EXAMPLE.read_text().replace("EXAMPLE-02", ALIAS).replace('affected_side = "right"',
+                                                                     'affected_side = "left"')
     assert rx.apply_bytes(u.data_dir, text.encode()).ok
     practise(u.data_dir, days=2)
     store_checkins(u.data_dir, [0.35, 0.5, 0.55, 0.75])
@@ -78,7 +80,8 @@ def test_checkin_interval_and_section_in_a_browser(browser, server, tmp_path: Pa
     assert cf.LABEL in browser.find_element(By.ID, "checkin-label").text
     rows = browser.find_elements(By.CSS_SELECTOR, "#checkin-first-latest tbody tr")
     smile = next(r.text for r in rows if r.text.startswith("Open-mouth smile: ratio"))
-    assert smile.endswith("0.35 0.75 0.01"), smile
+    assert smile.endswith("0.35 0.75 0.01 +0.40, more than the band"), smile  # a change beyond the noise
+    assert cf.SIGNS in browser.find_element(By.ID, "checkin-signs").text
     for mv in ("brow_lift", "eye_closure", "open_smile", "snarl", "lip_pucker"):
         fig = browser.find_element(By.ID, f"checkin-{mv}")
         assert fig.is_displayed() and fig.size["height"] > 150
@@ -87,3 +90,18 @@ def test_checkin_interval_and_section_in_a_browser(browser, server, tmp_path: Pa
     browser.execute_script("document.getElementById('checkins').scrollIntoView()")
     shot("checkin-section")
     shot("patient-page-with-checkins", full=True)
+
+    # the PDF the page links, fetched by the signed-in browser: the check-in pages are in it
+    import base64
+
+    link = browser.find_element(By.ID, "pdf-link")
+    b64 = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0]).then(r => r.arrayBuffer()).then(b => {"
+        " let s = ''; const u = new Uint8Array(b);"
+        " for (let i = 0; i < u.length; i += 8192) s += String.fromCharCode(...u.subarray(i, i + 8192));"
+        " done(btoa(s)); }).catch(e => done(''))", link.get_attribute("href"))
+    pdf = base64.b64decode(b64)
+    assert pdf.startswith(b"%PDF") and len(pdf) > 5000
+    saved = shot.save_file("report.pdf", pdf)
+    assert saved.stat().st_size == len(pdf)

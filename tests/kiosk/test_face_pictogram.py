@@ -78,3 +78,15 @@ def _colours_near(surface: pygame.Surface, rect: pygame.Rect) -> set[tuple[int, 
     got = {surface.get_at((x, y))[:3] for x in range(rect.left, rect.right) for y in range(rect.top, rect.bottom)}
     assert theme.TEAL in got  # the affected side's word is teal
     return got
+
+
+@pytest.mark.parametrize("target", ["brow", "eye", "mouth_corner", "lips", "nose_cheek"])
+def test_the_checkin_lights_the_movement_on_both_sides(target):
+    """A check-in asks for the full movement of the whole face: no side is singled out."""
+    surface = pygame.Surface((400, 400))
+    surface.fill(theme.BG)
+    box = pygame.Rect(50, 50, 300, 300)
+    m = draw_face(surface, box, target, (), "left", both_sides=True)[target]
+    mirrored = (2 * box.centerx - m.centre[0], m.centre[1])
+    assert _lit_share(surface, m.centre, m.radius) > 0.5
+    assert _lit_share(surface, mirrored, m.radius) > 0.5

@@ -231,4 +231,118 @@ def test_the_voice_says_why_it_moves_on_after_the_last_repeat():
     assert names.count("checkin_repeat_turned") == QUICK_TIMING.max_repeats
     intro = next(s for s in said if s and s[0] == "checkin_moving_on_eye_closure_intro")
     assert intro[1].startswith(words.CHECKIN_MOVING_ON)
+    end = [s for s in said if s and s[0].startswith("checkin_summary")]  # said at the end too
+    assert end == [("checkin_summary_incomplete", f"{words.CHECKIN_INCOMPLETE} {words.CHECKIN_SAY_DONE}")]
     assert eng.progress[0].complete is False and all(p.complete for p in eng.progress[1:])
+
+
+def _spoken_checkin(timing):  # noqa: ANN001, ANN202
+    """(cue name, sentence, seconds until the next cue) of a whole check-in at ``timing``, with
+    one turned try (repeated), a pause and a break, followed as the kiosk's run follows it."""
+    from station.practice.checkin import CheckinEngine, Event, TryEnded, TryRejected
+
+    eng = CheckinEngine(timing)
+    said: list[tuple[str, str, float]] = []
+    state = {"turned": 0, "reason": ""}
+
+    def follow(outs, now):  # noqa: ANN001, ANN202
+        moving_on = False
+        for o in outs:
+            if isinstance(o, TryRejected):
+                state["reason"], moving_on = o.reason, not o.repeat
+            found = checkin_run.say_for(o, eng, state["reason"], moving_on)
+            if found:
+                said.append((*found, o.at))
+        for o in outs:
+            if isinstance(o, TryEnded):
+                bad = o.movement_index == 2 and state["turned"] == 0
+                state["turned"] += bad
+                follow(eng.handle(Event.TRY_BAD if bad else Event.TRY_OK, o.at, "turned" if bad else ""), o.at)
+
+    follow(eng.handle(Event.SHORT_PRESS, 0.0), 0.0)
+    follow(eng.handle(Event.CALIBRATED, timing.settle_s), timing.settle_s)
+    paused = broke = False
+    while eng.phase not in (Phase.SUMMARY, Phase.HOME):
+        t = eng.next_deadline()
+        if not paused and eng.phase is Phase.HOLD and eng.view(t).movement_index == 1:
+            paused = True  # a pause in the eye closure's hold, resumed 10 s later
+            follow(eng.handle(Event.SHORT_PRESS, t - 1.0), t - 1.0)
+            follow(eng.handle(Event.SHORT_PRESS, t + 9.0), t + 9.0)
+            continue
+        if not broke and eng.phase is Phase.REST and eng.view(t).movement_index == 3:
+            broke = True  # a release break in the snarl's rest, held to its end
+            follow(eng.handle(Event.LONG_PRESS, t - 0.5), t - 0.5)
+            continue
+        follow(eng.tick(t), t)
+    ends = [s[2] for s in said[1:]] + [said[-1][2] + timing.summary_s]
+    return [(n, text, end - at) for (n, text, at), end in zip(said, ends, strict=True)]
+
+
+def test_the_voice_alone_guides_a_whole_checkin_and_every_line_fits_its_moment():
+    """Followed with eyes closed: the voice says when it starts, each movement with its tries,
+    when to hold, let go and rest, why a try is asked again, the pause and the break, and the
+    end with what to do next; and no line is cut short by the next one (the voice cuts short
+    whatever it is saying), measured on espeak-ng's own rendering."""
+    import tempfile
+    import wave
+    from pathlib import Path
+
+    from station.kiosk.voice import espeak_path, render
+    from station.practice.checkin import CheckinTiming
+
+    lines = _spoken_checkin(CheckinTiming())
+    names = [n for n, _t, _d in lines]
+    assert names[:2] == ["checkin_settle", "checkin_neutral"] and names[-1] == "checkin_summary"
+    for mv in words.CHECKIN_MOVEMENTS:  # each movement introduced once, then three moves
+        assert names.count(f"checkin_{mv}_intro") == 1, mv
+    assert names.count("checkin_open_smile_move") == 4  # three tries and the turned one again
+    assert names.count("checkin_hold") >= names.count("checkin_release") >= 16  # a pause cut one hold
+    assert "checkin_repeat_turned" in names and "paused" in names and "checkin_break" in names
+    i = names.index("paused")
+    assert names[i + 1] == "checkin_eye_closure_move"  # on resume the try starts again, said
+    assert "Press the button" in lines[-1][1] and "Press the button" in lines[i][1]
+    if espeak_path() is None:
+        pytest.skip("espeak-ng is absent: apt-get install espeak-ng")
+    seconds: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n, text, _d in lines:
+            if n not in seconds:
+                with wave.open(str(render(text, Path(tmp) / f"{n}.wav"))) as w:
+                    seconds[n] = w.getnframes() / w.getframerate()
+    cut = [(n, round(seconds[n], 2), round(d, 2)) for n, _t, d in lines
+           if seconds[n] > d and n != "paused"]  # a pause is resumed by the patient, not by time
+    assert not cut, cut
+
+
+def test_the_demo_patient_is_handed_the_checkins_view_each_step_and_none_at_the_end():
+    """The check-in hands its view to the demo's tracking (``follow_checkin``), which keeps it
+    for the simulated patient; once the check-in is over it hands None (the face at rest)."""
+    from station.tracking.fakes.sources import DemoTracking, PhaseProbe
+
+    probe = PhaseProbe()
+    demo = DemoTracking(inner=None, probe=probe)  # type: ignore[arg-type]
+    seen: list[object] = []
+
+    def follow(view: object) -> None:
+        seen.append(view)
+        demo.follow_checkin(view)
+
+    class Silent:  # no voice, no tones
+        def __getattr__(self, _name: str) -> object:
+            return lambda *_a, **_k: None
+
+    run = checkin_run.CheckinRun("left", Settings(), None, Silent(), Silent(), lambda _r: None, QUICK_TIMING,
+                                 on_view=follow)
+    run.start(0.0)
+    run.step(0.1)
+    assert seen and seen[0] is not None and probe.checkin is seen[0]
+    assert probe()[0] == seen[0].shown.value  # type: ignore[attr-defined]
+    t = 0.1
+    while not run.done and t < 600:
+        t += 1.0
+        run.step(t)
+        if not run.done:
+            run.press(False, t)  # no camera: the check-in ends at settle; a press leaves its summary
+    run.step(t + 1.0)
+    assert run.done and seen[-1] is None and probe.checkin is None
+    assert probe()[0] == "home"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,8 @@ def baseline(fissure: tuple[float, float] = (8.0, 9.0)) -> Baseline:
 
 def frames(movement: Movement, affected: float, other: float, side: str = "left", hold_s: float = 3.0,
            extra: dict[str, float] | None = None, fps: float = FPS, turn: float = 0.0,
-           face: bool = True, blink_at: float | None = None, blink_s: float = 0.3) -> TryFrames:
+           face: bool = True, blink_at: float | None = None, blink_s: float = 0.3,
+           keep: Callable[[float], bool] | None = None) -> TryFrames:
     """A try (move 2 s, hold, release 2 s, rest 2 s) whose target reaches ``affected`` / ``other``
     (mm, in the movement's direction) in the hold; ``extra`` region readings on the affected side."""
     a = 0 if side == "left" else 1
@@ -63,6 +65,8 @@ def frames(movement: Movement, affected: float, other: float, side: str = "left"
     for phase, dur in spans:
         for k in range(int(round(dur * fps))):
             t = t0 + k / fps
+            if keep is not None and not keep(t):
+                continue  # the tracker delivered no frame then
             f = k / (dur * fps)
             amount = {"move": f, "hold": 1.0, "release": 1.0 - f}.get(phase, 0.0)
             r = np.zeros((2, 6))
@@ -148,6 +152,17 @@ def test_the_gate_keeps_good_tries_and_names_what_is_wrong() -> None:
     assert gate_try(tf, base) == (False, "frames")
 
 
+def test_the_gate_counts_the_hold_covered_in_time_not_frames_times_the_median_interval() -> None:
+    """A loaded tracker delivers frames in bursts: 0.2 s at 25 fps every 0.5 s still covers the
+    whole steady hold (the demo's tries were refused as "frames" this way); frames only in the
+    first half of the steady hold do not."""
+    base = baseline()
+    bursts = frames(SMILE, 3, 6, fps=25.0, keep=lambda t: (t % 0.5) < 0.2)
+    assert gate_try(bursts, base) == (True, "")
+    early = frames(SMILE, 3, 6, fps=25.0, keep=lambda t: not 3.6 <= t < 5.0)
+    assert gate_try(early, base) == (False, "frames")
+
+
 def _result(ratio: float, aff: float, eye: float) -> TryResult:
     return TryResult("open_smile", 0, 0, aff, aff / ratio, ratio, {"eye": eye, "brow": 0.1}, -eye * 12.5, 20, 0)
 
@@ -192,7 +207,16 @@ STILL_TIMING = CheckinTiming(settle_s=4.0, neutral_s=5.0, intro_s=0.5, move_s=0.
 
 @pytest.mark.slow
 def test_a_still_face_repeats_within_two_tenths_of_a_millimetre(model_file: Path) -> None:
-    """A real photo held still, with sensor noise and a little sway, through the whole check-in."""
+    """A real photo held still, with sensor noise and a little sway, through the whole check-in.
+
+    Measured the same way on the matrix's faces (max / median over 35 measures): "studio" (this
+    one, 128 px between the irises) 0.136 / 0.053 mm, "posed" (122 px) 0.096 / 0.033, "clip"
+    (104 px) 0.134 / 0.068, "video" (69 px, about 0.9 mm a pixel) 0.203 / 0.043: the open
+    smile's other mouth corner, a signed length of a still corner's jitter. That small face is
+    the unit's case, not an outlier: the kiosk's 640x480 camera at arm's length (about 0.55 m,
+    a lens of about 62 degrees across) sees roughly 60 px between the irises, so there the
+    0.2 mm target is at its edge (estimated from the optics, not measured on a unit).
+    """
     import cv2
 
     from station.devtools.checkin_replay import replay_checkin
@@ -229,61 +253,95 @@ def test_a_still_face_repeats_within_two_tenths_of_a_millimetre(model_file: Path
     assert all(abs(v) < 0.5 for v in res["rest"]["spread_mm"].values() if v is not None)
 
 
-# Turned 0.17-0.20 rad in their photos; measured (10 and 30 fps): the landmarker reads a
-# one-sided smile's corners unequally there (smile ratio +0.11 to +0.39 from the script, the held
-# still face agreeing), the 2-D registration adds up to 0.19 to a ratio on the more turned one,
-# and a 0 % script reads -5.3 % once. Expected to hold once the registration is 3-D (issue 16)
-# only where the registration is the cause: re-measure after that merge.
-# The two turned photos miss the ratio target (the landmarker's reading of a warped turned face,
-# not the check-in: see the module's notes). They cost minutes of CI for a known answer, so they
-# run when asked: STATION_CHECKIN_ALL_FACES=1.
-TURNED = [pytest.mark.xfail(reason="turned photo: landmarker and registration, not the check-in", strict=False),
-          pytest.mark.skipif(not os.environ.get("STATION_CHECKIN_ALL_FACES"),
-                             reason="turned photos run with STATION_CHECKIN_ALL_FACES=1 (known miss, minutes)")]
-FACES = ("video", pytest.param("studio", marks=TURNED), pytest.param("portrait", marks=TURNED))
+# The matrix's faces: three near-frontal real faces of the pinned media (the landmarker's own
+# pose, yaw / pitch): "video" (a man, 0.00 / 0.02), "clip" (a woman, a still stretch of a stock
+# clip, -0.05 / -0.15), "posed" (a woman, a posed-expression photo, 0.00 / 0.05; she smiles a
+# little at rest, which a neutral baseline absorbs).
+#
+# Why not the two turned photos ("studio", "portrait", yaw 0.17 and 0.20 rad) that stood here
+# as expected failures: not because they are turned. With the 3-D registration (issue 16) the
+# check-in added at most 0.07 to what the landmarker reads of their held still face (ratios)
+# and 3.1 points (eye narrowing) on "studio", left side, 10 and 30 fps (not run further).
+# Their misses were the script: the warps were set in pixels, and the landmarker follows a
+# one-sided warp unequally on every face, frontal ones too. At a scripted 0.6 the station's own measure of the warp's
+# ground-truth landmarks reads 0.58-0.62 (brow, smile, pucker) on all six faces tried, the
+# landmarker 0.51-0.85 for the smile (the frontal "posed" 0.85 / 0.54, the turned "studio"
+# 0.71 / 0.51), 0.40-1.06 for the pucker, 0.15-0.91 for the brow. So the warp and the
+# measurement are right and the landmarker's response to a synthetic warp is the spread; the
+# scripts are now set in what the landmarker sees of the held still face
+# (:func:`station.tracking.fakes.checkin_video.calibrate`, as the eye narrowing already was),
+# and the matrix tests what the check-in adds. The snarl has no ratio here: a warp that lifts
+# the nose wing and cheek by 1-5 mm (ground truth) reads 0.0-0.5 mm through the landmarker
+# (in the full matrix the check-in gave a snarl ratio in 5 of 36 cells, 0.50-0.85, where the
+# other side's reading just passed the 0.5 mm needed for a ratio: noise, not the script).
+# One script cannot be set: on the "video" face the landmarker reads the affected eye closing
+# 0.35 (left) and 0.41 (right) of the other eye's closure when only the other eye is warped
+# (the warp on the affected eye at zero), so an eye-closure ratio of 0.3 does not exist for it
+# there; that cell is
+# held to what the landmarker reads (within 0.1), and it says something for the clinic: a
+# one-sided eye closure reads at least about 0.3-0.4 through this landmarker on these faces
+# (video: 0.35 left, 0.41 right; clip: 0.32 right, with no warp on that eye at all; the pinned
+# media's survey: the other eye's gap drops 0.01-0.23 of a commanded closure).
+# (The pose drift of issue 16 learns from a head that turns at rest; these faces never turn,
+# and the check-in's gate refuses a try turned past 0.15 rad from the calibrated pose.)
+MATRIX_FACES = ("video", "clip", "posed")
 SCRIPTS = ((0.3, 0.0, 0.2), (0.6, 0.2, 0.4), (1.0, 0.4, 0.0))  # ratio, smile and pucker narrowing
+MATRIX_FPS = (10.0, 30.0)
+
+
+def matrix_cases(name: str, side: str) -> list[tuple[tuple[float, float, float], float]]:
+    """(script, fps) to run on one face and side. All six by default would be 36 check-ins (about
+    25 minutes on two cores, twice in CI), so by default each face and side runs one of them
+    and together the six cover every script at both frame rates once;
+    ``STATION_CHECKIN_FULL_MATRIX=1`` runs all of them everywhere."""
+    every = [(sc, fps) for sc in SCRIPTS for fps in MATRIX_FPS]
+    if os.environ.get("STATION_CHECKIN_FULL_MATRIX"):
+        return every
+    k = 2 * MATRIX_FACES.index(name) + ("left", "right").index(side)
+    return [(SCRIPTS[k % 3], MATRIX_FPS[k // 3])]
 
 
 def scripted_rows(model_file: Path, name: str, side: str) -> list[dict]:
-    """Every script on one face and side at 10 and 30 fps: what was scripted, what the
-    landmarker sees of the held still face (the reference), what the check-in measured."""
+    """The matrix's check-ins on one face and side: what was scripted, what the landmarker sees
+    of the held still face (the reference), the warp's own amount, what the check-in measured."""
     from station.devtools.checkin_replay import scripted_checkin
     from station.practice.checkin import QUICK_TIMING
     from station.tracking.fakes.checkin_video import CheckinScript, calibrate, load_face
 
     rows = []
-    for ratio, smile_n, pucker_n in SCRIPTS:
-        face = load_face(name, model_file, CheckinScript(side, ratio, smile_n, pucker_n))
-        refs = calibrate(face, model_file)
-        for fps in (10.0, 30.0):
-            res = scripted_checkin(face, fps, model_file, QUICK_TIMING)
-            assert res["status"] == "complete" and not res["rejected"]
-            for m in res["movements"]:
-                ref = refs[m["movement"]]
-                n = {"open_smile": smile_n, "lip_pucker": pucker_n}.get(m["movement"])
-                rows.append({"face": name, "side": side, "fps": fps, "movement": m["movement"],
-                             "ratio": ratio, "ratio_ref": ref.ratio, "ratio_measured": m["ratio"],
-                             "n_pct": None if n is None else 100 * n, "n_ref": ref.narrowing_pct,
-                             "n_measured": m["eye_narrowing_pct"] if n is not None else None})
+    done: dict[tuple[float, float, float], tuple] = {}
+    for script, fps in matrix_cases(name, side):
+        if script not in done:
+            ratio, smile_n, pucker_n = script
+            face = load_face(name, model_file, CheckinScript(side, ratio, smile_n, pucker_n))
+            done[script] = (face, calibrate(face, model_file))
+        face, refs = done[script]
+        ratio, smile_n, pucker_n = script
+        res = scripted_checkin(face, fps, model_file, QUICK_TIMING)
+        assert res["status"] == "complete" and not res["rejected"]
+        for m in res["movements"]:
+            ref = refs[m["movement"]]
+            n = {"open_smile": smile_n, "lip_pucker": pucker_n}.get(m["movement"])
+            rows.append({"face": name, "side": side, "fps": fps, "movement": m["movement"],
+                         "ratio": ratio, "ratio_ref": ref.ratio, "ratio_measured": m["ratio"],
+                         "warp_amount": round(ref.geometric_ratio, 3),
+                         "n_pct": None if n is None else 100 * n, "n_ref": ref.narrowing_pct,
+                         "n_measured": m["eye_narrowing_pct"] if n is not None else None})
     return rows
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("side", ("left", "right"))
-@pytest.mark.parametrize("name", FACES)
+@pytest.mark.parametrize("name", MATRIX_FACES)
 def test_scripted_checkins_recover_ratio_and_eye_narrowing(model_file: Path, name: str, side: str) -> None:
-    """The acceptance matrix (three faces, both sides, three scripts, 10 and 30 fps).
+    """The acceptance matrix (three faces, both sides, ratios 0.3 / 0.6 / 1.0, eye narrowing
+    0 / 20 / 40 % in the smile and the pucker, 10 and 30 fps; see :func:`matrix_cases`).
 
-    * the open smile's ratio within 0.1 of the scripted one (the mouth corner is the one region
-      the landmarker follows a warp of nearly one to one: detected / commanded 0.93);
-    * the eye narrowing in the smile and the pucker within 5 points of the scripted one (the
-      eye warp is set so that the landmarker sees that narrowing on the held still face: it
-      sees only about half of a squashed eye's geometric narrowing);
-    * every ratio the check-in gives within 0.1 of what the landmarker gives the held still
-      face: the check-in (video, registration, timing, hold medians, any frame rate) adds no
-      error of its own. How far that reference is from the scripted ratio for brow, eye closure
-      and pucker is the landmarker's response to warped faces, not the check-in's (the snarl
-      warp it does not follow at all, so no snarl ratio exists here).
+    * every ratio the landmarker can give (brow lift, eye closure, open smile, lip pucker) within
+      0.1 of the scripted one, and within 0.1 of what the landmarker reads of the held still face
+      (where the landmarker cannot be made to read the script, the latter only: see above);
+    * the eye narrowing in the smile and the pucker within 5 points of the scripted one.
+    The scripts are set in what the landmarker sees (see the notes above ``MATRIX_FACES``).
     """
     rows = scripted_rows(model_file, name, side)
     out = os.environ.get("STATION_CHECKIN_TABLE")
@@ -291,9 +349,18 @@ def test_scripted_checkins_recover_ratio_and_eye_narrowing(model_file: Path, nam
         with open(out, "a", encoding="utf-8") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows)
     for r in rows:
-        if r["movement"] == "open_smile":
-            assert abs(r["ratio_measured"] - r["ratio"]) <= 0.1, r
-        if r["ratio_ref"] is not None and r["ratio_measured"] is not None:
-            assert abs(r["ratio_measured"] - r["ratio_ref"]) <= 0.1, r
-        if r["n_pct"] is not None:
-            assert abs(r["n_measured"] - r["n_pct"]) <= 5.0, r
+        check_matrix_row(r)
+
+
+def check_matrix_row(r: dict) -> None:
+    """One row of the matrix against the acceptance (also run on a saved table)."""
+    if r["movement"] == "snarl":
+        return  # the landmarker does not follow the snarl's warp: no ratio to recover
+    assert r["ratio_ref"] is not None and r["ratio_measured"] is not None, r
+    assert abs(r["ratio_measured"] - r["ratio_ref"]) <= 0.1, r  # what the check-in adds
+    if abs(r["ratio_ref"] - r["ratio"]) <= 0.03:
+        assert abs(r["ratio_measured"] - r["ratio"]) <= 0.1, r
+    else:  # the script could not be set: only where the eyes couple (see the notes above)
+        assert r["movement"] == "eye_closure" and r["warp_amount"] == 0.0 and r["ratio"] == 0.3, r
+    if r["n_pct"] is not None:
+        assert abs(r["n_measured"] - r["n_pct"]) <= 5.0, r

@@ -37,3 +37,40 @@ def test_simulated_patient_moves_the_affected_side_on_cue(model_file, media, clo
     left = gap(a, 386, 374) - gap(b, 386, 374)
     right = gap(a, 159, 145) - gap(b, 159, 145)
     assert left > 1.0 and left > 3 * abs(right)
+
+
+def test_simulated_patient_follows_a_weekly_checkin(model_file, media, clock):
+    """In a check-in the demo's patient makes the standard movement asked for, on both sides,
+    the affected side weaker (the probe names the check-in's movement)."""
+    from station.practice.checkin import CheckinEngine, Event, Phase
+    from station.tracking.fakes.sources import PhaseProbe
+
+    engine = CheckinEngine()
+    probe = PhaseProbe()
+    engine.handle(Event.SHORT_PRESS, clock())
+    engine.handle(Event.CALIBRATED, clock())
+    while not (engine.phase is Phase.HOLD and engine.view(clock()).movement.id == "lip_pucker"):
+        clock.advance(engine.next_deadline() - clock())
+        for o in engine.tick(clock()):
+            if type(o).__name__ == "TryEnded":
+                engine.handle(Event.TRY_OK, clock())
+    clock.advance(0.5)
+    probe.checkin = engine.view(clock())  # as the check-in hands it over each frame
+    assert probe() == ("hold", "checkin:lip_pucker", 0, pytest.approx(0.5 / engine.timing.hold_s))
+    from station.tracking.fakes.checkin_video import follow_checkins
+
+    patient = follow_checkins(load_patient(model_file, "left", probe, clock=clock))
+    held = patient.read()
+    probe.checkin = None  # the check-in over: home, the face at rest
+    clock.advance(0.1)
+    rest = patient.read()
+    assert held is not None and rest is not None and not np.array_equal(held.rgb, rest.rgb)
+    with Landmarker(model_file) as lm:
+        for i in range(12):
+            a = lm.detect(rest.rgb, i * 0.1)
+        for i in range(12, 24):
+            b = lm.detect(held.rgb, i * 0.1)
+    # both mouth corners (61 right, 291 left) move towards the midline, the left (affected) less
+    right = float(b.landmarks[61, 0] - a.landmarks[61, 0])
+    left = float(a.landmarks[291, 0] - b.landmarks[291, 0])
+    assert right > 1.0 and 0.0 < left < right, (left, right)

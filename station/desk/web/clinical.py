@@ -87,8 +87,9 @@ def patient_page(alias: str) -> str:
     return render_template("patient.html", alias=alias, data=data, sessions=sessions, charts=charts,
                            checkins=ck, checkin_charts={mv: checkin_figures.chart_svg(t) for mv, t in
                                                         ck.trends.items()},
-                           checkin_table=checkin_figures.first_latest(ck),
+                           checkin_table=checkin_figures.first_latest_change(ck),
                            checkin_rest=checkin_figures.rest_rows(ck), checkin_label=checkin_figures.LABEL,
+                           checkin_signs=checkin_figures.SIGNS,
                            no_score=checkin_figures.NO_SCORE, movement_names=checkin_figures.NAMES,
                            titles=report.CHARTS, figures=data.figures,
                            headline=data.figures.headline(data.prescribed_per_day),

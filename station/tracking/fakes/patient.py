@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -137,7 +138,7 @@ class SimulatedPatient:
         self._index = 0
         L0 = np.asarray(landmarks, dtype=np.float64)
         iod = float(np.linalg.norm(L0[473, :2] - L0[468, :2]))
-        self._image = np.ascontiguousarray(image_rgb)
+        self._image = self.image = np.ascontiguousarray(image_rgb)
         mouth = SMILE_SHARE_OF_IOD * iod
         self._fields: dict[str, Callable[[float], Field]] = {
             "eye": lambda a: eye_field(L0, side, a * EYE_CLOSE_F),
@@ -146,6 +147,11 @@ class SimulatedPatient:
                                            eye_field(L0, side, a * SYNKINESIS_EYE_F)),
         }
         self._cache: dict[tuple[str, int], np.ndarray] = {}
+        self.side, self.landmarks = side, L0
+        # the weekly check-in's movements (station.tracking.fakes.checkin_video.follow_checkins
+        # sets how to make them; made on first use)
+        self.checkin_face: Callable[[], Any] | None = None
+        self._checkin: Any = None
 
     def _face(self, kind: str, level: int) -> np.ndarray:
         """The face at ``level`` of a movement (warped once, on first use: ~0.1 s each)."""
@@ -172,14 +178,19 @@ class SimulatedPatient:
             return None
         self._next = max(self._next + 1.0 / self._fps, now)
         state, target, rep, fraction = self._phase()
-        level = int(round(self._amount(state, fraction) * (LEVELS - 1)))
+        amount = self._amount(state, fraction)
+        level = int(round(amount * (LEVELS - 1)))
+        self._index += 1
+        if target is not None and target.startswith("checkin:") and self.checkin_face is not None:
+            if self._checkin is None:
+                self._checkin = self.checkin_face()
+            return Frame(rgb=self._checkin.frame(target.split(":", 1)[1], amount), t=now, index=self._index)
         if target == "eye":
             kind = "eye"
         elif target in ("mouth_corner", "lips"):
             kind = "smile_syn" if rep == 1 else "smile"
         else:
             kind, level = "eye", 0
-        self._index += 1
         return Frame(rgb=self._face(kind, level), t=now, index=self._index)
 
     def close(self) -> None:

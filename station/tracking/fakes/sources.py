@@ -32,12 +32,23 @@ log = logging.getLogger(__name__)
 class PhaseProbe:
     """What the session is doing now, for the demo's simulated patient: the engine's latest
     :class:`View`, as the tracking was given it (:class:`DemoTracking` keeps it here every
-    poll; the simulated patient reads it on the tracker's thread)."""
+    poll; the simulated patient reads it on the tracker's thread).
+
+    While a weekly check-in runs, its view is kept in ``checkin`` (by
+    :meth:`DemoTracking.follow_checkin`) and the patient follows it: the target is then
+    ``"checkin:<movement id>"`` (the simulated patient makes that standard movement, both
+    sides, the affected one weaker)."""
 
     def __init__(self) -> None:
         self.view: View | None = None
+        self.checkin: Any = None
 
     def __call__(self) -> tuple[str, str | None, int | None, float]:
+        ck = self.checkin
+        if ck is not None:
+            fraction = ck.elapsed_s / ck.duration_s if ck.duration_s > 0 else 0.0
+            target = f"checkin:{ck.movement.id}" if ck.movement is not None else None
+            return (ck.shown.value, target, ck.try_index, min(max(fraction, 0.0), 1.0))
         v = self.view
         if v is None:
             return ("home", None, None, 0.0)
@@ -84,12 +95,13 @@ def source_factory(settings: Settings, video: str | None = None, index: int | No
                     raise
         if model_path is None:
             raise CameraError("The simulated patient needs the face model.")
+        from station.tracking.fakes.checkin_video import follow_checkins
         from station.tracking.fakes.patient import load_patient
 
         face = _sample(DEMO_FACE, fetcher)
         log.info("no webcam: the demo plays a simulated patient (a real face photo, moved on cue)")
-        return load_patient(model_path, settings.patient.affected_side, probe or PhaseProbe(),
-                            face=face)
+        return follow_checkins(load_patient(model_path, settings.patient.affected_side,
+                                            probe or PhaseProbe(), face=face))
 
     return open_it
 
@@ -153,6 +165,10 @@ class DemoTracking:
                 TrackingStatus.NO_CAMERA, TrackingStatus.STARTING) and (f.busy(sample) or f.failed(sample)):
             fb = replace(fb, status=TrackingStatus.NO_CAMERA, message=f.words(sample))
         return fb, seen
+
+    def follow_checkin(self, view: Any) -> None:
+        """A weekly check-in's view this frame (None when it ends): the patient follows it."""
+        self.probe.checkin = view
 
     def follow(self, outputs: list[Output]) -> Measured:
         """Follow the session: retries are allowed only while it runs."""
