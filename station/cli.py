@@ -252,7 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     capture_native_stderr()  # C libraries' chatter (ALSA, OpenCV, mediapipe) to the debug log
     module_name, func_name = args.handler.split(":")  # set by the subcommand's parser
     try:
-        args.ctx = build_context(args)  # settings and data folder, once, for every command
+        # settings and data folder, once, for every command
+        args.ctx = build_context(args.config, args.data_dir, args.verbose)
         _finish_interrupted_work(args.ctx)
         func = getattr(importlib.import_module(module_name), func_name)
         return int(func(args) or 0)
