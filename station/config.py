@@ -317,16 +317,18 @@ class CommandContext:
         return self._data_dir
 
 
-def build_context(args: argparse.Namespace) -> CommandContext:
-    """Load the settings named by ``args`` (``--config``) and make the context."""
-    settings, problems = load_settings(getattr(args, "config", None))
-    return CommandContext(settings, problems, getattr(args, "data_dir", None), bool(getattr(args, "verbose", False)))
+def build_context(config: str | None = None, data_dir: str | None = None,
+                  verbose: bool = False) -> CommandContext:
+    """Load the settings file ``config`` (``--config``; None: the default) and make the context
+    with the ``--data-dir`` and ``-v`` given."""
+    settings, problems = load_settings(config)
+    return CommandContext(settings, problems, data_dir, verbose)
 
 
 def context_of(args: argparse.Namespace) -> CommandContext:
     """The context ``cli.main`` put on ``args`` (built here for a caller that did not)."""
     ctx = getattr(args, "ctx", None)
-    if not isinstance(ctx, CommandContext):
-        ctx = build_context(args)
+    if not isinstance(ctx, CommandContext):  # parsed by ``build_parser``: the global options are there
+        ctx = build_context(args.config, args.data_dir, args.verbose)
         args.ctx = ctx
     return ctx

@@ -3,7 +3,6 @@ and a prescription file, for the end-to-end runs in ``tests/acceptance``."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from station.feedback import Measured, RepStats
 from station.kiosk.app import Station
 from station.kiosk.autoplay import Autoplay
 from station.kiosk.services import NullTracking
-from station.kiosk.wiring import build_station
+from station.kiosk.wiring import SourceChoice, build_station
 from station.practice.events import Output, RepDone, SessionStarted, SessionStatus, State
 from station.records.recorder import SessionRecorder
 
@@ -26,8 +25,7 @@ SHORT = [{"id": "eye_closure", "reps": 2}, {"id": "small_smile", "reps": 2, "hol
 
 def start_kiosk(data_dir: Path, clock: Any) -> Station:
     """The kiosk as ``station run`` builds it (prescription, records, chores), no camera."""
-    args = argparse.Namespace(no_tracking=True, command="run")
-    station = build_station(args, Settings(), data_dir, clock=clock)
+    station = build_station(SourceChoice(tracking=False), Settings(), data_dir, clock=clock)
     assert isinstance(station.services.recorder, SessionRecorder)
     station.tracking.inner = MeasuringTracking(station)  # behind the same fault guard
     station.start()

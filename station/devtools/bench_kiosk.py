@@ -3,7 +3,6 @@ display (frame rate, step time, capture-to-meter latency)."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import statistics
@@ -80,7 +79,7 @@ def kiosk_run(model: Path, settings: Any, paced_s: float,
     """
     import pygame
 
-    from station.kiosk.wiring import build_station
+    from station.kiosk.wiring import SourceChoice, build_station
     from station.paths import model_path
     from station.practice.events import REP_PHASES
 
@@ -104,9 +103,8 @@ def kiosk_run(model: Path, settings: Any, paced_s: float,
             driver = pygame.display.get_driver()
             # The simulated patient (a real face photo moved on cue): real inference, and a
             # resting face to calibrate on, so the meters really show (no pinned video rests).
-            args = argparse.Namespace(command="demo", video="simulated", camera=None,
-                                      no_tracking=False)
-            station = build_station(args, settings, data, clock=time.monotonic, surface=surface)
+            source = SourceChoice(demo=True, video="simulated")
+            station = build_station(source, settings, data, clock=time.monotonic, surface=surface)
             station.buttons.insert(0, _StartPress(station, settings.button.hold_time))
             live: Any = station.services.tracking  # the live (or demo) tracking built above
             tracker = live.tracker

@@ -56,9 +56,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                                         settings.button.bounce_time, clock))
     except ButtonUnavailable as exc:
         log.warning("%s; using the keyboard space bar as the button", exc)
-    from station.kiosk.wiring import build_station
+    from station.kiosk.wiring import UNIT_CAMERA, build_station
 
-    station = build_station(args, settings, data_dir, clock=clock, buttons=buttons,
+    station = build_station(UNIT_CAMERA, settings, data_dir, clock=clock, buttons=buttons,
                             keyboard=keyboard, surface=surface)
     station.run()
     return 0
@@ -70,7 +70,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     capture_native_stderr()  # ALSA, OpenCV and mediapipe chatter: debug log lines, not the terminal
 
-    speed = float(getattr(args, "speed", 1.0))
+    speed = float(args.speed)
     if not 0.1 <= speed <= 1000:
         raise UsageError(f"--speed must be between 0.1 and 1000, got {speed:g}")
     if args.headless:
@@ -88,9 +88,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         t0 = time.monotonic()
         clock = (lambda: t0 + (time.monotonic() - t0) * speed) if speed != 1.0 else time.monotonic
     keyboard = KeyboardButton(settings.button.hold_time, clock)
-    from station.kiosk.wiring import build_station
+    from station.kiosk.wiring import SourceChoice, build_station
 
-    station = build_station(args, settings, data_dir, clock=clock, keyboard=keyboard,
+    source = SourceChoice(demo=True, video=args.video, camera=args.camera, tracking=not args.no_tracking)
+    station = build_station(source, settings, data_dir, clock=clock, keyboard=keyboard,
                             surface=surface, exit_after_summary=args.autoplay)
     def preparing() -> bool:  # the demo's media are being fetched (autoplay waits at home)
         return bool(getattr(station.services.tracking, "preparing", False))

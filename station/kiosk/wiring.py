@@ -3,7 +3,8 @@ the weekly check-in.
 
 :class:`~station.kiosk.app.Station` only knows the service Protocols of
 :mod:`station.kiosk.services`; this module builds the real ones, in one place, for
-``station run`` and ``station demo``: the active prescription's plan and affected side, the
+``station run`` and ``station demo``, from the frame source the command chose
+(:class:`SourceChoice`): the active prescription's plan and affected side, the
 SQLite record store, live tracking (camera, tracker thread, metrics), the clinic chores (stick
 jobs, reminders), the clinician info screen and the systemd watchdog. The demo's frame sources
 (webcam, else the simulated patient) come from :mod:`station.tracking.fakes.sources`; a unit's
@@ -12,10 +13,9 @@ kiosk opens its own camera.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,25 +47,43 @@ CAMERA_WORDS: dict[TrackingStatus, str] = {
 }
 
 
-def make_tracking(args: argparse.Namespace, settings: Settings, data_dir: Path, plan: Plan,
-                  clock: Clock) -> TrackingService:
-    """Live tracking for ``run``/``demo`` (null with ``--no-tracking`` or tracking disabled).
+@dataclass(frozen=True)
+class SourceChoice:
+    """Where the kiosk's live tracking reads its frames, as the command chose it.
 
-    ``station run`` opens the unit's camera; the demo uses ``--video`` / ``--camera`` when
-    given, else a webcam, else the simulated patient, which follows the engine's view as the
-    demo's tracking is given it every frame.
+    The unit's own camera (``station run``: ``demo=False``), or the demo's: ``video`` (a file,
+    ``"sample"`` or ``"simulated"``), ``camera`` (a webcam index), else a webcam, else the
+    simulated patient. ``tracking=False`` guides by time only (``--no-tracking``).
     """
-    if getattr(args, "no_tracking", False) or not settings.tracking.enabled:
+
+    demo: bool = False
+    video: str | None = None
+    camera: int | None = None
+    tracking: bool = True
+
+
+UNIT_CAMERA = SourceChoice()  # what ``station run`` uses
+
+
+def make_tracking(source: SourceChoice, settings: Settings, data_dir: Path, plan: Plan,
+                  clock: Clock) -> TrackingService:
+    """Live tracking for ``run``/``demo`` (null when ``source`` or the settings turn it off).
+
+    The unit opens its own camera; the demo uses the source's video or camera when given,
+    else a webcam, else the simulated patient, which follows the engine's view as the demo's
+    tracking is given it every frame.
+    """
+    if not source.tracking or not settings.tracking.enabled:
         return NullTracking()
     from station.paths import model_path
     from station.tracking.live import make_live_tracking
 
     model = model_path(data_dir)
-    if getattr(args, "command", "") == "demo":
+    if source.demo:
         from station.tracking.fakes.fetch import MediaFetcher
         from station.tracking.fakes.sources import DemoTracking, PhaseProbe, source_factory, wanted_sample
 
-        video, index = getattr(args, "video", None), getattr(args, "camera", None)
+        video, index = source.video, source.camera
         probe = PhaseProbe()
         sample = wanted_sample(video, index)
         # A missing sample is fetched by a helper started now, before the tracker's network
@@ -150,15 +168,16 @@ def make_voice(settings: Settings, data_dir: Path) -> Any:
     return Voice(data_dir, enabled=a.enabled and a.voice, volume=a.voice_volume)
 
 
-def build_station(args: argparse.Namespace, settings: Settings, data_dir: Path,
+def build_station(source: SourceChoice, settings: Settings, data_dir: Path,
                   clock: Clock = time.monotonic, **kwargs: Any) -> Station:
-    """A Station with the prescribed plan, the record store, live tracking and clinic chores."""
+    """A Station with the prescribed plan, the record store, live tracking (frames from
+    ``source``) and clinic chores."""
     from station.kiosk.housekeeping import Housekeeping
 
     settings, rx, notices = _prescribed(settings, data_dir)
     plan = rx.plan()
     recorder = make_recorder(settings, data_dir, plan)
-    tracking = make_tracking(args, settings, data_dir, plan, clock)
+    tracking = make_tracking(source, settings, data_dir, plan, clock)
     side_source = "prescription" if rx.affected_side else "default"
     services = Services(tracking=tracking, recorder=recorder,
                         chores=Housekeeping(data_dir, rx, recorder),

@@ -5,7 +5,6 @@ tests/acceptance/test_checkin_on_the_kiosk.py.)"""
 
 from __future__ import annotations
 
-import argparse
 import copy
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -155,14 +154,13 @@ def test_no_clinic_stick_job_starts_during_a_checkin(clock, data_dir):
 
 
 def test_the_unit_wiring_reads_the_interval_and_autoplay_never_checks_in(clock, data_dir):
-    from station.kiosk.wiring import build_station
+    from station.kiosk.wiring import SourceChoice, build_station
 
     doc = copy.deepcopy(VALID)
     doc["session"]["checkin_every_days"] = 7
     assert rx.apply_bytes(data_dir, dumps(doc).encode()).ok
     pygame.init()
-    args = argparse.Namespace(command="demo", video=None, camera=None, no_tracking=True)
-    st = build_station(args, Settings(), data_dir, clock=clock)
+    st = build_station(SourceChoice(demo=True, tracking=False), Settings(), data_dir, clock=clock)
     try:
         assert st.checkins.every_days == 7
         st.step(clock())

@@ -3,22 +3,19 @@ unit says once on home that it plays the default plan."""
 
 from __future__ import annotations
 
-import argparse
-
 import pygame
 from rx_helpers import VALID, dumps
 
 from station.clinic import prescription as rx
 from station.config import Settings
-from station.kiosk.wiring import build_station
+from station.kiosk.wiring import SourceChoice, build_station
 from station.practice import words
 from station.practice.events import Event
 
 
 def _station(data_dir, clock):
     pygame.init()
-    args = argparse.Namespace(command="demo", video=None, camera=None, no_tracking=True)
-    return build_station(args, Settings(), data_dir, clock=clock)
+    return build_station(SourceChoice(demo=True, tracking=False), Settings(), data_dir, clock=clock)
 
 
 def test_unprescribed_unit_info_and_the_default_plan_notice(data_dir, clock):
