@@ -126,11 +126,6 @@ def end_session(s: Session, token: str | None) -> None:
             s.delete(ws)
 
 
-def csrf_ok(ws: db.WebSession | Visit | None, sent: str | None) -> bool:
-    """True when the form carried this session's CSRF token."""
-    return ws is not None and bool(sent) and hmac.compare_digest(ws.csrf, sent or "")
-
-
 # same-site paths only: no scheme, no host, no "//", no backslash, no control character
 _NEXT_RE = re.compile(r"/(?![/\\])[A-Za-z0-9/_.~?=&+-]{0,500}")
 

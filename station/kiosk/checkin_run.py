@@ -166,7 +166,7 @@ class CheckinRun:
         """Time, then the newest face sample (once), then what they caused."""
         self._follow(self.engine.tick(now), now)
         if self.on_view is not None:
-            _safe(self.on_view, None if self.done else self.engine.view(now))
+            self.on_view(None if self.done else self.engine.view(now))
         if self.done:
             return
         state = self.tracker.latest() if self.tracker is not None else None

@@ -271,9 +271,8 @@ class GuardedWatchdog:
 
 @dataclass(frozen=True)
 class Guarded:
-    """The services as the loop calls them: each behind the guard (``raw``: as built)."""
+    """The services as the loop calls them: each behind the guard."""
 
-    raw: Services
     tracking: GuardedTracking
     recorder: GuardedRecorder
     chores: GuardedChores
@@ -289,6 +288,6 @@ def guard(services: Services, faults: Faults) -> Guarded:
     def info(facts: InfoFacts) -> ClinicianInfo:
         return faults.call("info", "provide", lambda: provide(facts), ClinicianInfo())
 
-    return Guarded(services, GuardedTracking(services.tracking, faults),
+    return Guarded(GuardedTracking(services.tracking, faults),
                    GuardedRecorder(services.recorder, faults), GuardedChores(services.chores, faults),
                    GuardedVoice(services.voice, faults), GuardedWatchdog(services.watchdog, faults), info)

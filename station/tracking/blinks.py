@@ -68,8 +68,8 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["Blink", "BlinkStream", "blink_mask", "detect_blinks", "BLINK_MAX_S",
-           "BLINK_MARGIN_S", "LAG_CLOSE_S", "LAG_OPEN_S", "TAIL_MAX_S", "TAIL_RECOVER", "in_tail", "level_before",
-           "mask_margin"]
+           "BLINK_MARGIN_S", "LAG_CLOSE_S", "LAG_OPEN_S", "TAIL_MAX_S", "TAIL_RECOVER", "in_tail",
+           "level_before", "tail_frames", "mask_margin"]
 
 BLINK_MAX_S = 0.5  # longest closure that is still a blink (a long blink is ~0.45 s)
 LAG_CLOSE_S = 0.1  # the affected lid may close this much later than the other ...
@@ -272,12 +272,23 @@ def blink_mask(t: np.ndarray, eye_raw: np.ndarray, thresholds: np.ndarray,
     m = mask_margin(margin_s, frame_interval(t))
     for b in detect_blinks(t, e, thr, affected):
         mask |= (t >= b.start - m - 1e-9) & (t <= b.end + m + 1e-9)
-        before = level_before(t, e, b, m)
-        for i in np.flatnonzero(t > b.end + m + 1e-9):
-            if i == 0 or not in_tail(float(t[i]), b, e[i], e[i - 1], thr, before):
-                break
-            mask[i] = True
+        after, tail = tail_frames(t, e, thr, b, m)
+        mask[after[:tail]] = True
     return mask
+
+
+def tail_frames(t: np.ndarray, eye: np.ndarray, thresholds: np.ndarray, blink: Blink,
+                margin: float) -> tuple[np.ndarray, int]:
+    """The frames after ``blink``'s margin, and how many of them in a row are its reopening
+    tail (:func:`in_tail`): the one rule for the rep's mask and the live stream."""
+    after = np.flatnonzero(t > blink.end + margin + 1e-9)
+    before = level_before(t, eye, blink, margin)
+    n = 0
+    for i in after:
+        if i == 0 or not in_tail(float(t[i]), blink, eye[i], eye[i - 1], thresholds, before):
+            break
+        n += 1
+    return after, n
 
 
 def level_before(t: np.ndarray, eye: np.ndarray, blink: Blink, margin: float) -> np.ndarray:
@@ -305,7 +316,7 @@ def mask_margin(margin_s: float, dt: float) -> float:
 
 
 def in_tail(t: float, blink: Blink, eye: np.ndarray, prev: np.ndarray, thresholds: np.ndarray,
-            before: np.ndarray | None = None) -> bool:
+            before: np.ndarray) -> bool:
     """Is a frame at ``t`` after ``blink`` still the lids reopening from it? Yes while a lid is
     still narrowed past its threshold and every such lid is reopening (at least
     :data:`TAIL_RECOVER` of its closure gone since the frame before, ``prev``), up to
@@ -332,8 +343,7 @@ def in_tail(t: float, blink: Blink, eye: np.ndarray, prev: np.ndarray, threshold
     if not bool(narrowed.any()):
         return False
     reopening = eye >= prev + TAIL_RECOVER * np.abs(prev)
-    if before is not None:
-        reopening &= eye < np.minimum(before, 0.0)  # still closed past its level before the blink
+    reopening &= eye < np.minimum(before, 0.0)  # still closed past its level before the blink
     return bool(np.all(reopening[narrowed]))
 
 
@@ -389,9 +399,8 @@ class BlinkStream:
     @staticmethod
     def _tail_since(ts: np.ndarray, eyes: np.ndarray, thr: np.ndarray, b: Blink, m: float) -> bool:
         """Every frame from the blink's margin to now is still its reopening tail."""
-        idx = np.flatnonzero(ts > b.end + m + 1e-9)
-        before = level_before(ts, eyes, b, m)
-        return all(i > 0 and in_tail(float(ts[i]), b, eyes[i], eyes[i - 1], thr, before) for i in idx)
+        after, tail = tail_frames(ts, eyes, thr, b, m)
+        return tail == len(after)
 
     def _pending(self, ts: np.ndarray, eyes: np.ndarray, thr: np.ndarray) -> bool:
         """Could the closure under way at the last frame still be a blink?"""
