@@ -24,7 +24,8 @@ How a reading is made (see the project's design notes for why):
    to the whole canonical mesh, mouth included: a one-sided smile moved it by up to 0.019 rad,
    as much as our stable-point fit (0.023 rad). Cost: ``measure`` 0.41 ms a frame against
    0.32 ms for the 2-D fit. *Pose drift:* what a turn still adds (the landmarker does not keep a
-   turned face rigid) is learned at rest and taken away (:mod:`station.tracking.posedrift`).
+   turned face rigid) is learned at rest and taken away (:mod:`station.tracking.posedrift`);
+   past the poses learned, each reading is made smaller by what the turn could add there.
    *Turn gate.* :attr:`Registered.turn` is the head's yaw, pitch and roll since calibration.
    A frame turned or nodded more than :data:`MAX_TURN_RAD` (0.15 rad, 8.6 degrees) from the
    calibrated pose (by the fit, or by the landmarker's own pose) is not scored: its status is
@@ -61,7 +62,7 @@ from station.practice import words
 from station.practice.plan import REGIONS
 from station.tracking import landmarks as lm
 from station.tracking.face import FaceSample, Pose
-from station.tracking.posedrift import PoseDrift
+from station.tracking.posedrift import PoseDrift, shrink
 
 # Landmarks settle over ~10 frames after a face is (re)acquired in VIDEO mode.
 SETTLE_FRAMES = 10
@@ -573,6 +574,7 @@ class Metrics:
         raw, (dv, dm) = vals, self.drift.correction((yaw, pitch))
         vals = vals - dv
         vals[:, 2] = signed_length(move - dm)
+        vals = shrink(vals, self.drift.slack((yaw, pitch)))  # past the poses learned at rest
         turn = max(abs(yaw), abs(pitch))
         if sample.pose is not None:
             turn = max(turn, abs(sample.pose.yaw - base.pose.yaw),

@@ -40,19 +40,41 @@ Guards, so that it never excuses what the patient did:
 * **Robust.** The fit is reweighted (Huber, :data:`HUBER_MM`), so a minority of rests that did
   not let go move it little; the eye and brow are not learned from a frame where either lid is
   narrowed past its threshold (a blink at rest is not drift).
+
+Past the poses it has seen at rest
+----------------------------------
+The drift is never extrapolated there: it is not a line through the calibrated pose (a
+tangent from rests at pitch 0 to +0.044 said an eye would read 0.16 mm wider at -0.05 rad; it
+read 0.50 mm narrower). But what the turn adds there is not zero either: with a swaying head the
+first reps come at poses no rest has reached yet, and one "portrait" rep read its mouth corner
+0.87 mm out at the end of rest (pitch -0.05 rad, rests seen to -0.016), "not released" for a
+face that had let go. So :meth:`PoseDrift.slack` says how much a reading there may still be
+drift: :data:`UNSEEN_MM_PER_RAD` per region times how far (rad, yaw plus pitch) the pose lies
+past the poses learned. :class:`station.tracking.metrics.Metrics` takes that much off each
+reading's size (never past zero, never changing its sign) before smoothing, so the live meters
+and every verdict read a movement only where it is larger than the drift that could be there.
+The rates are the largest drift measured before correction at 0.1 rad (above: eye 0.80, brow
+0.71, nose/cheek 1.24, chin 2.08, lips 2.09, mouth corner 2.28 mm, so 8-23 mm/rad). What it
+costs: a movement made at a pose no rest has reached reads smaller by that much (a tight face
+that keeps 1.8 mm of its smile at 0.035 rad past the rests still reads 1.0 mm, past the
+0.7 mm floor). Nothing is discounted until the drift has learned a rest: the check-in, which
+has no rests, is measured as before.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["PoseDrift", "PRIOR_FRAMES", "PRIOR_RAD", "HUBER_MM"]
+__all__ = ["PoseDrift", "PRIOR_FRAMES", "PRIOR_RAD", "HUBER_MM", "UNSEEN_MM_PER_RAD", "shrink"]
 
 PRIOR_FRAMES = 10.0  # the prior weighs as much as this many frames ...
 PRIOR_RAD = 0.02  # ... at this turn, all reading zero
 HUBER_MM = 0.5  # residuals past this count linearly (robust to a rest that did not let go)
 MAX_SAMPLES = 900  # learned rest frames kept (the newest): 90 s at 10 fps
 _EYE, _BROW = 0, 1
+# What a turn may add per radian past the poses learned, per region (eye, brow, mouth corner,
+# lips, nose/cheek, chin): the largest drift measured before correction at 0.1 rad, see above.
+UNSEEN_MM_PER_RAD = np.array([8.0, 7.1, 22.8, 20.9, 12.4, 20.8])
 _N = 16  # learned values: the (2, 6) readings and the corners' (2, 2) moves
 
 
@@ -105,6 +127,29 @@ class PoseDrift:
         c = self._b @ _features(p)
         return c[:12].reshape(2, 6), c[12:].reshape(2, 2)
 
+    def slack(self, pose: tuple[float, float] | np.ndarray) -> np.ndarray:
+        """How much of each reading (2, 6) mm at ``pose`` may still be drift: the pose's distance
+        past the poses learned at rest (yaw plus pitch, rad) times :data:`UNSEEN_MM_PER_RAD`.
+        Zero within those poses, and everywhere before anything is learned.
+
+        >>> import numpy as np
+        >>> d = PoseDrift()
+        >>> float(d.slack((0.05, 0.0)).max())  # nothing learned yet: nothing discounted
+        0.0
+        >>> for y in (0.0, 0.02):
+        ...     d.observe((y, 0.0), np.zeros((2, 6)), np.zeros((2, 2)), np.full((2, 6), 0.6))
+        >>> d.commit()
+        >>> float(d.slack((0.01, 0.0)).max())  # within the poses seen at rest
+        0.0
+        >>> round(float(d.slack((0.05, 0.0))[0, 2]), 3)  # 0.03 rad past them: the mouth corner
+        0.684
+        """
+        if not self._poses:
+            return np.zeros((2, 6))
+        p = np.asarray(pose, dtype=np.float64).reshape(2)
+        past = float(np.sum(np.maximum(self._lo - p, 0.0) + np.maximum(p - self._hi, 0.0)))
+        return np.broadcast_to(UNSEEN_MM_PER_RAD * past, (2, 6)).copy()
+
     def observe(self, pose: tuple[float, float] | np.ndarray, readings: np.ndarray,
                 corner: np.ndarray, thresholds: np.ndarray) -> None:
         """Hold back one rest frame's uncorrected readings (2, 6) and corner moves (2, 2) at
@@ -153,3 +198,15 @@ class PoseDrift:
             res = np.abs(r - p @ b.T)
             w = valid * np.minimum(1.0, HUBER_MM / np.maximum(res, 1e-9))
         self._b = b
+
+
+def shrink(readings: np.ndarray, slack: np.ndarray) -> np.ndarray:
+    """``readings`` each made smaller by ``slack`` (mm), never past zero and never changing sign:
+    what is left is what the drift that could be there does not explain.
+
+    >>> import numpy as np
+    >>> shrink(np.array([1.0, -1.0, 0.2]), np.array([0.3, 0.3, 0.3])).tolist()
+    [0.7, -0.7, 0.0]
+    """
+    out: np.ndarray = np.sign(readings) * np.maximum(np.abs(readings) - slack, 0.0)
+    return out

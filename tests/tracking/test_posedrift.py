@@ -9,7 +9,7 @@ import pytest
 from station.practice.events import State
 from station.tracking.live import REST_PHASES
 from station.tracking.metrics import FLOORS_MM
-from station.tracking.posedrift import PoseDrift
+from station.tracking.posedrift import UNSEEN_MM_PER_RAD, PoseDrift, shrink
 
 FLOORS = np.array(list(FLOORS_MM.values()))
 THR = np.array([FLOORS, FLOORS])
@@ -83,6 +83,25 @@ def test_a_sideways_shifted_corner_is_corrected_before_its_signed_length():
     assert np.abs(np.diff([signed_length(m)[0] for m in smile])).max() > 1.0  # uncorrected: a jump
 
 
+def test_past_the_poses_learned_a_reading_is_discounted_by_what_the_turn_could_add():
+    d = PoseDrift()
+    assert np.all(d.slack((0.1, 0.1)) == 0.0)  # nothing learned (the check-in): nothing discounted
+    for y in np.linspace(-0.02, 0.03, 20):
+        d.observe((y, 0.01), np.zeros((2, 6)), np.zeros((2, 2)), THR)
+    d.commit()
+    assert np.all(d.slack((0.0, 0.0)) == 0.0) and np.all(d.slack((0.03, 0.01)) == 0.0)
+    # 0.02 rad past in yaw and 0.01 in pitch: 0.03 rad past, at each region's own rate
+    assert d.slack((0.05, -0.01))[1] == pytest.approx(0.03 * UNSEEN_MM_PER_RAD)
+    assert d.slack((-0.04, 0.01))[0] == pytest.approx(0.02 * UNSEEN_MM_PER_RAD)
+
+
+def test_a_discounted_reading_keeps_its_sign_and_never_crosses_zero():
+    read = np.array([[1.5, -1.5, 0.3, -0.3, 0.0, 2.0]] * 2)
+    out = shrink(read, np.full((2, 6), 0.5))
+    assert out[0].tolist() == pytest.approx([1.0, -1.0, 0.0, 0.0, 0.0, 1.5])
+    assert np.all(np.sign(out) * np.sign(read) >= 0)
+
+
 def test_the_session_learns_only_in_its_rest_phases():
     assert {State.INTRO, State.REST, State.BREAK} <= REST_PHASES
     assert not {State.MOVE, State.HOLD, State.RELEASE, State.PAUSED} & REST_PHASES
@@ -150,3 +169,25 @@ def test_a_held_turn_reads_within_every_floor_once_its_rest_is_learned(turned):
     # about as it does on the frontal face
     assert np.all(np.abs(s.readings[0, :2]) <= FLOORS[:2]), s.readings
     assert s.readings[0, 2] == pytest.approx(f.readings[0, 2], abs=1.0)
+
+
+@pytest.mark.tracking
+def test_a_turn_past_every_rest_learned_reads_within_every_floor(turned):
+    """The real face turned 0.12 rad after only frontal rests were learned: what the turn adds
+    there is unknown, so each reading is discounted by what it could be, and none passes its
+    floor (before, the landmarker's drift read past a floor there)."""
+    from station.tracking.face import FaceSample
+    from station.tracking.metrics import Metrics
+
+    neutral, rest, _, _ = turned
+    m = Metrics()
+    for i in range(60):
+        m.update(FaceSample(t=i / 10, landmarks=neutral[i % 4].astype(np.float32)), rest=i >= 40)
+    assert m.calibrated
+    m.drift.commit()  # frontal rests only
+    frames = [m.update(FaceSample(t=6.0 + i / 10, landmarks=rest[i % 4].astype(np.float32)))
+              for i in range(4)]
+    assert all(f.scored for f in frames)
+    assert np.all(m.drift.slack((0.12, 0.0)) > 0.0)
+    for f in frames:
+        assert np.all(np.abs(f.readings) <= FLOORS), f.readings
