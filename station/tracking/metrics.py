@@ -574,7 +574,7 @@ class Metrics:
         raw, (dv, dm) = vals, self.drift.correction((yaw, pitch))
         vals = vals - dv
         vals[:, 2] = signed_length(move - dm)
-        vals = shrink(vals, self.drift.slack((yaw, pitch)))  # past the poses learned at rest
+        vals = shrink(vals, self.drift.slack((yaw, pitch), rest))  # past the poses learned at rest
         turn = max(abs(yaw), abs(pitch))
         if sample.pose is not None:
             turn = max(turn, abs(sample.pose.yaw - base.pose.yaw),

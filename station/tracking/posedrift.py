@@ -59,13 +59,20 @@ costs: a movement made at a pose no rest has reached reads smaller by that much 
 that keeps 1.8 mm of its smile at 0.035 rad past the rests still reads 1.0 mm, past the
 0.7 mm floor). Nothing is discounted until the drift has learned a rest: the check-in, which
 has no rests, is measured as before.
+
+Only a turn is discounted, and the face's own movement moves the registered pose too: on a
+still head a rep's smile carried it up to 0.029 rad past the rests (three faces, both sides).
+Counting that as a turn took 0.36 mm off a big smile held at 4.26 mm, and a 4 mm gentle range
+called it small. So while the face is not asked to rest, the first :data:`EXPRESSION_RAD` past
+is not counted; at rest (where "released" is judged) the face is neutral and every bit past is
+the head's.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["PoseDrift", "PRIOR_FRAMES", "PRIOR_RAD", "HUBER_MM", "UNSEEN_MM_PER_RAD", "shrink"]
+__all__ = ["PoseDrift", "PRIOR_FRAMES", "PRIOR_RAD", "HUBER_MM", "UNSEEN_MM_PER_RAD", "EXPRESSION_RAD", "shrink"]
 
 PRIOR_FRAMES = 10.0  # the prior weighs as much as this many frames ...
 PRIOR_RAD = 0.02  # ... at this turn, all reading zero
@@ -75,6 +82,10 @@ _EYE, _BROW = 0, 1
 # What a turn may add per radian past the poses learned, per region (eye, brow, mouth corner,
 # lips, nose/cheek, chin): the largest drift measured before correction at 0.1 rad, see above.
 UNSEEN_MM_PER_RAD = np.array([8.0, 7.1, 22.8, 20.9, 12.4, 20.8])
+# How far the registered pose moves with the face's own movement while the head stays still
+# (largest past the rests during a rep on a still head: 0.029 rad, three faces, both sides):
+# not a turn, so not discounted while the face moves (see above).
+EXPRESSION_RAD = 0.03
 _N = 16  # learned values: the (2, 6) readings and the corners' (2, 2) moves
 
 
@@ -127,10 +138,12 @@ class PoseDrift:
         c = self._b @ _features(p)
         return c[:12].reshape(2, 6), c[12:].reshape(2, 2)
 
-    def slack(self, pose: tuple[float, float] | np.ndarray) -> np.ndarray:
+    def slack(self, pose: tuple[float, float] | np.ndarray, rest: bool = True) -> np.ndarray:
         """How much of each reading (2, 6) mm at ``pose`` may still be drift: the pose's distance
         past the poses learned at rest (yaw plus pitch, rad) times :data:`UNSEEN_MM_PER_RAD`.
-        Zero within those poses, and everywhere before anything is learned.
+        Zero within those poses, and everywhere before anything is learned. While the face is
+        not asked to rest (``rest`` false) its own movement moves the registered pose, so the
+        first :data:`EXPRESSION_RAD` past is not counted as a turn.
 
         >>> import numpy as np
         >>> d = PoseDrift()
@@ -141,13 +154,19 @@ class PoseDrift:
         >>> d.commit()
         >>> float(d.slack((0.01, 0.0)).max())  # within the poses seen at rest
         0.0
-        >>> round(float(d.slack((0.05, 0.0))[0, 2]), 3)  # 0.03 rad past them: the mouth corner
+        >>> round(float(d.slack((0.05, 0.0))[0, 2]), 3)  # at rest, 0.03 rad past: mouth corner
+        0.684
+        >>> float(d.slack((0.04, 0.0), rest=False).max())  # a smile moves the pose that much
+        0.0
+        >>> round(float(d.slack((0.08, 0.0), rest=False)[0, 2]), 3)  # moving, 0.06 rad past
         0.684
         """
         if not self._poses:
             return np.zeros((2, 6))
         p = np.asarray(pose, dtype=np.float64).reshape(2)
         past = float(np.sum(np.maximum(self._lo - p, 0.0) + np.maximum(p - self._hi, 0.0)))
+        if not rest:
+            past = max(past - EXPRESSION_RAD, 0.0)
         return np.broadcast_to(UNSEEN_MM_PER_RAD * past, (2, 6)).copy()
 
     def observe(self, pose: tuple[float, float] | np.ndarray, readings: np.ndarray,

@@ -9,7 +9,7 @@ import pytest
 from station.practice.events import State
 from station.tracking.live import REST_PHASES
 from station.tracking.metrics import FLOORS_MM
-from station.tracking.posedrift import UNSEEN_MM_PER_RAD, PoseDrift, shrink
+from station.tracking.posedrift import EXPRESSION_RAD, UNSEEN_MM_PER_RAD, PoseDrift, shrink
 
 FLOORS = np.array(list(FLOORS_MM.values()))
 THR = np.array([FLOORS, FLOORS])
@@ -90,9 +90,13 @@ def test_past_the_poses_learned_a_reading_is_discounted_by_what_the_turn_could_a
         d.observe((y, 0.01), np.zeros((2, 6)), np.zeros((2, 2)), THR)
     d.commit()
     assert np.all(d.slack((0.0, 0.0)) == 0.0) and np.all(d.slack((0.03, 0.01)) == 0.0)
-    # 0.02 rad past in yaw and 0.01 in pitch: 0.03 rad past, at each region's own rate
+    # at rest: 0.02 rad past in yaw and 0.01 in pitch, 0.03 rad past, at each region's own rate
     assert d.slack((0.05, -0.01))[1] == pytest.approx(0.03 * UNSEEN_MM_PER_RAD)
     assert d.slack((-0.04, 0.01))[0] == pytest.approx(0.02 * UNSEEN_MM_PER_RAD)
+    # while the face moves, its own movement moves the registered pose: that much is not a turn
+    assert np.all(d.slack((0.025 + EXPRESSION_RAD, 0.01), rest=False) == 0.0)
+    assert d.slack((0.08, -0.01), rest=False)[1] == pytest.approx(
+        (0.06 - EXPRESSION_RAD) * UNSEEN_MM_PER_RAD)
 
 
 def test_a_discounted_reading_keeps_its_sign_and_never_crosses_zero():
