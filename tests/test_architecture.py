@@ -26,7 +26,8 @@ LAYERS = [
     {"station.cli", "station.__main__"},
 ]
 PURE = ["station.practice", "station.records", "station.tracking.face", "station.tracking.landmarks",
-        "station.tracking.metrics", "station.tracking.blinks", "station.tracking.quality",
+        "station.tracking.filters", "station.tracking.metrics", "station.tracking.posedrift",
+        "station.tracking.blinks", "station.tracking.quality",
         "station.tracking.scoring"]
 BLOCKED = ["pygame", "mediapipe", "cv2", "gpiozero", "picamera2"]
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from station.tracking.face import FaceSample
-from station.tracking.metrics import FOUND_FRAMES, MAX_TURN_RAD, Metrics, measure, to_dict
+from station.tracking.filters import FOUND_FRAMES
+from station.tracking.metrics import MAX_TURN_RAD, Metrics, measure, to_dict
 
 log = logging.getLogger(__name__)
 

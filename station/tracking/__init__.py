@@ -3,12 +3,13 @@
 Theory of operation
 -------------------
 Pure half (no pygame, mediapipe, cv2, picamera2 or gpiozero): ``face`` (a face sample: 478
-landmarks, time, pose), ``landmarks`` (index tables and regions), ``metrics`` (region readings
+landmarks, time, pose), ``landmarks`` (index tables and regions), ``filters`` (when a face
+counts as found, and a smoother that does not depend on the frame rate), ``metrics`` (region readings
 in mm against this session's neutral baseline, each frame registered to it in 3-D and gated by
 its turn from the calibrated pose), ``posedrift`` (what a head turn still adds to the
 readings after registration, learned from this session's rest frames), ``blinks`` (blinks
 found on the raw readings of both lids, the one rule for the verdict and the live meters),
-``quality`` (slow, small, quiet, released)
+``quality`` (slow, small, quiet, released),
 ``scoring`` (live meters and per-rep results) and ``checkin`` (the weekly check-in's millimetres:
 excursion, ratio, co-movement, eye narrowing, rest differences, repeat spread; never a grade).
 

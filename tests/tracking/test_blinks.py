@@ -13,7 +13,8 @@ import pytest
 from station.practice.plan import REGIONS
 from station.tracking import blinks as B
 from station.tracking import quality as Q
-from station.tracking.metrics import FLOORS_MM, Smoother, region_index
+from station.tracking.filters import Smoother
+from station.tracking.metrics import FLOORS_MM, region_index
 from station.tracking.scoring import spec_for
 
 RATES = (5.0, 7.0, 10.0, 15.0, 30.0)

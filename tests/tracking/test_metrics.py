@@ -8,14 +8,13 @@ import pytest
 from station.feedback import RepStats, Side, TrackingStatus
 from station.tracking import landmarks as lm
 from station.tracking.face import FaceSample, Pose
+from station.tracking.filters import FaceGate, Smoother
 from station.tracking.metrics import (
     MSG_NO_FACE,
     MSG_STILL,
     Calibrator,
-    FaceGate,
     MetricFrame,
     Metrics,
-    Smoother,
     make_baseline,
     measure,
     region_index,
