@@ -72,7 +72,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["PoseDrift", "PRIOR_FRAMES", "PRIOR_RAD", "HUBER_MM", "UNSEEN_MM_PER_RAD", "EXPRESSION_RAD", "shrink"]
+__all__ = ["PoseDrift", "PRIOR_FRAMES", "PRIOR_RAD", "HUBER_MM", "UNSEEN_MM_PER_RAD",
+           "EXPRESSION_RAD", "shrink"]
 
 PRIOR_FRAMES = 10.0  # the prior weighs as much as this many frames ...
 PRIOR_RAD = 0.02  # ... at this turn, all reading zero

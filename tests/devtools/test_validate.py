@@ -225,6 +225,17 @@ def test_the_bigger_set_on_one_face_at_a_pi_frame_rate(data_dir, tmp_path):
     assert not missed, missed
 
 
+def _one_session(data_dir, tmp_path, face: str, side: str, motion: str, *more: str) -> dict:
+    """Run `station validate` on one face, side and motion at 5 fps; its one session."""
+    from station.cli import main
+
+    out = tmp_path / "out"
+    assert main(["--data-dir", str(data_dir), "validate", "--out", str(out), "--faces", face,
+                 "--sides", side, "--fps", "5", "--motions", motion, *more, "--no-videos"]) == 0
+    (session,) = json.loads((out / "validation.json").read_text())["sessions"]
+    return session
+
+
 @pytest.mark.tracking
 @pytest.mark.slow
 def test_a_swaying_head_is_told_the_truth_from_its_first_rep(data_dir, tmp_path):
@@ -233,12 +244,7 @@ def test_a_swaying_head_is_told_the_truth_from_its_first_rep(data_dir, tmp_path)
     the good first rep read its brow 0.81 mm ("not quiet") and the eye rep's rest 0.87 mm of
     mouth corner ("not released"). Faults are still caught: the eye rep is not quiet, the tight
     rep not released."""
-    from station.cli import main
-
-    out = tmp_path / "out"
-    assert main(["--data-dir", str(data_dir), "validate", "--out", str(out), "--faces", "portrait",
-                 "--sides", "right", "--fps", "5", "--motions", "sway", "--no-videos"]) == 0
-    (session,) = json.loads((out / "validation.json").read_text())["sessions"]
+    session = _one_session(data_dir, tmp_path, "portrait", "right", "sway")
     assert session["completed"] and session["timeline_ok"], session
     kinds = {r["kind"] for r in session["reps"]}
     assert {"good", "eye", "tight"} <= kinds, kinds
@@ -252,13 +258,7 @@ def test_a_big_smile_on_a_still_head_is_not_excused_as_a_turn(data_dir, tmp_path
     """The smile itself moves the registered pose a little (0.016 rad past the rests here):
     counted as a turn, the drift's slack took 0.36 mm off a big smile held at 4.26 mm and the
     4 mm gentle range called it small. While the face moves, that little is not a turn."""
-    from station.cli import main
-
-    out = tmp_path / "out"
-    assert main(["--data-dir", str(data_dir), "validate", "--out", str(out), "--faces", "door",
-                 "--sides", "left", "--fps", "5", "--motions", "still", "--kinds", "good,big",
-                 "--no-videos"]) == 0
-    (session,) = json.loads((out / "validation.json").read_text())["sessions"]
+    session = _one_session(data_dir, tmp_path, "door", "left", "still", "--kinds", "good,big")
     assert [r["kind"] for r in session["reps"]] == ["good", "big"]
     for r in session["reps"]:
         assert r["got"] == r["expected"], r
